@@ -1,0 +1,52 @@
+# make run   : create .venv, install, open the window (built-in runtime unless an OpenXR one is found)
+# make test  : create .venv with test extras, lint, type-check, run the whole suite
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP_RUN := $(VENV)/.installed-run
+STAMP_TEST := $(VENV)/.installed-test
+
+.PHONY: run test lint typecheck pytest system-deps-run system-deps-test screenshots bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(STAMP_RUN): pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(STAMP_TEST): pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@ $(STAMP_RUN)
+
+system-deps-run:
+	@scripts/system-deps.sh run
+
+system-deps-test:
+	@scripts/system-deps.sh test
+
+run: system-deps-run $(STAMP_RUN)
+	$(VENV)/bin/holoremote
+
+lint: $(STAMP_TEST)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP_TEST)
+	$(VENV)/bin/mypy
+
+pytest: system-deps-test $(STAMP_TEST)
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
+
+test: system-deps-test $(STAMP_TEST) lint typecheck pytest
+
+screenshots: system-deps-test $(STAMP_TEST)
+	$(PY) -m ui.screenshots docs/images
+
+bench: $(STAMP_TEST)
+	$(PY) bench/handshake.py
+	$(PY) bench/ui.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

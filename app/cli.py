@@ -1,0 +1,79 @@
+"""The `holoremote` command line.
+
+This module only parses and dispatches; each subcommand lives in
+`app/commands/<name>.py` with two functions, `add_arguments(parser)` and
+`run(args) -> int`, imported lazily so `holoremote --version` stays fast and never
+imports the network or crypto stack it does not need.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from app import __version__
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_CONNECTION_FAILED = 3
+
+# name -> (module, one-line help). The order is the order of `holoremote --help`.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "listen": ("app.commands.listen", "serve one secure (or plain) remoting endpoint"),
+    "connect": ("app.commands.connect", "connect to a listening endpoint (HOST[:PORT])"),
+    "demo": ("app.commands.demo", "both ends in one process, secure; prints the callbacks"),
+    "inspect": ("app.commands.inspect", "list the certificates in a .pfx/.p12, PEM or DER file"),
+    "verify": ("app.commands.verify", "validate a chain for a host exactly as the client would"),
+    "certs": ("app.commands.certs", "make a test PKI (CA, server .pfx, thumbprints)"),
+    "doctor": ("app.commands.doctor", "probe a listener step by step and explain what fails"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits with 2 on usage errors already; keep that, but say what to run next."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\nRun '{self.prog} --help'.\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="holoremote",
+        description="Secure Holographic Remoting connections through OpenXR. "
+        "Without a command, opens the window.",
+    )
+    parser.add_argument("--version", action="version", version=f"holoremote {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, (module_name, help_text) in COMMANDS.items():
+        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            command_parser.set_defaults(_unavailable=name)
+            continue
+        module.add_arguments(command_parser)
+        command_parser.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        from app.gui_launch import launch_window
+
+        return launch_window()
+    if getattr(args, "_unavailable", None):
+        print(f"holoremote: '{args.command}' is not available in this build", file=sys.stderr)
+        return EXIT_USAGE
+    result: int = args._run(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

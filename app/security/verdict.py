@@ -1,0 +1,86 @@
+"""The seven-field certificate verdict and the one rule that decides acceptance.
+
+`ValidationResult` mirrors `XrRemotingCertificateValidationResultMSFT` as a plain,
+immutable value, with a reason per field, so that system validation, client
+policies, the callbacks, the CLI and the window all speak the same thing. The
+acceptance rule lives here once; the built-in runtime and `holoremote verify` both
+call `is_acceptable`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from app.xr.values import CertificateNameValidationResult as NameCheck
+
+FIELD_NAMES = (
+    "trustedRoot",
+    "revoked",
+    "expired",
+    "wrongUsage",
+    "nameMismatch",
+    "revocationCheckFailed",
+    "invalidCertOrChain",
+)
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """One verdict. Booleans are True where the check *failed* (as in the C struct),
+    except `trusted_root`, which is True where it passed."""
+
+    trusted_root: bool = False
+    revoked: bool = False
+    expired: bool = False
+    wrong_usage: bool = False
+    name_mismatch: NameCheck = NameCheck.NOT_CHECKED
+    revocation_check_failed: bool = False
+    invalid_cert_or_chain: bool = False
+    # Spec field name -> plain-language reason for that field's value.
+    reasons: dict[str, str] = field(default_factory=dict, compare=False)
+    # Warnings from client policies that overrode a failed check (shown, not fatal).
+    warnings: tuple[str, ...] = ()
+
+    def with_changes(self, **changes: Any) -> ValidationResult:
+        return replace(self, **changes)
+
+    def failed_fields(self, *, revocation_forced: bool = False) -> list[str]:
+        """Spec names of the fields that make this verdict unacceptable."""
+        failed = []
+        if not self.trusted_root:
+            failed.append("trustedRoot")
+        if self.revoked:
+            failed.append("revoked")
+        if self.expired:
+            failed.append("expired")
+        if self.wrong_usage:
+            failed.append("wrongUsage")
+        if self.name_mismatch == NameCheck.MISMATCH:
+            failed.append("nameMismatch")
+        if revocation_forced and self.revocation_check_failed:
+            failed.append("revocationCheckFailed")
+        if self.invalid_cert_or_chain:
+            failed.append("invalidCertOrChain")
+        return failed
+
+    def to_json(self) -> dict[str, Any]:
+        """The seven fields under the specification's names, plus reasons."""
+        return {
+            "trustedRoot": self.trusted_root,
+            "revoked": self.revoked,
+            "expired": self.expired,
+            "wrongUsage": self.wrong_usage,
+            "nameMismatch": self.name_mismatch.spec_name,
+            "revocationCheckFailed": self.revocation_check_failed,
+            "invalidCertOrChain": self.invalid_cert_or_chain,
+            "reasons": dict(self.reasons),
+            "warnings": list(self.warnings),
+        }
+
+
+def is_acceptable(result: ValidationResult, *, revocation_forced: bool) -> bool:
+    """The client goes on only if: trusted root, not revoked, not expired, right usage,
+    name MATCH or NOT_CHECKED, chain well formed, and (when revocation was forced) the
+    revocation check did not fail. DESIGN.md, built-in protocol step 2."""
+    return not result.failed_fields(revocation_forced=revocation_forced)
