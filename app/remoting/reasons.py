@@ -127,8 +127,7 @@ _TEXTS: dict[R, ReasonText] = {
             "The transport connection closed before all channels were set up (for "
             "example a stale or reused session id, or a TLS failure on the transport "
             "port).",
-            "Connect again; if it repeats, check that nothing intercepts the transport "
-            "port.",
+            "Connect again; if it repeats, check that nothing intercepts the transport port.",
         ),
         _t(
             R.PROTOCOL_VERSION_MISMATCH,

@@ -27,7 +27,7 @@ class ServerCertificateMaterial:
     subject_name: str
 
 
-class CallbackRefusal(Exception):  # noqa: N818 - it is a refusal, not an error of ours
+class CallbackRefusal(Exception):
     """Raised inside a callback to refuse with a clear, secret-free reason.
 
     The trampoline records `reason` and returns `result` (a failure XrResult).

@@ -61,9 +61,7 @@ class SecureConnectionCallbacks:
         self._server_certificate_provider = server_certificate_provider
         self._record_sink = record_sink
         self._lock = threading.Lock()
-        self.records: collections.deque[CallbackRecord] = collections.deque(
-            maxlen=MAX_KEPT_RECORDS
-        )
+        self.records: collections.deque[CallbackRecord] = collections.deque(maxlen=MAX_KEPT_RECORDS)
         self.context = trampolines.register_context(self)
         self._realm: bytes = b""
 

@@ -108,8 +108,9 @@ def request_authentication_token(
                 capacity = size_out
                 continue
             if result != SUCCESS:
-                return Invocation(result, problem="the callback refused to provide a token",
-                                  calls=call)
+                return Invocation(
+                    result, problem="the callback refused to provide a token", calls=call
+                )
             try:
                 token = _terminated_text(buffer, size_out, capacity, "token")
             except (ValueError, UnicodeDecodeError) as exc:
@@ -262,7 +263,7 @@ def request_server_certificate(
                     result, problem="the callback refused to provide a certificate", calls=call
                 )
             try:
-                if sizes[0] < 1 or sizes[0] > capacities[0]:
+                if store is None or sizes[0] < 1 or sizes[0] > capacities[0]:
                     raise ValueError(
                         f"certStore: size {sizes[0]} is outside the capacity {capacities[0]}"
                     )

@@ -226,7 +226,10 @@ class XrRemotingSecureConnectionClientCallbacksMSFT(_RemotingStruct):
         ("type", XrStructureType),
         ("next", ctypes.c_void_p),
         ("context", ctypes.c_void_p),
-        ("requestAuthenticationTokenCallback", PFN_xrRemotingRequestAuthenticationTokenCallbackMSFT),
+        (
+            "requestAuthenticationTokenCallback",
+            PFN_xrRemotingRequestAuthenticationTokenCallbackMSFT,
+        ),
         ("validateServerCertificateCallback", PFN_xrRemotingValidateServerCertificateCallbackMSFT),
         ("performSystemValidation", XrBool32),
     ]

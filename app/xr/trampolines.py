@@ -127,7 +127,7 @@ def raw_char_pointer(struct: ctypes.Structure, field: str) -> Any:
     pointer value itself instead.
     """
     offset = getattr(type(struct), field).offset
-    address = ctypes.c_void_p.from_address(ctypes.addressof(struct) + offset).value
+    address = ctypes.c_void_p.from_address(ctypes.addressof(struct) + offset).value or 0
     return ctypes.cast(address, ctypes.POINTER(ctypes.c_char))
 
 
@@ -156,8 +156,9 @@ def _describe_exception(exc: BaseException) -> str:
 Body = Callable[[Any, CallbackHandler, dict[str, Any], dict[str, Any], list[bytes]], int]
 
 
-def _run(name: str, expected: StructureType, pointer: Any, prepare: Callable[[Any], None],
-         body: Body) -> int:
+def _run(
+    name: str, expected: StructureType, pointer: Any, prepare: Callable[[Any], None], body: Body
+) -> int:
     """Common frame of every trampoline: null checks, fail-closed outputs, the record,
     and the catch-all. Never raises."""
     try:
@@ -250,7 +251,7 @@ def _token_request(
     return SUCCESS
 
 
-@PFN_xrRemotingRequestAuthenticationTokenCallbackMSFT  # type: ignore[misc]
+@PFN_xrRemotingRequestAuthenticationTokenCallbackMSFT  # type: ignore[untyped-decorator]
 def request_authentication_token_trampoline(pointer: Any) -> int:
     return _run(
         "RequestAuthenticationToken",
@@ -306,7 +307,9 @@ def _certificate_validation(
         chain.append(ctypes.string_at(item.data, item.size) if item.size else b"")
         sizes.append(item.size)
     inputs["certificateSizes"] = sizes
-    system = read_verdict(req.systemValidationResult.contents) if req.systemValidationResult else None
+    system = (
+        read_verdict(req.systemValidationResult.contents) if req.systemValidationResult else None
+    )
     inputs["systemValidationResult"] = system.to_json() if system else None
     verdict = handler.validate_server_certificate(
         CertificateValidationRequest(
@@ -323,7 +326,7 @@ def _certificate_validation(
     return SUCCESS
 
 
-@PFN_xrRemotingValidateServerCertificateCallbackMSFT  # type: ignore[misc]
+@PFN_xrRemotingValidateServerCertificateCallbackMSFT  # type: ignore[untyped-decorator]
 def validate_server_certificate_trampoline(pointer: Any) -> int:
     return _run(
         "ValidateServerCertificate",
@@ -360,7 +363,7 @@ def _token_validation(
     return SUCCESS
 
 
-@PFN_xrRemotingValidateAuthenticationTokenCallbackMSFT  # type: ignore[misc]
+@PFN_xrRemotingValidateAuthenticationTokenCallbackMSFT  # type: ignore[untyped-decorator]
 def validate_authentication_token_trampoline(pointer: Any) -> int:
     return _run(
         "ValidateAuthenticationToken",
@@ -433,7 +436,7 @@ def _certificate_request(
     return SUCCESS
 
 
-@PFN_xrRemotingRequestServerCertificateCallbackMSFT  # type: ignore[misc]
+@PFN_xrRemotingRequestServerCertificateCallbackMSFT  # type: ignore[untyped-decorator]
 def request_server_certificate_trampoline(pointer: Any) -> int:
     return _run(
         "RequestServerCertificate",

@@ -16,7 +16,9 @@ def _b(value: bool) -> int:
     return XR_TRUE if value else XR_FALSE
 
 
-def write_verdict(target: XrRemotingCertificateValidationResultMSFT, verdict: ValidationResult) -> None:
+def write_verdict(
+    target: XrRemotingCertificateValidationResultMSFT, verdict: ValidationResult
+) -> None:
     target.type = int(StructureType.REMOTING_CERTIFICATE_VALIDATION_RESULT_MSFT)
     target.next = None
     target.trustedRoot = _b(verdict.trusted_root)
