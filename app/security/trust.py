@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import ssl
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,11 +52,15 @@ def parse_pem_bundle(data: bytes) -> list[x509.Certificate]:
     """Every certificate in a PEM bundle; blocks that do not parse are skipped (OS
     bundles sometimes carry certificates an older parser rejects)."""
     found = []
-    for block in _PEM_CERT.findall(data):
-        try:
-            found.append(x509.load_pem_x509_certificate(block.replace(b"TRUSTED ", b"")))
-        except ValueError:
-            continue
+    with warnings.catch_warnings():
+        # Some OS bundles still carry old roots with non-positive serials; they are
+        # the OS's choice to trust, not something the user can act on.
+        warnings.simplefilter("ignore")
+        for block in _PEM_CERT.findall(data):
+            try:
+                found.append(x509.load_pem_x509_certificate(block.replace(b"TRUSTED ", b"")))
+            except ValueError:
+                continue
     return found
 
 
