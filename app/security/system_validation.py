@@ -82,6 +82,23 @@ def _relaxed_time(certs: Sequence[x509.Certificate], at: dt.datetime) -> dt.date
     return min(max(at, lo), hi)
 
 
+def _no_common_window(certs: Sequence[x509.Certificate]) -> bool:
+    return max(c.not_valid_before_utc for c in certs) > min(c.not_valid_after_utc for c in certs)
+
+
+def _signature_path(
+    leaf: x509.Certificate, rest: Sequence[x509.Certificate], anchors: Sequence[x509.Certificate]
+) -> list[x509.Certificate] | None:
+    """When the certificates were never valid at one common moment, the verifier
+    cannot be asked "is there a path" at any time; follow issuer names and
+    cryptography's signature checks instead. Used only for `trustedRoot`: the same
+    chain is then refused as expired anyway."""
+    path = order_chain(leaf, [*rest, *anchors])
+    if path[-1] in anchors:
+        return path
+    return None
+
+
 def _relaxed_ca_policy() -> verification.ExtensionPolicy:
     return verification.ExtensionPolicy.permit_all().require_present(
         x509.BasicConstraints, verification.Criticality.AGNOSTIC, None
@@ -319,6 +336,8 @@ def validate_server_chain(
             *(a for a in anchors.certificates if any(a.subject == c.issuer for c in presented)),
         ]
         path, relaxed_error = _relaxed_path(leaf, rest, store, _relaxed_time(relevant, moment))
+        if path is None and _no_common_window(relevant):
+            path = _signature_path(leaf, rest, anchors.certificates)
     trusted = path is not None
     if path is not None:
         reasons["trustedRoot"] = f"chains to '{describe(path[-1])}' from the {anchors.description}"
