@@ -27,7 +27,9 @@ from app.security.testpki import (
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="certs_command", metavar="ACTION", required=True)
-    create = sub.add_parser("create", help="create a CA and a server certificate (.pfx)")
+    create = sub.add_parser(
+        "create", help="create a CA and a server certificate (.pfx)", allow_abbrev=False
+    )
     create.add_argument("--out", required=True, metavar="DIR", help="directory to write into")
     create.add_argument(
         "--host", required=True, action="append", metavar="NAME", help="DNS name (repeatable)"

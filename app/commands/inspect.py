@@ -14,6 +14,8 @@ from app.security.certstore import load_certificate_store, read_bounded_file
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    # No abbreviations: "--passphrase" must not silently mean "--passphrase-file".
+    parser.allow_abbrev = False
     parser.add_argument("file", metavar="FILE", help="a .pfx/.p12 store, or PEM/DER certificates")
     parser.add_argument(
         "--passphrase-file",

@@ -33,6 +33,8 @@ from app.security.verdict import FIELD_NAMES, ValidationResult, is_acceptable
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    # No abbreviations: "--passphrase" must not silently mean "--passphrase-file".
+    parser.allow_abbrev = False
     parser.add_argument(
         "chain_file", metavar="CHAIN_FILE", help="the chain, leaf first (PEM, DER or .pfx)"
     )

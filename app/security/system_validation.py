@@ -179,7 +179,7 @@ def _signature_problems(
     for cert in presented:
         if cert.issuer == cert.subject and cert in anchors:
             continue
-        candidates = [c for c in pool if c.subject == cert.issuer and c is not cert]
+        candidates = [c for c in pool if c.subject == cert.issuer]
         if candidates and not any(_issued_by(cert, c) for c in candidates):
             problems.append(
                 f"the signature on '{describe(cert)}' does not verify with the key of its "
