@@ -27,7 +27,7 @@ class ServerCertificateMaterial:
     subject_name: str
 
 
-class CallbackRefusal(Exception):  # a refusal, not an error of ours (hence no -Error)
+class CallbackRefusal(Exception):
     """Raised inside a callback to refuse with a clear, secret-free reason.
 
     The trampoline records `reason` and returns `result` (a failure XrResult).

@@ -127,8 +127,8 @@ def raw_char_pointer(struct: ctypes.Structure, field: str) -> Any:
     pointer value itself instead.
     """
     offset = getattr(type(struct), field).offset
-    address = ctypes.c_void_p.from_address(ctypes.addressof(struct) + offset).value
-    return ctypes.cast(address or 0, ctypes.POINTER(ctypes.c_char))
+    address = ctypes.c_void_p.from_address(ctypes.addressof(struct) + offset).value or 0
+    return ctypes.cast(address, ctypes.POINTER(ctypes.c_char))
 
 
 def _encode(value: str, what: str) -> bytes:
