@@ -16,6 +16,7 @@ import ssl
 from collections.abc import Callable
 from concurrent.futures import Executor
 
+from app.errors import HoloremoteError
 from app.remoting.builtin import tls
 from app.remoting.builtin.frames import (
     DataReceived,
@@ -195,8 +196,13 @@ class Connector:
             raise _Failed(R.HANDSHAKE_CONNECTION_FAILED, "the server's chain is too long")
         system: ValidationResult | None = None
         if self._callbacks.performSystemValidation:
-            validator = await loop.run_in_executor(None, self._system_validator)
-            system = await loop.run_in_executor(None, validator, chain, self._host)
+            try:
+                validator = await loop.run_in_executor(None, self._system_validator)
+                system = await loop.run_in_executor(None, validator, chain, self._host)
+            except HoloremoteError as exc:  # no usable trust store: say so, refuse
+                raise _Failed(
+                    R.HANDSHAKE_CONNECTION_FAILED, f"system validation is impossible: {exc}"
+                ) from None
         forced = self._options.force_revocation_check
         call = functools.partial(
             invoke.validate_server_certificate,

@@ -27,9 +27,9 @@ from typing import Any, TypeVar
 from app.remoting.builtin import tls
 from app.remoting.builtin.client import Connector, SystemValidator
 from app.remoting.builtin.frames import DataReceived
-from app.remoting.builtin.interim_security import InterimTrust
 from app.remoting.builtin.options import BuiltinOptions
 from app.remoting.builtin.server import Listener
+from app.remoting.builtin.trust import RuntimeTrust
 from app.remoting.contract import (
     ConnectedEvent,
     DisconnectedEvent,
@@ -143,7 +143,7 @@ class BuiltinRuntime(RemotingRuntime):
         self._realm = ""
         self._context_properties: XrRemotingRemoteContextPropertiesMSFT | None = None
         self._client_context: ssl.SSLContext | None = None
-        self._trust: InterimTrust | None = None
+        self._trust: RuntimeTrust | None = None
         self._lazy_lock = threading.Lock()
         self._callback_pool = concurrent.futures.ThreadPoolExecutor(
             CALLBACK_THREADS, thread_name_prefix="holoremote-callback"
@@ -225,7 +225,10 @@ class BuiltinRuntime(RemotingRuntime):
     def _system_validator(self) -> SystemValidator:
         with self._lazy_lock:
             if self._trust is None:
-                self._trust = InterimTrust(self.options.trust_ca_pem)
+                self._trust = RuntimeTrust(
+                    self.options.trust_ca_pem,
+                    force_revocation_check=self.options.force_revocation_check,
+                )
             return self._trust.validate
 
     # --- the contract -----------------------------------------------------------------

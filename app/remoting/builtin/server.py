@@ -41,7 +41,6 @@ from app.remoting.builtin.handshake import (
     TokenPresented,
     new_session_id,
 )
-from app.remoting.builtin.interim_security import interim_server_tls_material
 from app.remoting.builtin.options import BuiltinOptions
 from app.remoting.builtin.protocol import SESSION_ID_BYTES, RejectCode
 from app.remoting.builtin.shell import (
@@ -52,6 +51,7 @@ from app.remoting.builtin.shell import (
     close_writer,
     flush,
 )
+from app.security.certstore import server_tls_material
 from app.xr import invoke
 from app.xr.structs import XrRemotingSecureConnectionServerCallbacksMSFT
 from app.xr.values import DisconnectReason
@@ -252,7 +252,7 @@ class Listener:
         try:
             chain_pem, key_pem = await loop.run_in_executor(
                 None,
-                interim_server_tls_material,
+                server_tls_material,
                 material.cert_store,
                 material.key_passphrase,
                 material.subject_name,

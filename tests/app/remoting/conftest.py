@@ -6,27 +6,23 @@ import datetime as dt
 
 import pytest
 
-from app.remoting.builtin.interim_security import InterimPki, interim_test_pki
+from app.security.testpki import GeneratedPki, create_test_pki
 
 
 @pytest.fixture(scope="session")
-def pki() -> InterimPki:
+def pki() -> GeneratedPki:
     """CA -> intermediate -> leaf for localhost and 127.0.0.1."""
-    return interim_test_pki(["localhost"], ["127.0.0.1"], intermediate=True)
+    return create_test_pki(["localhost"], ["127.0.0.1"], intermediate=True)
 
 
 @pytest.fixture(scope="session")
-def other_pki() -> InterimPki:
+def other_pki() -> GeneratedPki:
     """A second, unrelated CA: a client trusting only this refuses `pki`'s server."""
-    return interim_test_pki(["localhost"], ["127.0.0.1"])
+    return create_test_pki(["localhost"], ["127.0.0.1"])
 
 
 @pytest.fixture(scope="session")
-def expired_pki() -> InterimPki:
-    now = dt.datetime.now(dt.UTC)
-    return interim_test_pki(
-        ["localhost"],
-        ["127.0.0.1"],
-        not_before=now - dt.timedelta(days=60),
-        not_after=now - dt.timedelta(days=1),
-    )
+def expired_pki() -> GeneratedPki:
+    """Valid for 30 days, ending 30 days ago."""
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(days=60)
+    return create_test_pki(["localhost"], ["127.0.0.1"], days=30, now=past)

@@ -12,13 +12,13 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from app.remoting.builtin import BuiltinOptions, BuiltinRuntime
-from app.remoting.builtin.interim_security import InterimPki
 from app.security.callback_types import ServerCertificateMaterial
 from app.security.callbacks import (
     fixed_server_certificate,
     fixed_token,
     system_result_validator,
 )
+from app.security.testpki import GeneratedPki
 from app.session import Session, SessionConfig
 from app.session_events import (
     CallbackCalled,
@@ -42,7 +42,7 @@ def run(coroutine: Coroutine[Any, Any, Any], timeout: float = 30.0) -> Any:
     return asyncio.run(bounded())
 
 
-def material(pki: InterimPki, *, passphrase: str | None = None, subject: str | None = None):
+def material(pki: GeneratedPki, *, passphrase: str | None = None, subject: str | None = None):
     return ServerCertificateMaterial(
         pki.pfx,
         pki.passphrase if passphrase is None else passphrase,
@@ -51,7 +51,7 @@ def material(pki: InterimPki, *, passphrase: str | None = None, subject: str | N
 
 
 def server_session(
-    pki: InterimPki | None,
+    pki: GeneratedPki | None,
     *,
     secure: bool = True,
     role: str = "player",
@@ -86,7 +86,7 @@ def server_session(
 
 def client_session(
     port: int,
-    pki: InterimPki | None,
+    pki: GeneratedPki | None,
     *,
     secure: bool = True,
     role: str = "remote",
@@ -165,3 +165,9 @@ def silent_listener() -> socket.socket:
     sock.bind(("127.0.0.1", 0))
     sock.listen(8)
     return sock
+
+
+def chain_der(pki: GeneratedPki) -> tuple[bytes, ...]:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return tuple(c.public_bytes(Encoding.DER) for c in pki.chain)

@@ -16,10 +16,10 @@ import pytest
 from app.remoting.builtin import BuiltinOptions
 from app.remoting.builtin.frames import HelloReceived, TransportConnection
 from app.remoting.builtin.handshake import ClientAdmitted, ServerHandshake, new_session_id
-from app.remoting.builtin.interim_security import InterimPki
 from app.remoting.builtin.protocol import HANDSHAKE_PATH, ROLE_HEADER, VERSION_HEADER
 from app.remoting.builtin.shell import connect_error_reason
 from app.security.callback_types import CallbackRefusal
+from app.security.testpki import GeneratedPki
 from app.security.verdict import ValidationResult
 from app.session_events import CallbackCalled, Connected, Disconnected, Note
 from app.xr.values import ConnectionState, DisconnectReason
@@ -42,7 +42,7 @@ from tests.app.remoting.remoting_support import (
 R = DisconnectReason
 
 
-async def connect_outcome(port: int, pki: InterimPki | None, **kwargs: object) -> Disconnected:
+async def connect_outcome(port: int, pki: GeneratedPki | None, **kwargs: object) -> Disconnected:
     client = client_session(port, pki, **kwargs)  # type: ignore[arg-type]
     try:
         await client.start()
@@ -94,7 +94,7 @@ def test_socket_errors_map_to_reasons(error: BaseException, reason: DisconnectRe
 # --- the listener's own failures ------------------------------------------------------
 
 
-def test_handshake_port_busy(pki: InterimPki) -> None:
+def test_handshake_port_busy(pki: GeneratedPki) -> None:
     async def scenario() -> None:
         with socket.create_server(("127.0.0.1", 0)) as taken:
             server = server_session(pki, port=taken.getsockname()[1])
@@ -106,7 +106,7 @@ def test_handshake_port_busy(pki: InterimPki) -> None:
     run(scenario())
 
 
-def test_transport_port_busy(pki: InterimPki) -> None:
+def test_transport_port_busy(pki: GeneratedPki) -> None:
     async def scenario() -> None:
         with socket.create_server(("127.0.0.1", 0)) as taken:
             server = server_session(pki, transport_port=taken.getsockname()[1])
@@ -118,7 +118,7 @@ def test_transport_port_busy(pki: InterimPki) -> None:
 
 
 @pytest.mark.parametrize("problem", ["passphrase", "subject", "refused"])
-def test_unusable_server_certificate(pki: InterimPki, problem: str) -> None:
+def test_unusable_server_certificate(pki: GeneratedPki, problem: str) -> None:
     async def scenario() -> None:
         if problem == "passphrase":
             server = server_session(pki, certificate=material(pki, passphrase="wrong"))
@@ -141,7 +141,7 @@ def _refuse() -> object:
 # --- secure/plain mismatch and certificate refusal (5) --------------------------------
 
 
-def test_secure_client_to_plain_server(pki: InterimPki) -> None:
+def test_secure_client_to_plain_server(pki: GeneratedPki) -> None:
     async def scenario() -> None:
         server = server_session(None, secure=False)
         listening = await start_listening(server)
@@ -153,7 +153,7 @@ def test_secure_client_to_plain_server(pki: InterimPki) -> None:
     run(scenario())
 
 
-def test_plain_client_to_secure_server(pki: InterimPki) -> None:
+def test_plain_client_to_secure_server(pki: GeneratedPki) -> None:
     async def scenario() -> None:
         server = server_session(pki)
         listening = await start_listening(server)
@@ -166,7 +166,7 @@ def test_plain_client_to_secure_server(pki: InterimPki) -> None:
 
 
 def test_untrusted_chain_is_refused_before_any_token_is_sent(
-    pki: InterimPki, other_pki: InterimPki
+    pki: GeneratedPki, other_pki: GeneratedPki
 ) -> None:
     async def scenario() -> None:
         server = server_session(pki)
@@ -183,7 +183,7 @@ def test_untrusted_chain_is_refused_before_any_token_is_sent(
     run(scenario())
 
 
-def test_expired_certificate_is_refused(expired_pki: InterimPki) -> None:
+def test_expired_certificate_is_refused(expired_pki: GeneratedPki) -> None:
     async def scenario() -> None:
         server = server_session(expired_pki)
         listening = await start_listening(server)
@@ -199,7 +199,7 @@ def test_expired_certificate_is_refused(expired_pki: InterimPki) -> None:
 
 
 @pytest.mark.parametrize("verdict", ["fails-closed", "name-mismatch", "raises"])
-def test_validator_verdict_decides(pki: InterimPki, verdict: str) -> None:
+def test_validator_verdict_decides(pki: GeneratedPki, verdict: str) -> None:
     from app.xr.values import CertificateNameValidationResult as Name
 
     def validator(request: object) -> ValidationResult:
@@ -223,7 +223,7 @@ def test_validator_verdict_decides(pki: InterimPki, verdict: str) -> None:
 
 
 def test_bad_token_fails_authentication_and_the_listener_keeps_listening(
-    pki: InterimPki, caplog: pytest.LogCaptureFixture
+    pki: GeneratedPki, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     wrong = "wrong-" + secrets.token_urlsafe(16)
@@ -254,7 +254,7 @@ def test_bad_token_fails_authentication_and_the_listener_keeps_listening(
     assert wrong not in caplog.text and TOKEN not in caplog.text
 
 
-def test_protocol_version_mismatch(pki: InterimPki) -> None:
+def test_protocol_version_mismatch(pki: GeneratedPki) -> None:
     async def scenario() -> None:
         server = server_session(pki)
         listening = await start_listening(server)
@@ -266,7 +266,7 @@ def test_protocol_version_mismatch(pki: InterimPki) -> None:
     run(scenario())
 
 
-def test_both_ends_the_same_role(pki: InterimPki) -> None:
+def test_both_ends_the_same_role(pki: GeneratedPki) -> None:
     async def scenario() -> None:
         server = server_session(pki, role="remote")
         listening = await start_listening(server)
@@ -280,7 +280,7 @@ def test_both_ends_the_same_role(pki: InterimPki) -> None:
 # --- after the session opened ---------------------------------------------------------
 
 
-def test_peer_gone_without_a_request_is_connection_lost(pki: InterimPki) -> None:
+def test_peer_gone_without_a_request_is_connection_lost(pki: GeneratedPki) -> None:
     async def scenario() -> None:
         server = server_session(pki)
         listening = await start_listening(server)
@@ -299,7 +299,7 @@ def test_peer_gone_without_a_request_is_connection_lost(pki: InterimPki) -> None
 # --- timeouts -------------------------------------------------------------------------
 
 
-def test_handshake_timeout_when_the_server_never_answers(pki: InterimPki) -> None:
+def test_handshake_timeout_when_the_server_never_answers(pki: GeneratedPki) -> None:
     with silent_listener() as sock:
         options = BuiltinOptions.for_tests(trust_ca_pem=pki.ca_pem, handshake_timeout=0.5)
         event = run(connect_outcome(sock.getsockname()[1], pki, options=options))
@@ -364,7 +364,7 @@ def test_session_open_timeout_on_the_client() -> None:
     run(scenario())
 
 
-def test_session_open_timeout_on_the_server(pki: InterimPki) -> None:
+def test_session_open_timeout_on_the_server(pki: GeneratedPki) -> None:
     """A client that passes the handshake (here the standard library's HTTP client)
     but never opens the transport session."""
 
@@ -415,7 +415,7 @@ def test_peer_that_does_not_close_gives_disconnect_wait_timeout() -> None:
     run(scenario())
 
 
-def test_canceling_a_connection_attempt(pki: InterimPki) -> None:
+def test_canceling_a_connection_attempt(pki: GeneratedPki) -> None:
     with silent_listener() as sock:
 
         async def scenario() -> None:
@@ -429,7 +429,7 @@ def test_canceling_a_connection_attempt(pki: InterimPki) -> None:
         run(scenario())
 
 
-def test_waiters_end_when_the_session_closes(pki: InterimPki) -> None:
+def test_waiters_end_when_the_session_closes(pki: GeneratedPki) -> None:
     from app.session import SessionClosedError
 
     async def scenario() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from app.remoting.builtin.interim_security import InterimPki
+from app.security.testpki import GeneratedPki
 from app.session_events import CallbackCalled, Connected, Disconnected, Listening, StateChanged
 from app.xr.values import ConnectionState, DisconnectReason
 from tests.app.remoting.remoting_support import (
@@ -12,6 +12,7 @@ from tests.app.remoting.remoting_support import (
     WAIT_S,
     assert_reason,
     callbacks_of,
+    chain_der,
     client_session,
     disconnected,
     outcome,
@@ -24,7 +25,7 @@ SUCCESS = "XR_SUCCESS"
 SHORT = "XR_ERROR_SIZE_INSUFFICIENT"
 
 
-def test_secure_loopback_fires_each_callback_once_in_protocol_order(pki: InterimPki) -> None:
+def test_secure_loopback_fires_each_callback_once_in_protocol_order(pki: GeneratedPki) -> None:
     long_token = TOKEN * 4  # over the runtime's first 64-byte buffer: two calls
 
     async def scenario() -> None:
@@ -69,7 +70,7 @@ def test_secure_loopback_fires_each_callback_once_in_protocol_order(pki: Interim
             if isinstance(e, CallbackCalled) and e.record.callback == "ValidateServerCertificate"
         )
         assert len(validation.chain) == 3  # leaf, intermediate, root: the whole chain
-        assert validation.chain == pki.chain_der
+        assert validation.chain == chain_der(pki)
         assert validation.inputs["hostName"] == "127.0.0.1"
         assert validation.inputs["systemValidationResult"]["trustedRoot"] is True
 
@@ -99,7 +100,7 @@ def test_secure_loopback_fires_each_callback_once_in_protocol_order(pki: Interim
     run(scenario())
 
 
-def test_plain_loopback_calls_no_callbacks(pki: InterimPki) -> None:
+def test_plain_loopback_calls_no_callbacks(pki: GeneratedPki) -> None:
     async def scenario() -> None:
         server = server_session(None, secure=False)
         listening = await start_listening(server)
@@ -118,7 +119,7 @@ def test_plain_loopback_calls_no_callbacks(pki: InterimPki) -> None:
     run(scenario())
 
 
-def test_listener_listens_again_after_a_session(pki: InterimPki) -> None:
+def test_listener_listens_again_after_a_session(pki: GeneratedPki) -> None:
     async def scenario() -> None:
         server = server_session(pki)
         listening = await start_listening(server)
@@ -143,7 +144,7 @@ def test_listener_listens_again_after_a_session(pki: InterimPki) -> None:
     run(scenario())
 
 
-def test_data_channel_messages_cross_in_both_directions(pki: InterimPki) -> None:
+def test_data_channel_messages_cross_in_both_directions(pki: GeneratedPki) -> None:
     async def scenario() -> None:
         import asyncio
 
@@ -174,7 +175,7 @@ def test_data_channel_messages_cross_in_both_directions(pki: InterimPki) -> None
     run(scenario())
 
 
-def test_close_is_idempotent_and_state_is_disconnected(pki: InterimPki) -> None:
+def test_close_is_idempotent_and_state_is_disconnected(pki: GeneratedPki) -> None:
     async def scenario() -> None:
         server = server_session(pki)
         await start_listening(server)
