@@ -107,6 +107,13 @@ class EventWaiter(Protocol):
 
 
 @runtime_checkable
+class NoteSource(Protocol):
+    """A runtime with things to say that are not events (refused handshakes, ...)."""
+
+    def drain_notes(self) -> list[str]: ...
+
+
+@runtime_checkable
 class TransportPortReporter(Protocol):
     """A runtime that knows which transport port it bound (the built-in one does)."""
 
@@ -477,6 +484,9 @@ class Session:
             except RemotingCallError as exc:
                 self._emit(Note("error", f"polling the runtime failed: {exc}"))
                 return
+            if isinstance(self.runtime, NoteSource):
+                for message in self.runtime.drain_notes():
+                    self._emit(Note("info", message))
             if event is not None:
                 self._on_runtime_event(event)
 

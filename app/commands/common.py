@@ -1,0 +1,526 @@
+"""What `listen`, `connect`, `demo` and `doctor` share: the options of DESIGN.md,
+their conversion into callback providers and runtime options, the runtime choice,
+and printing session events (text or one JSON object per line).
+
+Secrets never come from argv alone: tokens from --token-file or $HOLOREMOTE_TOKEN,
+key passphrases from --key-passphrase-file or $HOLOREMOTE_KEY_PASSPHRASE.
+
+Exit status (DESIGN.md): 0 connected and closed cleanly, 2 usage or bad input (the
+message names the flag or file and the fix), 3 the connection failed (the reason by
+its specification name, with explanation and fix).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from app.errors import HoloremoteError, InputError
+from app.remoting.builtin import BuiltinOptions, BuiltinRuntime
+from app.remoting.builtin.protocol import DEFAULT_HANDSHAKE_PORT, DEFAULT_TRANSPORT_PORT
+from app.remoting.contract import RemotingRuntime
+from app.security.callback_types import (
+    CallbackRefusal,
+    CertificateValidationRequest,
+    ServerCertificateMaterial,
+)
+from app.security.callbacks import (
+    CertificateValidator,
+    ServerCertificateProvider,
+    TokenProvider,
+    TokenValidator,
+)
+from app.security.certstore import (
+    load_certificate_store,
+    read_bounded_file,
+    server_tls_material,
+)
+from app.security.client_policy import ClientPolicy, decide
+from app.security.known_hosts import KnownHosts, load_known_hosts
+from app.security.system_validation import validate_server_chain
+from app.security.thumbprints import parse_pin
+from app.security.token_validation import (
+    JwtValidator,
+    SharedSecretValidator,
+    jwt_key_from_jwks_file,
+    validate_token_any,
+)
+from app.security.tokens import DEFAULT_TOKEN_ENV, token_from_env, token_from_file
+from app.security.trust import TrustAnchors, anchors_from_file, system_anchors
+from app.security.verdict import ValidationResult
+from app.session import DEFAULT_REALM, Session
+from app.session_events import (
+    CallbackCalled,
+    Connected,
+    Disconnected,
+    Listening,
+    Note,
+    SessionEvent,
+    StateChanged,
+)
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_CONNECTION_FAILED = 3
+
+PASSPHRASE_ENV = "HOLOREMOTE_KEY_PASSPHRASE"  # noqa: S105 - a variable name
+# A passphrase file holds one line; more than this is the wrong file.
+MAX_PASSPHRASE_FILE_BYTES = 4096
+
+
+class UsageError(InputError):
+    """Bad flags or input files: exit status 2."""
+
+
+# --- options ------------------------------------------------------------------------------
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port number (0..65535)")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"{value:g} s is outside 0..3600")
+    return value
+
+
+def parse_endpoint(text: str, default_port: int = DEFAULT_HANDSHAKE_PORT) -> tuple[str, int]:
+    """HOST, HOST:PORT, [IPv6]:PORT or a bare IPv6 address."""
+    host, port = text, default_port
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            raise UsageError("HOST[:PORT]", f"{text!r} has no closing ']'")
+        host, rest = text[1:end], text[end + 1 :]
+        if rest:
+            if not rest.startswith(":"):
+                raise UsageError("HOST[:PORT]", f"unexpected {rest!r} after ']'")
+            port = _endpoint_port(rest[1:])
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+        port = _endpoint_port(port_text)
+    if not host:
+        raise UsageError("HOST[:PORT]", "the host is empty", fix="e.g. 192.168.1.20:8265")
+    return host, port
+
+
+def _endpoint_port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) <= 65535:
+        raise UsageError("HOST[:PORT]", f"{text!r} is not a port (1..65535)")
+    return int(text)
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, *, side: str) -> None:
+    """`side` is "listen", "connect" or "demo"."""
+    parser.allow_abbrev = False
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--secure",
+        dest="secure",
+        action="store_true",
+        default=True,
+        help="TLS + certificate + token (the default)",
+    )
+    mode.add_argument(
+        "--plain", dest="secure", action="store_false", help="no TLS, no authentication"
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object per event line")
+    if side == "demo":
+        return
+    parser.add_argument(
+        "--role",
+        choices=("remote", "player"),
+        default="player" if side == "listen" else "remote",
+        help="which end this is (default: %(default)s); the peer must be the other",
+    )
+    parser.add_argument(
+        "--runtime",
+        choices=("auto", "builtin", "openxr"),
+        default="auto",
+        help="built-in runtime, OpenXR runtime, or the OpenXR one when present (default)",
+    )
+    parser.add_argument(
+        "--runtime-json", metavar="FILE", help="OpenXR runtime manifest (XR_RUNTIME_JSON)"
+    )
+    parser.add_argument(
+        "--token-file",
+        metavar="FILE",
+        help=f"the token (client) or the accepted token (server); else ${DEFAULT_TOKEN_ENV}",
+    )
+    parser.add_argument(
+        "--handshake-timeout", type=_seconds, default=30.0, metavar="S", help="default 30"
+    )
+    parser.add_argument(
+        "--session-open-timeout", type=_seconds, default=10.0, metavar="S", help="default 10"
+    )
+    parser.add_argument(
+        "--disconnect-wait", type=_seconds, default=3.0, metavar="S", help="default 3"
+    )
+    if side == "listen":
+        parser.add_argument("--port", type=_port, default=DEFAULT_HANDSHAKE_PORT)
+        parser.add_argument("--transport-port", type=_port, default=DEFAULT_TRANSPORT_PORT)
+        parser.add_argument(
+            "--ephemeral-port",
+            action="store_true",
+            help="bind any free ports (port 0) and print the ones chosen",
+        )
+        parser.add_argument(
+            "--listen-interface",
+            default="0.0.0.0",  # noqa: S104 - a listener is meant to be reachable
+            metavar="ADDR",
+            help="default 0.0.0.0",
+        )
+        parser.add_argument("--cert-store", metavar="FILE", help="PKCS#12 (.pfx/.p12) store")
+        parser.add_argument(
+            "--subject-name",
+            help="friendly name or subject CN of the certificate in the store "
+            "(default: the store's only certificate with a key)",
+        )
+        parser.add_argument(
+            "--key-passphrase-file",
+            metavar="FILE",
+            help=f"the store's passphrase; else ${PASSPHRASE_ENV}",
+        )
+        parser.add_argument("--realm", default=DEFAULT_REALM, help="default %(default)s")
+        parser.add_argument("--jwks", metavar="FILE", help="accept JWTs signed by these keys")
+        parser.add_argument("--jwt-issuer")
+        parser.add_argument("--jwt-audience")
+        parser.add_argument(
+            "--jwt-algorithm",
+            action="append",
+            default=[],
+            metavar="ALG",
+            help="allowed JWT algorithm (repeatable; default RS256 and ES256)",
+        )
+        parser.add_argument(
+            "--once", action="store_true", help="serve one connection, exit with its outcome"
+        )
+    else:
+        add_client_trust_arguments(parser)
+
+
+def add_client_trust_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ca-file", metavar="F", help="trust these CAs, not the system store")
+    parser.add_argument(
+        "--pin",
+        action="append",
+        default=[],
+        metavar="SHA256:HEX",
+        help="accept exactly this server certificate (repeatable)",
+    )
+    parser.add_argument(
+        "--known-hosts", metavar="FILE", help="trust on first use, remembered in FILE"
+    )
+    parser.add_argument("--allow-name-mismatch", action="store_true", help="escape hatch (warns)")
+    parser.add_argument(
+        "--allow-unverified-chain", action="store_true", help="escape hatch (warns)"
+    )
+
+
+# --- secrets and files --------------------------------------------------------------------
+
+
+def read_token(args: argparse.Namespace, *, required: bool) -> str | None:
+    try:
+        if args.token_file:
+            return token_from_file(args.token_file)
+        if DEFAULT_TOKEN_ENV in os.environ or required:
+            return token_from_env()
+    except HoloremoteError as exc:
+        raise UsageError("--token-file", exc.message, fix=exc.fix) from None
+    return None
+
+
+def read_key_passphrase(path: str | None) -> str | None:
+    if path is None:
+        return os.environ.get(PASSPHRASE_ENV)
+    file = Path(path)
+    try:
+        with file.open("rb") as handle:
+            raw = handle.read(MAX_PASSPHRASE_FILE_BYTES + 1)
+    except OSError as exc:
+        raise UsageError(
+            f"--key-passphrase-file {file}", f"cannot be read ({exc.strerror})"
+        ) from None
+    if len(raw) > MAX_PASSPHRASE_FILE_BYTES:
+        raise UsageError(
+            f"--key-passphrase-file {file}", "is too large", fix="put only the passphrase in it"
+        )
+    try:
+        return raw.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise UsageError(f"--key-passphrase-file {file}", "is not UTF-8 text") from None
+
+
+def server_certificate_provider(args: argparse.Namespace) -> ServerCertificateProvider:
+    """Load and check the store now (a bad file is a usage error, exit 2, before any
+    socket is opened); the provider then hands the runtime the same bytes."""
+    if not args.cert_store:
+        raise UsageError(
+            "--cert-store",
+            "secure listening needs a PKCS#12 certificate store",
+            fix="make one with 'holoremote certs create', or use --plain",
+        )
+    source = f"--cert-store {args.cert_store}"
+    try:
+        data = read_bounded_file(args.cert_store, what="certificate store")
+        passphrase = read_key_passphrase(args.key_passphrase_file)
+        store = load_certificate_store(data, passphrase, source=source)
+        subject = args.subject_name
+        if subject is None:
+            keyed = [e for e in store.entries if e.private_key is not None]
+            if len(keyed) != 1:
+                raise UsageError(
+                    "--subject-name",
+                    f"the store holds {len(keyed)} certificates with a key",
+                    fix=f"name one: {', '.join(store.names()) or '(none)'}",
+                )
+            subject = keyed[0].friendly_name or keyed[0].common_name or ""
+            if not subject:
+                raise UsageError(
+                    "--subject-name", "the certificate has neither friendly name nor CN"
+                )
+        server_tls_material(data, passphrase, subject, source=source)
+    except UsageError:
+        raise
+    except HoloremoteError as exc:
+        raise UsageError(source, exc.message, fix=exc.fix) from None
+    material = ServerCertificateMaterial(data, passphrase or "", subject)
+
+    def provide() -> ServerCertificateMaterial:
+        return material
+
+    return provide
+
+
+def token_validator(args: argparse.Namespace) -> TokenValidator:
+    validators: list[SharedSecretValidator | JwtValidator] = []
+    try:
+        token = read_token(args, required=not args.jwks)
+        if token is not None:
+            validators.append(SharedSecretValidator((token,)))
+        if args.jwks:
+            validators.append(
+                JwtValidator(
+                    key=jwt_key_from_jwks_file(args.jwks),
+                    algorithms=tuple(args.jwt_algorithm or ("RS256", "ES256")),
+                    issuer=args.jwt_issuer,
+                    audience=args.jwt_audience,
+                )
+            )
+    except UsageError:
+        raise
+    except (HoloremoteError, ValueError) as exc:
+        raise UsageError("token settings", str(exc)) from None
+
+    def validate(presented: str) -> bool:
+        try:
+            validate_token_any(presented, validators, now=time.time())
+        except HoloremoteError:
+            return False
+        return True
+
+    return validate
+
+
+def trust_anchors(args: argparse.Namespace) -> TrustAnchors | None:
+    if not args.ca_file:
+        return None
+    try:
+        return anchors_from_file(args.ca_file)
+    except HoloremoteError as exc:
+        raise UsageError(f"--ca-file {args.ca_file}", exc.message, fix=exc.fix) from None
+
+
+def client_policy(args: argparse.Namespace) -> ClientPolicy:
+    try:
+        return ClientPolicy(
+            pins=tuple(parse_pin(p) for p in args.pin),
+            known_hosts=Path(args.known_hosts) if args.known_hosts else None,
+            allow_name_mismatch=args.allow_name_mismatch,
+            allow_unverified_chain=args.allow_unverified_chain,
+        )
+    except (HoloremoteError, ValueError) as exc:
+        raise UsageError("--pin / --known-hosts / --allow-*", str(exc)) from None
+
+
+def certificate_validator(args: argparse.Namespace, port: int) -> CertificateValidator:
+    """System validation (against --ca-file when given, else the runtime's system
+    result), then the client policy (pins, known hosts, escape hatches)."""
+    policy = client_policy(args)
+    anchors = trust_anchors(args)
+    known: KnownHosts | None = None
+    if policy.known_hosts is not None:
+        try:
+            known = load_known_hosts(policy.known_hosts)
+        except HoloremoteError as exc:
+            raise UsageError(f"--known-hosts {args.known_hosts}", exc.message) from None
+
+    def validate(request: CertificateValidationRequest) -> ValidationResult:
+        host = request.host_name or ""
+        system = request.system_result
+        if anchors is not None or system is None:
+            system = validate_server_chain(
+                request.chain,
+                host,
+                anchors=anchors or system_anchors(),
+                force_revocation_check=request.force_revocation_check,
+            ).result
+        decision = decide(system, request.chain, host, port, policy, known_hosts=known)
+        if decision.question is not None and decision.known_hosts is None:
+            raise CallbackRefusal(
+                "unknown server on first use; accept it in the window, or pin it with --pin"
+            )
+        if decision.known_hosts is not None and policy.known_hosts is not None:
+            decision.known_hosts.save(policy.known_hosts)
+        return decision.result  # its warnings travel in the callback record
+
+    return validate
+
+
+def token_provider(args: argparse.Namespace) -> TokenProvider:
+    token = read_token(args, required=True)
+    assert token is not None
+
+    def provide() -> str:
+        return token
+
+    return provide
+
+
+# --- runtime choice -------------------------------------------------------------------------
+
+
+def builtin_options(args: argparse.Namespace, *, role: str) -> BuiltinOptions:
+    ca_pem = None
+    if getattr(args, "ca_file", None):
+        ca_pem = read_bounded_file(args.ca_file, what="CA file")
+    try:
+        return BuiltinOptions(
+            role=role,  # type: ignore[arg-type]
+            handshake_timeout=args.handshake_timeout,
+            session_open_timeout=args.session_open_timeout,
+            disconnect_wait=args.disconnect_wait,
+            trust_ca_pem=ca_pem if ca_pem and b"-----BEGIN" in ca_pem else None,
+        )
+    except ValueError as exc:
+        raise UsageError("timeouts", str(exc)) from None
+
+
+def make_runtime(args: argparse.Namespace, options: BuiltinOptions) -> tuple[RemotingRuntime, str]:
+    """The runtime `--runtime` asks for, and a sentence saying which and why.
+
+    `builtin` and (today) `auto` give the built-in runtime; `openxr` goes through
+    `app.remoting.selection.create_runtime` (issue 6) when it is present."""
+    choice = getattr(args, "runtime", "auto")
+    runtime_json = getattr(args, "runtime_json", None)
+    if choice == "builtin" and runtime_json:
+        raise UsageError("--runtime-json", "is only used with --runtime openxr or auto")
+    if choice in ("openxr", "auto") and importlib.util.find_spec("app.remoting.selection"):
+        selection = importlib.import_module("app.remoting.selection")
+        try:
+            result = selection.create_runtime(choice, runtime_json, options)
+        except HoloremoteError as exc:
+            raise UsageError("--runtime", exc.message, fix=exc.fix) from None
+        runtime, explanation = result
+        return runtime, str(explanation)
+    if choice == "openxr":
+        raise UsageError(
+            "--runtime openxr",
+            "the OpenXR runtime path is not part of this build",
+            fix="use --runtime builtin (or auto)",
+        )
+    why = "asked for" if choice == "builtin" else "no OpenXR runtime selection in this build"
+    return BuiltinRuntime(options), f"built-in runtime ({why})"
+
+
+# --- output ------------------------------------------------------------------------------------
+
+
+class EventPrinter:
+    """Prints session events as text lines or JSON lines (spec names)."""
+
+    def __init__(self, *, as_json: bool, out: TextIO | None = None, prefix: str = "") -> None:
+        self.as_json = as_json
+        self.out = out or sys.stdout
+        self.prefix = prefix
+
+    def json(self, data: dict[str, Any]) -> None:
+        if self.prefix:
+            data = {"side": self.prefix, **data}
+        print(json.dumps(data, sort_keys=False, default=str), file=self.out, flush=True)
+
+    def text(self, line: str) -> None:
+        label = f"[{self.prefix}] " if self.prefix else ""
+        print(f"{label}{line}", file=self.out, flush=True)
+
+    def info(self, message: str, **fields: Any) -> None:
+        if self.as_json:
+            self.json({"event": "info", "message": message, **fields})
+        else:
+            self.text(message)
+
+    def event(self, event: SessionEvent) -> None:
+        if self.as_json:
+            self.json(event.to_json())
+            return
+        if isinstance(event, StateChanged):
+            self.text(f"state: {event.state.spec_name}")
+        elif isinstance(event, Listening):
+            extra = f", transport port {event.transport_port}" if event.transport_port else ""
+            self.text(f"listening: handshake port {event.port}{extra}")
+        elif isinstance(event, Connected):
+            self.text("connected")
+        elif isinstance(event, Disconnected):
+            self.text(f"disconnected: {event.reason.spec_name} ({int(event.reason)})")
+            self.text(f"  {event.explanation}")
+            if event.failed:
+                self.text(f"  fix: {event.fix}")
+        elif isinstance(event, CallbackCalled):
+            record = event.record
+            self.text(
+                f"callback {record.callback} ({record.side}) -> {record.result_name} "
+                f"in {record.duration_s * 1000:.2f} ms"
+                + (f": {record.error}" if record.error else "")
+            )
+            verdict = record.outputs.get("validationResultOut")
+            for warning in verdict.get("warnings", []) if isinstance(verdict, dict) else []:
+                self.text(f"  warning: {warning}")
+        elif isinstance(event, Note):
+            self.text(f"{event.level}: {event.message}")
+
+
+def report_usage_error(command: str, error: HoloremoteError) -> int:
+    print(f"holoremote {command}: {error.message}", file=sys.stderr)
+    if error.fix:
+        print(f"  fix: {error.fix}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+async def print_events(session: Session, printer: EventPrinter) -> None:
+    async for event in session.events():
+        printer.event(event)
+
+
+def exit_status(event: SessionEvent | None, *, was_connected: bool) -> int:
+    if isinstance(event, Disconnected) and was_connected and not event.failed:
+        return EXIT_OK
+    return EXIT_CONNECTION_FAILED

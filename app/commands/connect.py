@@ -1,0 +1,145 @@
+"""`holoremote connect HOST[:PORT]`: connect to a listening endpoint.
+
+Prints every event; on success stays connected for --hold seconds (default: until
+interrupted or the peer ends the session), then disconnects cleanly. Exit 0 if it
+connected and closed cleanly, 3 if the connection failed (the disconnect reason by
+its specification name, with explanation and fix), 2 for bad flags or files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+
+from app.commands.common import (
+    EXIT_CONNECTION_FAILED,
+    EventPrinter,
+    UsageError,
+    add_common_arguments,
+    builtin_options,
+    certificate_validator,
+    exit_status,
+    make_runtime,
+    parse_endpoint,
+    print_events,
+    report_usage_error,
+    token_provider,
+)
+from app.errors import HoloremoteError
+from app.session import ConfigError, Session, SessionConfig
+from app.session_events import Connected, Disconnected, SessionEvent
+
+# Beyond the protocol's own timeouts, how long to wait for the runtime's verdict.
+OUTCOME_MARGIN_S = 5.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("endpoint", metavar="HOST[:PORT]", help="the listener (port 8265)")
+    add_common_arguments(parser, side="connect")
+    parser.add_argument(
+        "--hold",
+        type=float,
+        metavar="SECONDS",
+        help="stay connected this long, then disconnect (default: until interrupted)",
+    )
+    parser.add_argument(
+        "--no-system-validation",
+        dest="system_validation",
+        action="store_false",
+        help="do not ask the runtime for system validation (performSystemValidation)",
+    )
+
+
+def build_session(args: argparse.Namespace, printer: EventPrinter) -> Session:
+    host, port = parse_endpoint(args.endpoint)
+    if args.hold is not None and not 0 <= args.hold <= 10**6:
+        raise UsageError("--hold", f"{args.hold:g} is not a number of seconds")
+    try:
+        config = SessionConfig(
+            mode="connect",
+            host=host,
+            port=port,
+            secure=args.secure,
+            role=args.role,
+            perform_system_validation=args.system_validation,
+        )
+    except ConfigError as exc:
+        raise UsageError(f"--{exc.subject.replace('_', '-')}", exc.message, fix=exc.fix) from None
+    providers: dict[str, object] = {}
+    if args.secure:
+        providers["token_provider"] = token_provider(args)
+        providers["certificate_validator"] = certificate_validator(args, port)
+    runtime, explanation = make_runtime(args, builtin_options(args, role=args.role))
+    printer.info(f"runtime: {explanation}", runtime=runtime.display_name)
+    return Session.with_callbacks(config, runtime, **providers)
+
+
+async def connect(args: argparse.Namespace) -> int:
+    printer = EventPrinter(as_json=args.json)
+    session = build_session(args, printer)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    printing = asyncio.ensure_future(print_events(session, printer))
+    last: SessionEvent | None = None
+    connected = False
+    try:
+        await session.start()
+        limit = args.handshake_timeout + args.session_open_timeout + OUTCOME_MARGIN_S
+        first = await _until(
+            session.wait_for(lambda e: isinstance(e, Connected | Disconnected), limit), stop
+        )
+        if first is None or isinstance(first, Disconnected):
+            last = first
+            return exit_status(first, was_connected=False) if first else EXIT_CONNECTION_FAILED
+        connected = True
+        ended = session.wait_for(lambda e: isinstance(e, Disconnected), 10**7)
+        hold = args.hold
+        last = await _until(
+            asyncio.wait_for(ended, hold) if hold is not None else ended, stop, swallow=True
+        )
+        if last is None:
+            mark = session.event_count
+            await session.disconnect()
+            last = await session.wait_for(
+                lambda e: isinstance(e, Disconnected),
+                args.disconnect_wait + OUTCOME_MARGIN_S,
+                after=mark,
+            )
+        return exit_status(last, was_connected=connected)
+    finally:
+        await session.aclose()
+        await printing
+
+
+async def _until(awaitable, stop: asyncio.Event, *, swallow: bool = False):  # type: ignore[no-untyped-def]
+    """The awaitable's result, or None when interrupted (or, with swallow, timed out)."""
+    task = asyncio.ensure_future(awaitable)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        done, _ = await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            try:
+                return task.result()
+            except TimeoutError:
+                if swallow:
+                    return None
+                raise
+        return None
+    finally:
+        task.cancel()
+        stopped.cancel()
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(connect(args))
+    except TimeoutError:
+        print("holoremote connect: no outcome within the timeouts", flush=True)
+        return EXIT_CONNECTION_FAILED
+    except HoloremoteError as exc:
+        return report_usage_error("connect", exc)

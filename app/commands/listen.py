@@ -1,0 +1,125 @@
+"""`holoremote listen`: serve one secure (or plain) remoting endpoint.
+
+Prints every event (text, or one JSON object per line with --json). Without --once it
+listens again after each session, until interrupted (Ctrl+C: exit 0). With --once it
+serves one connection and exits with its outcome: 0 if it connected and closed
+cleanly, 3 otherwise (the disconnect reason printed by name).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+
+from app.commands.common import (
+    EXIT_CONNECTION_FAILED,
+    EXIT_OK,
+    EventPrinter,
+    UsageError,
+    add_common_arguments,
+    builtin_options,
+    exit_status,
+    make_runtime,
+    print_events,
+    report_usage_error,
+    server_certificate_provider,
+    token_validator,
+)
+from app.errors import HoloremoteError
+from app.session import ConfigError, Session, SessionConfig
+from app.session_events import Connected, Disconnected, SessionEvent
+
+# A listener waits for clients as long as it runs; bounded only to keep every wait finite.
+FOREVER_S = 365 * 24 * 3600.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_common_arguments(parser, side="listen")
+
+
+def build_session(args: argparse.Namespace, printer: EventPrinter) -> Session:
+    port, transport_port = args.port, args.transport_port
+    if args.ephemeral_port:
+        port = transport_port = 0
+    try:
+        config = SessionConfig(
+            mode="listen",
+            port=port,
+            transport_port=transport_port,
+            listen_interface=args.listen_interface,
+            secure=args.secure,
+            role=args.role,
+            realm=args.realm,
+        )
+    except ConfigError as exc:
+        raise UsageError(f"--{exc.subject.replace('_', '-')}", exc.message, fix=exc.fix) from None
+    providers: dict[str, object] = {}
+    if args.secure:
+        providers["server_certificate_provider"] = server_certificate_provider(args)
+        providers["token_validator"] = token_validator(args)
+    runtime, explanation = make_runtime(args, builtin_options(args, role=args.role))
+    printer.info(f"runtime: {explanation}", runtime=runtime.display_name)
+    return Session.with_callbacks(config, runtime, **providers)
+
+
+async def serve(args: argparse.Namespace) -> int:
+    printer = EventPrinter(as_json=args.json)
+    session = build_session(args, printer)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    printing = asyncio.ensure_future(print_events(session, printer))
+    status = EXIT_OK
+    try:
+        while True:
+            mark = session.event_count
+            await session.start()
+            stopped = asyncio.ensure_future(stop.wait())
+            end = asyncio.ensure_future(_session_end(session, mark))
+            done, _ = await asyncio.wait({stopped, end}, return_when=asyncio.FIRST_COMPLETED)
+            if stopped in done:
+                end.cancel()
+                return EXIT_OK
+            stopped.cancel()
+            last, connected = end.result()
+            if args.once:
+                status = exit_status(last, was_connected=connected)
+                return status
+            if isinstance(last, Disconnected) and not connected and last.reason in _FATAL:
+                return EXIT_CONNECTION_FAILED  # the listener itself cannot run
+    finally:
+        await session.aclose()
+        await printing
+
+
+async def _session_end(session: Session, mark: int) -> tuple[SessionEvent, bool]:
+    """The Disconnected that ends this listen, and whether a client had connected."""
+    first = await session.wait_for(
+        lambda e: isinstance(e, Connected | Disconnected), FOREVER_S, after=mark
+    )
+    if isinstance(first, Disconnected):
+        return first, False
+    last = await session.wait_for(lambda e: isinstance(e, Disconnected), FOREVER_S, after=mark)
+    return last, True
+
+
+def _fatal_reasons() -> frozenset[object]:
+    from app.xr.values import DisconnectReason as R
+
+    return frozenset(
+        {R.NO_SERVER_CERTIFICATE, R.HANDSHAKE_PORT_BUSY, R.TRANSPORT_PORT_BUSY, R.INTERNAL_ERROR}
+    )
+
+
+_FATAL = _fatal_reasons()
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(serve(args))
+    except HoloremoteError as exc:
+        return report_usage_error("listen", exc)
