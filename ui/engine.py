@@ -1,0 +1,545 @@
+"""The one module in `ui` that calls into `app`.
+
+Why one module: the widgets must hold no protocol or crypto logic, and the engine is
+being built in parallel, so every call the window makes into `app` is listed here,
+with plain-value inputs and outputs the widgets can show. Functions here may block
+(files, crypto, keyring); callers run them with `ui.jobs.run_blocking`, never on the
+UI thread.
+
+Engine parts that are not in this build yet raise `EngineUnavailable`, which the
+window shows as a message instead of crashing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import importlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Literal
+
+from app.errors import HoloremoteError
+from app.security.records import CALLBACK_NAMES, CallbackRecord
+from app.security.verdict import FIELD_NAMES, ValidationResult
+from app.xr.values import CertificateNameValidationResult, ConnectionState, DisconnectReason
+
+__all__ = [
+    "CALLBACK_NAMES",
+    "FIELD_NAMES",
+    "CallbackRecord",
+    "CertificateInfo",
+    "CheckRow",
+    "ClientSettings",
+    "ConnectionState",
+    "DisconnectReason",
+    "EndpointSettings",
+    "EngineUnavailable",
+    "HoloremoteError",
+    "ServerSettings",
+    "StoreSummary",
+    "ValidationResult",
+]
+
+Role = Literal["remote", "player"]
+Mode = Literal["connect", "listen"]
+RuntimeChoice = Literal["auto", "builtin", "openxr"]
+TokenMode = Literal["shared", "jwt"]
+
+DEFAULT_HANDSHAKE_PORT = 8265
+DEFAULT_TRANSPORT_PORT = 8266
+# The pin text given out of band (as app.security.thumbprints writes it).
+PIN_PREFIX_SHA256 = "SHA256:"
+
+
+class EngineUnavailable(HoloremoteError):
+    """A part of the engine this window needs is not in this build."""
+
+
+def _module(name: str, what: str) -> ModuleType:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name and name.startswith(exc.name):
+            raise EngineUnavailable(
+                f"{what} is not available in this build ({name} is missing)",
+                fix="update holoremote, or use the command line for this step",
+            ) from None
+        raise
+
+
+def explain_error(exc: BaseException) -> tuple[str, str]:
+    """(message, fix) for any failure, for a message box or the status bar.
+
+    The app's own errors already name the thing and the remedy; anything else is
+    shown by type and text (which never contains a secret: the engine does not put
+    secrets in exceptions)."""
+    if isinstance(exc, HoloremoteError):
+        return exc.message, exc.fix or ""
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.filename}: {exc.strerror or exc}", "check the path and its permissions"
+    return f"{type(exc).__name__}: {exc}", ""
+
+
+# --- what the window's fields hold, as plain values -----------------------------------
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    store_path: str = ""
+    key_path: str = ""  # the key file of a PEM pair; empty for a .pfx or a PEM with both
+    passphrase: str = field(default="", repr=False)
+    subject_name: str = ""
+    realm: str = "holoremote"
+    token_mode: TokenMode = "shared"  # noqa: S105 - a mode name
+    shared_secrets: tuple[str, ...] = field(default=(), repr=False)
+    jwt_key_path: str = ""  # a JWKS file or a PEM public key
+    jwt_issuer: str = ""
+    jwt_audience: str = ""
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    token: str = field(default="", repr=False)
+    system_validation: bool = True
+    ca_file: str = ""
+    pin: str = ""
+    trust_on_first_use: bool = False
+    known_hosts: str = ""
+    allow_name_mismatch: bool = False
+    allow_unverified_chain: bool = False
+
+
+@dataclass(frozen=True)
+class EndpointSettings:
+    role: Role = "remote"
+    mode: Mode = "connect"
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_HANDSHAKE_PORT
+    transport_port: int = DEFAULT_TRANSPORT_PORT
+    secure: bool = True
+    runtime: RuntimeChoice = "auto"
+    runtime_json: str = ""
+    server: ServerSettings = field(default_factory=ServerSettings)
+    client: ClientSettings = field(default_factory=ClientSettings)
+
+
+# --- certificates, for the server panel and the inspector ---------------------------
+
+
+@dataclass(frozen=True)
+class CertificateInfo:
+    """One certificate as the inspector shows it: a title and labelled fields."""
+
+    title: str
+    subject: str
+    fields: tuple[tuple[str, str], ...]
+    sha256: str
+    sha1: str
+    pin: str
+    has_private_key: bool = False
+
+
+@dataclass(frozen=True)
+class StoreSummary:
+    """What the server panel needs from a loaded store (no key material)."""
+
+    source: str
+    format: str
+    names: tuple[str, ...]
+    certificates: tuple[CertificateInfo, ...]
+    warnings: tuple[str, ...]
+
+
+def _read_inputs(store_path: str, key_path: str) -> bytes:
+    certstore = _module("app.security.certstore", "Loading certificate stores")
+    data: bytes = certstore.read_bounded_file(store_path, what="certificate store")
+    if key_path:
+        # A PEM pair: the loader matches keys to certificates inside one PEM text.
+        key: bytes = certstore.read_bounded_file(key_path, what="private key file")
+        data = data.rstrip(b"\n") + b"\n" + key
+    return data
+
+
+def load_store(store_path: str, passphrase: str, key_path: str = "") -> StoreSummary:
+    """Open a .pfx/.p12, PEM or DER store (or a PEM certificate + key pair). Blocking."""
+    certstore = _module("app.security.certstore", "Loading certificate stores")
+    data = _read_inputs(store_path, key_path)
+    store = certstore.load_certificate_store(data, passphrase or None, source=store_path)
+    infos = tuple(
+        describe_certificate(entry.certificate, index, entry.friendly_name, entry.private_key)
+        for index, entry in enumerate(store.entries)
+    )
+    return StoreSummary(
+        source=store.source,
+        format=store.format,
+        names=tuple(store.names()),
+        certificates=infos,
+        warnings=tuple(store.warnings),
+    )
+
+
+def inspect_file(path: str, passphrase: str = "") -> StoreSummary:
+    """Tools > Inspect certificate file. Blocking."""
+    return load_store(path, passphrase)
+
+
+def _hex_colons(data: bytes) -> str:
+    return ":".join(f"{b:02X}" for b in data)
+
+
+def describe_certificate(
+    cert: Any,
+    index: int = 0,
+    friendly_name: str | None = None,
+    private_key: object | None = None,
+) -> CertificateInfo:
+    """Every field of a parsed `cryptography` certificate, as display text.
+
+    Reading attributes only: parsing and digests come from `cryptography` (the
+    thumbprints are `Certificate.fingerprint`, exactly what
+    `app.security.thumbprints` returns), checks from `app`; this only turns values
+    into labelled strings."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+
+    sha256 = cert.fingerprint(hashes.SHA256()).hex()
+    sha1 = cert.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303 - a name, not a check
+    subject = cert.subject.rfc4514_string() or "(empty subject)"
+    rows: list[tuple[str, str]] = []
+    if friendly_name:
+        rows.append(("Friendly name", friendly_name))
+    rows += [
+        ("Subject", subject),
+        ("Issuer", cert.issuer.rfc4514_string() or "(empty issuer)"),
+        ("Serial number", _hex_colons(cert.serial_number.to_bytes(20, "big").lstrip(b"\0"))),
+        ("Version", cert.version.name),
+        ("Not before", cert.not_valid_before_utc.isoformat()),
+        ("Not after", cert.not_valid_after_utc.isoformat()),
+    ]
+    key = cert.public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        key_text = f"RSA {key.key_size} bits"
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        key_text = f"ECDSA {key.curve.name} ({key.key_size} bits)"
+    elif isinstance(key, ed25519.Ed25519PublicKey):
+        key_text = "Ed25519"
+    elif isinstance(key, ed448.Ed448PublicKey):
+        key_text = "Ed448"
+    elif isinstance(key, dsa.DSAPublicKey):
+        key_text = f"DSA {key.key_size} bits"
+    else:
+        key_text = type(key).__name__
+    rows.append(("Public key", key_text))
+    algorithm = cert.signature_hash_algorithm
+    rows.append(
+        (
+            "Signature algorithm",
+            f"{cert.signature_algorithm_oid._name}"
+            + (f" ({algorithm.name})" if algorithm is not None else ""),
+        )
+    )
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        dns = san.get_values_for_type(x509.DNSName)
+        ips = [str(a) for a in san.get_values_for_type(x509.IPAddress)]
+        rows.append(("Subject alternative names", ", ".join([*dns, *ips]) or "(none)"))
+    except x509.ExtensionNotFound:
+        rows.append(("Subject alternative names", "(none)"))
+    try:
+        ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+        names = [
+            label
+            for attr, label in (
+                ("digital_signature", "digitalSignature"),
+                ("content_commitment", "contentCommitment"),
+                ("key_encipherment", "keyEncipherment"),
+                ("data_encipherment", "dataEncipherment"),
+                ("key_agreement", "keyAgreement"),
+                ("key_cert_sign", "keyCertSign"),
+                ("crl_sign", "cRLSign"),
+            )
+            if getattr(ku, attr)
+        ]
+        rows.append(("Key usage", ", ".join(names) or "(none)"))
+    except x509.ExtensionNotFound:
+        rows.append(("Key usage", "(absent)"))
+    try:
+        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        rows.append(("Extended key usage", ", ".join(oid._name for oid in eku) or "(none)"))
+    except x509.ExtensionNotFound:
+        rows.append(("Extended key usage", "(absent)"))
+    try:
+        bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+        text = "CA" if bc.ca else "not a CA"
+        if bc.path_length is not None:
+            text += f", path length {bc.path_length}"
+        rows.append(("Basic constraints", text))
+    except x509.ExtensionNotFound:
+        rows.append(("Basic constraints", "(absent)"))
+    rows += [
+        ("SHA-256 thumbprint", _hex_colons(bytes.fromhex(sha256))),
+        ("SHA-1 thumbprint (Windows)", sha1),
+    ]
+    if private_key is not None:
+        rows.append(("Private key", "present"))
+    role = "leaf" if index == 0 else f"issuer {index}"
+    label = friendly_name or _common_name(cert) or subject
+    return CertificateInfo(
+        title=f"{index}: {role}: {label}",
+        subject=subject,
+        fields=tuple(rows),
+        sha256=sha256,
+        sha1=sha1,
+        pin=PIN_PREFIX_SHA256 + sha256,
+        has_private_key=private_key is not None,
+    )
+
+
+def _common_name(cert: Any) -> str | None:
+    from cryptography.x509.oid import NameOID
+
+    attrs = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(attrs[0].value) if attrs else None
+
+
+def describe_chain(chain: Sequence[bytes]) -> tuple[CertificateInfo, ...]:
+    """The DER chain a ValidateServerCertificate call received, leaf first. A
+    certificate that does not parse is shown as such (it is what arrived)."""
+    from cryptography import x509
+
+    infos = []
+    for index, der in enumerate(chain):
+        try:
+            cert = x509.load_der_x509_certificate(der)
+        except ValueError as exc:
+            sha256 = hashlib.sha256(der).hexdigest()
+            infos.append(
+                CertificateInfo(
+                    title=f"{index}: unparseable certificate",
+                    subject="(unparseable)",
+                    fields=(("Problem", f"not a valid DER certificate: {exc}"),),
+                    sha256=sha256,
+                    sha1=hashlib.sha1(der).hexdigest().upper(),  # noqa: S324 - a name
+                    pin=PIN_PREFIX_SHA256 + sha256,
+                )
+            )
+            continue
+        infos.append(describe_certificate(cert, index))
+    return tuple(infos)
+
+
+# --- the seven checks ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    """One of the seven validation fields: spec name, pass/fail, value and reason."""
+
+    name: str
+    passed: bool
+    value: str
+    reason: str
+
+
+def check_rows(verdict: ValidationResult | dict[str, Any]) -> tuple[CheckRow, ...]:
+    """The seven fields of a verdict (a `ValidationResult`, or its JSON as a callback
+    record carries it) with a pass mark each, using the app's acceptance rule."""
+    result = verdict if isinstance(verdict, ValidationResult) else verdict_from_json(verdict)
+    failed = set(result.failed_fields(revocation_forced=True))
+    values = result.to_json()
+    rows = []
+    for name in FIELD_NAMES:
+        value = values[name]
+        text = str(value) if not isinstance(value, bool) else ("true" if value else "false")
+        if name == "nameMismatch":
+            text = result.name_mismatch.name.replace("_", " ").lower()
+        rows.append(CheckRow(name, name not in failed, text, result.reasons.get(name, "")))
+    return tuple(rows)
+
+
+def verdict_from_json(data: dict[str, Any]) -> ValidationResult:
+    """Rebuild a verdict from the spec-named JSON a callback record carries."""
+    name = data.get("nameMismatch", CertificateNameValidationResult.NOT_CHECKED.spec_name)
+    if isinstance(name, str):
+        match = next(
+            (m for m in CertificateNameValidationResult if m.spec_name == name),
+            CertificateNameValidationResult.NOT_CHECKED,
+        )
+    else:
+        match = CertificateNameValidationResult(int(name))
+    return ValidationResult(
+        trusted_root=bool(data.get("trustedRoot", False)),
+        revoked=bool(data.get("revoked", False)),
+        expired=bool(data.get("expired", False)),
+        wrong_usage=bool(data.get("wrongUsage", False)),
+        name_mismatch=match,
+        revocation_check_failed=bool(data.get("revocationCheckFailed", False)),
+        invalid_cert_or_chain=bool(data.get("invalidCertOrChain", False)),
+        reasons=dict(data.get("reasons", {})),
+        warnings=tuple(data.get("warnings", ())),
+    )
+
+
+def validate_chain_file(
+    chain_path: str, host: str, ca_file: str = "", passphrase: str = ""
+) -> tuple[tuple[CertificateInfo, ...], ValidationResult]:
+    """Tools > Verify a chain for a host: the chain (leaf first) and the verdict a
+    client would reach, from the security module's system validation. Blocking."""
+    certstore = _module("app.security.certstore", "Loading certificate stores")
+    validation = _module("app.security.validation", "Chain validation")
+    data = certstore.read_bounded_file(chain_path, what="chain file")
+    store = certstore.load_certificate_store(data, passphrase or None, source=chain_path)
+    chain = tuple(entry.der for entry in store.entries)
+    verdict = validation.validate_chain(
+        chain, host=host, ca_file=ca_file or None, now=dt.datetime.now(dt.UTC)
+    )
+    return describe_chain(chain), verdict
+
+
+# --- tokens and the test PKI ------------------------------------------------------------
+
+
+def generate_token() -> str:
+    """A fresh random shared secret, from the security module."""
+    tokens = _module("app.security.tokens", "Token generation")
+    token: str = tokens.generate_shared_secret()
+    return token
+
+
+def read_token_file(path: str) -> str:
+    """A token from a file (bounded, trimmed) through the security module. Blocking."""
+    tokens = _module("app.security.tokens", "Reading tokens from files")
+    token: str = tokens.token_from_file(path)
+    return token
+
+
+@dataclass(frozen=True)
+class TestPkiFiles:
+    """What Tools > Create test certificates wrote (no secrets except the passphrase,
+    which the dialog shows once and can copy into the server panel)."""
+
+    paths: dict[str, str]
+    friendly_name: str
+    passphrase: str = field(repr=False)
+    pin: str = ""
+    sha1: str = ""
+
+
+def create_test_pki(
+    out_dir: str,
+    hosts: Sequence[str],
+    ips: Sequence[str],
+    *,
+    days: int,
+    key_type: Literal["ecdsa", "rsa"],
+    friendly_name: str,
+    passphrase: str | None,
+) -> TestPkiFiles:
+    """Make a CA + server .pfx with the security module's test PKI and write them."""
+    testpki = _module("app.security.testpki", "The test PKI")
+    pki = testpki.create_test_pki(
+        list(hosts),
+        list(ips),
+        days=days,
+        key_type=key_type,
+        friendly_name=friendly_name,
+        passphrase=passphrase,
+    )
+    paths = pki.write(out_dir)
+    return TestPkiFiles(
+        paths={k: str(v) for k, v in paths.items()},
+        friendly_name=pki.friendly_name,
+        passphrase=pki.passphrase,
+        pin=pki.pin,
+        sha1=pki.sha1_thumbprint,
+    )
+
+
+# --- runtime and session ------------------------------------------------------------------
+
+
+def describe_runtime(choice: RuntimeChoice, runtime_json: str) -> str:
+    """What the window shows as "runtime in use" before a session starts."""
+    if choice == "builtin":
+        return "built-in (pure Python over TLS)"
+    if choice == "openxr":
+        path = runtime_json or "XR_RUNTIME_JSON / the active OpenXR runtime"
+        return f"OpenXR: {path}"
+    if runtime_json:
+        return f"auto: OpenXR {runtime_json} if it offers the extension, else built-in"
+    return "auto: built-in unless an OpenXR runtime with the extension is found"
+
+
+TofuAsk = Callable[[str, str, Sequence[bytes]], bool]
+RecordSink = Callable[[CallbackRecord], None]
+
+
+def session_config_for(settings: EndpointSettings) -> Any:
+    """`app.session.SessionConfig` from the window's fields."""
+    session_mod = _module("app.session", "The session engine")
+    listen = settings.mode == "listen"
+    return session_mod.SessionConfig(
+        mode=settings.mode,
+        host="" if listen else settings.host,
+        port=settings.port,
+        transport_port=settings.transport_port,
+        listen_interface=settings.host if listen else "",
+        secure=settings.secure,
+        role=settings.role,
+        realm=settings.server.realm,
+        perform_system_validation=settings.client.system_validation,
+    )
+
+
+def open_session(
+    settings: EndpointSettings,
+    *,
+    ask_trust_on_first_use: TofuAsk,
+    record_sink: RecordSink | None = None,
+) -> tuple[Any, str]:
+    """Build the runtime, the callbacks with their providers and the session, as the
+    command line does (`app.commands.common`). Blocking (reads files, opens the
+    runtime). Returns (session, runtime description)."""
+    session_mod = _module("app.session", "The session engine")
+    common = _module("app.commands.common", "Building connection settings")
+    providers = common.providers_from_settings(
+        mode=settings.mode,
+        secure=settings.secure,
+        cert_store=settings.server.store_path or None,
+        key_file=settings.server.key_path or None,
+        key_passphrase=settings.server.passphrase or None,
+        subject_name=settings.server.subject_name,
+        accepted_tokens=settings.server.shared_secrets,
+        jwt_key_file=settings.server.jwt_key_path or None,
+        jwt_issuer=settings.server.jwt_issuer or None,
+        jwt_audience=settings.server.jwt_audience or None,
+        token_mode=settings.server.token_mode,
+        token=settings.client.token or None,
+        ca_file=settings.client.ca_file or None,
+        pin=settings.client.pin or None,
+        trust_on_first_use=settings.client.trust_on_first_use,
+        known_hosts=settings.client.known_hosts or None,
+        ask_trust_on_first_use=ask_trust_on_first_use,
+        allow_name_mismatch=settings.client.allow_name_mismatch,
+        allow_unverified_chain=settings.client.allow_unverified_chain,
+        record_sink=record_sink,
+    )
+    runtime = common.open_runtime(settings.runtime, settings.runtime_json or None)
+    session = session_mod.Session(session_config_for(settings), runtime, providers)
+    return session, str(getattr(runtime, "display_name", "runtime"))
+
+
+def reason_text(reason: int) -> tuple[str, str, str]:
+    """(spec name, explanation, fix) of a disconnect reason."""
+    from app.remoting.reasons import explain
+
+    text = explain(reason)
+    return text.spec_name, text.explanation, text.fix
+
+
+def default_known_hosts() -> str:
+    return str(Path.home() / ".config" / "holoremote" / "known_hosts")
