@@ -49,8 +49,10 @@ def _chosen_command(argv: Sequence[str]) -> str | None:
 
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     """Only the chosen subcommand's module is imported (and adds its options)."""
+    # No abbreviations: `--passphrase X` must not silently mean `--passphrase-file X`.
     parser = _Parser(
         prog="holoremote",
+        allow_abbrev=False,
         description="Secure Holographic Remoting connections through OpenXR. "
         "Without a command, opens the window.",
     )
@@ -58,7 +60,9 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     chosen = _chosen_command(argv)
     for name, (module_name, help_text) in COMMANDS.items():
-        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        command_parser = sub.add_parser(
+            name, help=help_text, description=help_text, allow_abbrev=False
+        )
         if name != chosen:
             continue
         try:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -101,7 +102,7 @@ def common_name(cert: x509.Certificate) -> str | None:
     return value if isinstance(value, str) else value.decode("utf-8", "replace")
 
 
-def read_bounded_file(path: str | Path, *, what: str = "certificate file") -> bytes:
+def read_bounded_file(path: str | os.PathLike[str], *, what: str = "certificate file") -> bytes:
     """Read a whole input file, refusing anything over `MAX_STORE_BYTES` before
     reading it, with a message naming the path and the fix."""
     file = Path(path)

@@ -339,8 +339,11 @@ def create_test_pki(
     start = (now or dt.datetime.now(dt.UTC)) - CLOCK_SKEW_ALLOWANCE
     end = start + CLOCK_SKEW_ALLOWANCE + dt.timedelta(days=days)
     # The CA outlives the leaf by a day so the leaf is never the one with the longer life.
+    # A random tag keeps the names of separately made test PKIs apart, so a client
+    # trusting two of them never confuses their CAs.
+    tag = secrets.token_hex(3)
     ca = make_ca(
-        "holoremote test root CA",
+        f"holoremote test root CA {tag}",
         not_before=start,
         not_after=end + dt.timedelta(days=1),
         key=ca_key or generate_private_key(key_type),
@@ -349,7 +352,7 @@ def create_test_pki(
     middle = None
     if intermediate:
         middle = make_ca(
-            "holoremote test intermediate CA",
+            f"holoremote test intermediate CA {tag}",
             not_before=start,
             not_after=end + dt.timedelta(days=1),
             issuer=ca,

@@ -33,3 +33,9 @@ def pki(keys: dict[str, SigningKey], now: dt.datetime) -> GeneratedPki:
         intermediate_key=keys["intermediate"],
         server_key=keys["leaf"],
     )
+
+
+@pytest.fixture(scope="session")
+def window(now: dt.datetime) -> dict[str, dt.datetime]:
+    """Validity bounds: certificates valid from a day ago for thirty days."""
+    return {"nb": now - dt.timedelta(days=1), "na": now + dt.timedelta(days=30)}

@@ -1,0 +1,45 @@
+"""Helpers shared by the certificate commands: reading secrets without argv, and
+printing errors the one way (message, then the fix)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from app.errors import HoloremoteError, InputError
+
+PASSPHRASE_ENV = "HOLOREMOTE_KEY_PASSPHRASE"  # noqa: S105 - a variable name
+# A passphrase is a line of text; anything longer is the wrong file.
+MAX_PASSPHRASE_FILE_BYTES = 4096
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def read_passphrase(path: str | None) -> str | None:
+    """From --passphrase-file, else $HOLOREMOTE_KEY_PASSPHRASE, else None. Never argv."""
+    if path is None:
+        return os.environ.get(PASSPHRASE_ENV)
+    file = Path(path)
+    try:
+        with file.open("rb") as handle:
+            raw = handle.read(MAX_PASSPHRASE_FILE_BYTES + 1)
+    except OSError as exc:
+        raise InputError(
+            f"--passphrase-file {file}", f"cannot be read ({exc.strerror})", fix="check the path"
+        ) from None
+    if len(raw) > MAX_PASSPHRASE_FILE_BYTES:
+        raise InputError(
+            f"--passphrase-file {file}",
+            "is too large to be a passphrase file",
+            fix="put only the passphrase in it, on one line",
+        )
+    try:
+        return raw.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise InputError(f"--passphrase-file {file}", "is not UTF-8 text") from None
+
+
+def report_error(command: str, error: HoloremoteError) -> None:
+    print(f"holoremote {command}: {error.message}", file=sys.stderr)
+    if error.fix:
+        print(f"  fix: {error.fix}", file=sys.stderr)

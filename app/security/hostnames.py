@@ -1,0 +1,206 @@
+"""Host name and IP matching against a certificate's SANs (RFC 6125 with the
+CA/Browser Forum rules browsers apply).
+
+Why our own matcher next to cryptography's: the verdict needs `nameMismatch` as its
+own field with a reason ("the host is only in the CN", "the wildcard spans a public
+suffix"), even when other checks fail and the verifier stops early. Chain verdicts
+still run cryptography's verifier with the real name, so the two must agree; this
+module is the stricter of the two (CN never used, no public-suffix wildcards).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+from app.xr.values import CertificateNameValidationResult as NameResult
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# RFC 1035: a name is at most 253 characters in text form, a label at most 63.
+MAX_HOST_NAME_LENGTH = 253
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+# A small built-in list of registry-controlled / public suffixes with more than one
+# label (every single label, i.e. a TLD, is treated as a public suffix anyway). Not
+# the full Public Suffix List (that needs a download and updates): it covers the
+# common country second levels and the big shared hosting suffixes, where a
+# wildcard certificate would span many unrelated owners.
+_PUBLIC_SUFFIX_TEXT = """
+    co.uk org.uk ac.uk gov.uk me.uk net.uk ltd.uk plc.uk sch.uk nhs.uk
+    com.au net.au org.au edu.au gov.au id.au
+    co.nz org.nz net.nz govt.nz ac.nz
+    co.jp ne.jp or.jp ac.jp go.jp
+    co.kr or.kr ac.kr go.kr
+    com.cn net.cn org.cn gov.cn edu.cn
+    com.hk org.hk net.hk edu.hk gov.hk
+    com.tw org.tw net.tw edu.tw gov.tw
+    com.sg org.sg net.sg edu.sg gov.sg
+    co.in net.in org.in gov.in ac.in
+    com.br net.br org.br gov.br
+    com.mx org.mx gob.mx
+    com.ar org.ar gob.ar
+    co.za org.za gov.za ac.za
+    com.tr org.tr gov.tr
+    co.il org.il ac.il gov.il
+    com.ua org.ua gov.ua
+    com.pl net.pl org.pl
+    com.es org.es gob.es
+    co.id or.id go.id ac.id
+    com.my org.my gov.my
+    com.ph org.ph gov.ph
+    com.vn gov.vn
+    github.io gitlab.io herokuapp.com azurewebsites.net cloudapp.net
+    blob.core.windows.net trafficmanager.net appspot.com blogspot.com
+    s3.amazonaws.com cloudfront.net elasticbeanstalk.com netlify.app
+    vercel.app pages.dev workers.dev web.app firebaseapp.com fly.dev
+    onrender.com ngrok.io ngrok-free.app
+"""
+PUBLIC_SUFFIXES = frozenset(_PUBLIC_SUFFIX_TEXT.split())
+
+
+@dataclass(frozen=True)
+class NameCheck:
+    result: NameResult
+    reason: str
+
+
+def parse_host(host: str) -> IPAddress | str:
+    """An IP address (brackets around IPv6 allowed), or a normalised DNS name
+    (lower case, no trailing dot). Raises ValueError for neither."""
+    text = host.strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        pass
+    name = text.lower().removesuffix(".")
+    if not name or len(name) > MAX_HOST_NAME_LENGTH:
+        raise ValueError(f"'{host}' is not a host name or IP address")
+    if not all(_LABEL.match(label) for label in name.split(".")):
+        raise ValueError(f"'{host}' is not a valid host name (letters, digits, '-', dots)")
+    return name
+
+
+def is_public_suffix(domain: str) -> bool:
+    """True for a TLD (one label) or a suffix in `PUBLIC_SUFFIXES`."""
+    name = domain.lower().removesuffix(".")
+    return "." not in name or name in PUBLIC_SUFFIXES
+
+
+def san_names(cert: x509.Certificate) -> tuple[list[str], list[IPAddress]] | None:
+    """(DNS names, IP addresses) from the SAN extension; None if it is absent."""
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return None
+    dns = [str(v) for v in san.get_values_for_type(x509.DNSName)]
+    ips = [
+        v
+        for v in san.get_values_for_type(x509.IPAddress)
+        if isinstance(v, ipaddress.IPv4Address | ipaddress.IPv6Address)
+    ]
+    return dns, ips
+
+
+def _dns_match(pattern: str, host: str) -> tuple[bool, str | None]:
+    """(matches, why a wildcard was refused). RFC 6125 6.4.3 as browsers do it: the
+    wildcard is the whole left-most label, matches exactly one non-empty label, and
+    never spans a public suffix."""
+    presented = pattern.lower()
+    if presented.endswith("."):
+        return False, None  # CA/B: a dNSName is an FQDN without the root dot
+    if not presented.isascii():
+        return False, None  # RFC 5280 7.2: IDNs are stored as A-labels
+    labels = presented.split(".")
+    if "*" not in presented:
+        return presented == host, None
+    if labels[0] != "*" or any("*" in label for label in labels[1:]):
+        return False, None  # partial or non-left-most wildcard: never matches
+    base = ".".join(labels[1:])
+    if is_public_suffix(base):
+        host_labels = host.split(".")
+        if len(host_labels) == len(labels) and ".".join(host_labels[1:]) == base:
+            return False, f"wildcard '{pattern}' spans the public suffix '{base}'"
+        return False, None
+    host_labels = host.split(".")
+    if len(host_labels) != len(labels):
+        return False, None
+    return ".".join(host_labels[1:]) == base and host_labels[0] != "", None
+
+
+def match_host(cert: x509.Certificate, host: str) -> NameCheck:
+    """Compare `host` against the leaf's SANs only; the subject CN is never a name
+    source (CA/B BR 7.1.4.3, RFC 6125 6.4.4 for certificates with SANs)."""
+    try:
+        wanted = parse_host(host)
+    except ValueError as exc:
+        return NameCheck(NameResult.MISMATCH, str(exc))
+    try:
+        names = san_names(cert)
+    except ValueError as exc:
+        return NameCheck(NameResult.MISMATCH, f"the subjectAltName extension is malformed: {exc}")
+    if names is None:
+        return NameCheck(
+            NameResult.MISMATCH,
+            "the certificate has no subjectAltName extension; the subject CN is never "
+            "used as a name",
+        )
+    dns, ips = names
+    if isinstance(wanted, ipaddress.IPv4Address | ipaddress.IPv6Address):
+        if wanted in ips:
+            return NameCheck(NameResult.MATCH, f"IP address {wanted} is in the certificate's SANs")
+        return NameCheck(
+            NameResult.MISMATCH,
+            f"IP address {wanted} is not among the certificate's IP SANs "
+            f"({', '.join(map(str, ips)) or 'none'}); DNS names never match an IP",
+        )
+    refusals = []
+    for pattern in dns:
+        matched, refusal = _dns_match(pattern, wanted)
+        if matched:
+            return NameCheck(NameResult.MATCH, f"host '{wanted}' matches SAN '{pattern}'")
+        if refusal:
+            refusals.append(refusal)
+    reason = (
+        f"host '{wanted}' matches none of the certificate's DNS SANs ({', '.join(dns) or 'none'})"
+    )
+    if refusals:
+        reason += "; " + "; ".join(refusals)
+    if wanted in (c.lower() for c in common_names(cert)):
+        reason += "; it appears only in the subject CN, which is never used as a name"
+    return NameCheck(NameResult.MISMATCH, reason)
+
+
+def common_names(cert: x509.Certificate) -> list[str]:
+    values = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return [v.value if isinstance(v.value, str) else v.value.decode("latin-1") for v in values]
+
+
+def common_name_problems(cert: x509.Certificate) -> list[str]:
+    """CA/B BR 7.1.4.3: a leaf's CN, if present, is exactly one entry and a
+    character-for-character copy of one SAN (IPv4 dotted decimal, IPv6 as RFC 5952)."""
+    cns = common_names(cert)
+    if not cns:
+        return []
+    if len(cns) > 1:
+        return [f"the subject has {len(cns)} CN attributes; at most one is allowed"]
+    try:
+        names = san_names(cert)
+    except ValueError:
+        return []  # reported as a malformed SAN elsewhere
+    if names is None:
+        return []  # reported as "no subjectAltName" by the name check
+    dns, ips = names
+    allowed = set(dns) | {str(ip) for ip in ips}  # str() is the RFC 5952 / dotted form
+    if cns[0] not in allowed:
+        return [
+            f"the subject CN '{cns[0]}' is not a character-for-character copy of one of "
+            "the subjectAltName entries (CA/B BR 7.1.4.3)"
+        ]
+    return []

@@ -1,0 +1,319 @@
+"""Revocation status from CRLs and OCSP, as pure functions over bytes.
+
+Why pure: the verdict must be reproducible and testable without a network, and the
+network (CRL distribution points, the AIA OCSP responder) is used only when asked.
+Network access is a `Fetcher` passed in (see `revocation_fetch.http_fetcher`); with
+none, only the CRL files the user gave are consulted.
+
+Every certificate on the path except the trust anchor is checked. A certificate
+counts as revoked if any fresh, correctly signed source says so; the check "failed"
+if revocation was requested and some certificate got no fresh, signed answer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
+from cryptography.x509 import ocsp
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
+
+from app.security.cabf_rules import describe
+
+# url, request body (None for GET) -> response body. Raises OSError/ValueError on
+# failure. Implementations bound time and size.
+Fetcher = Callable[[str, bytes | None], bytes]
+
+# Clocks of CA, responder and client differ; RFC 6960 does not fix a tolerance,
+# five minutes is what Windows and most browsers allow for OCSP/CRL freshness.
+FRESHNESS_LEEWAY = dt.timedelta(minutes=5)
+# A certificate seldom lists more than two or three distribution points or
+# responders; more are not tried, so a hostile certificate cannot fan out requests.
+MAX_URLS_PER_CERTIFICATE = 3
+
+
+@dataclass(frozen=True)
+class RevocationOptions:
+    """What to consult. `crls` are CRLs the user supplied (parsed); `check_ocsp` asks
+    the AIA responders and `fetch_crls` the CRL distribution points, both through
+    `fetcher`, which is None when no network may be used."""
+
+    crls: tuple[x509.CertificateRevocationList, ...] = ()
+    check_ocsp: bool = False
+    fetch_crls: bool = False
+    fetcher: Fetcher | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def requested(self) -> bool:
+        return bool(self.crls) or self.check_ocsp or self.fetch_crls
+
+
+@dataclass(frozen=True)
+class RevocationOutcome:
+    checked: bool
+    revoked: bool
+    check_failed: bool
+    revoked_reason: str
+    check_reason: str
+
+
+def parse_crls(data: bytes) -> list[x509.CertificateRevocationList]:
+    """One DER CRL, or any number of PEM ones. Raises ValueError if none parse."""
+    if b"-----BEGIN X509 CRL-----" in data:
+        blocks = data.split(b"-----END X509 CRL-----")
+        return [
+            x509.load_pem_x509_crl(block + b"-----END X509 CRL-----")
+            for block in blocks
+            if b"-----BEGIN X509 CRL-----" in block
+        ]
+    return [x509.load_der_x509_crl(data)]
+
+
+def _crl_status(
+    cert: x509.Certificate,
+    issuer: x509.Certificate,
+    crl: x509.CertificateRevocationList,
+    at: dt.datetime,
+    notes: list[str],
+) -> str | None:
+    """'good' / 'revoked' from one CRL, or None when it does not apply or is unusable."""
+    if crl.issuer != cert.issuer:
+        return None
+    public_key = issuer.public_key()
+    if not isinstance(
+        public_key,
+        rsa.RSAPublicKey
+        | ec.EllipticCurvePublicKey
+        | dsa.DSAPublicKey
+        | ed25519.Ed25519PublicKey
+        | ed448.Ed448PublicKey,
+    ):
+        notes.append(f"CRL of '{describe(issuer)}' uses an unsupported key type")
+        return None
+    if not crl.is_signature_valid(public_key):
+        notes.append(f"a CRL naming '{describe(issuer)}' as issuer has a bad signature")
+        return None
+    if crl.last_update_utc > at + FRESHNESS_LEEWAY:
+        notes.append(f"the CRL of '{describe(issuer)}' is not valid yet ({crl.last_update_utc})")
+        return None
+    if crl.next_update_utc is not None and crl.next_update_utc + FRESHNESS_LEEWAY < at:
+        notes.append(
+            f"the CRL of '{describe(issuer)}' is out of date "
+            f"(next update was {crl.next_update_utc})"
+        )
+        return None
+    entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
+    if entry is not None and entry.revocation_date_utc <= at + FRESHNESS_LEEWAY:
+        return "revoked"
+    return "good"
+
+
+def ocsp_request_der(cert: x509.Certificate, issuer: x509.Certificate) -> bytes:
+    """An OCSP request for one certificate (CertID with SHA-1, as RFC 5019 asks)."""
+    builder = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA1())  # noqa: S303
+    return builder.build().public_bytes(serialization.Encoding.DER)
+
+
+def _verify_signed(
+    public_key: object, signature: bytes, data: bytes, algorithm: hashes.HashAlgorithm | None
+) -> bool:
+    """Check a signature with cryptography's primitives (nothing re-implemented)."""
+    try:
+        if isinstance(public_key, rsa.RSAPublicKey) and algorithm is not None:
+            public_key.verify(signature, data, padding.PKCS1v15(), algorithm)
+        elif isinstance(public_key, ec.EllipticCurvePublicKey) and algorithm is not None:
+            public_key.verify(signature, data, ec.ECDSA(algorithm))
+        elif isinstance(public_key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+            public_key.verify(signature, data)
+        else:
+            return False
+    except InvalidSignature:
+        return False
+    return True
+
+
+def _ocsp_signer(response: ocsp.OCSPResponse, issuer: x509.Certificate) -> x509.Certificate | None:
+    """The issuer itself, or a delegated responder certificate it issued with the
+    OCSPSigning EKU (RFC 6960 4.2.2.2)."""
+    issuer_key_hash = x509.SubjectKeyIdentifier.from_public_key(issuer.public_key()).digest
+    if response.responder_key_hash == issuer_key_hash or response.responder_name == issuer.subject:
+        return issuer
+    for candidate in response.certificates:
+        try:
+            candidate.verify_directly_issued_by(issuer)
+            eku = candidate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        except (ValueError, TypeError, InvalidSignature, x509.ExtensionNotFound):
+            continue
+        if ExtendedKeyUsageOID.OCSP_SIGNING in eku:
+            return candidate
+    return None
+
+
+def ocsp_status(
+    response_der: bytes,
+    cert: x509.Certificate,
+    issuer: x509.Certificate,
+    at: dt.datetime,
+    notes: list[str],
+) -> str | None:
+    """'good' / 'revoked' / None (unknown or unusable, with a note why)."""
+    label = describe(cert)
+    try:
+        response = ocsp.load_der_ocsp_response(response_der)
+    except ValueError:
+        notes.append(f"the OCSP answer for '{label}' is not a valid OCSP response")
+        return None
+    if response.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
+        notes.append(f"the OCSP responder answered {response.response_status.name} for '{label}'")
+        return None
+    signer = _ocsp_signer(response, issuer)
+    if signer is None or not _verify_signed(
+        signer.public_key(),
+        response.signature,
+        response.tbs_response_bytes,
+        response.signature_hash_algorithm,
+    ):
+        notes.append(
+            f"the OCSP response for '{label}' is not signed by its issuer or a delegated responder"
+        )
+        return None
+    for single in response.responses:
+        if single.serial_number != cert.serial_number:
+            continue
+        if single.issuer_name_hash != _hash(single.hash_algorithm, issuer.subject.public_bytes()):
+            continue
+        if single.this_update_utc > at + FRESHNESS_LEEWAY or (
+            single.next_update_utc is not None and single.next_update_utc + FRESHNESS_LEEWAY < at
+        ):
+            notes.append(f"the OCSP response for '{label}' is not current")
+            return None
+        if single.certificate_status == ocsp.OCSPCertStatus.REVOKED:
+            return "revoked"
+        if single.certificate_status == ocsp.OCSPCertStatus.GOOD:
+            return "good"
+        notes.append(f"the OCSP responder does not know '{label}'")
+        return None
+    notes.append(f"the OCSP response does not cover '{label}'")
+    return None
+
+
+def _hash(algorithm: hashes.HashAlgorithm, data: bytes) -> bytes:
+    digest = hashes.Hash(algorithm)
+    digest.update(data)
+    return digest.finalize()
+
+
+def _urls(cert: x509.Certificate, kind: str) -> list[str]:
+    found: list[str] = []
+    try:
+        if kind == "ocsp":
+            aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+            found = [
+                str(d.access_location.value)
+                for d in aia
+                if d.access_method == AuthorityInformationAccessOID.OCSP
+                and isinstance(d.access_location, x509.UniformResourceIdentifier)
+            ]
+        else:
+            cdp = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+            for point in cdp:
+                for name in point.full_name or []:
+                    if isinstance(name, x509.UniformResourceIdentifier):
+                        found.append(str(name.value))
+    except (x509.ExtensionNotFound, ValueError):
+        return []
+    return [u for u in found if u.lower().startswith("http://")][:MAX_URLS_PER_CERTIFICATE]
+
+
+def _status_of(
+    cert: x509.Certificate,
+    issuer: x509.Certificate,
+    options: RevocationOptions,
+    *,
+    at: dt.datetime,
+    online: bool,
+    notes: list[str],
+) -> str | None:
+    answers = [_crl_status(cert, issuer, crl, at, notes) for crl in options.crls]
+    if "revoked" in answers:
+        return "revoked"
+    decided = "good" if "good" in answers else None
+    fetcher = options.fetcher
+    if fetcher is None or not online:
+        return decided
+    if options.check_ocsp or decided is None:
+        for url in _urls(cert, "ocsp"):
+            try:
+                body = fetcher(url, ocsp_request_der(cert, issuer))
+            except (OSError, ValueError) as exc:
+                notes.append(f"the OCSP responder {url} for '{describe(cert)}' failed: {exc}")
+                continue
+            status = ocsp_status(body, cert, issuer, at, notes)
+            if status == "revoked":
+                return "revoked"
+            decided = decided or status
+            if status:
+                break
+    if options.fetch_crls or decided is None:
+        for url in _urls(cert, "crl"):
+            try:
+                crls = parse_crls(fetcher(url, None))
+            except (OSError, ValueError) as exc:
+                notes.append(f"the CRL at {url} for '{describe(cert)}' could not be used: {exc}")
+                continue
+            statuses = [_crl_status(cert, issuer, crl, at, notes) for crl in crls]
+            if "revoked" in statuses:
+                return "revoked"
+            if "good" in statuses:
+                decided = decided or "good"
+                break
+    return decided
+
+
+def check_revocation(
+    path: Sequence[x509.Certificate],
+    options: RevocationOptions,
+    *,
+    at: dt.datetime,
+    forced: bool,
+) -> RevocationOutcome:
+    """Revocation verdict for a path (leaf first, trust anchor last). Online sources
+    are consulted only when `options` asks for them or `forced` is set, and only
+    through `options.fetcher`."""
+    if not (options.requested or forced):
+        return RevocationOutcome(
+            False,
+            False,
+            False,
+            "revocation was not checked (not requested)",
+            "revocation was not checked (not requested)",
+        )
+    online = options.check_ocsp or options.fetch_crls or forced
+    notes: list[str] = []
+    revoked: list[str] = []
+    unknown: list[str] = []
+    for index in range(len(path) - 1):
+        cert, issuer = path[index], path[index + 1]
+        status = _status_of(cert, issuer, options, at=at, online=online, notes=notes)
+        if status == "revoked":
+            revoked.append(describe(cert))
+        elif status is None:
+            unknown.append(describe(cert))
+    if online and options.fetcher is None:
+        notes.append("no network access was allowed for OCSP or CRL distribution points")
+    detail = ("; " + "; ".join(notes)) if notes else ""
+    revoked_reason = (
+        f"revoked: {', '.join(revoked)}"
+        if revoked
+        else "no certificate on the path is revoked by the sources consulted"
+    )
+    if unknown:
+        check_reason = f"no usable revocation answer for: {', '.join(unknown)}{detail}"
+    else:
+        check_reason = "every certificate on the path has a current, signed revocation answer"
+    return RevocationOutcome(True, bool(revoked), bool(unknown), revoked_reason, check_reason)

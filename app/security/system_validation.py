@@ -1,0 +1,411 @@
+"""System validation: a presented chain, a host and a trust source in; the seven
+fields of `XrRemotingCertificateValidationResultMSFT` out, each with its reason.
+
+How each field is found (the verifier stops at the first problem, the verdict may
+not):
+- Chain building and every signature check are cryptography's
+  (`x509.verification`). It runs twice: once strictly (WebPKI policy, the real time,
+  the real host), and, if that fails, once relaxed (any EKU, no host, a time inside
+  the certificates' validity) purely to learn whether *a path to a trusted root
+  exists*; that answers `trustedRoot` on its own.
+- `expired`, `wrongUsage`, `nameMismatch` and the CA/B rules are checked here, on
+  the path found (or on the presented chain when none was found), so each has its
+  own reason.
+- Revocation comes from `revocation.check_revocation`.
+- Fail closed: if the strict verifier refused a chain and none of our fields explains
+  why, the refusal is recorded under the field its message names, else under
+  `invalidCertOrChain`. A chain the strict verifier refuses is never acceptable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.x509 import verification
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from app.security.cabf_rules import certificate_problems, describe
+from app.security.certstore import order_chain
+from app.security.hostnames import match_host, parse_host
+from app.security.revocation import RevocationOptions, check_revocation
+from app.security.trust import TrustAnchors
+from app.security.verdict import ValidationResult, is_acceptable
+from app.xr.values import CertificateNameValidationResult as NameResult
+
+# RFC 5280 puts no bound on chain length; real server chains have 2-4 certificates.
+# Both the input list and cryptography's path search are capped so a peer cannot
+# make us build paths through hundreds of certificates.
+MAX_PRESENTED_CERTIFICATES = 16
+MAX_CHAIN_DEPTH = 8
+
+
+@dataclass(frozen=True)
+class ChainValidation:
+    """The verdict plus what it was computed on, for display."""
+
+    result: ValidationResult
+    path: tuple[x509.Certificate, ...]
+    trust_source: str
+    notes: tuple[str, ...] = field(default=())
+
+
+def _parse_chain(chain_der: Sequence[bytes]) -> tuple[list[x509.Certificate], list[str]]:
+    certs: list[x509.Certificate] = []
+    problems: list[str] = []
+    for index, der in enumerate(chain_der):
+        try:
+            cert = x509.load_der_x509_certificate(bytes(der))
+        except ValueError as exc:
+            problems.append(f"certificate {index} of the chain is not valid DER X.509 ({exc})")
+            if index == 0:
+                break
+            continue
+        try:
+            _ = list(cert.extensions)
+        except ValueError as exc:
+            problems.append(f"'{describe(cert)}' has a malformed extension ({exc})")
+        certs.append(cert)
+    return certs, problems
+
+
+def _relaxed_time(certs: Sequence[x509.Certificate], at: dt.datetime) -> dt.datetime:
+    """`at`, moved into the window where all `certs` are valid (if there is one), so
+    that the relaxed run answers "is there a path" regardless of dates."""
+    lo = max(c.not_valid_before_utc for c in certs)
+    hi = min(c.not_valid_after_utc for c in certs)
+    if lo > hi:
+        return at
+    return min(max(at, lo), hi)
+
+
+def _no_common_window(certs: Sequence[x509.Certificate]) -> bool:
+    return max(c.not_valid_before_utc for c in certs) > min(c.not_valid_after_utc for c in certs)
+
+
+def _signature_path(
+    leaf: x509.Certificate, rest: Sequence[x509.Certificate], anchors: Sequence[x509.Certificate]
+) -> list[x509.Certificate] | None:
+    """When the certificates were never valid at one common moment, the verifier
+    cannot be asked "is there a path" at any time; follow issuer names and
+    cryptography's signature checks instead. Used only for `trustedRoot`: the same
+    chain is then refused as expired anyway."""
+    path = order_chain(leaf, [*rest, *anchors])
+    if path[-1] in anchors:
+        return path
+    return None
+
+
+def _relaxed_ca_policy() -> verification.ExtensionPolicy:
+    return verification.ExtensionPolicy.permit_all().require_present(
+        x509.BasicConstraints, verification.Criticality.AGNOSTIC, None
+    )
+
+
+def _subject(host: str) -> verification.Subject | None:
+    try:
+        parsed = parse_host(host)
+    except ValueError:
+        return None
+    if isinstance(parsed, str):
+        return x509.DNSName(parsed)
+    return x509.IPAddress(parsed)
+
+
+def _strict_path(
+    leaf: x509.Certificate,
+    rest: list[x509.Certificate],
+    store: verification.Store,
+    host: str,
+    at: dt.datetime,
+) -> tuple[list[x509.Certificate] | None, str]:
+    subject = _subject(host)
+    if subject is None:
+        return None, f"'{host}' is not a host name or IP address"
+    try:
+        verifier = (
+            verification.PolicyBuilder()
+            .store(store)
+            .time(at)
+            .max_chain_depth(MAX_CHAIN_DEPTH)
+            .build_server_verifier(subject)
+        )
+        return verifier.verify(leaf, rest), ""
+    except (verification.VerificationError, ValueError) as exc:
+        return None, str(exc)
+
+
+def _relaxed_path(
+    leaf: x509.Certificate,
+    rest: list[x509.Certificate],
+    store: verification.Store,
+    at: dt.datetime,
+) -> tuple[list[x509.Certificate] | None, str]:
+    try:
+        verifier = (
+            verification.PolicyBuilder()
+            .store(store)
+            .time(at)
+            .max_chain_depth(MAX_CHAIN_DEPTH)
+            .extension_policies(
+                ca_policy=_relaxed_ca_policy(),
+                ee_policy=verification.ExtensionPolicy.permit_all(),
+            )
+            .build_client_verifier()
+        )
+        return verifier.verify(leaf, rest).chain, ""
+    except (verification.VerificationError, ValueError) as exc:
+        return None, str(exc)
+
+
+def _issued_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        child.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def _signature_problems(
+    presented: Sequence[x509.Certificate], anchors: Sequence[x509.Certificate]
+) -> list[str]:
+    """A certificate whose named issuer is at hand but whose signature does not
+    verify with that issuer's key was altered or forged."""
+    pool = [*presented, *anchors]
+    problems = []
+    for cert in presented:
+        if cert.issuer == cert.subject and cert in anchors:
+            continue
+        candidates = [c for c in pool if c.subject == cert.issuer]
+        if candidates and not any(_issued_by(cert, c) for c in candidates):
+            problems.append(
+                f"the signature on '{describe(cert)}' does not verify with the key of its "
+                f"issuer '{describe(candidates[0])}'"
+            )
+    return problems
+
+
+def _untrusted_reason(
+    presented: Sequence[x509.Certificate], anchors: TrustAnchors, verifier_message: str
+) -> str:
+    ordered = order_chain(presented[0], presented[1:])
+    top = ordered[-1]
+    known = {a.subject for a in anchors.certificates}
+    if top.issuer == top.subject:
+        why = f"the chain ends at root '{describe(top)}', which is not in the {anchors.description}"
+    elif top.issuer in known:
+        why = f"'{describe(top)}' names a trusted issuer, but no valid path to it could be built"
+    else:
+        why = (
+            f"'{describe(top)}' was issued by '{top.issuer.rfc4514_string()}', which is neither "
+            f"in the presented chain nor in the {anchors.description} (a missing intermediate, "
+            "or an unknown CA)"
+        )
+    return f"{why} [verifier: {verifier_message}]" if verifier_message else why
+
+
+def _expiry(path: Sequence[x509.Certificate], at: dt.datetime) -> list[str]:
+    problems = []
+    for cert in path:
+        if at > cert.not_valid_after_utc:
+            problems.append(f"'{describe(cert)}' expired on {cert.not_valid_after_utc.isoformat()}")
+        elif at < cert.not_valid_before_utc:
+            problems.append(
+                f"'{describe(cert)}' is not valid before {cert.not_valid_before_utc.isoformat()}"
+            )
+    return problems
+
+
+def _ext(cert: x509.Certificate, kind: type[x509.ExtensionType]) -> x509.ExtensionType | None:
+    try:
+        return cert.extensions.get_extension_for_class(kind).value
+    except (x509.ExtensionNotFound, ValueError):
+        return None
+
+
+def _usage_problems(path: Sequence[x509.Certificate]) -> list[str]:
+    """serverAuth in the leaf's EKU (present, not only anyExtendedKeyUsage), the
+    leaf not a CA, a TLS-capable key usage; every issuer a CA allowed to sign
+    certificates and, if it restricts EKUs, allowing serverAuth."""
+    problems: list[str] = []
+    leaf = path[0]
+    label = describe(leaf)
+    eku = _ext(leaf, x509.ExtendedKeyUsage)
+    if not isinstance(eku, x509.ExtendedKeyUsage):
+        problems.append(f"'{label}' has no extended key usage; serverAuth is required")
+    elif ExtendedKeyUsageOID.SERVER_AUTH not in eku:
+        names = ", ".join(getattr(o, "_name", o.dotted_string) for o in eku) or "none"
+        problems.append(
+            f"'{label}' is not allowed for TLS servers (EKU: {names}; serverAuth is required)"
+        )
+    bc = _ext(leaf, x509.BasicConstraints)
+    if isinstance(bc, x509.BasicConstraints) and bc.ca:
+        problems.append(f"'{label}' is a CA certificate and cannot be a server certificate")
+    ku = _ext(leaf, x509.KeyUsage)
+    if isinstance(ku, x509.KeyUsage):
+        if ku.key_cert_sign:
+            problems.append(f"'{label}' has keyCertSign, which a server certificate must not have")
+        if not (ku.digital_signature or ku.key_encipherment or ku.key_agreement):
+            problems.append(f"'{label}' key usage allows no TLS key exchange or signature")
+    for issuer in path[1:]:
+        name = describe(issuer)
+        bc = _ext(issuer, x509.BasicConstraints)
+        if not (isinstance(bc, x509.BasicConstraints) and bc.ca):
+            problems.append(f"issuer '{name}' is not a CA (basicConstraints cA is not set)")
+        ku = _ext(issuer, x509.KeyUsage)
+        if isinstance(ku, x509.KeyUsage) and not ku.key_cert_sign:
+            problems.append(f"issuer '{name}' is not allowed to sign certificates (no keyCertSign)")
+        eku = _ext(issuer, x509.ExtendedKeyUsage)
+        if isinstance(eku, x509.ExtendedKeyUsage) and not (
+            ExtendedKeyUsageOID.SERVER_AUTH in eku
+            or ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE in eku
+        ):
+            problems.append(f"issuer '{name}' restricts its EKU and does not allow serverAuth")
+    return problems
+
+
+def _join(problems: Sequence[str], ok: str) -> str:
+    return "; ".join(problems) if problems else ok
+
+
+def validate_server_chain(
+    chain_der: Sequence[bytes],
+    host: str,
+    *,
+    anchors: TrustAnchors,
+    at: dt.datetime | None = None,
+    revocation: RevocationOptions | None = None,
+    force_revocation_check: bool = False,
+) -> ChainValidation:
+    """Validate a chain (DER, leaf first, as the TLS layer hands it over) for `host`
+    (DNS name or IP) against `anchors` at `at` (default: now)."""
+    moment = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    options = revocation or RevocationOptions()
+    reasons: dict[str, str] = {}
+    if not chain_der:
+        reasons = dict.fromkeys(
+            (
+                "trustedRoot",
+                "revoked",
+                "expired",
+                "wrongUsage",
+                "nameMismatch",
+                "revocationCheckFailed",
+            ),
+            "not checked: no certificate was presented",
+        )
+        reasons["invalidCertOrChain"] = "no certificate was presented"
+        result = ValidationResult(invalid_cert_or_chain=True, reasons=reasons)
+        return ChainValidation(result, (), anchors.description)
+    if len(chain_der) > MAX_PRESENTED_CERTIFICATES:
+        chain_der = chain_der[:MAX_PRESENTED_CERTIFICATES]
+    presented, invalid = _parse_chain(chain_der)
+    if not presented:
+        not_checked = "not checked: the server certificate could not be parsed"
+        reasons = dict.fromkeys(
+            (
+                "trustedRoot",
+                "revoked",
+                "expired",
+                "wrongUsage",
+                "nameMismatch",
+                "revocationCheckFailed",
+            ),
+            not_checked,
+        )
+        reasons["invalidCertOrChain"] = "; ".join(invalid)
+        result = ValidationResult(
+            invalid_cert_or_chain=True,
+            revocation_check_failed=force_revocation_check,
+            reasons=reasons,
+        )
+        return ChainValidation(result, (), anchors.description)
+
+    leaf, rest = presented[0], presented[1:]
+    store = verification.Store(list(anchors.certificates))
+    strict, strict_error = _strict_path(leaf, rest, store, host, moment)
+    path: list[x509.Certificate] | None
+    if strict is not None:
+        path, relaxed_error = strict, ""
+    else:
+        relevant = [
+            *presented,
+            *(a for a in anchors.certificates if any(a.subject == c.issuer for c in presented)),
+        ]
+        path, relaxed_error = _relaxed_path(leaf, rest, store, _relaxed_time(relevant, moment))
+        if path is None and _no_common_window(relevant):
+            path = _signature_path(leaf, rest, anchors.certificates)
+    trusted = path is not None
+    if path is not None:
+        reasons["trustedRoot"] = f"chains to '{describe(path[-1])}' from the {anchors.description}"
+        eval_path = list(path)
+    else:
+        reasons["trustedRoot"] = _untrusted_reason(presented, anchors, relaxed_error)
+        eval_path = order_chain(leaf, rest)
+        top = eval_path[-1]
+        anchor = next(
+            (a for a in anchors.certificates if a.subject == top.issuer and _issued_by(top, a)),
+            None,
+        )
+        if anchor is not None and top.issuer != top.subject:
+            eval_path.append(anchor)
+
+    expired = _expiry(eval_path, moment)
+    reasons["expired"] = _join(
+        expired, f"every certificate on the path is valid at {moment.isoformat()}"
+    )
+    usage = _usage_problems(eval_path)
+    reasons["wrongUsage"] = _join(usage, "the leaf allows serverAuth and every issuer is a CA")
+    name = match_host(leaf, host)
+    reasons["nameMismatch"] = name.reason
+    invalid += _signature_problems(presented, anchors.certificates)
+    invalid += certificate_problems(eval_path)
+
+    outcome = check_revocation(eval_path, options, at=moment, forced=force_revocation_check)
+    reasons["revoked"] = outcome.revoked_reason
+    reasons["revocationCheckFailed"] = outcome.check_reason
+
+    result = ValidationResult(
+        trusted_root=trusted,
+        revoked=outcome.revoked,
+        expired=bool(expired),
+        wrong_usage=bool(usage),
+        name_mismatch=name.result,
+        revocation_check_failed=outcome.check_failed,
+        invalid_cert_or_chain=bool(invalid),
+        reasons=reasons,
+    )
+    notes: list[str] = []
+    if strict is None and is_acceptable(result, revocation_forced=False):
+        result = _attribute_refusal(result, strict_error)
+        notes.append(f"the WebPKI verifier refused the chain: {strict_error}")
+    if invalid:
+        result = result.with_changes(
+            reasons={**result.reasons, "invalidCertOrChain": "; ".join(invalid)}
+        )
+    elif "invalidCertOrChain" not in result.reasons:
+        result = result.with_changes(
+            reasons={**result.reasons, "invalidCertOrChain": "every certificate is well formed"}
+        )
+    return ChainValidation(result, tuple(eval_path), anchors.description, tuple(notes))
+
+
+def _attribute_refusal(result: ValidationResult, message: str) -> ValidationResult:
+    """The strict verifier refused what our own checks passed: put its reason under
+    the field it names, or under invalidCertOrChain. Never lets the chain through."""
+    lowered = message.lower()
+    why = f"the WebPKI verifier refused the chain: {message}"
+    if "subjectaltname" in lowered:
+        return result.with_changes(
+            name_mismatch=NameResult.MISMATCH, reasons={**result.reasons, "nameMismatch": why}
+        )
+    if "eku" in lowered or "key usage" in lowered or "keyusage" in lowered:
+        return result.with_changes(wrong_usage=True, reasons={**result.reasons, "wrongUsage": why})
+    if "validation time" in lowered:
+        return result.with_changes(expired=True, reasons={**result.reasons, "expired": why})
+    return result.with_changes(
+        invalid_cert_or_chain=True, reasons={**result.reasons, "invalidCertOrChain": why}
+    )
