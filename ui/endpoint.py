@@ -563,7 +563,7 @@ class EndpointWidget(QWidget):
 
     def start(self) -> None:
         self.reason_label.hide()
-        self.controller.start(self.settings(), self.tofu.ask)
+        self.controller.start(self.settings(), self.tofu.ask_user)
 
     def disconnect(self) -> None:
         self.controller.disconnect()

@@ -13,7 +13,6 @@ window shows as a message instead of crashing.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -50,8 +49,6 @@ TokenMode = Literal["shared", "jwt"]
 
 DEFAULT_HANDSHAKE_PORT = 8265
 DEFAULT_TRANSPORT_PORT = 8266
-# The pin text given out of band (as app.security.thumbprints writes it).
-PIN_PREFIX_SHA256 = "SHA256:"
 
 
 class EngineUnavailable(HoloremoteError):
@@ -186,8 +183,43 @@ def inspect_file(path: str, passphrase: str = "") -> StoreSummary:
     return load_store(path, passphrase)
 
 
-def _hex_colons(data: bytes) -> str:
-    return ":".join(f"{b:02X}" for b in data)
+# Labels for the security module's certificate listing (app.security.certinfo), in
+# the order the inspector shows them.
+_FIELD_LABELS = (
+    ("friendlyName", "Friendly name"),
+    ("subject", "Subject"),
+    ("issuer", "Issuer"),
+    ("serial", "Serial number"),
+    ("version", "Version"),
+    ("notBefore", "Not before"),
+    ("notAfter", "Not after"),
+    ("dnsNames", "DNS names (SAN)"),
+    ("ipAddresses", "IP addresses (SAN)"),
+    ("keyUsage", "Key usage"),
+    ("extendedKeyUsage", "Extended key usage"),
+    ("basicConstraints", "Basic constraints"),
+    ("keyType", "Key type"),
+    ("keySize", "Key size (bits)"),
+    ("signatureAlgorithm", "Signature algorithm"),
+    ("sha256", "SHA-256 thumbprint"),
+    ("sha1", "SHA-1 thumbprint (Windows)"),
+    ("hasPrivateKey", "Private key"),
+)
+
+
+def _display(key: str, value: Any) -> str:
+    if value is None:
+        return "(absent)"
+    if isinstance(value, bool):
+        return ("present" if value else "absent") if key == "hasPrivateKey" else str(value)
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value) or "(none)"
+    if isinstance(value, dict) and key == "basicConstraints":
+        text = "CA" if value.get("ca") else "not a CA"
+        if value.get("pathLength") is not None:
+            text += f", path length {value['pathLength']}"
+        return text
+    return str(value)
 
 
 def describe_certificate(
@@ -196,114 +228,37 @@ def describe_certificate(
     friendly_name: str | None = None,
     private_key: object | None = None,
 ) -> CertificateInfo:
-    """Every field of a parsed `cryptography` certificate, as display text.
-
-    Reading attributes only: parsing and digests come from `cryptography` (the
-    thumbprints are `Certificate.fingerprint`, exactly what
-    `app.security.thumbprints` returns), checks from `app`; this only turns values
-    into labelled strings."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-
-    sha256 = cert.fingerprint(hashes.SHA256()).hex()
-    sha1 = cert.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303 - a name, not a check
-    subject = cert.subject.rfc4514_string() or "(empty subject)"
-    rows: list[tuple[str, str]] = []
-    if friendly_name:
-        rows.append(("Friendly name", friendly_name))
-    rows += [
-        ("Subject", subject),
-        ("Issuer", cert.issuer.rfc4514_string() or "(empty issuer)"),
-        ("Serial number", _hex_colons(cert.serial_number.to_bytes(20, "big").lstrip(b"\0"))),
-        ("Version", cert.version.name),
-        ("Not before", cert.not_valid_before_utc.isoformat()),
-        ("Not after", cert.not_valid_after_utc.isoformat()),
-    ]
-    key = cert.public_key()
-    if isinstance(key, rsa.RSAPublicKey):
-        key_text = f"RSA {key.key_size} bits"
-    elif isinstance(key, ec.EllipticCurvePublicKey):
-        key_text = f"ECDSA {key.curve.name} ({key.key_size} bits)"
-    elif isinstance(key, ed25519.Ed25519PublicKey):
-        key_text = "Ed25519"
-    elif isinstance(key, ed448.Ed448PublicKey):
-        key_text = "Ed448"
-    elif isinstance(key, dsa.DSAPublicKey):
-        key_text = f"DSA {key.key_size} bits"
-    else:
-        key_text = type(key).__name__
-    rows.append(("Public key", key_text))
-    algorithm = cert.signature_hash_algorithm
-    rows.append(
-        (
-            "Signature algorithm",
-            f"{cert.signature_algorithm_oid._name}"
-            + (f" ({algorithm.name})" if algorithm is not None else ""),
-        )
-    )
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        dns = san.get_values_for_type(x509.DNSName)
-        ips = [str(a) for a in san.get_values_for_type(x509.IPAddress)]
-        rows.append(("Subject alternative names", ", ".join([*dns, *ips]) or "(none)"))
-    except x509.ExtensionNotFound:
-        rows.append(("Subject alternative names", "(none)"))
-    try:
-        ku = cert.extensions.get_extension_for_class(x509.KeyUsage).value
-        names = [
-            label
-            for attr, label in (
-                ("digital_signature", "digitalSignature"),
-                ("content_commitment", "contentCommitment"),
-                ("key_encipherment", "keyEncipherment"),
-                ("data_encipherment", "dataEncipherment"),
-                ("key_agreement", "keyAgreement"),
-                ("key_cert_sign", "keyCertSign"),
-                ("crl_sign", "cRLSign"),
-            )
-            if getattr(ku, attr)
-        ]
-        rows.append(("Key usage", ", ".join(names) or "(none)"))
-    except x509.ExtensionNotFound:
-        rows.append(("Key usage", "(absent)"))
-    try:
-        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-        rows.append(("Extended key usage", ", ".join(oid._name for oid in eku) or "(none)"))
-    except x509.ExtensionNotFound:
-        rows.append(("Extended key usage", "(absent)"))
-    try:
-        bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
-        text = "CA" if bc.ca else "not a CA"
-        if bc.path_length is not None:
-            text += f", path length {bc.path_length}"
-        rows.append(("Basic constraints", text))
-    except x509.ExtensionNotFound:
-        rows.append(("Basic constraints", "(absent)"))
-    rows += [
-        ("SHA-256 thumbprint", _hex_colons(bytes.fromhex(sha256))),
-        ("SHA-1 thumbprint (Windows)", sha1),
-    ]
+    """Every field the security module lists for a certificate, as labelled text."""
+    certinfo = _module("app.security.certinfo", "Certificate listing")
+    thumbs = _module("app.security.thumbprints", "Certificate thumbprints")
+    info: dict[str, Any] = certinfo.describe_certificate(cert, friendly_name)
     if private_key is not None:
-        rows.append(("Private key", "present"))
+        info["hasPrivateKey"] = True
+    rows = tuple(
+        (label, _display(key, info[key]))
+        for key, label in _FIELD_LABELS
+        if key in info and not (key == "friendlyName" and not info[key])
+    )
+    sha256: str = thumbs.sha256_thumbprint(cert)
     role = "leaf" if index == 0 else f"issuer {index}"
-    label = friendly_name or _common_name(cert) or subject
+    subject = str(info.get("subject") or "(empty subject)")
+    common = cert.subject.get_attributes_for_oid(_common_name_oid())
+    label = friendly_name or (str(common[0].value) if common else subject)
     return CertificateInfo(
         title=f"{index}: {role}: {label}",
         subject=subject,
-        fields=tuple(rows),
+        fields=rows,
         sha256=sha256,
-        sha1=sha1,
-        pin=PIN_PREFIX_SHA256 + sha256,
+        sha1=str(info.get("sha1") or thumbs.sha1_thumbprint(cert)),
+        pin=thumbs.sha256_pin(cert),
         has_private_key=private_key is not None,
     )
 
 
-def _common_name(cert: Any) -> str | None:
+def _common_name_oid() -> Any:
     from cryptography.x509.oid import NameOID
 
-    attrs = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return str(attrs[0].value) if attrs else None
+    return NameOID.COMMON_NAME
 
 
 def describe_chain(chain: Sequence[bytes]) -> tuple[CertificateInfo, ...]:
@@ -311,20 +266,21 @@ def describe_chain(chain: Sequence[bytes]) -> tuple[CertificateInfo, ...]:
     certificate that does not parse is shown as such (it is what arrived)."""
     from cryptography import x509
 
+    thumbs = _module("app.security.thumbprints", "Certificate thumbprints")
     infos = []
     for index, der in enumerate(chain):
         try:
             cert = x509.load_der_x509_certificate(der)
         except ValueError as exc:
-            sha256 = hashlib.sha256(der).hexdigest()
+            sha256 = thumbs.der_sha256(der)
             infos.append(
                 CertificateInfo(
                     title=f"{index}: unparseable certificate",
                     subject="(unparseable)",
                     fields=(("Problem", f"not a valid DER certificate: {exc}"),),
                     sha256=sha256,
-                    sha1=hashlib.sha1(der).hexdigest().upper(),  # noqa: S324 - a name
-                    pin=PIN_PREFIX_SHA256 + sha256,
+                    sha1=thumbs.der_sha1(der),
+                    pin=thumbs.PIN_PREFIX_SHA256 + sha256,
                 )
             )
             continue
@@ -388,16 +344,18 @@ def validate_chain_file(
     chain_path: str, host: str, ca_file: str = "", passphrase: str = ""
 ) -> tuple[tuple[CertificateInfo, ...], ValidationResult]:
     """Tools > Verify a chain for a host: the chain (leaf first) and the verdict a
-    client would reach, from the security module's system validation. Blocking."""
+    client with the default policy would reach (as `holoremote verify`). Blocking."""
     certstore = _module("app.security.certstore", "Loading certificate stores")
-    validation = _module("app.security.validation", "Chain validation")
+    validation = _module("app.security.system_validation", "Chain validation")
+    trust = _module("app.security.trust", "Trust anchors")
     data = certstore.read_bounded_file(chain_path, what="chain file")
     store = certstore.load_certificate_store(data, passphrase or None, source=chain_path)
     chain = tuple(entry.der for entry in store.entries)
-    verdict = validation.validate_chain(
-        chain, host=host, ca_file=ca_file or None, now=dt.datetime.now(dt.UTC)
+    anchors = trust.anchors_from_file(ca_file) if ca_file else trust.system_anchors()
+    checked = validation.validate_server_chain(
+        chain, host, anchors=anchors, at=dt.datetime.now(dt.UTC)
     )
-    return describe_chain(chain), verdict
+    return describe_chain(chain), checked.result
 
 
 # --- tokens and the test PKI ------------------------------------------------------------
@@ -474,7 +432,8 @@ def describe_runtime(choice: RuntimeChoice, runtime_json: str) -> str:
     return "auto: built-in unless an OpenXR runtime with the extension is found"
 
 
-TofuAsk = Callable[[str, str, Sequence[bytes]], bool]
+# app.security.client_policy.AskUser: called off the UI thread with a TofuQuestion.
+TofuAsk = Callable[[Any], bool]
 RecordSink = Callable[[CallbackRecord], None]
 
 

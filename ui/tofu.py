@@ -1,7 +1,7 @@
 """Trust on first use: ask the person, from a callback thread, without blocking Qt.
 
 The client's ValidateServerCertificate callback runs on a runtime thread and must
-answer synchronously. `TofuPrompter.ask` (the callable handed to the client policy)
+answer synchronously. `TofuPrompter.ask_user` (the AskUser handed to the client policy)
 posts the question to the UI thread through a queued signal and waits on a
 `concurrent.futures.Future` with a timeout; no answer in time is a refusal. The UI
 thread shows a non-modal dialog (`open()`, not `exec()`) and resolves the future
@@ -14,6 +14,7 @@ import concurrent.futures
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
@@ -34,28 +35,37 @@ TOFU_ANSWER_TIMEOUT_S = 60.0
 
 
 @dataclass
-class TofuQuestion:
-    host: str
-    thumbprint: str
+class PendingQuestion:
+    """One question on its way to the UI thread, with the future that answers it."""
+
+    endpoint: str
+    sha256: str
     chain: tuple[bytes, ...] = field(repr=False)
+    sha1: str = ""
+    why_untrusted: tuple[str, ...] = ()
     answer: concurrent.futures.Future[bool] = field(default_factory=concurrent.futures.Future)
 
 
 class TofuDialog(QDialog):
     """Shows the host, the SHA-256 thumbprint and the chain; Trust or Refuse."""
 
-    def __init__(self, question: TofuQuestion, parent: QWidget | None = None) -> None:
+    def __init__(self, question: PendingQuestion, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("tofuDialog")
         self.setWindowTitle("Unknown server certificate")
         self.question = question
         intro = QLabel(
-            f"<b>{question.host}</b> presented a certificate this computer has not seen "
+            f"<b>{question.endpoint}</b> presented a certificate this computer has not seen "
             "before. Trust it only if the thumbprint matches the one the server's owner "
             "gave you out of band (for example as a QR code)."
         )
         intro.setWordWrap(True)
-        thumb = QLabel(f"SHA-256: <code>{question.thumbprint}</code>")
+        text = f"SHA-256: <code>{question.sha256}</code>"
+        if question.sha1:
+            text += f"<br>SHA-1 (Windows): <code>{question.sha1}</code>"
+        if question.why_untrusted:
+            text += "<br>System validation: " + "; ".join(question.why_untrusted)
+        thumb = QLabel(text)
         thumb.setObjectName("tofuThumbprint")
         thumb.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         thumb.setWordWrap(True)
@@ -64,7 +74,10 @@ class TofuDialog(QDialog):
         chain.setObjectName("tofuChain")
         try:
             infos = engine.describe_chain(question.chain)
-            chain.setPlainText("\n".join(f"{i.title}\n    {i.subject}" for i in infos))
+            chain.setPlainText(
+                "\n".join(f"{i.title}\n    {i.subject}" for i in infos)
+                or "(the chain is in the inspector once the callback is recorded)"
+            )
         except engine.HoloremoteError as exc:
             chain.setPlainText(exc.message)
         self.countdown = QLabel()
@@ -108,12 +121,36 @@ class TofuPrompter(QObject):
         self._open: set[TofuDialog] = set()
         self._lock = threading.Lock()
 
-    def ask(self, host: str, thumbprint: str, chain: Sequence[bytes]) -> bool:
-        """Called by the client policy on the callback thread: True to trust."""
+    def ask_user(self, question: Any) -> bool:
+        """The client policy's `AskUser` (`app.security.client_policy`): called on a
+        worker thread with a TofuQuestion (endpoint, sha256, sha1, system_result)."""
+        system = getattr(question, "system_result", None)
+        why = tuple(
+            f"{name}: {system.reasons.get(name, 'failed')}"
+            for name in (system.failed_fields() if system is not None else ())
+        )
+        return self.ask(
+            str(question.endpoint),
+            str(question.sha256),
+            (),
+            sha1=str(getattr(question, "sha1", "")),
+            why_untrusted=why,
+        )
+
+    def ask(
+        self,
+        endpoint: str,
+        sha256: str,
+        chain: Sequence[bytes],
+        *,
+        sha1: str = "",
+        why_untrusted: tuple[str, ...] = (),
+    ) -> bool:
+        """Called off the UI thread: True to trust. Blocks this (worker) thread only."""
         if QThread.currentThread() is self.thread():
             # Waiting here would freeze the very thread that must show the dialog.
             return False
-        question = TofuQuestion(host, thumbprint, tuple(chain))
+        question = PendingQuestion(endpoint, sha256, tuple(chain), sha1, why_untrusted)
         self._posted.emit(question)
         try:
             return question.answer.result(timeout=self.timeout_s)
@@ -122,7 +159,7 @@ class TofuPrompter(QObject):
             return False
 
     @Slot(object)
-    def _show(self, question: TofuQuestion) -> None:
+    def _show(self, question: PendingQuestion) -> None:
         if question.answer.done():
             return
         dialog = TofuDialog(question, self._parent_widget)

@@ -30,21 +30,25 @@ def test_describe_chain_lists_every_field(pki: GeneratedPki) -> None:
         "Serial number",
         "Not before",
         "Not after",
-        "Subject alternative names",
+        "DNS names (SAN)",
+        "IP addresses (SAN)",
         "Key usage",
         "Extended key usage",
         "Basic constraints",
-        "Public key",
+        "Key type",
+        "Key size (bits)",
         "Signature algorithm",
         "SHA-256 thumbprint",
         "SHA-1 thumbprint (Windows)",
     ):
         assert wanted in labels
     fields = dict(infos[0].fields)
-    assert "localhost" in fields["Subject alternative names"]
-    assert "127.0.0.1" in fields["Subject alternative names"]
+    assert fields["DNS names (SAN)"] == "localhost"
+    assert fields["IP addresses (SAN)"] == "127.0.0.1"
+    assert fields["Basic constraints"] == "not a CA"
     assert "serverAuth" in fields["Extended key usage"]
     # The same thumbprints the security module gives (and openssl prints).
+    assert dict(infos[2].fields)["Basic constraints"] == "CA"
     assert infos[0].sha256 == pki.sha256_thumbprint
     assert infos[0].sha1 == pki.sha1_thumbprint
     assert infos[0].pin == pki.pin

@@ -71,3 +71,34 @@ def test_no_answer_in_time_refuses_and_closes_the_dialog(
 def test_asking_on_the_ui_thread_refuses_instead_of_deadlocking(qapp, pki: GeneratedPki) -> None:
     prompter = TofuPrompter(timeout_s=30)
     assert prompter.ask("127.0.0.1", pki.sha256_thumbprint, ()) is False
+
+
+def test_client_policy_asks_through_the_prompter(
+    qtbot, qasync_loop, pki: GeneratedPki, tmp_path
+) -> None:
+    """The real client policy (TOFU, unknown endpoint) asks the prompter from its
+    worker thread; trusting in the dialog accepts and records the host."""
+    from app.security.client_policy import ClientPolicy, decide
+    from app.security.verdict import ValidationResult
+
+    prompter = TofuPrompter(timeout_s=20)
+    chain = tuple(c.public_bytes(Encoding.DER) for c in pki.chain)
+    policy = ClientPolicy(known_hosts=tmp_path / "known_hosts")
+    system = ValidationResult(trusted_root=False, reasons={"trustedRoot": "unknown CA"})
+    decisions = []
+    thread = threading.Thread(
+        target=lambda: decisions.append(
+            decide(system, chain, "127.0.0.1", 8265, policy, ask=prompter.ask_user)
+        )
+    )
+    with qtbot.waitSignal(prompter.asked, timeout=5000) as shown:
+        thread.start()
+    dialog = shown.args[0]
+    label = dialog.findChild(QLabel, "tofuThumbprint").text()
+    assert pki.sha256_thumbprint in label.replace(":", "").lower() or pki.sha256_thumbprint in label
+    assert "unknown CA" in label
+    dialog.trust_button.click()
+    qtbot.waitUntil(lambda: bool(decisions), timeout=5000)
+    thread.join(timeout=5)
+    assert decisions[0].result.trusted_root is True
+    assert decisions[0].known_hosts is not None

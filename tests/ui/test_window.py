@@ -258,3 +258,58 @@ def test_without_keyring_the_store_says_it_is_not_remembering(qasync_loop) -> No
     assert isinstance(store, NotRememberingStore)
     assert not store.is_persistent
     assert "not remembering" in store.description
+
+
+def test_generate_and_file_tokens(qtbot, window: MainWindow, tmp_path: Path) -> None:
+    panel = window.endpoint.client_panel
+    panel.generate_button.click()
+    qtbot.waitUntil(lambda: len(panel.token.text()) >= 22, timeout=5000)
+    first = panel.token.text()
+    panel.generate_button.click()
+    qtbot.waitUntil(lambda: panel.token.text() != first, timeout=5000)
+    token_file = tmp_path / "token.txt"
+    token_file.write_text(TOKEN + "\n")
+    panel.load_token_file(str(token_file))
+    qtbot.waitUntil(lambda: panel.token.text() == TOKEN, timeout=5000)
+    panel.load_token_file(str(tmp_path / "missing.txt"))
+    qtbot.waitUntil(lambda: panel.token_status.isVisible(), timeout=5000)
+    assert "missing.txt" in panel.token_status.text()
+
+
+def test_create_test_pki_dialog_fills_the_server_panel(
+    qtbot, window: MainWindow, tmp_path: Path
+) -> None:
+    from ui.dialogs import CreateTestPkiDialog
+
+    dialog = CreateTestPkiDialog(window)
+    qtbot.addWidget(dialog)
+    dialog.created.connect(window.use_test_pki)
+    dialog.out_dir.setText(str(tmp_path / "made"))
+    dialog.create()
+    qtbot.waitUntil(lambda: dialog.use_button.isEnabled(), timeout=10_000)
+    text = dialog.result_text.toPlainText()
+    assert "server.pfx" in text and "pin: SHA256:" in text
+    assert dialog.files is not None and dialog.files.passphrase not in text
+    assert not dialog.qr_label.pixmap().isNull()
+    dialog.use_button.click()
+    panel = window.endpoint.server_panel
+    assert panel.store_path.text().endswith("server.pfx")
+    qtbot.waitUntil(lambda: panel.subject_name.count() > 0, timeout=5000)
+    assert "holoremote-server" in [
+        panel.subject_name.itemText(i) for i in range(panel.subject_name.count())
+    ]
+    assert window.endpoint.client_panel.ca_file.text().endswith("ca.pem")
+
+
+def test_verify_chain_for_wrong_host_marks_name_check_failed(
+    qtbot, window: MainWindow, pki_files
+) -> None:
+    window.verify_chain(str(pki_files["chain"]), "wrong.example", str(pki_files["ca"]))
+    qtbot.waitUntil(lambda: len(window.inspector.check_marks()) == 7, timeout=10_000)
+    marks = window.inspector.check_marks()
+    assert marks["nameMismatch"] is False
+    assert marks["trustedRoot"] is True
+    assert "would refuse" in window.inspector.title_label.text()
+    window.verify_chain(str(pki_files["chain"]), "127.0.0.1", str(pki_files["ca"]))
+    qtbot.waitUntil(lambda: "would accept" in window.inspector.title_label.text(), timeout=10_000)
+    assert all(window.inspector.check_marks().values())
