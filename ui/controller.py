@@ -106,6 +106,10 @@ class SessionController(QObject):
             await session.start()
             async for event in session.events():
                 self._dispatch(event)
+                if type(event).__name__ == "Disconnected":
+                    # One attempt (or one listener's client) per session: the window
+                    # starts a fresh session for the next Connect / Listen.
+                    break
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - shown in the status bar

@@ -83,9 +83,16 @@ class ChainInspector(QWidget):
         self.warnings_label.setWordWrap(True)
         self.warnings_label.setProperty("severity", "warning")
         self.warnings_label.hide()
+        self.failed_label = QLabel()
+        self.failed_label.setObjectName("inspectorFailed")
+        self.failed_label.setWordWrap(True)
+        self.failed_label.setProperty("severity", "error")
+        self.failed_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.failed_label.hide()
         checks_box = QGroupBox("Validation (the seven fields of the verdict)")
         checks_layout = QVBoxLayout(checks_box)
-        checks_layout.addWidget(self.checks_view)
+        checks_layout.addWidget(self.checks_view, 1)
+        checks_layout.addWidget(self.failed_label)
         checks_layout.addWidget(self.warnings_label)
 
         self.sha256_edit = QLineEdit()
@@ -130,8 +137,8 @@ class ChainInspector(QWidget):
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.chain_view)
         splitter.addWidget(right)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -178,15 +185,26 @@ class ChainInspector(QWidget):
         self._rows = ()
         if verdict is None:
             self.warnings_label.hide()
+            self.failed_label.hide()
             return
         self._rows = check_rows(verdict)
         for row in self._rows:
             mark = _item(PASS_MARK if row.passed else FAIL_MARK)
             mark.setForeground(_PASS_BRUSH if row.passed else _FAIL_BRUSH)
-            mark.setToolTip("passed" if row.passed else "failed")
-            self.checks_model.appendRow(
-                [mark, _item(row.name), _item(row.value), _item(row.reason or "")]
+            cells = [mark, _item(row.name), _item(row.value), _item(row.reason or "")]
+            for cell in cells:
+                cell.setToolTip(
+                    f"{row.name}: {'passed' if row.passed else 'FAILED'}. {row.reason}".strip()
+                )
+            self.checks_model.appendRow(cells)
+        failed = [row for row in self._rows if not row.passed]
+        if failed:
+            self.failed_label.setText(
+                "\n".join(f"{FAIL_MARK} {row.name}: {row.reason or 'failed'}" for row in failed)
             )
+            self.failed_label.show()
+        else:
+            self.failed_label.hide()
         warnings = (
             verdict.warnings
             if isinstance(verdict, ValidationResult)
