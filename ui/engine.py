@@ -458,38 +458,163 @@ def open_session(
     settings: EndpointSettings,
     *,
     ask_trust_on_first_use: TofuAsk,
-    record_sink: RecordSink | None = None,
 ) -> tuple[Any, str]:
-    """Build the runtime, the callbacks with their providers and the session, as the
-    command line does (`app.commands.common`). Blocking (reads files, opens the
-    runtime). Returns (session, runtime description)."""
+    """Build the runtime, the callbacks with their providers and the session from the
+    window's fields. Blocking (reads files, opens the runtime); refuses bad fields
+    with the app's errors (which name the field and the fix). Returns (session,
+    runtime description)."""
     session_mod = _module("app.session", "The session engine")
-    common = _module("app.commands.common", "Building connection settings")
-    providers = common.providers_from_settings(
-        mode=settings.mode,
-        secure=settings.secure,
-        cert_store=settings.server.store_path or None,
-        key_file=settings.server.key_path or None,
-        key_passphrase=settings.server.passphrase or None,
-        subject_name=settings.server.subject_name,
-        accepted_tokens=settings.server.shared_secrets,
-        jwt_key_file=settings.server.jwt_key_path or None,
-        jwt_issuer=settings.server.jwt_issuer or None,
-        jwt_audience=settings.server.jwt_audience or None,
-        token_mode=settings.server.token_mode,
-        token=settings.client.token or None,
-        ca_file=settings.client.ca_file or None,
-        pin=settings.client.pin or None,
-        trust_on_first_use=settings.client.trust_on_first_use,
-        known_hosts=settings.client.known_hosts or None,
-        ask_trust_on_first_use=ask_trust_on_first_use,
-        allow_name_mismatch=settings.client.allow_name_mismatch,
-        allow_unverified_chain=settings.client.allow_unverified_chain,
-        record_sink=record_sink,
+    config = session_config_for(settings)
+    providers = _providers(settings, ask_trust_on_first_use)
+    runtime, description = _open_runtime(settings)
+    session = session_mod.Session.with_callbacks(config, runtime, **providers)
+    return session, description
+
+
+def _providers(settings: EndpointSettings, ask: TofuAsk) -> dict[str, Any]:
+    """The callbacks' providers, from the security module (as the command line
+    builds them); only the side this end plays gets any."""
+    if not settings.secure:
+        return {}
+    from app.security import callbacks
+
+    if settings.mode == "listen":
+        return {
+            "server_certificate_provider": callbacks.fixed_server_certificate(
+                _server_material(settings.server)
+            ),
+            "token_validator": _token_validator(settings.server),
+        }
+    client = settings.client
+    return {
+        "token_provider": callbacks.fixed_token(client.token) if client.token else None,
+        "certificate_validator": _certificate_validator(settings, ask),
+    }
+
+
+def _server_material(server: ServerSettings) -> Any:
+    from app.security.callback_types import ServerCertificateMaterial
+
+    if not server.store_path:
+        raise HoloremoteError(
+            "secure listening needs a certificate store",
+            fix="choose a .pfx/.p12 (or PEM) file, or use Tools \u2192 Create test certificates",
+        )
+    data = _read_inputs(server.store_path, server.key_path)
+    certstore = _module("app.security.certstore", "Loading certificate stores")
+    # Checked now, so a wrong passphrase or subject name is reported on Listen, naming
+    # the file, instead of as NO_SERVER_CERTIFICATE after a client tried.
+    store = certstore.load_certificate_store(
+        data, server.passphrase or None, source=server.store_path
     )
-    runtime = common.open_runtime(settings.runtime, settings.runtime_json or None)
-    session = session_mod.Session(session_config_for(settings), runtime, providers)
-    return session, str(getattr(runtime, "display_name", "runtime"))
+    certstore.select_server_certificate(store, server.subject_name)
+    return ServerCertificateMaterial(data, server.passphrase, server.subject_name)
+
+
+def _token_validator(server: ServerSettings) -> Callable[[str], bool]:
+    import time
+
+    validation = _module("app.security.token_validation", "Token validation")
+    validators: list[Any] = []
+    if server.token_mode == "jwt":  # noqa: S105 - a mode name
+        path = server.jwt_key_path
+        if not path:
+            raise HoloremoteError(
+                "JWT checking needs a JWKS file or a public key", fix="choose the key file"
+            )
+        if path.lower().endswith(".json"):
+            key = validation.jwt_key_from_jwks_file(path)
+            algorithms = tuple(sorted(validation.PUBLIC_KEY_ALGORITHMS))
+        else:
+            certstore = _module("app.security.certstore", "Loading keys")
+            pem = certstore.read_bounded_file(path, what="JWT key file")
+            key = validation.jwt_key_from_pem(pem, source=path)
+            algorithms = tuple(sorted(validation.PUBLIC_KEY_ALGORITHMS))
+        validators.append(
+            validation.JwtValidator(
+                key=key,
+                algorithms=algorithms,
+                issuer=server.jwt_issuer or None,
+                audience=server.jwt_audience or None,
+            )
+        )
+    else:
+        validators.append(validation.SharedSecretValidator(accepted=server.shared_secrets))
+
+    def validate(token: str) -> bool:
+        errors = _module("app.security.errors", "Token validation")
+        try:
+            validation.validate_token_any(token, validators, now=time.time())
+        except errors.TokenRejected:
+            return False
+        return True
+
+    return validate
+
+
+def _certificate_validator(settings: EndpointSettings, ask: TofuAsk) -> Callable[[Any], Any]:
+    policy_mod = _module("app.security.client_policy", "Client certificate policy")
+    thumbs = _module("app.security.thumbprints", "Certificate pins")
+    client = settings.client
+    known_path = (
+        Path(client.known_hosts or default_known_hosts()) if client.trust_on_first_use else None
+    )
+    policy = policy_mod.ClientPolicy(
+        pins=(thumbs.parse_pin(client.pin),) if client.pin else (),
+        known_hosts=known_path,
+        allow_name_mismatch=client.allow_name_mismatch,
+        allow_unverified_chain=client.allow_unverified_chain,
+    )
+    host, port = settings.host, settings.port
+
+    def validate(request: Any) -> ValidationResult:
+        system = request.system_result
+        if system is None:
+            system = ValidationResult(
+                reasons={name: "not checked: system validation is off" for name in FIELD_NAMES}
+            )
+        known = None
+        if known_path is not None:
+            known_hosts_mod = _module("app.security.known_hosts", "Known hosts")
+            known = known_hosts_mod.load_known_hosts(known_path)
+        decision = policy_mod.decide(
+            system,
+            request.chain,
+            request.host_name or host,
+            port,
+            policy,
+            known_hosts=known,
+            ask=ask,
+        )
+        if decision.known_hosts is not None and known_path is not None:
+            known_path.parent.mkdir(parents=True, exist_ok=True)
+            decision.known_hosts.save(known_path)
+        result: ValidationResult = decision.result
+        return result
+
+    return validate
+
+
+def _open_runtime(settings: EndpointSettings) -> tuple[Any, str]:
+    if settings.runtime == "openxr":
+        raise EngineUnavailable(
+            "the OpenXR runtime is not available in this build",
+            fix="choose the built-in runtime",
+        )
+    builtin = _module("app.remoting.builtin", "The built-in runtime")
+    trust_pem = None
+    if settings.mode == "connect" and settings.client.ca_file:
+        trust = _module("app.security.trust", "Trust anchors")
+        anchors = trust.anchors_from_file(settings.client.ca_file)
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        trust_pem = b"".join(c.public_bytes(Encoding.PEM) for c in anchors.certificates)
+    options = builtin.BuiltinOptions(role=settings.role, trust_ca_pem=trust_pem)
+    runtime = builtin.BuiltinRuntime(options)
+    text = "built-in (pure Python over TLS)"
+    if trust_pem is not None:
+        text += f"; system validation trusts {settings.client.ca_file}"
+    return runtime, text
 
 
 def reason_text(reason: int) -> tuple[str, str, str]:

@@ -114,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
+    # Closing the windows between shots must not end the loop that takes them.
+    app.setQuitOnLastWindowClosed(False)
     apply_style(app)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
