@@ -20,7 +20,6 @@ why, for the CLI and the window to show. Rules:
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
 from typing import Any, Literal
 
 from app.remoting.contract import RemotingRuntime
@@ -39,11 +38,11 @@ RuntimeChoice = Literal["auto", "builtin", "openxr"]
 CHOICES: tuple[RuntimeChoice, ...] = ("auto", "builtin", "openxr")
 
 
-def _builtin(options: Mapping[str, Any] | None) -> RemotingRuntime:
+def _builtin(options: Any) -> RemotingRuntime:
     # Imported here: the built-in runtime pulls in the network and TLS stack, which
     # a session on the OpenXR path does not need.
     builtin = importlib.import_module("app.remoting.builtin")
-    runtime: RemotingRuntime = builtin.BuiltinRuntime(**dict(options or {}))
+    runtime: RemotingRuntime = builtin.BuiltinRuntime(options)
     return runtime
 
 
@@ -59,9 +58,12 @@ def _open_openxr() -> tuple[RemotingRuntime, str]:
 def create_runtime(
     choice: RuntimeChoice,
     runtime_json: str | None,
-    builtin_options: Mapping[str, Any] | None = None,
+    builtin_options: Any = None,
 ) -> tuple[RemotingRuntime, str]:
     """The runtime to use and a sentence saying which one was taken and why.
+
+    `builtin_options` is the `app.remoting.builtin.BuiltinOptions` for the built-in
+    runtime (None: its defaults); the OpenXR path takes its settings from the runtime.
 
     Raises `RuntimeManifestError` (an `InputError`) for a bad manifest and an
     `OpenXRRuntimeError` subclass when `openxr` was asked for and cannot be had.

@@ -288,6 +288,15 @@ class OpenXRRuntime(RemotingRuntime):
             raise ExtensionNotOfferedError(runtime, source, names)
 
         result, instance = _create_instance([EXTENSION])
+        if result == int(Result.ERROR_LIMIT_REACHED):
+            raise OpenXRCallError(
+                "xrCreateInstance",
+                result,
+                source,
+                "The Khronos loader allows one XrInstance per process and another session "
+                "in this process holds it: close that session first, or run this end in "
+                "its own process or on --runtime builtin.",
+            )
         if result < 0 or not instance:
             raise OpenXRCallError(
                 "xrCreateInstance",

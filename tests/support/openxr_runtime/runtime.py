@@ -62,13 +62,19 @@ RUNTIME_VERSION = core.make_version(0, 1, 0)
 SYSTEM_ID = 0x5E57_0001
 NEWEST_API_MINOR = 1
 
-BackendFactory = Callable[[], RemotingRuntime]
+BackendFactory = Callable[[Variant], RemotingRuntime]
 
 
-def default_backend() -> RemotingRuntime:
-    from app.remoting.builtin import BuiltinRuntime
+def default_backend(variant: Variant) -> RemotingRuntime:
+    """The built-in engine, with no trust source of its own (system validation uses
+    the OS store, as Microsoft's runtime does) and the variant's role."""
+    from app.remoting.builtin import BuiltinOptions, BuiltinRuntime
 
-    return BuiltinRuntime()
+    if variant.engine_timeouts == "test":
+        options = BuiltinOptions.for_tests(role=variant.engine_role)
+    else:
+        options = BuiltinOptions(role=variant.engine_role)  # type: ignore[arg-type]
+    return BuiltinRuntime(options)
 
 
 def _guarded(name: str, function: Callable[..., int]) -> Callable[..., int]:
@@ -122,7 +128,7 @@ class _PendingCertificate:
 class _Instance:
     handle: int
     api_version: int
-    backend_factory: BackendFactory
+    backend_factory: Callable[[], RemotingRuntime]
     app_client: s.XrRemotingSecureConnectionClientCallbacksMSFT | None = None
     app_server: s.XrRemotingSecureConnectionServerCallbacksMSFT | None = None
     realm: Any = None
@@ -312,7 +318,9 @@ class TestRuntime:
         with self._lock:
             handle = next(self._handles)
         with self._lock:
-            self._instances[handle] = _Instance(handle, api, self.backend_factory)
+            self._instances[handle] = _Instance(
+                handle, api, lambda: self.backend_factory(self.variant)
+            )
         out[0] = handle
         return SUCCESS
 

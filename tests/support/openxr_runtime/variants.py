@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 EXTENSION_NAME = "XR_MSFT_holographic_remoting"
@@ -30,7 +30,11 @@ class Variant:
     pass_system_result: bool = True
     initial_capacity: int = 1
     runtime_name: str = "holoremote test runtime"
-    extra: dict[str, str] = field(default_factory=dict)
+    #: The engine's role. OpenXR has no notion of it (Microsoft's runtime is always
+    #: the remote end); two OpenXR ends need one variant to play the player.
+    engine_role: str = "remote"
+    #: The engine's timeouts: "test" (BuiltinOptions.for_tests) or "default".
+    engine_timeouts: str = "test"
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -52,5 +56,9 @@ MISSING_FUNCTION = Variant(
     name="missing-function", missing_functions=("xrRemotingGetConnectionStateMSFT",)
 )
 NO_SYSTEM_RESULT = Variant(name="no-system-result", pass_system_result=False)
+PLAYER = Variant(name="player", engine_role="player")
+PLAYER_NO_SYSTEM_RESULT = Variant(
+    name="player-no-system-result", engine_role="player", pass_system_result=False
+)
 
-ALL = (FULL, NO_EXTENSION, MISSING_FUNCTION, NO_SYSTEM_RESULT)
+ALL = (FULL, NO_EXTENSION, MISSING_FUNCTION, NO_SYSTEM_RESULT, PLAYER, PLAYER_NO_SYSTEM_RESULT)
