@@ -1,0 +1,330 @@
+"""The connecting side of the built-in runtime (a thin asyncio shell over the cores).
+
+Order, and why: TCP; TLS (secure mode); the server's whole chain goes through system
+validation (when asked) and ValidateServerCertificate; only when the verdict passes
+the acceptance rule does HTTP start, so the token is never sent to a server the
+application has not accepted. Then the challenge, RequestAuthenticationToken, the
+authorized request, and the transport port with the one-time session id, where the
+server must present the same leaf certificate as on the handshake port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import ssl
+from collections.abc import Callable
+from concurrent.futures import Executor
+
+from app.errors import HoloremoteError
+from app.remoting.builtin import tls
+from app.remoting.builtin.frames import (
+    DataReceived,
+    SessionOpened,
+    TransportConnection,
+    TransportEvent,
+)
+from app.remoting.builtin.handshake import (
+    ChallengeReceived,
+    ClientHandshake,
+    HandshakeAccepted,
+    HandshakeFailed,
+    HandshakeTimedOut,
+)
+from app.remoting.builtin.options import BuiltinOptions
+from app.remoting.builtin.shell import (
+    CLOSE_GRACE_S,
+    READ_CHUNK,
+    Reporter,
+    TransportDriver,
+    close_writer,
+    connect_error_reason,
+    describe_connect_error,
+    flush,
+)
+from app.security.verdict import ValidationResult, is_acceptable
+from app.xr import invoke, limits
+from app.xr.structs import XrRemotingSecureConnectionClientCallbacksMSFT
+from app.xr.values import DisconnectReason
+
+R = DisconnectReason
+SystemValidator = Callable[[tuple[bytes, ...], str], ValidationResult]
+
+
+class _Failed(Exception):  # internal control flow: carries the outcome
+    def __init__(self, reason: DisconnectReason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+class Connector:
+    def __init__(
+        self,
+        *,
+        options: BuiltinOptions,
+        host: str,
+        port: int,
+        secure: bool,
+        callbacks: XrRemotingSecureConnectionClientCallbacksMSFT | None,
+        ssl_context: Callable[[], ssl.SSLContext],
+        system_validator: Callable[[], SystemValidator],
+        reporter: Reporter,
+        callback_executor: Executor,
+        on_data: Callable[[DataReceived], None],
+    ) -> None:
+        self._options = options
+        self._host = host
+        self._port = port
+        self._secure = secure
+        self._callbacks = callbacks
+        self._ssl_context = ssl_context
+        self._system_validator = system_validator
+        self._reporter = reporter
+        self._callback_executor = callback_executor
+        self._on_data = on_data
+        self._driver: TransportDriver | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._cancel_reason: tuple[DisconnectReason, str] | None = None
+
+    # --- commands (on the loop) -----------------------------------------------------
+
+    def request_disconnect(self) -> None:
+        if self._driver is not None:
+            self._driver.request_disconnect()
+        else:
+            self._cancel(R.CANCELED, "the connection attempt was canceled")
+
+    def abort(self, reason: DisconnectReason, detail: str) -> None:
+        if self._driver is not None:
+            self._driver.abort(reason, detail)
+        else:
+            self._cancel(reason, detail)
+
+    def send_data(self, channel_id: int, payload: bytes) -> None:
+        if self._driver is None:
+            raise RuntimeError("no transport session is open")
+        self._driver.send_data(channel_id, payload)
+
+    def _cancel(self, reason: DisconnectReason, detail: str) -> None:
+        if self._cancel_reason is None:
+            self._cancel_reason = (reason, detail)
+        if self._task is not None:
+            self._task.cancel()
+
+    # --- lifetime ---------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Connect, run the session, report exactly one disconnect."""
+        self._task = asyncio.current_task()
+        reason, detail = R.INTERNAL_ERROR, "the connection attempt stopped unexpectedly"
+        try:
+            reason, detail = await self._connect_and_run()
+        except _Failed as failure:
+            reason, detail = failure.reason, failure.detail
+        except asyncio.CancelledError:
+            reason, detail = self._cancel_reason or (R.CANCELED, "the runtime closed")
+            if self._cancel_reason is None:
+                raise
+        finally:
+            self._reporter.disconnected(reason, detail)
+
+    async def _open(
+        self, port: int, *, transport: bool
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        try:
+            return await asyncio.wait_for(
+                asyncio.open_connection(self._host, port), self._options.tcp_connect_timeout
+            )
+        except (OSError, TimeoutError) as exc:
+            where = "transport" if transport else "handshake"
+            reason = R.TRANSPORT_UNREACHABLE if transport else connect_error_reason(exc)
+            raise _Failed(
+                reason, f"{where} port {self._host}:{port}: {describe_connect_error(exc)}"
+            ) from None
+
+    async def _start_tls(
+        self, writer: asyncio.StreamWriter, deadline: float, failure: DisconnectReason
+    ) -> ssl.SSLObject:
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout_at(deadline):
+                await writer.start_tls(
+                    self._ssl_context(),
+                    server_hostname=self._host,
+                    ssl_handshake_timeout=max(0.1, deadline - loop.time()),
+                )
+        except TimeoutError:
+            writer.transport.abort()
+            raise _Failed(
+                R.REMOTING_HANDSHAKE_TIMEOUT, "the TLS handshake did not finish"
+            ) from None
+        except (ssl.SSLError, ConnectionError, OSError, EOFError) as exc:
+            writer.transport.abort()
+            raise _Failed(
+                failure,
+                f"the TLS handshake failed ({type(exc).__name__}: {exc}); is the other end "
+                "in plain mode, or not a holoremote listener?",
+            ) from None
+        ssl_object = writer.get_extra_info("ssl_object")
+        assert ssl_object is not None
+        return ssl_object  # type: ignore[no-any-return]
+
+    async def _connect_and_run(self) -> tuple[DisconnectReason, str]:
+        loop = asyncio.get_running_loop()
+        options = self._options
+        reader, writer = await self._open(self._port, transport=False)
+        deadline = loop.time() + options.handshake_timeout
+        leaf: bytes | None = None
+        try:
+            if self._secure:
+                ssl_object = await self._start_tls(writer, deadline, R.HANDSHAKE_CONNECTION_FAILED)
+                chain = tls.peer_chain(ssl_object)
+                await self._validate_chain(chain)
+                leaf = chain[0]
+            accepted = await self._http_handshake(reader, writer, deadline)
+        finally:
+            await close_writer(writer)
+        return await self._transport(accepted, leaf)
+
+    async def _validate_chain(self, chain: tuple[bytes, ...]) -> None:
+        loop = asyncio.get_running_loop()
+        assert self._callbacks is not None
+        if not chain:
+            raise _Failed(R.HANDSHAKE_CONNECTION_FAILED, "the server presented no certificate")
+        if len(chain) > limits.MAX_CHAIN_CERTIFICATES:
+            raise _Failed(R.HANDSHAKE_CONNECTION_FAILED, "the server's chain is too long")
+        system: ValidationResult | None = None
+        if self._callbacks.performSystemValidation:
+            try:
+                validator = await loop.run_in_executor(None, self._system_validator)
+                system = await loop.run_in_executor(None, validator, chain, self._host)
+            except HoloremoteError as exc:  # no usable trust store: say so, refuse
+                raise _Failed(
+                    R.HANDSHAKE_CONNECTION_FAILED, f"system validation is impossible: {exc}"
+                ) from None
+        forced = self._options.force_revocation_check
+        call = functools.partial(
+            invoke.validate_server_certificate,
+            self._callbacks,
+            host_name=self._host,
+            chain=chain,
+            force_revocation_check=forced,
+            system_result=system,
+        )
+        outcome = await loop.run_in_executor(self._callback_executor, call)
+        verdict = outcome.value
+        if outcome.result != invoke.SUCCESS or verdict is None:
+            raise _Failed(
+                R.HANDSHAKE_CONNECTION_FAILED,
+                f"ValidateServerCertificate refused the server ({outcome.problem or 'failed'})",
+            )
+        if not is_acceptable(verdict, revocation_forced=forced):
+            failed = ", ".join(verdict.failed_fields(revocation_forced=forced))
+            raise _Failed(
+                R.HANDSHAKE_CONNECTION_FAILED,
+                f"the server's certificate was not accepted (failed: {failed})",
+            )
+
+    async def _http_handshake(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, deadline: float
+    ) -> HandshakeAccepted:
+        loop = asyncio.get_running_loop()
+        core = ClientHandshake(
+            host=self._host,
+            port=self._port,
+            role=self._options.role,
+            now=loop.time(),
+            timeout=max(0.0, deadline - loop.time()),
+            version=self._options.protocol_version,
+        )
+        while True:
+            while (event := core.next_event()) is not None:
+                if isinstance(event, HandshakeAccepted):
+                    return event
+                if isinstance(event, HandshakeFailed):
+                    raise _Failed(event.reason, event.detail)
+                if isinstance(event, HandshakeTimedOut):
+                    raise _Failed(R.REMOTING_HANDSHAKE_TIMEOUT, "the handshake did not finish")
+                if isinstance(event, ChallengeReceived):
+                    await self._answer_challenge(core)
+            if not await flush(writer, core.data_to_send()):
+                core.receive_data(b"", loop.time())
+                continue
+            timer = core.get_timer()
+            timeout = None if timer is None else max(0.0, timer - loop.time())
+            try:
+                data = await asyncio.wait_for(reader.read(READ_CHUNK), timeout)
+            except TimeoutError:
+                core.handle_timer(loop.time())
+                continue
+            except (ConnectionError, OSError, ssl.SSLError):
+                data = b""
+            core.receive_data(data, loop.time())
+
+    async def _answer_challenge(self, core: ClientHandshake) -> None:
+        if not self._secure or self._callbacks is None:
+            core.fail(
+                R.HANDSHAKE_FAILED, "the server asks for a token but this end is in plain mode"
+            )
+            return
+        loop = asyncio.get_running_loop()
+        call = functools.partial(
+            invoke.request_authentication_token,
+            self._callbacks,
+            initial_capacity=self._options.initial_string_capacity,
+        )
+        outcome = await loop.run_in_executor(self._callback_executor, call)
+        if not outcome.ok or outcome.value is None:
+            core.fail(
+                R.AUTHENTICATION_FAILED,
+                f"RequestAuthenticationToken gave no token ({outcome.problem or 'failed'})",
+            )
+            return
+        core.send_token(outcome.value)
+
+    async def _transport(
+        self, accepted: HandshakeAccepted, leaf: bytes | None
+    ) -> tuple[DisconnectReason, str]:
+        loop = asyncio.get_running_loop()
+        options = self._options
+        reader, writer = await self._open(accepted.transport_port, transport=True)
+        core = TransportConnection(
+            "client",
+            now=loop.time(),
+            session_open_timeout=options.session_open_timeout,
+            heartbeat_interval=options.heartbeat_interval,
+            heartbeat_timeout=options.heartbeat_timeout,
+            disconnect_wait=options.disconnect_wait,
+            version=options.protocol_version,
+        )
+        if self._secure:
+            deadline = loop.time() + options.session_open_timeout
+            try:
+                ssl_object = await self._start_tls(writer, deadline, R.TRANSPORT_CONNECTION_FAILED)
+            except _Failed as failure:
+                if failure.reason == R.REMOTING_HANDSHAKE_TIMEOUT:
+                    raise _Failed(R.SESSION_OPEN_TIMEOUT, failure.detail) from None
+                raise
+            chain = tls.peer_chain(ssl_object)
+            if not chain or chain[0] != leaf:
+                await close_writer(writer)
+                raise _Failed(
+                    R.TRANSPORT_CONNECTION_FAILED,
+                    "the transport port presented a different certificate than the handshake port",
+                )
+        core.send_hello(accepted.session_id)
+
+        async def on_event(event: TransportEvent) -> None:
+            if isinstance(event, SessionOpened):
+                self._reporter.connected()
+            elif isinstance(event, DataReceived):
+                self._on_data(event)
+
+        driver = TransportDriver(core, reader, writer, on_event)
+        self._driver = driver
+        ended = await driver.run()
+        return ended.reason, ended.detail
+
+
+__all__ = ["CLOSE_GRACE_S", "Connector"]

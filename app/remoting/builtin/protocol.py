@@ -1,0 +1,92 @@
+"""The built-in runtime's wire protocol: names, numbers and every size limit, in one
+place. docs/protocol.md describes the same protocol for someone writing a peer.
+
+Each limit has a name, a value, the reason and (where there is one) a precedent,
+as h11 does with `DEFAULT_MAX_INCOMPLETE_EVENT_SIZE`.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Literal
+
+Role = Literal["remote", "player"]
+ROLES: tuple[Role, ...] = ("remote", "player")
+
+#: The one protocol version this implementation speaks (handshake and transport).
+PROTOCOL_VERSION = 1
+SUPPORTED_VERSIONS = frozenset({PROTOCOL_VERSION})
+
+DEFAULT_HANDSHAKE_PORT = 8265
+DEFAULT_TRANSPORT_PORT = 8266
+
+# --- handshake (HTTP/1.1 over TLS, framed by h11) ------------------------------------
+
+HANDSHAKE_PATH = "/remoting/v1/handshake"
+VERSION_HEADER = "Holoremote-Protocol-Version"
+ROLE_HEADER = "Holoremote-Role"
+SUPPORTED_VERSIONS_HEADER = "Holoremote-Supported-Versions"
+USER_AGENT = "holoremote/1"
+SERVER_NAME = "holoremote/1"
+
+# JSON "error" values in non-200 answers; the client maps them to disconnect reasons.
+ERROR_UNSUPPORTED_VERSION = "unsupported_protocol_version"  # 400 -> REMOTING_VERSION_MISMATCH
+ERROR_SAME_ROLE = "same_role"  # 409 -> HANDSHAKE_FAILED
+ERROR_BAD_REQUEST = "bad_request"  # 400 -> HANDSHAKE_FAILED
+ERROR_NOT_FOUND = "not_found"  # 404/405 -> HANDSHAKE_FAILED
+ERROR_BUSY = "busy"  # 503 -> HANDSHAKE_FAILED (a session is already open)
+ERROR_INVALID_TOKEN = "invalid_token"  # noqa: S105 - an error code, not a secret; 401 (RFC 6750 section 3.1) -> AUTHENTICATION_FAILED
+
+# Longest request or response head (request line + headers) either end accepts.
+# Ours are ~300 bytes plus a token of at most 1023 bytes. Precedent: Apache's
+# LimitRequestFieldSize is 8190 and nginx's large_client_header_buffers is 8 KiB;
+# h11's own default (16 KiB) is larger than this protocol ever needs.
+MAX_HEAD_BYTES = 8 * 1024
+# Longest handshake body. The 200 answer is a JSON object of ~150 bytes and error
+# answers are smaller; nothing legitimate comes close to 4 KiB.
+MAX_BODY_BYTES = 4 * 1024
+# A secure handshake is at most two requests on one connection (the unauthenticated
+# one that gets the challenge, then the one with the token); plain mode needs one.
+MAX_REQUESTS_PER_CONNECTION = 2
+# Longest token the client sends: the specification's 1 KiB callback buffer minus
+# its terminator.
+MAX_TOKEN_BYTES = 1023
+
+# --- transport (length-prefixed frames over TLS) --------------------------------------
+
+# One frame: type (1 byte) | payload length (4 bytes, big-endian) | payload.
+FRAME_HEADER_BYTES = 5
+# Largest payload of any frame, data-channel messages included. Precedent: the
+# `websockets` library's default max_size (1 MiB); HTTP/2 lets peers raise its frame
+# size to 16 MiB but defaults to 16 KiB. 1 MiB bounds memory per connection.
+MAX_FRAME_PAYLOAD = 1 << 20
+# HELLO carries a version (2 bytes) and a session id of 43 characters; anything over
+# this is not a HELLO.
+MAX_HELLO_PAYLOAD = 2 + 128
+# REJECT carries a code and a short text.
+MAX_REJECT_PAYLOAD = 1 + 512
+# Channel ids are 64-bit, as in XrRemotingDataChannelCreateInfoMSFT.channelId.
+CHANNEL_ID_BYTES = 8
+
+# One-time session id: 32 random bytes, base64url without padding (43 characters).
+SESSION_ID_BYTES = 32
+SESSION_ID_CHARS = 43
+
+
+class FrameType(enum.IntEnum):
+    HELLO = 0x01  # client -> server: version u16 | session id (ASCII)
+    WELCOME = 0x02  # server -> client: version u16
+    REJECT = 0x03  # server -> client: code u8 | UTF-8 text
+    HEARTBEAT = 0x10  # either way, empty
+    DISCONNECT = 0x11  # either way, empty: "please close"
+    DATA = 0x20  # either way: channel id u64 | bytes
+
+
+class RejectCode(enum.IntEnum):
+    UNKNOWN_SESSION = 1  # unknown, used or expired session id
+    VERSION = 2  # transport protocol version not supported
+    BUSY = 3  # another session is already open
+
+
+# Frames with no payload, and frames whose payload has a fixed small bound.
+EMPTY_FRAMES = frozenset({FrameType.HEARTBEAT, FrameType.DISCONNECT})

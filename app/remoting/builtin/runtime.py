@@ -1,0 +1,504 @@
+"""`BuiltinRuntime`: the runtime contract in pure Python over real TLS.
+
+It runs its own asyncio loop on a background thread. The contract's methods are
+synchronous and thread-safe: they check their arguments, copy what they need out of
+the structs (the application may free them after the call), and hand the work to the
+loop. Events go to a queue that `poll_event` drains (and `wait_event` waits on), and
+the connection state changes under the same lock as the events are queued, so
+`get_connection_state` is accurate at every moment.
+
+The application's callbacks are called only through `app.xr.invoke` (the function
+pointers in the structs the application set), on a small pool of callback threads so
+that a slow callback (a person deciding whether to trust) never stalls the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import contextlib
+import logging
+import ssl
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from app.remoting.builtin import tls
+from app.remoting.builtin.client import Connector, SystemValidator
+from app.remoting.builtin.frames import DataReceived
+from app.remoting.builtin.options import BuiltinOptions
+from app.remoting.builtin.server import Listener
+from app.remoting.builtin.trust import RuntimeTrust
+from app.remoting.contract import (
+    ConnectedEvent,
+    DisconnectedEvent,
+    ListeningEvent,
+    RemotingCallError,
+    RemotingEvent,
+    RemotingRuntime,
+)
+from app.security.callback_types import CallbackRefusal
+from app.xr import limits
+from app.xr.structs import (
+    XrRemotingConnectInfoMSFT,
+    XrRemotingDisconnectInfoMSFT,
+    XrRemotingListenInfoMSFT,
+    XrRemotingRemoteContextPropertiesMSFT,
+    XrRemotingSecureConnectionClientCallbacksMSFT,
+    XrRemotingSecureConnectionServerCallbacksMSFT,
+)
+from app.xr.trampolines import raw_char_pointer, read_c_string
+from app.xr.values import (
+    ConnectionState,
+    DepthBufferStreamResolution,
+    DisconnectReason,
+    Result,
+    StructureType,
+    VideoCodec,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Callbacks run here, off the loop. Four threads: a listener may validate tokens of a
+# few concurrent handshakes while one callback waits on a person.
+CALLBACK_THREADS = 4
+# Events not yet polled. An application that never polls must not grow memory
+# without bound; a connection makes a handful of events, so 1,000 is generous.
+MAX_QUEUED_EVENTS = 1_000
+# Data-channel messages received but not yet read.
+MAX_QUEUED_MESSAGES = 1_000
+# Extra time a synchronous call waits beyond the protocol's own timeouts.
+CALL_MARGIN_S = 2.0
+
+Endpoint = Listener | Connector
+
+
+class _Reporter:
+    """What one endpoint reports; stale endpoints (an older attempt) are ignored."""
+
+    def __init__(self, runtime: BuiltinRuntime, generation: int) -> None:
+        self._runtime = runtime
+        self._generation = generation
+
+    def listening(self, port: int, transport_port: int) -> None:
+        self._runtime._report(self._generation, ListeningEvent(port), transport_port)
+
+    def connected(self) -> None:
+        self._runtime._report(self._generation, ConnectedEvent())
+
+    def disconnected(self, reason: DisconnectReason, detail: str) -> None:
+        log.info("remoting.disconnected reason=%s detail=%s", reason.spec_name, detail)
+        self._runtime._report(self._generation, DisconnectedEvent(reason), detail=detail)
+
+    def note(self, message: str) -> None:
+        log.info("remoting.note %s", message)
+        self._runtime._note(message)
+
+
+def _check_type(struct: Any, expected: StructureType, function: str) -> None:
+    if struct.type != int(expected):
+        raise RemotingCallError(
+            function,
+            Result.ERROR_VALIDATION_FAILURE,
+            f"the struct's type is {struct.type}, expected {expected.spec_name}",
+        )
+
+
+def _string(struct: Any, field: str, limit: int, function: str) -> str:
+    pointer = raw_char_pointer(struct, field)
+    if not pointer:
+        raise RemotingCallError(function, Result.ERROR_VALIDATION_FAILURE, f"{field} is NULL")
+    try:
+        return read_c_string(pointer, limit, field)
+    except CallbackRefusal as exc:
+        raise RemotingCallError(function, Result.ERROR_VALIDATION_FAILURE, exc.reason) from None
+
+
+class BuiltinRuntime(RemotingRuntime):
+    """XR_MSFT_holographic_remoting without an OpenXR runtime (see module doc)."""
+
+    display_name = "built-in"
+
+    def __init__(self, options: BuiltinOptions | None = None) -> None:
+        self.options = options or BuiltinOptions()
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._events: collections.deque[RemotingEvent] = collections.deque()
+        self._notes: collections.deque[str] = collections.deque(maxlen=MAX_QUEUED_EVENTS)
+        self._messages: collections.deque[DataReceived] = collections.deque(
+            maxlen=MAX_QUEUED_MESSAGES
+        )
+        self._state = ConnectionState.DISCONNECTED
+        self._last_reason = DisconnectReason.NONE
+        self._last_detail = ""
+        self._generation = 0
+        self._closed = False
+        self._endpoint: Endpoint | None = None
+        self._endpoint_task: asyncio.Task[None] | None = None
+        self._transport_port: int | None = None
+        self._client_callbacks: XrRemotingSecureConnectionClientCallbacksMSFT | None = None
+        self._server_callbacks: XrRemotingSecureConnectionServerCallbacksMSFT | None = None
+        self._realm = ""
+        self._context_properties: XrRemotingRemoteContextPropertiesMSFT | None = None
+        self._client_context: ssl.SSLContext | None = None
+        self._trust: RuntimeTrust | None = None
+        self._lazy_lock = threading.Lock()
+        self._callback_pool = concurrent.futures.ThreadPoolExecutor(
+            CALLBACK_THREADS, thread_name_prefix="holoremote-callback"
+        )
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._run_loop, name="holoremote-builtin-runtime", daemon=True
+        )
+        self._thread.start()
+
+    # --- the loop thread ----------------------------------------------------------------
+
+    def _run_loop(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_forever()
+        finally:
+            tasks = [t for t in asyncio.all_tasks(self._loop) if not t.done()]
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                self._loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+            self._loop.run_until_complete(self._loop.shutdown_default_executor())
+            self._loop.close()
+
+    def _on_loop(self, coroutine: Coroutine[Any, Any, T], timeout: float) -> T:
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        return future.result(timeout)
+
+    def _in_loop_thread(self) -> bool:
+        return threading.current_thread() is self._thread
+
+    # --- reports from the endpoints (on the loop) -------------------------------------
+
+    def _report(
+        self,
+        generation: int,
+        event: RemotingEvent,
+        transport_port: int | None = None,
+        detail: str = "",
+    ) -> None:
+        with self._changed:
+            if generation != self._generation or self._closed:
+                return
+            if isinstance(event, ListeningEvent):
+                self._transport_port = transport_port
+            elif isinstance(event, ConnectedEvent):
+                self._state = ConnectionState.CONNECTED
+            elif isinstance(event, DisconnectedEvent):
+                if self._state == ConnectionState.DISCONNECTED:
+                    return  # exactly one disconnect per attempt
+                self._state = ConnectionState.DISCONNECTED
+                self._last_reason = event.disconnect_reason
+                self._last_detail = detail
+                self._endpoint = None
+                self._transport_port = None
+            if len(self._events) >= MAX_QUEUED_EVENTS:
+                self._events.popleft()
+            self._events.append(event)
+            self._changed.notify_all()
+
+    def _note(self, message: str) -> None:
+        with self._changed:
+            self._notes.append(message)
+
+    def _on_data(self, message: DataReceived) -> None:
+        with self._changed:
+            self._messages.append(message)
+
+    # --- lazily built, then reused --------------------------------------------------------
+
+    def _client_ssl_context(self) -> ssl.SSLContext:
+        with self._lazy_lock:
+            if self._client_context is None:
+                self._client_context = tls.client_context()
+            return self._client_context
+
+    def _system_validator(self) -> SystemValidator:
+        with self._lazy_lock:
+            if self._trust is None:
+                self._trust = RuntimeTrust(
+                    self.options.trust_ca_pem,
+                    force_revocation_check=self.options.force_revocation_check,
+                )
+            return self._trust.validate
+
+    # --- the contract -----------------------------------------------------------------
+
+    def _require_open(self, function: str) -> None:
+        if self._closed:
+            raise RemotingCallError(function, Result.ERROR_HANDLE_INVALID, "the runtime is closed")
+
+    def _require_disconnected(self, function: str) -> None:
+        if self._state != ConnectionState.DISCONNECTED:
+            raise RemotingCallError(
+                function,
+                Result.ERROR_REMOTING_NOT_DISCONNECTED_MSFT,
+                f"the connection is {self._state.spec_name}",
+                fix="disconnect first",
+            )
+
+    def set_context_properties(self, properties: XrRemotingRemoteContextPropertiesMSFT) -> None:
+        function = "xrRemotingSetContextPropertiesMSFT"
+        _check_type(properties, StructureType.REMOTING_REMOTE_CONTEXT_PROPERTIES_MSFT, function)
+        try:
+            VideoCodec(properties.videoCodec)
+            DepthBufferStreamResolution(properties.depthBufferStreamResolution)
+        except ValueError:
+            raise RemotingCallError(
+                function, Result.ERROR_VALIDATION_FAILURE, "invalid codec or depth resolution"
+            ) from None
+        with self._lock:
+            self._require_open(function)
+            self._require_disconnected(function)
+            self._context_properties = type(properties).from_buffer_copy(properties)
+
+    def set_secure_connection_client_callbacks(
+        self, callbacks: XrRemotingSecureConnectionClientCallbacksMSFT
+    ) -> None:
+        function = "xrRemotingSetSecureConnectionClientCallbacksMSFT"
+        _check_type(
+            callbacks, StructureType.REMOTING_SECURE_CONNECTION_CLIENT_CALLBACKS_MSFT, function
+        )
+        if not (
+            callbacks.requestAuthenticationTokenCallback
+            and callbacks.validateServerCertificateCallback
+        ):
+            raise RemotingCallError(
+                function, Result.ERROR_VALIDATION_FAILURE, "a callback pointer is NULL"
+            )
+        copy = type(callbacks).from_buffer_copy(callbacks)
+        with self._lock:
+            self._require_open(function)
+            self._client_callbacks = copy
+
+    def set_secure_connection_server_callbacks(
+        self, callbacks: XrRemotingSecureConnectionServerCallbacksMSFT
+    ) -> None:
+        function = "xrRemotingSetSecureConnectionServerCallbacksMSFT"
+        _check_type(
+            callbacks, StructureType.REMOTING_SECURE_CONNECTION_SERVER_CALLBACKS_MSFT, function
+        )
+        if not (
+            callbacks.requestServerCertificateCallback
+            and callbacks.validateAuthenticationTokenCallback
+        ):
+            raise RemotingCallError(
+                function, Result.ERROR_VALIDATION_FAILURE, "a callback pointer is NULL"
+            )
+        realm = _string(callbacks, "authenticationRealm", limits.MAX_STRING_BUFFER, function)
+        if not realm.isprintable() or any(c in realm for c in '"\\'):
+            raise RemotingCallError(
+                function,
+                Result.ERROR_VALIDATION_FAILURE,
+                "the realm may not contain quotes, backslashes or control characters",
+            )
+        copy = type(callbacks).from_buffer_copy(callbacks)
+        # The copy's realm pointer still points at the application's string; the
+        # runtime uses only its own copy of the text (self._realm).
+        with self._lock:
+            self._require_open(function)
+            self._server_callbacks = copy
+            self._realm = realm
+
+    def connect(self, connect_info: XrRemotingConnectInfoMSFT) -> None:
+        function = "xrRemotingConnectMSFT"
+        _check_type(connect_info, StructureType.REMOTING_CONNECT_INFO_MSFT, function)
+        host = _string(connect_info, "remoteHostName", limits.MAX_HOST_NAME_BYTES, function)
+        port = int(connect_info.remotePort)
+        secure = bool(connect_info.secureConnection)
+        if not host or port == 0:
+            raise RemotingCallError(
+                function, Result.ERROR_VALIDATION_FAILURE, "a host name and a port are needed"
+            )
+        with self._changed:
+            self._require_open(function)
+            self._require_disconnected(function)
+            callbacks = self._client_callbacks
+            if secure and callbacks is None:
+                raise RemotingCallError(
+                    function,
+                    Result.ERROR_VALIDATION_FAILURE,
+                    "secureConnection is set but no client callbacks were set",
+                    fix="call xrRemotingSetSecureConnectionClientCallbacksMSFT first",
+                )
+            generation = self._begin()
+            endpoint = Connector(
+                options=self.options,
+                host=host,
+                port=port,
+                secure=secure,
+                callbacks=callbacks if secure else None,
+                ssl_context=self._client_ssl_context,
+                system_validator=self._system_validator,
+                reporter=_Reporter(self, generation),
+                callback_executor=self._callback_pool,
+                on_data=self._on_data,
+            )
+            self._endpoint = endpoint
+        self._loop.call_soon_threadsafe(self._start_endpoint, endpoint, generation)
+
+    def listen(self, listen_info: XrRemotingListenInfoMSFT) -> None:
+        function = "xrRemotingListenMSFT"
+        _check_type(listen_info, StructureType.REMOTING_LISTEN_INFO_MSFT, function)
+        interface = _string(listen_info, "listenInterface", limits.MAX_HOST_NAME_BYTES, function)
+        secure = bool(listen_info.secureConnection)
+        handshake_port = int(listen_info.handshakeListenPort)
+        transport_port = int(listen_info.transportListenPort)
+        if handshake_port != 0 and handshake_port == transport_port:
+            raise RemotingCallError(
+                function,
+                Result.ERROR_VALIDATION_FAILURE,
+                f"handshake and transport port are both {handshake_port}",
+            )
+        with self._changed:
+            self._require_open(function)
+            self._require_disconnected(function)
+            callbacks = self._server_callbacks
+            if secure and callbacks is None:
+                raise RemotingCallError(
+                    function,
+                    Result.ERROR_VALIDATION_FAILURE,
+                    "secureConnection is set but no server callbacks were set",
+                    fix="call xrRemotingSetSecureConnectionServerCallbacksMSFT first",
+                )
+            generation = self._begin()
+            endpoint = Listener(
+                options=self.options,
+                secure=secure,
+                interface=interface,
+                handshake_port=handshake_port,
+                transport_port=transport_port,
+                callbacks=callbacks if secure else None,
+                realm=self._realm,
+                reporter=_Reporter(self, generation),
+                callback_executor=self._callback_pool,
+                on_data=self._on_data,
+            )
+            self._endpoint = endpoint
+        self._loop.call_soon_threadsafe(self._start_endpoint, endpoint, generation)
+
+    def _begin(self) -> int:
+        """Under the lock: a new attempt; CONNECTING from this moment."""
+        self._generation += 1
+        self._state = ConnectionState.CONNECTING
+        self._last_reason = DisconnectReason.NONE
+        self._last_detail = ""
+        return self._generation
+
+    def _start_endpoint(self, endpoint: Endpoint, generation: int) -> None:
+        if generation != self._generation or self._closed:
+            return
+        self._endpoint_task = self._loop.create_task(endpoint.run(), name="holoremote-endpoint")
+
+    def disconnect(self, disconnect_info: XrRemotingDisconnectInfoMSFT) -> None:
+        function = "xrRemotingDisconnectMSFT"
+        _check_type(disconnect_info, StructureType.REMOTING_DISCONNECT_INFO_MSFT, function)
+        with self._changed:
+            self._require_open(function)
+            endpoint, generation = self._endpoint, self._generation
+            if endpoint is None or self._state == ConnectionState.DISCONNECTED:
+                return
+        self._loop.call_soon_threadsafe(endpoint.request_disconnect)
+        if self._in_loop_thread():
+            return
+        # Wait until the endpoint has reported its end, so that the state is
+        # DISCONNECTED when this returns (bounded by the disconnect wait).
+        limit = self.options.disconnect_wait + CALL_MARGIN_S
+        with self._changed:
+            self._changed.wait_for(
+                lambda: (
+                    self._generation != generation
+                    or self._state == ConnectionState.DISCONNECTED
+                    or self._closed
+                ),
+                timeout=limit,
+            )
+
+    def get_connection_state(self) -> tuple[ConnectionState, DisconnectReason]:
+        with self._lock:
+            return self._state, self._last_reason
+
+    def poll_event(self) -> RemotingEvent | None:
+        with self._lock:
+            return self._events.popleft() if self._events else None
+
+    def wait_event(self, timeout: float) -> RemotingEvent | None:
+        """Like `poll_event`, but waits up to `timeout` seconds for an event (or close)."""
+        with self._changed:
+            self._changed.wait_for(lambda: bool(self._events) or self._closed, timeout)
+            return self._events.popleft() if self._events else None
+
+    def close(self) -> None:
+        """Tear everything down at once (no disconnect request: use `disconnect` for a
+        clean end). Idempotent; safe from any thread but the runtime's own."""
+        with self._changed:
+            if self._closed:
+                return
+            endpoint = self._endpoint
+            self._closed = True
+            self._state = ConnectionState.DISCONNECTED
+            self._endpoint = None
+            self._changed.notify_all()
+        if endpoint is not None and not self._loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(
+                    endpoint.abort, DisconnectReason.CANCELED, "the runtime closed"
+                )
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if not self._in_loop_thread():
+            self._thread.join(timeout=5.0)
+        self._callback_pool.shutdown(wait=False, cancel_futures=True)
+
+    # --- extras beyond the contract (tests, the CLI, data channels) ---------------------
+
+    @property
+    def listening_transport_port(self) -> int | None:
+        """The transport port actually bound while listening (ephemeral ports)."""
+        with self._lock:
+            return self._transport_port
+
+    @property
+    def last_disconnect_detail(self) -> str:
+        """The runtime's own words about the last disconnect (no secrets)."""
+        with self._lock:
+            return self._last_detail
+
+    def drain_notes(self) -> list[str]:
+        """Things worth telling the user that are not events (refused handshakes ...)."""
+        with self._lock:
+            notes = list(self._notes)
+            self._notes.clear()
+            return notes
+
+    def send_data(self, channel_id: int, payload: bytes) -> None:
+        """Send one data-channel message over the open transport session."""
+        endpoint = self._endpoint
+        if endpoint is None or self._state != ConnectionState.CONNECTED:
+            raise RemotingCallError(
+                "send_data", Result.ERROR_VALIDATION_FAILURE, "no session is open"
+            )
+        future = concurrent.futures.Future[None]()
+
+        def send() -> None:
+            try:
+                endpoint.send_data(channel_id, payload)
+                future.set_result(None)
+            except (RuntimeError, ValueError) as exc:
+                future.set_exception(exc)
+
+        self._loop.call_soon_threadsafe(send)
+        future.result(CALL_MARGIN_S)
+
+    def poll_data(self) -> DataReceived | None:
+        with self._lock:
+            return self._messages.popleft() if self._messages else None

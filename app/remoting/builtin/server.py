@@ -1,0 +1,395 @@
+"""The listening side of the built-in runtime (a thin asyncio shell over the cores).
+
+One `Listener` per xrRemotingListenMSFT call: it asks RequestServerCertificate for the
+store (secure mode), builds one TLS context for both ports, binds the handshake and
+the transport port, answers handshakes (ValidateAuthenticationToken for each token),
+and opens one transport session for the first client that presents a valid one-time
+session id. Then it stops accepting; when the session ends, the listener ends (the
+application listens again to accept another client, as Microsoft's sample does).
+
+A client that fails its handshake (bad token, wrong role, TLS/plain mismatch, ...)
+does not end the listener: the refusal is visible in the callback records and notes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import hmac
+import secrets
+import socket
+import ssl
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+
+from app.errors import HoloremoteError
+from app.remoting.builtin import tls
+from app.remoting.builtin.frames import (
+    DataReceived,
+    HelloReceived,
+    SessionOpened,
+    TransportConnection,
+    TransportEvent,
+)
+from app.remoting.builtin.handshake import (
+    ClientAdmitted,
+    ClientRefused,
+    HandshakeTimedOut,
+    ServerHandshake,
+    TokenPresented,
+    new_session_id,
+)
+from app.remoting.builtin.options import BuiltinOptions
+from app.remoting.builtin.protocol import SESSION_ID_BYTES, RejectCode
+from app.remoting.builtin.shell import (
+    CLOSE_GRACE_S,
+    READ_CHUNK,
+    Reporter,
+    TransportDriver,
+    close_writer,
+    flush,
+)
+from app.security.certstore import server_tls_material
+from app.xr import invoke
+from app.xr.structs import XrRemotingSecureConnectionServerCallbacksMSFT
+from app.xr.values import DisconnectReason
+
+R = DisconnectReason
+# Pending TCP connections the kernel queues per port. A listener serves one session;
+# 16 leaves room for a few retrying clients and probes without tuning.
+LISTEN_BACKLOG = 16
+
+
+@dataclass
+class _Grant:
+    session_id: str = field(repr=False)
+    expires_at: float
+
+
+def bind_listening_socket(interface: str, port: int) -> socket.socket:
+    """Bind and listen; OSError (EADDRINUSE, EACCES, EADDRNOTAVAIL) goes to the caller."""
+    infos = socket.getaddrinfo(
+        interface or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        if hasattr(socket, "SO_EXCLUSIVEADDRUSE"):  # Windows: refuse to share the port
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
+        else:  # POSIX: allow rebinding over TIME_WAIT, never over a live listener
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(LISTEN_BACKLOG)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+class Listener:
+    def __init__(
+        self,
+        *,
+        options: BuiltinOptions,
+        secure: bool,
+        interface: str,
+        handshake_port: int,
+        transport_port: int,
+        callbacks: XrRemotingSecureConnectionServerCallbacksMSFT | None,
+        realm: str,
+        reporter: Reporter,
+        callback_executor: Executor,
+        on_data: Callable[[DataReceived], None],
+    ) -> None:
+        self._options = options
+        self._secure = secure
+        self._interface = interface
+        self._handshake_port = handshake_port
+        self._transport_port = transport_port
+        self._callbacks = callbacks
+        self._realm = realm
+        self._reporter = reporter
+        self._callback_executor = callback_executor
+        self._on_data = on_data
+        self._grants: list[_Grant] = []
+        self._servers: list[asyncio.Server] = []
+        self._connections: set[asyncio.Task[None]] = set()
+        self._driver: TransportDriver | None = None
+        self._done: asyncio.Future[tuple[DisconnectReason, str]] | None = None
+        self._bound_transport_port = 0
+
+    # --- commands (on the loop) -----------------------------------------------------
+
+    @property
+    def session_open(self) -> bool:
+        return self._driver is not None
+
+    def request_disconnect(self) -> None:
+        if self._driver is not None:
+            self._driver.request_disconnect()
+        else:
+            self._finish(R.DISCONNECT_REQUEST, "stopped listening on request")
+
+    def abort(self, reason: DisconnectReason, detail: str) -> None:
+        if self._driver is not None:
+            self._driver.abort(reason, detail)
+        self._finish(reason, detail)
+
+    def send_data(self, channel_id: int, payload: bytes) -> None:
+        if self._driver is None:
+            raise RuntimeError("no transport session is open")
+        self._driver.send_data(channel_id, payload)
+
+    def _finish(self, reason: DisconnectReason, detail: str) -> None:
+        if self._done is not None and not self._done.done():
+            self._done.set_result((reason, detail))
+
+    # --- lifetime ---------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """The whole listener: reports listening, then exactly one disconnect."""
+        loop = asyncio.get_running_loop()
+        self._done = loop.create_future()
+        reason, detail = R.INTERNAL_ERROR, "the listener stopped unexpectedly"
+        try:
+            context: ssl.SSLContext | None = None
+            if self._secure:
+                context, problem = await self._server_context()
+                if context is None:
+                    reason, detail = R.NO_SERVER_CERTIFICATE, problem
+                    return
+            try:
+                handshake_sock = bind_listening_socket(self._interface, self._handshake_port)
+            except OSError as exc:
+                reason = R.HANDSHAKE_PORT_BUSY
+                detail = (
+                    f"cannot listen on {self._interface}:{self._handshake_port}: {exc.strerror}"
+                )
+                return
+            try:
+                transport_sock = bind_listening_socket(self._interface, self._transport_port)
+            except OSError as exc:
+                handshake_sock.close()
+                reason = R.TRANSPORT_PORT_BUSY
+                detail = (
+                    f"cannot listen on {self._interface}:{self._transport_port}: {exc.strerror}"
+                )
+                return
+            tls_args = (
+                {
+                    "ssl_handshake_timeout": self._options.handshake_timeout,
+                    "ssl_shutdown_timeout": CLOSE_GRACE_S,
+                }
+                if context is not None
+                else {}
+            )
+            self._servers.append(
+                await asyncio.start_server(
+                    self._track(self._serve_handshake),
+                    sock=handshake_sock,
+                    ssl=context,
+                    **tls_args,  # type: ignore[arg-type]
+                )
+            )
+            self._servers.append(
+                await asyncio.start_server(
+                    self._track(self._serve_transport),
+                    sock=transport_sock,
+                    ssl=context,
+                    **tls_args,  # type: ignore[arg-type]
+                )
+            )
+            handshake_port = handshake_sock.getsockname()[1]
+            self._bound_transport_port = transport_sock.getsockname()[1]
+            self._reporter.listening(handshake_port, self._bound_transport_port)
+            reason, detail = await self._done
+        except asyncio.CancelledError:
+            reason, detail = R.CANCELED, "the runtime closed"
+            raise
+        finally:
+            self._stop_accepting()
+            for task in list(self._connections):
+                task.cancel()
+            if self._connections:
+                await asyncio.gather(*self._connections, return_exceptions=True)
+            self._reporter.disconnected(reason, detail)
+
+    def _stop_accepting(self) -> None:
+        for server in self._servers:
+            server.close()
+        self._servers.clear()
+
+    def _track(
+        self, handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter], object]
+    ) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], None]:
+        def start(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            coroutine = handler(reader, writer)
+            assert asyncio.iscoroutine(coroutine)
+            task = asyncio.ensure_future(coroutine)
+            self._connections.add(task)
+            task.add_done_callback(self._connections.discard)
+
+        return start
+
+    async def _server_context(self) -> tuple[ssl.SSLContext | None, str]:
+        """RequestServerCertificate (two-call idiom, via app.xr.invoke), then the
+        store's chain and key into one TLS context."""
+        loop = asyncio.get_running_loop()
+        assert self._callbacks is not None
+        request = functools.partial(
+            invoke.request_server_certificate,
+            self._callbacks,
+            initial_store_capacity=self._options.initial_cert_store_capacity,
+            initial_string_capacity=self._options.initial_string_capacity,
+        )
+        outcome = await loop.run_in_executor(self._callback_executor, request)
+        if not outcome.ok or outcome.value is None:
+            return None, outcome.problem or "RequestServerCertificate did not succeed"
+        material = outcome.value
+        try:
+            chain_pem, key_pem = await loop.run_in_executor(
+                None,
+                server_tls_material,
+                material.cert_store,
+                material.key_passphrase,
+                material.subject_name,
+            )
+            context = await loop.run_in_executor(None, tls.server_context, chain_pem, key_pem)
+        except (HoloremoteError, ValueError, ssl.SSLError, OSError) as exc:
+            return None, f"the certificate store cannot be used: {exc}"
+        return context, ""
+
+    # --- handshake port -----------------------------------------------------------------
+
+    async def _serve_handshake(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        peer = _peer_name(writer)
+        if self.session_open or (self._done is not None and self._done.done()):
+            await close_writer(writer)
+            return
+        core = ServerHandshake(
+            secure=self._secure,
+            realm=self._realm,
+            role=self._options.role,
+            now=loop.time(),
+            timeout=self._options.handshake_timeout,
+        )
+        try:
+            while True:
+                await self._handshake_events(core, peer)
+                if not await flush(writer, core.data_to_send()) or core.finished:
+                    break
+                timer = core.get_timer()
+                timeout = None if timer is None else max(0.0, timer - loop.time())
+                try:
+                    data = await asyncio.wait_for(reader.read(READ_CHUNK), timeout)
+                except TimeoutError:
+                    core.handle_timer(loop.time())
+                    continue
+                except (ConnectionError, OSError, ssl.SSLError):
+                    data = b""
+                core.receive_data(data, loop.time())
+        finally:
+            await close_writer(writer)
+
+    async def _handshake_events(self, core: ServerHandshake, peer: str) -> None:
+        loop = asyncio.get_running_loop()
+        while (event := core.next_event()) is not None:
+            if isinstance(event, TokenPresented):
+                assert self._callbacks is not None
+                outcome = await loop.run_in_executor(
+                    self._callback_executor,
+                    invoke.validate_authentication_token,
+                    self._callbacks,
+                    event.token,
+                )
+                core.token_verdict(outcome.ok and outcome.value is True, outcome.problem or "")
+            elif isinstance(event, ClientAdmitted):
+                if self.session_open or self._done is None or self._done.done():
+                    core.refuse_busy()
+                    continue
+                session_id = new_session_id(secrets.token_bytes(SESSION_ID_BYTES))
+                timeout = self._options.session_open_timeout
+                self._grants.append(_Grant(session_id, loop.time() + timeout))
+                loop.call_later(timeout, self._expire_grants)
+                core.accept(session_id, self._bound_transport_port, timeout)
+            elif isinstance(event, ClientRefused):
+                self._reporter.note(f"refused a handshake from {peer}: {event.detail}")
+            elif isinstance(event, HandshakeTimedOut):
+                self._reporter.note(f"the handshake from {peer} timed out")
+
+    def _expire_grants(self) -> None:
+        now = asyncio.get_running_loop().time()
+        expired = [g for g in self._grants if g.expires_at <= now]
+        self._grants = [g for g in self._grants if g.expires_at > now]
+        if expired and not self.session_open and not self._grants:
+            self._finish(
+                R.SESSION_OPEN_TIMEOUT,
+                "a client passed the handshake but did not open the transport session in time",
+            )
+
+    def _consume_grant(self, session_id: str, now: float) -> bool:
+        """Constant-time comparison against every pending grant; single use."""
+        offered = session_id.encode("ascii", "replace")
+        found = False
+        for grant in self._grants:
+            same = hmac.compare_digest(grant.session_id.encode("ascii"), offered)
+            found = found or (same and grant.expires_at > now)
+        if found:
+            self._grants.clear()  # one session per listen: every other grant is void
+        return found
+
+    # --- transport port -----------------------------------------------------------------
+
+    async def _serve_transport(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        options = self._options
+        core = TransportConnection(
+            "server",
+            now=loop.time(),
+            session_open_timeout=options.session_open_timeout,
+            heartbeat_interval=options.heartbeat_interval,
+            heartbeat_timeout=options.heartbeat_timeout,
+            disconnect_wait=options.disconnect_wait,
+            version=options.protocol_version,
+        )
+        driver: TransportDriver
+
+        async def on_event(event: TransportEvent) -> None:
+            if isinstance(event, HelloReceived):
+                now = loop.time()
+                if self.session_open or self._done is None or self._done.done():
+                    core.reject(RejectCode.BUSY, "a session is already open")
+                elif self._consume_grant(event.session_id, now):
+                    self._driver = driver
+                    core.welcome(now)
+                    self._stop_accepting()
+                else:
+                    core.reject(RejectCode.UNKNOWN_SESSION, "unknown, used or expired session id")
+            elif isinstance(event, SessionOpened):
+                self._reporter.connected()
+            elif isinstance(event, DataReceived):
+                self._on_data(event)
+
+        driver = TransportDriver(core, reader, writer, on_event)
+        ended = await driver.run()
+        if self._driver is driver:
+            self._finish(ended.reason, ended.detail)
+        else:
+            self._reporter.note(
+                f"a transport connection from {_peer_name(writer)} ended: {ended.detail}"
+            )
+
+
+def _peer_name(writer: asyncio.StreamWriter) -> str:
+    with contextlib.suppress(Exception):
+        host, port = writer.get_extra_info("peername")[:2]
+        return f"{host}:{port}"
+    return "a client"

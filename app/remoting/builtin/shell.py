@@ -1,0 +1,171 @@
+"""What the server and client shells share: the reporter they tell outcomes to, the
+socket-error mapping, and the loop that drives a `TransportConnection` over a stream.
+
+A shell does three things only (as aioquic's asyncio adapter): push received bytes
+into the core, drain the core's events, and send what the core wants sent while
+re-arming the one timer the core asks for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import socket
+import ssl
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from app.remoting.builtin.frames import TransportConnection, TransportEnded, TransportEvent
+from app.xr.values import DisconnectReason
+
+R = DisconnectReason
+READ_CHUNK = 64 * 1024
+# How long a closing TLS connection may take to exchange close_notify before the
+# socket is simply dropped.
+CLOSE_GRACE_S = 1.0
+
+
+class Reporter(Protocol):
+    """Where a shell reports what the runtime turns into events and state."""
+
+    def listening(self, port: int, transport_port: int) -> None: ...
+
+    def connected(self) -> None: ...
+
+    def disconnected(self, reason: DisconnectReason, detail: str) -> None: ...
+
+    def note(self, message: str) -> None: ...
+
+
+def connect_error_reason(exc: BaseException) -> R:
+    """A failed TCP connect to the handshake port, as the specification names it."""
+    if isinstance(exc, ConnectionRefusedError):
+        return R.HANDSHAKE_CONNECTION_REFUSED
+    if isinstance(exc, socket.gaierror):
+        return R.HANDSHAKE_UNREACHABLE
+    if isinstance(exc, TimeoutError):
+        return R.HANDSHAKE_UNREACHABLE
+    if isinstance(exc, PermissionError) or getattr(exc, "errno", None) in (
+        errno.EACCES,
+        errno.EPERM,
+    ):
+        return R.HANDSHAKE_PERMISSION_DENIED
+    if getattr(exc, "errno", None) == errno.ENETUNREACH:
+        return R.HANDSHAKE_NETWORK_UNREACHABLE
+    if getattr(exc, "errno", None) in (errno.EHOSTUNREACH, errno.EHOSTDOWN, errno.ETIMEDOUT):
+        return R.HANDSHAKE_UNREACHABLE
+    return R.HANDSHAKE_UNREACHABLE
+
+
+def describe_connect_error(exc: BaseException) -> str:
+    if isinstance(exc, socket.gaierror):
+        return f"the host name did not resolve ({exc.strerror})"
+    if isinstance(exc, TimeoutError):
+        return "the TCP connection attempt timed out"
+    return f"{type(exc).__name__}: {getattr(exc, 'strerror', None) or exc}"
+
+
+async def close_writer(writer: asyncio.StreamWriter) -> None:
+    """Close a stream (TLS close_notify first); drop it if the peer does not answer."""
+    if writer.is_closing():
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(writer.wait_closed(), CLOSE_GRACE_S)
+        return
+    with contextlib.suppress(Exception):
+        writer.close()
+    try:
+        await asyncio.wait_for(writer.wait_closed(), CLOSE_GRACE_S)
+    except (TimeoutError, OSError, ssl.SSLError, ConnectionError):
+        writer.transport.abort()
+    except Exception:  # noqa: BLE001 - teardown must not raise
+        writer.transport.abort()
+
+
+async def flush(writer: asyncio.StreamWriter, data: bytes) -> bool:
+    """Write and drain; False if the connection is gone."""
+    if not data:
+        return True
+    try:
+        writer.write(data)
+        await writer.drain()
+    except (ConnectionError, OSError, ssl.SSLError, RuntimeError):
+        return False
+    return True
+
+
+class TransportDriver:
+    """Runs one `TransportConnection` over a stream until it ends.
+
+    Other code (on the loop) may call `request_disconnect()` or `send_data()`;
+    `wake()` makes the loop flush and re-arm at once."""
+
+    def __init__(
+        self,
+        core: TransportConnection,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        on_event: Callable[[TransportEvent], Awaitable[None]],
+    ) -> None:
+        self.core = core
+        self._reader = reader
+        self._writer = writer
+        self._on_event = on_event
+        self._wake = asyncio.Event()
+        self.ended: TransportEnded | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def request_disconnect(self) -> None:
+        self.core.request_disconnect(asyncio.get_running_loop().time())
+        self.wake()
+
+    def send_data(self, channel_id: int, payload: bytes) -> None:
+        self.core.send_data(channel_id, payload)
+        self.wake()
+
+    def abort(self, reason: DisconnectReason, detail: str) -> None:
+        self.core.abort(reason, detail)
+        self.wake()
+
+    async def run(self) -> TransportEnded:
+        loop = asyncio.get_running_loop()
+        read_task: asyncio.Task[bytes] | None = None
+        try:
+            while True:
+                ok = await flush(self._writer, self.core.data_to_send())
+                if not ok:
+                    self.core.receive_data(b"", loop.time())
+                while (event := self.core.next_event()) is not None:
+                    if isinstance(event, TransportEnded):
+                        self.ended = event
+                    else:
+                        await self._on_event(event)
+                if self.ended is not None:
+                    await flush(self._writer, self.core.data_to_send())
+                    return self.ended
+                if self.core.data_to_send_pending():
+                    continue
+                if read_task is None:
+                    read_task = asyncio.ensure_future(self._reader.read(READ_CHUNK))
+                wake_task = asyncio.ensure_future(self._wake.wait())
+                timer = self.core.get_timer()
+                timeout = None if timer is None else max(0.0, timer - loop.time())
+                done, _ = await asyncio.wait(
+                    {read_task, wake_task}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                )
+                wake_task.cancel()
+                self._wake.clear()
+                if read_task in done:
+                    try:
+                        data = read_task.result()
+                    except (ConnectionError, OSError, ssl.SSLError):
+                        data = b""
+                    read_task = None
+                    self.core.receive_data(data, loop.time())
+                self.core.handle_timer(loop.time())
+        finally:
+            if read_task is not None:
+                read_task.cancel()
+            await close_writer(self._writer)

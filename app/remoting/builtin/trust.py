@@ -1,0 +1,31 @@
+"""System validation for the built-in runtime's client: issue 4's validator
+(`app.security.system_validation`) against the trust anchors the options name (a CA
+bundle) or the operating system's, loaded once per runtime and reused."""
+
+from __future__ import annotations
+
+from app.security.system_validation import validate_server_chain
+from app.security.trust import (
+    TrustAnchors,
+    anchors_from_certificates,
+    parse_pem_bundle,
+    system_anchors,
+)
+from app.security.verdict import ValidationResult
+
+
+class RuntimeTrust:
+    """Trust anchors loaded once; `validate` gives the seven-field system result."""
+
+    def __init__(self, ca_pem: bytes | None, *, force_revocation_check: bool = False) -> None:
+        self.anchors: TrustAnchors = (
+            anchors_from_certificates(parse_pem_bundle(ca_pem), "CA bundle given to the runtime")
+            if ca_pem is not None
+            else system_anchors()
+        )
+        self._force = force_revocation_check
+
+    def validate(self, chain: tuple[bytes, ...], host: str) -> ValidationResult:
+        return validate_server_chain(
+            chain, host, anchors=self.anchors, force_revocation_check=self._force
+        ).result

@@ -1,0 +1,133 @@
+"""What a `Session` tells its listeners: small frozen values, one per happening.
+
+The window (through qasync) and the command line consume the same stream. Every
+event has `to_json()` giving a flat dict with the specification's names
+(`XR_REMOTING_CONNECTION_STATE_CONNECTED_MSFT`, `XR_REMOTING_DISCONNECT_REASON_..._MSFT`,
+`RequestAuthenticationToken`), which is what `--json` prints, one object per line.
+No event ever holds a secret: callback records are masked when they are made.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from app.remoting.reasons import explain
+from app.security.records import CallbackRecord
+from app.xr.values import ConnectionState, DisconnectReason
+
+NoteLevel = Literal["info", "warning", "error"]
+
+
+@dataclass(frozen=True)
+class StateChanged:
+    """The connection state (xrRemotingGetConnectionStateMSFT) changed."""
+
+    state: ConnectionState
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": "state", "state": self.state.spec_name}
+
+
+@dataclass(frozen=True)
+class Listening:
+    """The listener is up. `port` is the handshake port actually bound (with an
+    ephemeral port request, the one the OS chose); `transport_port` likewise when the
+    runtime reports it (the built-in runtime does; the OpenXR event has no field for it).
+    """
+
+    port: int
+    transport_port: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"event": "listening", "port": self.port}
+        if self.transport_port is not None:
+            data["transportPort"] = self.transport_port
+        return data
+
+
+@dataclass(frozen=True)
+class Connected:
+    """Fully connected: handshake done and the transport session open."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": "connected"}
+
+
+@dataclass(frozen=True)
+class Disconnected:
+    """The connection (or the attempt, or the listener) ended, with the reason and the
+    plain-language explanation and fix from `app.remoting.reasons`."""
+
+    reason: DisconnectReason
+    explanation: str
+    fix: str
+
+    @classmethod
+    def of(cls, reason: DisconnectReason | int) -> Disconnected:
+        text = explain(reason)
+        try:
+            value = DisconnectReason(reason)
+        except ValueError:
+            value = DisconnectReason.UNKNOWN
+        return cls(value, text.explanation, text.fix)
+
+    @property
+    def failed(self) -> bool:
+        """True unless the connection ended on a request (ours or the peer's)."""
+        return self.reason not in CLEAN_REASONS
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event": "disconnected",
+            "reason": self.reason.spec_name,
+            "code": int(self.reason),
+            "explanation": self.explanation,
+            "fix": self.fix,
+        }
+
+
+# Reasons that end a connection that worked: nothing failed.
+CLEAN_REASONS = frozenset(
+    {
+        DisconnectReason.NONE,
+        DisconnectReason.DISCONNECT_REQUEST,
+        DisconnectReason.PEER_DISCONNECT_REQUEST,
+    }
+)
+
+
+@dataclass(frozen=True)
+class CallbackCalled:
+    """One of the four secure-connection callbacks ran (inputs/outputs masked)."""
+
+    record: CallbackRecord
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": "callback", **self.record.to_json()}
+
+
+@dataclass(frozen=True)
+class Note:
+    """Something worth telling the user that is not a state change."""
+
+    level: NoteLevel
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": "note", "level": self.level, "message": self.message}
+
+
+SessionEvent = StateChanged | Listening | Connected | Disconnected | CallbackCalled | Note
+
+__all__ = [
+    "CLEAN_REASONS",
+    "CallbackCalled",
+    "Connected",
+    "Disconnected",
+    "Listening",
+    "Note",
+    "NoteLevel",
+    "SessionEvent",
+    "StateChanged",
+]
