@@ -26,9 +26,19 @@ from PySide6.QtWidgets import QApplication, QWidget
 SCREENSHOT_ENV = "HOLOREMOTE_SCREENSHOT"
 EXIT_WHEN_SHOWN_ENV = "HOLOREMOTE_EXIT_WHEN_SHOWN"
 SHOWN_MARKER = "holoremote-shown"
-# Where the style sheet and icons are: resources/ next to ui/ in a checkout; the
-# PyInstaller bundle puts them under the same relative name.
-RESOURCES = Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parent.parent)) / "resources"
+
+
+def _resources_dir() -> Path:
+    """resources/ next to ui/ in a checkout (and in the PyInstaller bundle, under the
+    same relative name); <prefix>/share/holoremote for a wheel install."""
+    base = Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parent.parent))
+    for candidate in (base / "resources", Path(sys.prefix) / "share" / "holoremote"):
+        if (candidate / "holoremote.qss").is_file():
+            return candidate
+    return base / "resources"
+
+
+RESOURCES = _resources_dir()
 
 log = logging.getLogger(__name__)
 
