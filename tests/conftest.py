@@ -8,6 +8,10 @@ from collections.abc import Callable
 
 import pytest
 
+# Qt tests run offscreen unless a test asks for a real platform (the Xvfb test does,
+# in a subprocess). Set before pytest-qt creates the QApplication.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 

@@ -1,0 +1,488 @@
+"""The runtime contract over a real OpenXR runtime, through pyopenxr's Khronos loader.
+
+This is what runs against Microsoft's Holographic Remoting OpenXR runtime
+(`RemotingXR.json`): the seed page's sequence, from Python. `OpenXRRuntime.open()`
+
+1. enumerates the instance extensions and checks `XR_MSFT_holographic_remoting` is
+   offered (if not, it names the runtime: its `runtimeName`, from an instance made
+   without the extension, else the manifest);
+2. creates the `XrInstance` with the extension enabled (API 1.0, which every 1.x
+   runtime accepts) and gets the `XrSystemId` for the head-mounted form factor
+   (remoting runtimes report one even with no device attached);
+3. looks the seven extension functions up with `xrGetInstanceProcAddr` and casts
+   each to its ctypes type from `app.xr.structs.EXTENSION_FUNCTIONS`.
+
+Core calls go to the loader through prototypes declared here with a plain `int32`
+result (pyopenxr's own prototypes turn the result into its `Result` enum, which
+raises on codes it does not know, such as the extension's); pyopenxr supplies the
+core structs. `poll_event` reads the raw `int32` type at offset 0 of
+`xr.EventDataBuffer` (pyopenxr's `StructureType` does not know the remoting types)
+and casts the buffer to the matching event struct.
+
+Threads: the session calls these methods from worker threads. OpenXR promises
+nothing about calling the extension's functions concurrently, and
+`xrDestroyInstance` needs the instance externally synchronised, so every call into
+the runtime is serialised with one lock. The lock is never needed by the
+callbacks (they go through `app.xr.trampolines`, which takes no lock of ours), so a
+runtime that calls a callback while one of our calls is in progress cannot deadlock
+on it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import threading
+from typing import Any
+
+import xr
+
+from app.remoting.contract import (
+    ConnectedEvent,
+    DisconnectedEvent,
+    ListeningEvent,
+    RemotingCallError,
+    RemotingEvent,
+    RemotingRuntime,
+)
+from app.xr import manifest as manifests
+from app.xr.openxr_errors import (
+    EXTENSION,
+    ExtensionFunctionMissingError,
+    ExtensionNotOfferedError,
+    NoOpenXRRuntimeError,
+    OpenXRCallError,
+)
+from app.xr.structs import (
+    EXTENSION_FUNCTIONS,
+    XrEnum,
+    XrRemotingConnectInfoMSFT,
+    XrRemotingDisconnectInfoMSFT,
+    XrRemotingEventDataDisconnectedMSFT,
+    XrRemotingEventDataListeningMSFT,
+    XrRemotingListenInfoMSFT,
+    XrRemotingRemoteContextPropertiesMSFT,
+    XrRemotingSecureConnectionClientCallbacksMSFT,
+    XrRemotingSecureConnectionServerCallbacksMSFT,
+)
+from app.xr.values import ConnectionState, DisconnectReason, Result, StructureType, result_name
+
+log = logging.getLogger(__name__)
+
+APPLICATION_NAME = "holoremote"
+# Events other than the remoting ones (instance loss, interaction profile changes…)
+# are skipped; this bounds how many one poll_event call may skip before it returns.
+MAX_SKIPPED_EVENTS_PER_POLL = 64
+_RUNTIME_LOAD_FAILURES = frozenset(
+    {
+        int(Result.ERROR_RUNTIME_UNAVAILABLE),
+        int(Result.ERROR_RUNTIME_FAILURE),
+        int(Result.ERROR_INITIALIZATION_FAILED),
+        int(Result.ERROR_INSTANCE_LOST),
+    }
+)
+_REMOTING_EVENTS = {
+    int(StructureType.REMOTING_EVENT_DATA_LISTENING_MSFT),
+    int(StructureType.REMOTING_EVENT_DATA_CONNECTED_MSFT),
+    int(StructureType.REMOTING_EVENT_DATA_DISCONNECTED_MSFT),
+}
+
+
+class _Loader:
+    """The core functions of the loader pyopenxr ships, with raw int32 results.
+
+    `CDLL[name]` makes a fresh function object, so pyopenxr's own prototypes on the
+    same symbols are left as they are.
+    """
+
+    def __init__(self) -> None:
+        lib = xr.library.openxr_loader_library
+        handle = ctypes.c_void_p
+        self.enumerate_extensions = self._declare(
+            lib,
+            "xrEnumerateInstanceExtensionProperties",
+            [ctypes.c_char_p, ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint32), ctypes.c_void_p],
+        )
+        self.create_instance = self._declare(
+            lib, "xrCreateInstance", [ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p)]
+        )
+        self.destroy_instance = self._declare(lib, "xrDestroyInstance", [handle])
+        self.get_instance_properties = self._declare(
+            lib, "xrGetInstanceProperties", [handle, ctypes.c_void_p]
+        )
+        self.get_system = self._declare(
+            lib, "xrGetSystem", [handle, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint64)]
+        )
+        self.get_instance_proc_addr = self._declare(
+            lib,
+            "xrGetInstanceProcAddr",
+            [handle, ctypes.c_char_p, ctypes.POINTER(ctypes.c_void_p)],
+        )
+        self.poll_event = self._declare(lib, "xrPollEvent", [handle, ctypes.c_void_p])
+
+    @staticmethod
+    def _declare(lib: Any, name: str, argtypes: list[Any]) -> Any:
+        function = lib[name]
+        function.restype = ctypes.c_int32
+        function.argtypes = argtypes
+        return function
+
+
+_loader: _Loader | None = None
+_loader_lock = threading.Lock()
+
+
+def _get_loader() -> _Loader:
+    global _loader
+    with _loader_lock:
+        if _loader is None:
+            _loader = _Loader()
+        return _loader
+
+
+def _text(raw: bytes | str) -> str:
+    if isinstance(raw, str):
+        return raw
+    return raw.split(b"\0", 1)[0].decode("utf-8", "replace")
+
+
+def _manifest_source() -> str:
+    """The manifest the loader is using, for messages (never raises)."""
+    active = manifests.find_active_runtime()
+    if active is None:
+        return "the system's active runtime"
+    return str(active.path)
+
+
+def enumerate_extensions() -> list[tuple[str, int]]:
+    """xrEnumerateInstanceExtensionProperties (runtime and loader), as (name, version)."""
+    loader = _get_loader()
+    count = ctypes.c_uint32(0)
+    result = loader.enumerate_extensions(None, 0, ctypes.byref(count), None)
+    if result < 0:
+        _raise_load_failure("xrEnumerateInstanceExtensionProperties", result)
+    # The count may grow between the calls (a runtime updated in between); retry once.
+    for _attempt in range(2):
+        # A ctypes array does not run the element constructor: set each `type`, which
+        # the loader checks (VUID-XrExtensionProperties-type-type).
+        size = max(count.value, 1)
+        array = (xr.ExtensionProperties * size)(*(xr.ExtensionProperties() for _ in range(size)))
+        result = loader.enumerate_extensions(None, count.value, ctypes.byref(count), array)
+        if result == int(Result.ERROR_SIZE_INSUFFICIENT):
+            continue
+        if result < 0:
+            _raise_load_failure("xrEnumerateInstanceExtensionProperties", result)
+        return [
+            (_text(array[index].extension_name), int(array[index].extension_version))
+            for index in range(count.value)
+        ]
+    _raise_load_failure("xrEnumerateInstanceExtensionProperties", result)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _raise_load_failure(function: str, result: int) -> None:
+    active = manifests.find_active_runtime()
+    if active is None:
+        raise NoOpenXRRuntimeError(manifests.describe_search(), result=result)
+    if result in _RUNTIME_LOAD_FAILURES:
+        detail = f"the loader could not load the runtime named by {active.path} ({active.source})"
+        try:
+            library = manifests.load_manifest(active.path).resolved_library
+            detail += f", library {library}"
+        except manifests.RuntimeManifestError as exc:
+            detail += f": {exc.message}"
+        raise NoOpenXRRuntimeError(
+            f"{detail}; {function} returned {result_name(result)}", result=result
+        )
+    raise OpenXRCallError(
+        function,
+        result,
+        str(active.path),
+        "Check that the runtime named by the manifest is installed and working, "
+        "or use --runtime builtin.",
+    )
+
+
+def _instance_create_info(extensions: list[str]) -> Any:
+    application = xr.ApplicationInfo(
+        application_name=APPLICATION_NAME,
+        application_version=1,
+        engine_name=APPLICATION_NAME,
+        engine_version=1,
+        api_version=xr.XR_API_VERSION_1_0,
+    )
+    return xr.InstanceCreateInfo(
+        application_info=application, enabled_extension_names=extensions or None
+    )
+
+
+def _create_instance(extensions: list[str]) -> tuple[int, int]:
+    """(XrResult, handle) of xrCreateInstance."""
+    info = _instance_create_info(extensions)
+    handle = ctypes.c_void_p(0)
+    result = _get_loader().create_instance(ctypes.byref(info), ctypes.byref(handle))
+    return int(result), int(handle.value or 0)
+
+
+def _runtime_properties(handle: int) -> tuple[str, str] | None:
+    """(runtimeName, runtimeVersion) from xrGetInstanceProperties, or None."""
+    properties = xr.InstanceProperties()
+    result = _get_loader().get_instance_properties(handle, ctypes.byref(properties))
+    if result < 0:
+        return None
+    version = int(properties._runtime_version)
+    text = f"{version >> 48}.{(version >> 32) & 0xFFFF}.{version & 0xFFFFFFFF}"
+    return _text(properties.runtime_name) or "(unnamed runtime)", text
+
+
+def _name_without_extension() -> str | None:
+    """Make an instance without any extension just to read the runtime's name."""
+    result, handle = _create_instance([])
+    if result < 0 or not handle:
+        return None
+    try:
+        properties = _runtime_properties(handle)
+        return properties[0] if properties else None
+    finally:
+        _get_loader().destroy_instance(handle)
+
+
+class OpenXRRuntime(RemotingRuntime):
+    """One XrInstance + XrSystemId of the active OpenXR runtime, with the extension."""
+
+    def __init__(
+        self,
+        *,
+        instance: int,
+        system_id: int,
+        runtime_name: str,
+        runtime_version: str,
+        manifest_path: str,
+        functions: dict[str, Any],
+    ) -> None:
+        self._instance = instance
+        self._system_id = system_id
+        self.runtime_name = runtime_name
+        self.runtime_version = runtime_version
+        self.manifest_path = manifest_path
+        self._functions = functions
+        self.display_name = f"OpenXR: {runtime_name}"
+        self._lock = threading.Lock()
+        self._closed = False
+        # The runtime may keep the realm pointer of the server callbacks struct (the
+        # specification only promises it for the call); keep the bytes alive too.
+        self._kept: list[Any] = []
+
+    # --- construction ------------------------------------------------------------------
+
+    @classmethod
+    def open(cls) -> OpenXRRuntime:
+        """Load the active runtime through the loader; raise a named error if it cannot
+        do Holographic Remoting."""
+        source = _manifest_source()
+        extensions = enumerate_extensions()
+        names = [name for name, _version in extensions]
+        if EXTENSION not in names:
+            runtime = _name_without_extension() or source
+            raise ExtensionNotOfferedError(runtime, source, names)
+
+        result, instance = _create_instance([EXTENSION])
+        if result == int(Result.ERROR_LIMIT_REACHED):
+            raise OpenXRCallError(
+                "xrCreateInstance",
+                result,
+                source,
+                "The Khronos loader allows one XrInstance per process and another session "
+                "in this process holds it: close that session first, or run this end in "
+                "its own process or on --runtime builtin.",
+            )
+        if result < 0 or not instance:
+            raise OpenXRCallError(
+                "xrCreateInstance",
+                result,
+                source,
+                f"The runtime offers {EXTENSION} but refused an instance with it; check "
+                "the runtime's log, or use --runtime builtin.",
+            )
+        loader = _get_loader()
+        try:
+            properties = _runtime_properties(instance)
+            name, version = properties if properties else (source, "unknown")
+            get_info = xr.SystemGetInfo(form_factor=xr.FormFactor.HEAD_MOUNTED_DISPLAY)
+            system_id = ctypes.c_uint64(0)
+            result = loader.get_system(instance, ctypes.byref(get_info), ctypes.byref(system_id))
+            if result < 0:
+                raise OpenXRCallError(
+                    "xrGetSystem",
+                    result,
+                    name,
+                    "A Holographic Remoting runtime reports a head-mounted system even "
+                    "with no device attached; check that the manifest names the "
+                    "remoting runtime, not a device runtime.",
+                )
+            functions = {
+                function: cls._lookup(loader, instance, name, function, prototype)
+                for function, prototype in EXTENSION_FUNCTIONS.items()
+            }
+        except BaseException:
+            loader.destroy_instance(instance)
+            raise
+        log.info("openxr runtime opened: %s %s from %s", name, version, source)
+        return cls(
+            instance=instance,
+            system_id=int(system_id.value),
+            runtime_name=name,
+            runtime_version=version,
+            manifest_path=source,
+            functions=functions,
+        )
+
+    @staticmethod
+    def _lookup(loader: _Loader, instance: int, runtime: str, function: str, prototype: Any) -> Any:
+        pointer = ctypes.c_void_p(0)
+        result = loader.get_instance_proc_addr(
+            instance, function.encode("ascii"), ctypes.byref(pointer)
+        )
+        if result < 0 or not pointer.value:
+            raise ExtensionFunctionMissingError(
+                runtime, function, result if result < 0 else int(Result.ERROR_FUNCTION_UNSUPPORTED)
+            )
+        return prototype(pointer.value)
+
+    # --- calls ---------------------------------------------------------------------------
+
+    def _call(self, function: str, *args: Any) -> None:
+        with self._lock:
+            self._check_open(function)
+            result = int(self._functions[function](self._instance, self._system_id, *args))
+        if result < 0:
+            raise RemotingCallError(function, result, f"OpenXR runtime '{self.runtime_name}'")
+
+    def _check_open(self, function: str) -> None:
+        if self._closed:
+            raise RemotingCallError(
+                function,
+                int(Result.ERROR_HANDLE_INVALID),
+                "the OpenXR instance was already destroyed (runtime closed)",
+            )
+
+    def set_context_properties(self, properties: XrRemotingRemoteContextPropertiesMSFT) -> None:
+        self._call("xrRemotingSetContextPropertiesMSFT", ctypes.byref(properties))
+
+    def set_secure_connection_client_callbacks(
+        self, callbacks: XrRemotingSecureConnectionClientCallbacksMSFT
+    ) -> None:
+        self._kept.append(callbacks)
+        self._call("xrRemotingSetSecureConnectionClientCallbacksMSFT", ctypes.byref(callbacks))
+
+    def set_secure_connection_server_callbacks(
+        self, callbacks: XrRemotingSecureConnectionServerCallbacksMSFT
+    ) -> None:
+        self._kept.append(callbacks)
+        self._call("xrRemotingSetSecureConnectionServerCallbacksMSFT", ctypes.byref(callbacks))
+
+    def connect(self, connect_info: XrRemotingConnectInfoMSFT) -> None:
+        self._call("xrRemotingConnectMSFT", ctypes.byref(connect_info))
+
+    def listen(self, listen_info: XrRemotingListenInfoMSFT) -> None:
+        self._call("xrRemotingListenMSFT", ctypes.byref(listen_info))
+
+    def disconnect(self, disconnect_info: XrRemotingDisconnectInfoMSFT) -> None:
+        self._call("xrRemotingDisconnectMSFT", ctypes.byref(disconnect_info))
+
+    def get_connection_state(self) -> tuple[ConnectionState, DisconnectReason]:
+        state = XrEnum(0)
+        reason = XrEnum(0)
+        self._call("xrRemotingGetConnectionStateMSFT", ctypes.byref(state), ctypes.byref(reason))
+        return _connection_state(state.value), _disconnect_reason(reason.value)
+
+    def poll_event(self) -> RemotingEvent | None:
+        loader = _get_loader()
+        for _skipped in range(MAX_SKIPPED_EVENTS_PER_POLL):
+            buffer = xr.EventDataBuffer()
+            with self._lock:
+                self._check_open("xrPollEvent")
+                result = int(loader.poll_event(self._instance, ctypes.byref(buffer)))
+            if result == int(Result.EVENT_UNAVAILABLE):
+                return None
+            if result < 0:
+                raise RemotingCallError(
+                    "xrPollEvent", result, f"OpenXR runtime '{self.runtime_name}'"
+                )
+            event = _remoting_event(buffer)
+            if event is not None:
+                return event
+        return None
+
+    # --- teardown ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Disconnect if still connected or listening, then xrDestroyInstance. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            instance, self._instance = self._instance, 0
+            try:
+                state = XrEnum(0)
+                reason = XrEnum(0)
+                get_state = self._functions["xrRemotingGetConnectionStateMSFT"]
+                if get_state(
+                    instance, self._system_id, ctypes.byref(state), ctypes.byref(reason)
+                ) >= 0 and (state.value != int(ConnectionState.DISCONNECTED)):
+                    info = XrRemotingDisconnectInfoMSFT()
+                    self._functions["xrRemotingDisconnectMSFT"](
+                        instance, self._system_id, ctypes.byref(info)
+                    )
+            finally:
+                result = _get_loader().destroy_instance(instance)
+                self._kept.clear()
+        if result < 0:
+            log.warning("xrDestroyInstance returned %s", result_name(result))
+
+    def __enter__(self) -> OpenXRRuntime:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def _connection_state(value: int) -> ConnectionState:
+    try:
+        return ConnectionState(value)
+    except ValueError:
+        log.warning("runtime reported an unknown connection state %d", value)
+        return ConnectionState.DISCONNECTED
+
+
+def _disconnect_reason(value: int) -> DisconnectReason:
+    try:
+        return DisconnectReason(value)
+    except ValueError:
+        log.warning("runtime reported an unknown disconnect reason %d", value)
+        return DisconnectReason.UNKNOWN
+
+
+def _remoting_event(buffer: Any) -> RemotingEvent | None:
+    """The remoting event in an XrEventDataBuffer, or None for any other event."""
+    address = ctypes.addressof(buffer)
+    kind = ctypes.c_int32.from_address(address).value
+    if kind not in _REMOTING_EVENTS:
+        log.debug("skipping OpenXR event of type %d", kind)
+        return None
+    if kind == int(StructureType.REMOTING_EVENT_DATA_LISTENING_MSFT):
+        listening = XrRemotingEventDataListeningMSFT.from_address(address)
+        return ListeningEvent(listening_port=int(listening.listeningPort))
+    if kind == int(StructureType.REMOTING_EVENT_DATA_CONNECTED_MSFT):
+        return ConnectedEvent()
+    disconnected = XrRemotingEventDataDisconnectedMSFT.from_address(address)
+    return DisconnectedEvent(disconnect_reason=_disconnect_reason(disconnected.disconnectReason))
+
+
+def loader_runtime_json() -> str | None:
+    """XR_RUNTIME_JSON as the loader will read it."""
+    return os.environ.get(manifests.RUNTIME_JSON_ENV)
+
+
+__all__ = ["OpenXRRuntime", "enumerate_extensions"]

@@ -1,0 +1,135 @@
+"""Fixtures for the window tests: a qasync loop on pytest-qt's QApplication, an
+isolated QSettings file, real callback records and a real test PKI.
+
+The loop is created "already running" because pytest-qt drives Qt's event loop
+(qtbot.waitUntil / waitSignal); asyncio work scheduled by the window (to_thread
+jobs, the session) then runs whenever Qt processes events, as in the real app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+
+from app.security.callback_types import ServerCertificateMaterial
+from app.security.callbacks import (
+    SecureConnectionCallbacks,
+    fixed_server_certificate,
+    fixed_token,
+    system_result_validator,
+)
+from app.security.records import CallbackRecord
+from app.security.testpki import GeneratedPki, create_test_pki, generate_private_key
+from app.security.verdict import ValidationResult
+from app.xr import invoke
+from app.xr.values import CertificateNameValidationResult
+
+TOKEN = "s3cret-token-value-that-must-never-show"
+PASSPHRASE = "pfx-passphrase-never-in-settings"
+
+
+@pytest.fixture(scope="session")
+def qasync_loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
+    import qasync
+
+    loop = qasync.QEventLoop(qapp, already_running=True)
+    asyncio.set_event_loop(loop)
+    yield loop
+    loop.stop()
+    asyncio.events._set_running_loop(None)
+    loop.close()
+
+
+@pytest.fixture
+def settings_file(tmp_path: Path) -> Path:
+    return tmp_path / "holoremote.ini"
+
+
+@pytest.fixture
+def qsettings(settings_file: Path) -> QSettings:
+    return QSettings(str(settings_file), QSettings.Format.IniFormat)
+
+
+@pytest.fixture(scope="session")
+def pki() -> GeneratedPki:
+    """One CA + intermediate + server .pfx for 127.0.0.1 / localhost (keys made once)."""
+    return create_test_pki(
+        ["localhost"],
+        ["127.0.0.1"],
+        friendly_name="holoremote-test",
+        passphrase=PASSPHRASE,
+        intermediate=True,
+        ca_key=generate_private_key(),
+        intermediate_key=generate_private_key(),
+        server_key=generate_private_key(),
+    )
+
+
+@pytest.fixture
+def pki_files(pki: GeneratedPki, tmp_path: Path) -> dict[str, Path]:
+    return pki.write(tmp_path / "pki")
+
+
+def good_verdict() -> ValidationResult:
+    return ValidationResult(
+        trusted_root=True,
+        name_mismatch=CertificateNameValidationResult.MATCH,
+        reasons={
+            "trustedRoot": "chains to the test CA",
+            "nameMismatch": "127.0.0.1 is in the SANs",
+        },
+    )
+
+
+def make_records(pki: GeneratedPki, *, token: str = TOKEN) -> list[CallbackRecord]:
+    """All four callbacks, called through their function pointers by the app's own
+    runtime-side invoker: real records, masked by the real trampolines."""
+    records: list[CallbackRecord] = []
+    callbacks = SecureConnectionCallbacks(
+        token_provider=fixed_token(token),
+        certificate_validator=system_result_validator,
+        token_validator=lambda presented: presented == token,
+        server_certificate_provider=fixed_server_certificate(
+            ServerCertificateMaterial(pki.pfx, pki.passphrase, pki.friendly_name)
+        ),
+        record_sink=records.append,
+    )
+    try:
+        client = callbacks.client_callbacks(perform_system_validation=True)
+        server = callbacks.server_callbacks(realm="test-realm")
+        assert invoke.request_server_certificate(server).ok
+        assert invoke.request_authentication_token(client).ok
+        chain = tuple(c.public_bytes(_der()) for c in pki.chain)
+        assert invoke.validate_server_certificate(
+            client,
+            host_name="127.0.0.1",
+            chain=chain,
+            force_revocation_check=False,
+            system_result=good_verdict(),
+        ).ok
+        assert invoke.validate_authentication_token(server, token).ok
+    finally:
+        callbacks.close()
+    return records
+
+
+def _der():  # type: ignore[no-untyped-def]
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return Encoding.DER
+
+
+@pytest.fixture(scope="session")
+def records(pki: GeneratedPki) -> list[CallbackRecord]:
+    return make_records(pki)
+
+
+@pytest.fixture(scope="session")
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

@@ -1,0 +1,118 @@
+"""The chain inspector: every field, the seven checks, thumbprints, QR code."""
+
+from __future__ import annotations
+
+import segno
+from cryptography.hazmat.primitives import hashes
+from PySide6.QtGui import QColor, QGuiApplication
+
+from app.security.testpki import GeneratedPki
+from app.security.verdict import ValidationResult
+from app.xr.values import CertificateNameValidationResult
+from ui import engine
+from ui.inspector import ChainInspector
+from ui.qr import QUIET_ZONE, qr_image
+
+
+def _der_chain(pki: GeneratedPki) -> tuple[bytes, ...]:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return tuple(c.public_bytes(Encoding.DER) for c in pki.chain)
+
+
+def test_describe_chain_lists_every_field(pki: GeneratedPki) -> None:
+    infos = engine.describe_chain(_der_chain(pki))
+    assert [i.title.split(":")[1].strip() for i in infos] == ["leaf", "issuer 1", "issuer 2"]
+    labels = {label for label, _ in infos[0].fields}
+    for wanted in (
+        "Subject",
+        "Issuer",
+        "Serial number",
+        "Not before",
+        "Not after",
+        "DNS names (SAN)",
+        "IP addresses (SAN)",
+        "Key usage",
+        "Extended key usage",
+        "Basic constraints",
+        "Key type",
+        "Key size (bits)",
+        "Signature algorithm",
+        "SHA-256 thumbprint",
+        "SHA-1 thumbprint (Windows)",
+    ):
+        assert wanted in labels
+    fields = dict(infos[0].fields)
+    assert fields["DNS names (SAN)"] == "localhost"
+    assert fields["IP addresses (SAN)"] == "127.0.0.1"
+    assert fields["Basic constraints"] == "not a CA"
+    assert "serverAuth" in fields["Extended key usage"]
+    # The same thumbprints the security module gives (and openssl prints).
+    assert dict(infos[2].fields)["Basic constraints"] == "CA"
+    assert infos[0].sha256 == pki.sha256_thumbprint
+    assert infos[0].sha1 == pki.sha1_thumbprint
+    assert infos[0].pin == pki.pin
+
+
+def test_unparseable_certificate_is_shown_not_raised() -> None:
+    infos = engine.describe_chain((b"\x30\x03\x02\x01\x01",))
+    assert infos[0].subject == "(unparseable)"
+    assert "not a valid DER certificate" in infos[0].fields[0][1]
+
+
+def test_checks_marks_and_reasons(qtbot, pki: GeneratedPki) -> None:
+    inspector = ChainInspector()
+    qtbot.addWidget(inspector)
+    verdict = ValidationResult(
+        trusted_root=True,
+        name_mismatch=CertificateNameValidationResult.MISMATCH,
+        reasons={"nameMismatch": "wrong.example is not among the SANs localhost, 127.0.0.1"},
+    )
+    inspector.show_chain(engine.describe_chain(_der_chain(pki)), verdict, "test chain")
+    marks = inspector.check_marks()
+    assert len(marks) == 7
+    assert marks["nameMismatch"] is False
+    assert all(v for k, v in marks.items() if k != "nameMismatch")
+    assert inspector.checks_model.rowCount() == 7
+    row = next(r for r in range(7) if inspector.checks_model.item(r, 1).text() == "nameMismatch")
+    assert inspector.checks_model.item(r := row, 0).text() == "\u2718"
+    assert "not among the SANs" in inspector.checks_model.item(r, 3).text()
+    assert "CN=localhost" in inspector.leaf_subject()
+
+
+def test_verdict_from_a_record_json(qtbot, pki: GeneratedPki) -> None:
+    inspector = ChainInspector()
+    qtbot.addWidget(inspector)
+    verdict = ValidationResult(trusted_root=False, expired=True).to_json()
+    inspector.show_chain(engine.describe_chain(_der_chain(pki)), verdict, "from a record")
+    marks = inspector.check_marks()
+    assert marks["trustedRoot"] is False and marks["expired"] is False
+    assert marks["revoked"] is True
+
+
+def test_thumbprint_copy_buttons(qtbot, pki: GeneratedPki) -> None:
+    inspector = ChainInspector()
+    qtbot.addWidget(inspector)
+    inspector.show_chain(engine.describe_chain(_der_chain(pki)), None, "t")
+    inspector.copy_buttons["sha256"].click()
+    assert QGuiApplication.clipboard().text() == pki.sha256_thumbprint
+    inspector.copy_buttons["sha1"].click()
+    assert QGuiApplication.clipboard().text() == pki.sha1_thumbprint
+    # Selecting the root shows the root's thumbprints.
+    inspector.chain_view.setCurrentIndex(inspector.chain_model.index(2, 0))
+    root_sha256 = pki.ca.certificate.fingerprint(hashes.SHA256()).hex()
+    assert inspector.sha256_edit.text() == root_sha256
+    assert not inspector.qr_label.pixmap().isNull()
+
+
+def test_qr_image_matches_segno_matrix() -> None:
+    text = "SHA256:" + "ab" * 32
+    scale = 3
+    image = qr_image(text, scale=scale)
+    matrix = segno.make(text, error="m").matrix
+    assert image.width() == (len(matrix) + 2 * QUIET_ZONE) * scale
+    black = QColor(0, 0, 0).rgb()
+    for y, row in enumerate(matrix):
+        for x, dark in enumerate(row):
+            pixel = image.pixel((x + QUIET_ZONE) * scale + 1, (y + QUIET_ZONE) * scale + 1)
+            assert (pixel == black) == bool(dark)

@@ -1,0 +1,639 @@
+"""One end of a connection: connection fields, server panel, client panel, buttons.
+
+The main window shows one; the loopback demo shows two side by side. Fields become
+an `engine.EndpointSettings` value; everything that loads, generates or connects
+runs through `ui.engine` off the UI thread.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QIcon
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ui import engine
+from ui.controller import STATE_TEXT, SessionController
+from ui.jobs import Jobs, run_blocking
+from ui.settings import FieldBinder
+from ui.tofu import TofuPrompter
+
+STORE_FILTER = "Certificate stores (*.pfx *.p12 *.pem *.crt *.cer *.der);;All files (*)"
+KEY_FILTER = "Private keys (*.pem *.key *.der);;All files (*)"
+PEM_FILTER = "PEM / DER certificates (*.pem *.crt *.cer *.der);;All files (*)"
+
+
+def _path_row(edit: QLineEdit, caption: str, file_filter: str) -> QHBoxLayout:
+    row = QHBoxLayout()
+    button = QPushButton("Browse\u2026")
+    button.setObjectName(f"{edit.objectName()}Browse")
+
+    def browse() -> None:
+        path, _ = QFileDialog.getOpenFileName(edit, caption, edit.text(), file_filter)
+        if path:
+            edit.setText(path)
+            edit.editingFinished.emit()
+
+    button.clicked.connect(browse)
+    row.addWidget(edit, 1)
+    row.addWidget(button)
+    return row
+
+
+def add_show_hide(edit: QLineEdit) -> QAction:
+    """A show/hide toggle inside a masked line edit."""
+    action = edit.addAction(QIcon(), QLineEdit.ActionPosition.TrailingPosition)
+    action.setCheckable(True)
+    action.setText("Show")
+    action.setToolTip("Show or hide the value")
+    action.setObjectName(f"{edit.objectName()}ShowHide")
+
+    def toggled(shown: bool) -> None:
+        edit.setEchoMode(QLineEdit.EchoMode.Normal if shown else QLineEdit.EchoMode.Password)
+        action.setText("Hide" if shown else "Show")
+
+    action.toggled.connect(toggled)
+    return action
+
+
+def _secret_edit(name: str, placeholder: str) -> QLineEdit:
+    edit = QLineEdit()
+    edit.setObjectName(name)
+    edit.setEchoMode(QLineEdit.EchoMode.Password)
+    edit.setPlaceholderText(placeholder)
+    edit.setInputMethodHints(
+        Qt.InputMethodHint.ImhHiddenText
+        | Qt.InputMethodHint.ImhSensitiveData
+        | Qt.InputMethodHint.ImhNoPredictiveText
+    )
+    return edit
+
+
+def _warning(text: str, name: str) -> QLabel:
+    label = QLabel("\u26a0 " + text)
+    label.setObjectName(name)
+    label.setWordWrap(True)
+    label.setProperty("severity", "warning")
+    label.hide()
+    return label
+
+
+class ServerPanel(QGroupBox):
+    """Listen side: certificate store, passphrase, subject name, realm, accepted tokens."""
+
+    storeLoaded = Signal(object)  # engine.StoreSummary
+    storeFailed = Signal(str, str)  # source, message
+
+    def __init__(self, prefix: str, parent: QWidget | None = None) -> None:
+        super().__init__("Server (listen side)", parent)
+        self.jobs = Jobs(self)
+        self.store_path = QLineEdit()
+        self.store_path.setObjectName(f"{prefix}storePath")
+        self.store_path.setPlaceholderText(".pfx / .p12, or a PEM certificate")
+        self.key_path = QLineEdit()
+        self.key_path.setObjectName(f"{prefix}keyPath")
+        self.key_path.setPlaceholderText("only for a PEM pair: the private key file")
+        self.passphrase = _secret_edit(f"{prefix}passphrase", "passphrase of the store or key")
+        add_show_hide(self.passphrase)
+        self.load_button = QPushButton("Load")
+        self.load_button.setObjectName(f"{prefix}loadStore")
+        self.subject_name = QComboBox()
+        self.subject_name.setObjectName(f"{prefix}subjectName")
+        self.subject_name.setEditable(True)
+        self.subject_name.setToolTip(
+            "Picks the certificate: friendly name first, then subject common name"
+        )
+        self.store_status = QLabel("No store loaded.")
+        self.store_status.setObjectName(f"{prefix}storeStatus")
+        self.store_status.setWordWrap(True)
+        self.realm = QLineEdit("holoremote")
+        self.realm.setObjectName(f"{prefix}realm")
+        self.token_mode = QComboBox()
+        self.token_mode.setObjectName(f"{prefix}tokenMode")
+        self.token_mode.addItem("Shared secrets", "shared")
+        self.token_mode.addItem("JWT (identity provider)", "jwt")
+        self.shared_secrets = _secret_edit(
+            f"{prefix}sharedSecrets", "accepted tokens, separated by spaces"
+        )
+        add_show_hide(self.shared_secrets)
+        self.jwt_key = QLineEdit()
+        self.jwt_key.setObjectName(f"{prefix}jwtKey")
+        self.jwt_key.setPlaceholderText("JWKS file or PEM public key")
+        self.jwt_issuer = QLineEdit()
+        self.jwt_issuer.setObjectName(f"{prefix}jwtIssuer")
+        self.jwt_audience = QLineEdit()
+        self.jwt_audience.setObjectName(f"{prefix}jwtAudience")
+
+        shared_page = QWidget()
+        shared_form = QFormLayout(shared_page)
+        shared_form.setContentsMargins(0, 0, 0, 0)
+        shared_form.addRow("Accepted tokens", self.shared_secrets)
+        jwt_page = QWidget()
+        jwt_form = QFormLayout(jwt_page)
+        jwt_form.setContentsMargins(0, 0, 0, 0)
+        jwt_form.addRow("Key / JWKS", _path_row(self.jwt_key, "JWKS or key", "All files (*)"))
+        jwt_form.addRow("Issuer", self.jwt_issuer)
+        jwt_form.addRow("Audience", self.jwt_audience)
+        self.token_pages = QStackedWidget()
+        self.token_pages.addWidget(shared_page)
+        self.token_pages.addWidget(jwt_page)
+        self.token_mode.currentIndexChanged.connect(self.token_pages.setCurrentIndex)
+
+        form = QFormLayout(self)
+        form.addRow(
+            "Certificate store", _path_row(self.store_path, "Certificate store", STORE_FILTER)
+        )
+        form.addRow("Key (PEM pair)", _path_row(self.key_path, "Private key", KEY_FILTER))
+        passphrase_row = QHBoxLayout()
+        passphrase_row.addWidget(self.passphrase, 1)
+        passphrase_row.addWidget(self.load_button)
+        form.addRow("Passphrase", passphrase_row)
+        form.addRow("Subject name", self.subject_name)
+        form.addRow(self.store_status)
+        form.addRow("Realm", self.realm)
+        form.addRow("Token check", self.token_mode)
+        form.addRow(self.token_pages)
+
+        self.load_button.clicked.connect(self.load_store)
+        self.store_path.editingFinished.connect(self.load_store)
+        self.key_path.editingFinished.connect(self._reload_if_loaded)
+        self.passphrase.returnPressed.connect(self.load_store)
+        self.summary: engine.StoreSummary | None = None
+
+    def bind(self, binder: FieldBinder) -> None:
+        for key, widget in (
+            ("storePath", self.store_path),
+            ("keyPath", self.key_path),
+            ("subjectName", self.subject_name),
+            ("realm", self.realm),
+            ("tokenMode", self.token_mode),
+            ("jwtKey", self.jwt_key),
+            ("jwtIssuer", self.jwt_issuer),
+            ("jwtAudience", self.jwt_audience),
+        ):
+            binder.add(key, widget)
+        binder.add_secret("passphrase", self.passphrase)
+        binder.add_secret("sharedSecrets", self.shared_secrets)
+
+    def settings(self) -> engine.ServerSettings:
+        return engine.ServerSettings(
+            store_path=self.store_path.text().strip(),
+            key_path=self.key_path.text().strip(),
+            passphrase=self.passphrase.text(),
+            subject_name=self.subject_name.currentText().strip(),
+            realm=self.realm.text(),
+            token_mode="jwt" if self.token_mode.currentData() == "jwt" else "shared",
+            shared_secrets=tuple(self.shared_secrets.text().split()),
+            jwt_key_path=self.jwt_key.text().strip(),
+            jwt_issuer=self.jwt_issuer.text().strip(),
+            jwt_audience=self.jwt_audience.text().strip(),
+        )
+
+    def _reload_if_loaded(self) -> None:
+        if self.store_path.text().strip():
+            self.load_store()
+
+    def load_store(self) -> None:
+        path = self.store_path.text().strip()
+        if not path:
+            return
+        self.store_status.setProperty("severity", "")
+        self.store_status.setText(f"Loading {path}\u2026")
+        self.jobs.spawn(
+            "load store",
+            self._load(path, self.passphrase.text(), self.key_path.text().strip()),
+        )
+
+    async def _load(self, path: str, passphrase: str, key_path: str) -> None:
+        try:
+            summary = await run_blocking(engine.load_store, path, passphrase, key_path)
+        except Exception as exc:  # noqa: BLE001 - shown next to the field
+            message, fix = engine.explain_error(exc)
+            if path not in message:
+                message = f"{path}: {message}"
+            self.summary = None
+            self._set_status(message + (f"\nFix: {fix}" if fix else ""), "error")
+            self.storeFailed.emit(path, message)
+            return
+        if path != self.store_path.text().strip():
+            return  # the field changed while loading; a newer load follows
+        self.summary = summary
+        current = self.subject_name.currentText()
+        self.subject_name.clear()
+        self.subject_name.addItems(list(summary.names))
+        if current and current in summary.names:
+            self.subject_name.setCurrentText(current)
+        keyed = sum(1 for c in summary.certificates if c.has_private_key)
+        text = (
+            f"{path}: {summary.format}, {len(summary.certificates)} certificate(s), "
+            f"{keyed} with a private key."
+        )
+        severity = "ok"
+        if summary.warnings:
+            text += "\n" + "\n".join(f"\u26a0 {w}" for w in summary.warnings)
+            severity = "warning"
+        self._set_status(text, severity)
+        self.storeLoaded.emit(summary)
+
+    def _set_status(self, text: str, severity: str) -> None:
+        self.store_status.setText(text)
+        self.store_status.setProperty("severity", severity)
+        self.store_status.style().unpolish(self.store_status)
+        self.store_status.style().polish(self.store_status)
+
+
+class ClientPanel(QGroupBox):
+    """Connect side: the token and the certificate validation policy."""
+
+    tokenChanged = Signal()
+
+    def __init__(self, prefix: str, parent: QWidget | None = None) -> None:
+        super().__init__("Client (connect side)", parent)
+        self.jobs = Jobs(self)
+        self.token = _secret_edit(f"{prefix}token", "authentication token")
+        self.token_show = add_show_hide(self.token)
+        self.generate_button = QPushButton("Generate")
+        self.generate_button.setObjectName(f"{prefix}generateToken")
+        self.generate_button.setToolTip("A fresh random shared secret (the server must accept it)")
+        self.from_file_button = QPushButton("From file\u2026")
+        self.from_file_button.setObjectName(f"{prefix}tokenFromFile")
+        self.token_status = QLabel()
+        self.token_status.setObjectName(f"{prefix}tokenStatus")
+        self.token_status.setWordWrap(True)
+        self.token_status.hide()
+
+        self.system_validation = QCheckBox("System validation (chain, dates, usage, name)")
+        self.system_validation.setObjectName(f"{prefix}systemValidation")
+        self.system_validation.setChecked(True)
+        self.ca_file = QLineEdit()
+        self.ca_file.setObjectName(f"{prefix}caFile")
+        self.ca_file.setPlaceholderText("trust this CA instead of the OS store")
+        self.pin = QLineEdit()
+        self.pin.setObjectName(f"{prefix}pin")
+        self.pin.setPlaceholderText("SHA256:\u2026 or the SHA-1 thumbprint")
+        self.tofu = QCheckBox("Trust on first use (ask, then remember in known hosts)")
+        self.tofu.setObjectName(f"{prefix}tofu")
+        self.known_hosts = QLineEdit(engine.default_known_hosts())
+        self.known_hosts.setObjectName(f"{prefix}knownHosts")
+        self.allow_name_mismatch = QCheckBox("Allow name mismatch")
+        self.allow_name_mismatch.setObjectName(f"{prefix}allowNameMismatch")
+        self.allow_unverified_chain = QCheckBox("Allow unverified chain")
+        self.allow_unverified_chain.setObjectName(f"{prefix}allowUnverifiedChain")
+
+        self.warnings = {
+            "system": _warning(
+                "System validation is off: only the pin, trust on first use or your own "
+                "policy decides whether the server is trusted.",
+                f"{prefix}warnSystem",
+            ),
+            "tofu": _warning(
+                "Trust on first use accepts an unknown server after you confirm it: compare "
+                "the thumbprint with one you got out of band.",
+                f"{prefix}warnTofu",
+            ),
+            "name": _warning(
+                "Name mismatch allowed: a certificate issued for another host will be "
+                "accepted (sample escape hatch; for testing only).",
+                f"{prefix}warnName",
+            ),
+            "chain": _warning(
+                "Unverified chain allowed: a certificate from any issuer, including a "
+                "self-signed one, will be accepted (sample escape hatch; for testing only).",
+                f"{prefix}warnChain",
+            ),
+        }
+
+        token_row = QHBoxLayout()
+        token_row.addWidget(self.token, 1)
+        token_row.addWidget(self.generate_button)
+        token_row.addWidget(self.from_file_button)
+        form = QFormLayout(self)
+        form.addRow("Token", token_row)
+        form.addRow(self.token_status)
+        form.addRow(self.system_validation)
+        form.addRow(self.warnings["system"])
+        form.addRow("CA file", _path_row(self.ca_file, "CA certificate", PEM_FILTER))
+        form.addRow("Pinned thumbprint", self.pin)
+        form.addRow(self.tofu)
+        form.addRow("Known hosts", self.known_hosts)
+        form.addRow(self.warnings["tofu"])
+        form.addRow(self.allow_name_mismatch)
+        form.addRow(self.warnings["name"])
+        form.addRow(self.allow_unverified_chain)
+        form.addRow(self.warnings["chain"])
+
+        self.system_validation.toggled.connect(
+            lambda on: self.warnings["system"].setVisible(not on)
+        )
+        self.tofu.toggled.connect(self.warnings["tofu"].setVisible)
+        self.tofu.toggled.connect(self.known_hosts.setEnabled)
+        self.known_hosts.setEnabled(False)
+        self.allow_name_mismatch.toggled.connect(self.warnings["name"].setVisible)
+        self.allow_unverified_chain.toggled.connect(self.warnings["chain"].setVisible)
+        self.generate_button.clicked.connect(self.generate_token)
+        self.from_file_button.clicked.connect(self._choose_token_file)
+
+    def bind(self, binder: FieldBinder) -> None:
+        for key, widget in (
+            ("systemValidation", self.system_validation),
+            ("caFile", self.ca_file),
+            ("pin", self.pin),
+            ("tofu", self.tofu),
+            ("knownHosts", self.known_hosts),
+            ("allowNameMismatch", self.allow_name_mismatch),
+            ("allowUnverifiedChain", self.allow_unverified_chain),
+        ):
+            binder.add(key, widget)
+        binder.add_secret("token", self.token)
+
+    def settings(self) -> engine.ClientSettings:
+        return engine.ClientSettings(
+            token=self.token.text(),
+            system_validation=self.system_validation.isChecked(),
+            ca_file=self.ca_file.text().strip(),
+            pin=self.pin.text().strip(),
+            trust_on_first_use=self.tofu.isChecked(),
+            known_hosts=self.known_hosts.text().strip(),
+            allow_name_mismatch=self.allow_name_mismatch.isChecked(),
+            allow_unverified_chain=self.allow_unverified_chain.isChecked(),
+        )
+
+    def active_warnings(self) -> list[str]:
+        return [w.text() for w in self.warnings.values() if not w.isHidden()]
+
+    def generate_token(self) -> None:
+        self.jobs.spawn("generate token", self._set_token_from(engine.generate_token))
+
+    def load_token_file(self, path: str) -> None:
+        self.jobs.spawn("token file", self._set_token_from(engine.read_token_file, path))
+
+    def _choose_token_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Token file", "", "All files (*)")
+        if path:
+            self.load_token_file(path)
+
+    async def _set_token_from(self, function: object, *args: str) -> None:
+        try:
+            token = await run_blocking(function, *args)  # type: ignore[arg-type]
+        except Exception as exc:  # noqa: BLE001 - shown under the field
+            message, fix = engine.explain_error(exc)
+            self.token_status.setText(message + (f" ({fix})" if fix else ""))
+            self.token_status.setProperty("severity", "error")
+            self.token_status.show()
+            return
+        self.token.setText(str(token))
+        self.token_status.hide()
+        self.tokenChanged.emit()
+
+
+class EndpointWidget(QWidget):
+    """Connection fields + server and client panels + buttons + this end's status."""
+
+    recordArrived = Signal(object)  # CallbackRecord
+    statusChanged = Signal(str, str)  # state text, detail (reason, explanation, fix)
+
+    def __init__(
+        self,
+        name: str = "",
+        parent: QWidget | None = None,
+        *,
+        tofu: TofuPrompter | None = None,
+    ) -> None:
+        super().__init__(parent)
+        prefix = f"{name}_" if name else ""
+        self.setObjectName(f"{prefix}endpoint" if name else "endpoint")
+        self.controller = SessionController(self)
+        self.tofu = tofu or TofuPrompter(self)
+
+        self.role = QComboBox()
+        self.role.setObjectName(f"{prefix}role")
+        self.role.addItem("Remote (renders, streams to the player)", "remote")
+        self.role.addItem("Player (shows what the remote streams)", "player")
+        self.mode = QComboBox()
+        self.mode.setObjectName(f"{prefix}mode")
+        self.mode.addItem("Connect (client)", "connect")
+        self.mode.addItem("Listen (server)", "listen")
+        self.host = QLineEdit("127.0.0.1")
+        self.host.setObjectName(f"{prefix}host")
+        self.host_label = QLabel("Host")
+        self.port = QSpinBox()
+        self.port.setObjectName(f"{prefix}port")
+        self.port.setRange(0, 65535)
+        self.port.setValue(engine.DEFAULT_HANDSHAKE_PORT)
+        self.port.setSpecialValueText("any free port")
+        self.transport_port = QSpinBox()
+        self.transport_port.setObjectName(f"{prefix}transportPort")
+        self.transport_port.setRange(0, 65535)
+        self.transport_port.setValue(engine.DEFAULT_TRANSPORT_PORT)
+        self.transport_port.setSpecialValueText("any free port")
+        self.secure = QCheckBox("Secure (TLS, certificate and token)")
+        self.secure.setObjectName(f"{prefix}secure")
+        self.secure.setChecked(True)
+        self.runtime_choice = QComboBox()
+        self.runtime_choice.setObjectName(f"{prefix}runtime")
+        self.runtime_choice.addItem("Automatic", "auto")
+        self.runtime_choice.addItem("Built-in", "builtin")
+        self.runtime_choice.addItem("OpenXR", "openxr")
+        self.runtime_json = QLineEdit()
+        self.runtime_json.setObjectName(f"{prefix}runtimeJson")
+        self.runtime_json.setPlaceholderText("RemotingXR.json (optional)")
+        self.runtime_label = QLabel()
+        self.runtime_label.setObjectName(f"{prefix}runtimeInUse")
+        self.runtime_label.setWordWrap(True)
+
+        self.connect_button = QPushButton("Connect")
+        self.connect_button.setObjectName(f"{prefix}connectButton")
+        self.listen_button = QPushButton("Listen")
+        self.listen_button.setObjectName(f"{prefix}listenButton")
+        self.disconnect_button = QPushButton("Disconnect")
+        self.disconnect_button.setObjectName(f"{prefix}disconnectButton")
+        self.state_label = QLabel(STATE_TEXT["idle"])
+        self.state_label.setObjectName(f"{prefix}state")
+        self.reason_label = QLabel()
+        self.reason_label.setObjectName(f"{prefix}reason")
+        self.reason_label.setWordWrap(True)
+        self.reason_label.setProperty("severity", "error")
+        self.reason_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.reason_label.hide()
+
+        self.server_panel = ServerPanel(prefix)
+        self.client_panel = ClientPanel(prefix)
+
+        connection = QGroupBox("Connection")
+        form = QFormLayout(connection)
+        form.addRow("Role", self.role)
+        form.addRow("Mode", self.mode)
+        form.addRow(self.host_label, self.host)
+        form.addRow("Handshake port", self.port)
+        form.addRow("Transport port", self.transport_port)
+        form.addRow(self.secure)
+        runtime_row = QHBoxLayout()
+        runtime_row.addWidget(self.runtime_choice)
+        runtime_row.addLayout(_path_row(self.runtime_json, "OpenXR runtime manifest", "*.json"), 1)
+        form.addRow("Runtime", runtime_row)
+        form.addRow("In use", self.runtime_label)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.connect_button)
+        buttons.addWidget(self.listen_button)
+        buttons.addWidget(self.disconnect_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.state_label)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(connection)
+        layout.addWidget(self.server_panel)
+        layout.addWidget(self.client_panel)
+        layout.addLayout(buttons)
+        layout.addWidget(self.reason_label)
+        layout.addStretch(1)
+
+        self.binder = FieldBinder(name or "endpoint")
+        for key, widget in (
+            ("role", self.role),
+            ("mode", self.mode),
+            ("host", self.host),
+            ("port", self.port),
+            ("transportPort", self.transport_port),
+            ("secure", self.secure),
+            ("runtime", self.runtime_choice),
+            ("runtimeJson", self.runtime_json),
+        ):
+            self.binder.add(key, widget)
+        self.server_panel.bind(self.binder)
+        self.client_panel.bind(self.binder)
+
+        self.mode.currentIndexChanged.connect(self._mode_changed)
+        self.secure.toggled.connect(self._mode_changed)
+        self.runtime_choice.currentIndexChanged.connect(self._runtime_changed)
+        self.runtime_json.textChanged.connect(self._runtime_changed)
+        self.connect_button.clicked.connect(self.start)
+        self.listen_button.clicked.connect(self.start)
+        self.disconnect_button.clicked.connect(self.controller.disconnect)
+        c = self.controller
+        c.stateChanged.connect(self._state_changed)
+        c.listening.connect(self._listening)
+        c.disconnected.connect(self._disconnected)
+        c.startFailed.connect(self._start_failed)
+        c.runtimeInUse.connect(self.runtime_label.setText)
+        c.record.connect(self.recordArrived)
+        self._mode_changed()
+        self._runtime_changed()
+        self._state_changed("idle")
+
+    # --- values ----------------------------------------------------------------------
+
+    @property
+    def is_listen(self) -> bool:
+        return self.mode.currentData() == "listen"
+
+    def settings(self) -> engine.EndpointSettings:
+        return engine.EndpointSettings(
+            role="player" if self.role.currentData() == "player" else "remote",
+            mode="listen" if self.is_listen else "connect",
+            host=self.host.text().strip(),
+            port=self.port.value(),
+            transport_port=self.transport_port.value(),
+            secure=self.secure.isChecked(),
+            runtime=self.runtime_choice.currentData() or "auto",
+            runtime_json=self.runtime_json.text().strip(),
+            server=self.server_panel.settings(),
+            client=self.client_panel.settings(),
+        )
+
+    def set_mode(self, mode: str) -> None:
+        self.mode.setCurrentIndex(self.mode.findData(mode))
+
+    def set_role(self, role: str) -> None:
+        self.role.setCurrentIndex(self.role.findData(role))
+
+    # --- actions -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.reason_label.hide()
+        self.controller.start(self.settings(), self.tofu.ask_user)
+
+    def disconnect(self) -> None:
+        self.controller.disconnect()
+
+    # --- reactions ---------------------------------------------------------------------
+
+    def _mode_changed(self, *_args: object) -> None:
+        listen = self.is_listen
+        self.host_label.setText("Listen on" if listen else "Host")
+        self.host.setToolTip(
+            "Interface to listen on (0.0.0.0 for all)" if listen else "Host name or IP address"
+        )
+        self.server_panel.setVisible(listen)
+        self.client_panel.setVisible(not listen)
+        self.connect_button.setVisible(not listen)
+        self.listen_button.setVisible(listen)
+
+    def _runtime_changed(self, *_args: object) -> None:
+        if not self.controller.active:
+            self.runtime_label.setText(
+                engine.describe_runtime(
+                    self.runtime_choice.currentData() or "auto", self.runtime_json.text().strip()
+                )
+            )
+
+    def _state_changed(self, state: str) -> None:
+        active = state not in ("idle", "disconnected")
+        text = STATE_TEXT.get(state, state)
+        if state == "listening" and self.controller.listening_port is not None:
+            text = f"Listening on port {self.controller.listening_port}"
+        self.state_label.setText(text)
+        for widget in (self.connect_button, self.listen_button):
+            widget.setEnabled(not active)
+        self.disconnect_button.setEnabled(active)
+        for widget in (self.role, self.mode, self.host, self.port, self.transport_port):
+            widget.setEnabled(not active)
+        self.secure.setEnabled(not active)
+        self.runtime_choice.setEnabled(not active)
+        self.runtime_json.setEnabled(not active)
+        self.server_panel.setEnabled(not active)
+        self.client_panel.setEnabled(not active)
+        self.statusChanged.emit(
+            text, self.reason_label.text() if self.reason_label.isVisible() else ""
+        )
+
+    def _listening(self, port: int) -> None:
+        self.state_label.setText(f"Listening on port {port}")
+        self.statusChanged.emit(self.state_label.text(), "")
+
+    def _disconnected(self, code: int, spec: str, explanation: str, fix: str) -> None:
+        if code in (
+            int(engine.DisconnectReason.NONE),
+            int(engine.DisconnectReason.DISCONNECT_REQUEST),
+        ):
+            self.reason_label.hide()
+            self.statusChanged.emit(STATE_TEXT["disconnected"], "")
+            return
+        self.show_problem(f"{spec} ({code})", explanation, fix)
+
+    def _start_failed(self, message: str, fix: str) -> None:
+        self.show_problem("Could not start", message, fix)
+
+    def show_problem(self, title: str, explanation: str, fix: str) -> None:
+        text = f"<b>{title}</b><br>{explanation}"
+        if fix:
+            text += f"<br><i>Fix:</i> {fix}"
+        self.reason_label.setText(text)
+        self.reason_label.show()
+        detail = f"{title}: {explanation}" + (f" Fix: {fix}" if fix else "")
+        self.statusChanged.emit(self.state_label.text(), detail)
+
+    def problem_text(self) -> str:
+        return self.reason_label.text() if self.reason_label.isVisible() else ""

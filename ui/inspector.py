@@ -1,0 +1,248 @@
+"""The certificate chain inspector: the chain as a tree, the seven checks, thumbprints
+with copy buttons and a QR code of the leaf's SHA-256 pin.
+
+It shows values the engine computed (`ui.engine.CertificateInfo`, a verdict); it
+never parses or checks a certificate itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor, QGuiApplication, QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QSplitter,
+    QToolButton,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ui.engine import CertificateInfo, CheckRow, ValidationResult, check_rows
+from ui.qr import qr_pixmap
+
+PASS_MARK = "\u2714"  # noqa: S105 - heavy check mark, not a password
+FAIL_MARK = "\u2718"  # heavy ballot x
+INFO_ROLE = Qt.ItemDataRole.UserRole + 1
+_PASS_BRUSH = QBrush(QColor("#1b7f3b"))
+_FAIL_BRUSH = QBrush(QColor("#b00020"))
+
+
+def _item(text: str) -> QStandardItem:
+    item = QStandardItem(text)
+    item.setEditable(False)
+    return item
+
+
+class ChainInspector(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title_label = QLabel("No chain yet: connect, or use Tools \u2192 Inspect certificate.")
+        self.title_label.setObjectName("inspectorTitle")
+        self.title_label.setWordWrap(True)
+        self.message_label = QLabel()
+        self.message_label.setObjectName("inspectorMessage")
+        self.message_label.setWordWrap(True)
+        self.message_label.setProperty("severity", "error")
+        self.message_label.hide()
+
+        self.chain_model = QStandardItemModel(self)
+        self.chain_model.setHorizontalHeaderLabels(["Certificate / field", "Value"])
+        self.chain_view = QTreeView()
+        self.chain_view.setObjectName("inspectorChain")
+        self.chain_view.setModel(self.chain_model)
+        self.chain_view.setUniformRowHeights(True)
+        self.chain_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.chain_view.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        self.chain_view.selectionModel().currentChanged.connect(self._current_changed)
+
+        self.checks_model = QStandardItemModel(self)
+        self.checks_model.setHorizontalHeaderLabels(["", "Check", "Value", "Reason"])
+        self.checks_view = QTreeView()
+        self.checks_view.setObjectName("inspectorChecks")
+        self.checks_view.setRootIsDecorated(False)
+        self.checks_view.setModel(self.checks_model)
+        self.checks_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.checks_view.setWordWrap(True)
+        header = self.checks_view.header()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        self.warnings_label = QLabel()
+        self.warnings_label.setObjectName("inspectorWarnings")
+        self.warnings_label.setWordWrap(True)
+        self.warnings_label.setProperty("severity", "warning")
+        self.warnings_label.hide()
+        self.failed_label = QLabel()
+        self.failed_label.setObjectName("inspectorFailed")
+        self.failed_label.setWordWrap(True)
+        self.failed_label.setProperty("severity", "error")
+        self.failed_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.failed_label.hide()
+        checks_box = QGroupBox("Validation (the seven fields of the verdict)")
+        checks_layout = QVBoxLayout(checks_box)
+        checks_layout.addWidget(self.checks_view, 1)
+        checks_layout.addWidget(self.failed_label)
+        checks_layout.addWidget(self.warnings_label)
+
+        self.sha256_edit = QLineEdit()
+        self.sha256_edit.setObjectName("inspectorSha256")
+        self.sha1_edit = QLineEdit()
+        self.sha1_edit.setObjectName("inspectorSha1")
+        self.pin_edit = QLineEdit()
+        self.pin_edit.setObjectName("inspectorPin")
+        thumbs_box = QGroupBox("Thumbprints of the selected certificate")
+        thumbs = QFormLayout(thumbs_box)
+        self.copy_buttons: dict[str, QToolButton] = {}
+        for label, edit, key in (
+            ("SHA-256", self.sha256_edit, "sha256"),
+            ("SHA-1 (Windows)", self.sha1_edit, "sha1"),
+            ("Pin", self.pin_edit, "pin"),
+        ):
+            edit.setReadOnly(True)
+            button = QToolButton()
+            button.setText("Copy")
+            button.setObjectName(f"copy_{key}")
+            button.setToolTip(f"Copy the {label} value to the clipboard")
+            button.clicked.connect(lambda _=False, e=edit: self._copy(e))
+            self.copy_buttons[key] = button
+            row = QHBoxLayout()
+            row.addWidget(edit)
+            row.addWidget(button)
+            thumbs.addRow(label, row)
+        self.qr_label = QLabel()
+        self.qr_label.setObjectName("inspectorQr")
+        self.qr_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.qr_label.setToolTip("QR code of the SHA-256 pin, for pinning out of band")
+        self.qr_caption = QLabel("QR code of the leaf's SHA-256 pin")
+        self.qr_caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        thumbs.addRow(self.qr_label)
+        thumbs.addRow(self.qr_caption)
+
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(checks_box, 3)
+        right_layout.addWidget(thumbs_box, 2)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.chain_view)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.title_label)
+        layout.addWidget(self.message_label)
+        layout.addWidget(splitter, 1)
+        self._infos: list[CertificateInfo] = []
+        self._rows: tuple[CheckRow, ...] = ()
+
+    # --- what the window calls ---------------------------------------------------------
+
+    def show_chain(
+        self,
+        infos: Sequence[CertificateInfo],
+        verdict: ValidationResult | dict[str, Any] | None,
+        title: str,
+    ) -> None:
+        self.title_label.setText(title)
+        self.message_label.hide()
+        self._infos = list(infos)
+        self.chain_model.removeRows(0, self.chain_model.rowCount())
+        for info in infos:
+            parent = _item(info.title)
+            parent.setData(info, INFO_ROLE)
+            summary = _item(info.subject)
+            for label, value in info.fields:
+                child_label = _item(label)
+                child_label.setData(info, INFO_ROLE)
+                parent.appendRow([child_label, _item(value)])
+            self.chain_model.appendRow([parent, summary])
+        if infos:
+            self.chain_view.expand(self.chain_model.index(0, 0))
+            self.chain_view.setCurrentIndex(self.chain_model.index(0, 0))
+            self._show_thumbprints(infos[0])
+            self.qr_label.setPixmap(qr_pixmap(infos[0].pin, scale=4))
+            self.qr_caption.setText(f"QR code of the leaf's pin: {infos[0].pin[:20]}\u2026")
+        else:
+            self._show_thumbprints(None)
+            self.qr_label.clear()
+        self.show_verdict(verdict)
+
+    def show_verdict(self, verdict: ValidationResult | dict[str, Any] | None) -> None:
+        self.checks_model.removeRows(0, self.checks_model.rowCount())
+        self._rows = ()
+        if verdict is None:
+            self.warnings_label.hide()
+            self.failed_label.hide()
+            return
+        self._rows = check_rows(verdict)
+        for row in self._rows:
+            mark = _item(PASS_MARK if row.passed else FAIL_MARK)
+            mark.setForeground(_PASS_BRUSH if row.passed else _FAIL_BRUSH)
+            cells = [mark, _item(row.name), _item(row.value), _item(row.reason or "")]
+            for cell in cells:
+                cell.setToolTip(
+                    f"{row.name}: {'passed' if row.passed else 'FAILED'}. {row.reason}".strip()
+                )
+            self.checks_model.appendRow(cells)
+        failed = [row for row in self._rows if not row.passed]
+        if failed:
+            self.failed_label.setText(
+                "\n".join(f"{FAIL_MARK} {row.name}: {row.reason or 'failed'}" for row in failed)
+            )
+            self.failed_label.show()
+        else:
+            self.failed_label.hide()
+        warnings = (
+            verdict.warnings
+            if isinstance(verdict, ValidationResult)
+            else tuple(verdict.get("warnings", ()))
+        )
+        if warnings:
+            self.warnings_label.setText("Warnings: " + "; ".join(warnings))
+            self.warnings_label.show()
+        else:
+            self.warnings_label.hide()
+
+    def show_error(self, title: str, message: str) -> None:
+        self.title_label.setText(title)
+        self.message_label.setText(message)
+        self.message_label.show()
+
+    # --- for tests and the screenshot tool ------------------------------------------------
+
+    def leaf_subject(self) -> str:
+        return self._infos[0].subject if self._infos else ""
+
+    def check_marks(self) -> dict[str, bool]:
+        return {row.name: row.passed for row in self._rows}
+
+    def certificate_titles(self) -> list[str]:
+        return [info.title for info in self._infos]
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        info = current.siblingAtColumn(0).data(INFO_ROLE)
+        if isinstance(info, CertificateInfo):
+            self._show_thumbprints(info)
+
+    def _show_thumbprints(self, info: CertificateInfo | None) -> None:
+        self.sha256_edit.setText(info.sha256 if info else "")
+        self.sha1_edit.setText(info.sha1 if info else "")
+        self.pin_edit.setText(info.pin if info else "")
+
+    def _copy(self, edit: QLineEdit) -> None:
+        QGuiApplication.clipboard().setText(edit.text())

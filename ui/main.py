@@ -1,0 +1,131 @@
+"""Entry point of the window: QApplication, the qasync loop, the main window.
+
+`holoremote` with no subcommand calls `main()` (after `app.gui_launch` checked that
+a display exists); `python -m ui.main` does the same.
+
+Two environment switches exist for tests and benchmarks (they change nothing else):
+- `HOLOREMOTE_SCREENSHOT=FILE.png`: once the window is shown and painted, save a
+  screenshot of it (from the screen where the platform allows, else a widget grab)
+  and quit.
+- `HOLOREMOTE_EXIT_WHEN_SHOWN=1`: print `holoremote-shown` once the window is shown
+  and painted, then quit (bench/ui.py times start-up with it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtGui import QGuiApplication, QIcon, QPixmap
+from PySide6.QtWidgets import QApplication, QWidget
+
+SCREENSHOT_ENV = "HOLOREMOTE_SCREENSHOT"
+EXIT_WHEN_SHOWN_ENV = "HOLOREMOTE_EXIT_WHEN_SHOWN"
+SHOWN_MARKER = "holoremote-shown"
+
+
+def _resources_dir() -> Path:
+    """resources/ next to ui/ in a checkout (and in the PyInstaller bundle, under the
+    same relative name); <prefix>/share/holoremote for a wheel install."""
+    base = Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parent.parent))
+    for candidate in (base / "resources", Path(sys.prefix) / "share" / "holoremote"):
+        if (candidate / "holoremote.qss").is_file():
+            return candidate
+    return base / "resources"
+
+
+RESOURCES = _resources_dir()
+
+log = logging.getLogger(__name__)
+
+
+def apply_style(app: QApplication) -> None:
+    sheet = RESOURCES / "holoremote.qss"
+    if sheet.is_file():
+        app.setStyleSheet(sheet.read_text(encoding="utf-8"))
+    icon = RESOURCES / "icons" / "holoremote.svg"
+    if icon.is_file():
+        app.setWindowIcon(QIcon(str(icon)))
+
+
+class _FirstPaint(QObject):
+    """Calls back once the watched widget has painted for the first time."""
+
+    def __init__(self, widget: QWidget, callback: object) -> None:
+        super().__init__(widget)
+        self._callback = callback
+        self._done = False
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if not self._done and event.type() == QEvent.Type.Paint:
+            self._done = True
+            # After this paint has finished, not inside it.
+            QTimer.singleShot(0, self._callback)  # type: ignore[arg-type]
+        return False
+
+
+def screenshot(widget: QWidget) -> QPixmap:
+    """The window as the screen shows it (xcb), or rendered by itself (offscreen)."""
+    screen = widget.screen() or QGuiApplication.primaryScreen()
+    pixmap = QPixmap()
+    if screen is not None and QGuiApplication.platformName() not in ("offscreen", "minimal"):
+        pixmap = screen.grabWindow(widget.winId())
+    if pixmap.isNull() or pixmap.width() < 2:
+        pixmap = widget.grab()
+    return pixmap
+
+
+def main() -> int:
+    logging.basicConfig(level=os.environ.get("HOLOREMOTE_LOG_LEVEL", "WARNING"))
+    import qasync
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("holoremote")
+    app.setOrganizationName("holoremote")
+    app.setDesktopFileName("holoremote")
+    apply_style(app)
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+
+    from ui.window import MainWindow
+
+    window = MainWindow()
+    screenshot_path = os.environ.get(SCREENSHOT_ENV)
+    exit_when_shown = os.environ.get(EXIT_WHEN_SHOWN_ENV) == "1"
+    status = {"code": 0}
+
+    if screenshot_path:
+
+        def take() -> None:
+            # Let the window manager-less X server map and the view settle a moment.
+            def save() -> None:
+                ok = screenshot(window).save(screenshot_path, "PNG")
+                status["code"] = 0 if ok else 1
+                window.close()
+
+            QTimer.singleShot(300, save)
+
+        _FirstPaint(window, take)
+    elif exit_when_shown:
+
+        def report() -> None:
+            print(SHOWN_MARKER, flush=True)
+            window.close()
+
+        _FirstPaint(window, report)
+
+    window.show()
+    with loop:
+        loop.run_forever()
+        loop.run_until_complete(window.aclose())
+    return status["code"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

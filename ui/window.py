@@ -1,0 +1,484 @@
+"""The main window and the loopback demo window."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMessageBox,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app import __version__
+from ui import engine
+from ui.dialogs import CreateTestPkiDialog, VerifyChainDialog
+from ui.endpoint import STORE_FILTER, EndpointWidget
+from ui.inspector import ChainInspector
+from ui.jobs import Jobs, run_blocking
+from ui.secrets import NotRememberingStore, SecretStore, open_secret_store
+from ui.settings import REMEMBER_SECRETS_KEY, forget_secrets, load_secrets, save_secrets
+from ui.timeline_view import TimelineWidget
+from ui.tofu import TofuPrompter
+
+WINDOW_GEOMETRY_KEY = "window/geometry"
+
+
+class RecordsToInspector:
+    """Shows each ValidateServerCertificate chain in an inspector (described off the
+    UI thread)."""
+
+    def __init__(self, jobs: Jobs, inspector: ChainInspector) -> None:
+        self.jobs = jobs
+        self.inspector = inspector
+
+    def record(self, record: engine.CallbackRecord) -> None:
+        if record.callback == "ValidateServerCertificate" and record.chain:
+            self.jobs.spawn("describe chain", self._show(record))
+
+    async def _show(self, record: engine.CallbackRecord) -> None:
+        infos = await run_blocking(engine.describe_chain, record.chain)
+        host = record.inputs.get("hostName") or "the server"
+        verdict = record.outputs.get("validationResultOut")
+        if not isinstance(verdict, dict):
+            verdict = record.inputs.get("systemValidationResult")
+        title = f"Chain presented by {host} ({len(infos)} certificate(s))"
+        if record.error:
+            title += f"; the callback refused: {record.error}"
+        self.inspector.show_chain(infos, verdict if isinstance(verdict, dict) else None, title)
+
+
+class MainWindow(QMainWindow):
+    """One endpoint, its live timeline and the chain inspector."""
+
+    secretsLoaded = Signal()
+
+    def __init__(
+        self,
+        settings: QSettings | None = None,
+        secret_store: SecretStore | None = None,
+    ) -> None:
+        super().__init__()
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("holoremote: secure Holographic Remoting")
+        self.settings_store = settings or QSettings("holoremote", "holoremote")
+        self._secret_store = secret_store
+        self.jobs = Jobs(self)
+        self.tofu = TofuPrompter(self)
+        self.endpoint = EndpointWidget(tofu=self.tofu)
+        self.timeline = TimelineWidget()
+        self.inspector = ChainInspector()
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("mainTabs")
+        self.tabs.addTab(self.timeline, "Callback timeline")
+        self.tabs.addTab(self.inspector, "Certificate chain")
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.endpoint)
+        scroll.setMinimumWidth(440)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(scroll)
+        splitter.addWidget(self.tabs)
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 3)
+        self.setCentralWidget(splitter)
+
+        self.status_state = QLabel()
+        self.status_state.setObjectName("statusState")
+        self.status_detail = QLabel()
+        self.status_detail.setObjectName("statusDetail")
+        self.status_detail.setWordWrap(True)
+        self.statusBar().addWidget(self.status_state)
+        self.statusBar().addWidget(self.status_detail, 1)
+        self.chains = RecordsToInspector(self.jobs, self.inspector)
+        self.endpoint.recordArrived.connect(self.timeline.add_record)
+        self.endpoint.recordArrived.connect(self.chains.record)
+        self.endpoint.statusChanged.connect(self._update_status)
+        self.timeline.chainSelected.connect(self.chains.record)
+        self.jobs.failed.connect(self._job_failed)
+        self.demo: LoopbackDemo | None = None
+        self._build_actions()
+        self._update_status(self.endpoint.state_label.text(), "")
+        self._restore()
+
+    # --- menus and toolbar ---------------------------------------------------------------
+
+    def _build_actions(self) -> None:
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        file_menu.addAction(quit_action)
+
+        connection = menu.addMenu("&Connection")
+        self.start_action = QAction("Connect / &Listen", self)
+        self.start_action.setObjectName("actionStart")
+        self.start_action.triggered.connect(self.endpoint.start)
+        self.stop_action = QAction("&Disconnect", self)
+        self.stop_action.setObjectName("actionDisconnect")
+        self.stop_action.triggered.connect(self.endpoint.disconnect)
+        connection.addActions([self.start_action, self.stop_action])
+
+        self.demo_action = QAction("&Loopback demo", self)
+        self.demo_action.setObjectName("actionLoopbackDemo")
+        self.demo_action.setToolTip(
+            "Both ends in one window, secure, with a fresh test PKI and a random token"
+        )
+        self.demo_action.triggered.connect(self.open_loopback_demo)
+        demo_menu = menu.addMenu("&Demo")
+        demo_menu.addAction(self.demo_action)
+
+        tools = menu.addMenu("&Tools")
+        self.create_pki_action = QAction("&Create test certificates\u2026", self)
+        self.create_pki_action.triggered.connect(self.open_create_pki)
+        self.inspect_action = QAction("&Inspect certificate file\u2026", self)
+        self.inspect_action.setObjectName("actionInspect")
+        self.inspect_action.triggered.connect(self.choose_file_to_inspect)
+        self.verify_action = QAction("&Verify a chain for a host\u2026", self)
+        self.verify_action.triggered.connect(self.open_verify)
+        tools.addActions([self.create_pki_action, self.inspect_action, self.verify_action])
+
+        settings_menu = menu.addMenu("&Settings")
+        self.remember_action = QAction("Remember secrets in the OS &keyring", self)
+        self.remember_action.setObjectName("actionRememberSecrets")
+        self.remember_action.setCheckable(True)
+        self.remember_action.setToolTip(
+            "Tokens and passphrases are never written to the settings file; with this on "
+            "they are kept in the operating system's keyring"
+        )
+        self.remember_action.toggled.connect(self._remember_toggled)
+        settings_menu.addAction(self.remember_action)
+
+        help_menu = menu.addMenu("&Help")
+        about = QAction("&About", self)
+        about.triggered.connect(
+            lambda: QMessageBox.about(
+                self,
+                "About holoremote",
+                f"holoremote {__version__}\nSecure Holographic Remoting connections "
+                "through OpenXR (XR_MSFT_holographic_remoting).",
+            )
+        )
+        help_menu.addAction(about)
+
+        toolbar = QToolBar("Main")
+        toolbar.setObjectName("mainToolbar")
+        toolbar.addAction(self.start_action)
+        toolbar.addAction(self.stop_action)
+        toolbar.addSeparator()
+        toolbar.addAction(self.demo_action)
+        toolbar.addAction(self.inspect_action)
+        self.addToolBar(toolbar)
+
+    # --- status ----------------------------------------------------------------------------
+
+    def _update_status(self, state: str, detail: str) -> None:
+        self.status_state.setText(state)
+        self.status_detail.setText(detail)
+        active = self.endpoint.controller.active
+        self.start_action.setEnabled(not active)
+        self.stop_action.setEnabled(active)
+
+    def _job_failed(self, what: str, exc: object) -> None:
+        message, fix = engine.explain_error(exc)  # type: ignore[arg-type]
+        self.status_detail.setText(f"{what} failed: {message}" + (f" Fix: {fix}" if fix else ""))
+
+    # --- tools -------------------------------------------------------------------------------
+
+    def choose_file_to_inspect(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Inspect certificate file", "", STORE_FILTER)
+        if not path:
+            return
+        passphrase = ""
+        if path.lower().endswith((".pfx", ".p12")):
+            passphrase, ok = QInputDialog.getText(
+                self,
+                "Passphrase",
+                f"Passphrase of {Path(path).name} (empty if none):",
+                QLineEdit.EchoMode.Password,
+            )
+            if not ok:
+                return
+        self.inspect_file(path, passphrase)
+
+    def inspect_file(self, path: str, passphrase: str = "") -> None:
+        self.tabs.setCurrentWidget(self.inspector)
+        self.jobs.spawn("inspect", self._inspect(path, passphrase))
+
+    async def _inspect(self, path: str, passphrase: str) -> None:
+        try:
+            summary = await run_blocking(engine.inspect_file, path, passphrase)
+        except Exception as exc:  # noqa: BLE001 - shown in the inspector
+            message, fix = engine.explain_error(exc)
+            if path not in message:
+                message = f"{path}: {message}"
+            self.inspector.show_error(
+                f"Cannot inspect {path}", message + (f"\nFix: {fix}" if fix else "")
+            )
+            return
+        title = f"{path}: {summary.format}, {len(summary.certificates)} certificate(s)"
+        if summary.warnings:
+            title += "\n" + "\n".join(f"\u26a0 {w}" for w in summary.warnings)
+        self.inspector.show_chain(summary.certificates, None, title)
+
+    def open_create_pki(self) -> None:
+        dialog = CreateTestPkiDialog(self)
+        dialog.created.connect(self.use_test_pki)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+
+    def use_test_pki(self, files: engine.TestPkiFiles) -> None:
+        server = self.endpoint.server_panel
+        server.store_path.setText(files.paths["pfx"])
+        server.passphrase.setText(files.passphrase)
+        server.subject_name.setCurrentText(files.friendly_name)
+        self.endpoint.client_panel.ca_file.setText(files.paths["ca"])
+        server.load_store()
+
+    def open_verify(self) -> None:
+        dialog = VerifyChainDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self.verify_chain(*dialog.values()))
+        dialog.open()
+
+    def verify_chain(self, chain_file: str, host: str, ca_file: str) -> None:
+        self.tabs.setCurrentWidget(self.inspector)
+        self.jobs.spawn("verify", self._verify(chain_file, host, ca_file))
+
+    async def _verify(self, chain_file: str, host: str, ca_file: str) -> None:
+        try:
+            infos, verdict = await run_blocking(
+                engine.validate_chain_file, chain_file, host, ca_file
+            )
+        except Exception as exc:  # noqa: BLE001 - shown in the inspector
+            message, fix = engine.explain_error(exc)
+            self.inspector.show_error(
+                f"Cannot verify {chain_file}", message + (f"\nFix: {fix}" if fix else "")
+            )
+            return
+        accepted = not verdict.failed_fields()
+        self.inspector.show_chain(
+            infos,
+            verdict,
+            f"{chain_file} for host {host}: "
+            + ("a client would accept it" if accepted else "a client would refuse it"),
+        )
+
+    def open_loopback_demo(self) -> LoopbackDemo:
+        if self.demo is None:
+            self.demo = LoopbackDemo()
+        self.demo.show()
+        self.demo.raise_()
+        self.demo.run()
+        return self.demo
+
+    # --- settings and secrets -------------------------------------------------------------
+
+    @property
+    def secret_store(self) -> SecretStore:
+        if self._secret_store is None:
+            self._secret_store = open_secret_store()
+        return self._secret_store
+
+    def _restore(self) -> None:
+        s = self.settings_store
+        geometry = s.value(WINDOW_GEOMETRY_KEY)
+        if geometry is not None:
+            self.restoreGeometry(geometry)  # type: ignore[arg-type]
+        else:
+            self.resize(1280, 820)
+        self.endpoint.binder.restore(s)
+        remember = str(s.value(REMEMBER_SECRETS_KEY, "false")).lower() == "true"
+        self.remember_action.blockSignals(True)
+        self.remember_action.setChecked(remember)
+        self.remember_action.blockSignals(False)
+        if remember:
+            self.jobs.spawn("load secrets", self._load_secrets())
+
+    async def _load_secrets(self) -> None:
+        store = await run_blocking(lambda: self.secret_store)
+        values = await run_blocking(load_secrets, store, self.endpoint.binder.secret_names())
+        self.endpoint.binder.apply_secrets(values)
+        self.secretsLoaded.emit()
+
+    def _remember_toggled(self, on: bool) -> None:
+        self.settings_store.setValue(REMEMBER_SECRETS_KEY, on)
+        if on:
+            self.jobs.spawn("open keyring", self._announce_store())
+        else:
+            self.jobs.spawn("forget secrets", self._forget())
+
+    async def _announce_store(self) -> None:
+        store = await run_blocking(lambda: self.secret_store)
+        self.status_detail.setText(
+            f"Secrets: {store.description}"
+            + ("" if store.is_persistent else ". They will be asked for again next time.")
+        )
+
+    async def _forget(self) -> None:
+        store = await run_blocking(lambda: self.secret_store)
+        await run_blocking(forget_secrets, store, self.endpoint.binder.secret_names())
+
+    def save_settings(self) -> None:
+        """Plain fields to QSettings now; secrets to the keyring (in the background) only
+        when the user opted in."""
+        s = self.settings_store
+        s.setValue(WINDOW_GEOMETRY_KEY, self.saveGeometry())
+        self.endpoint.binder.save(s)
+        s.setValue(REMEMBER_SECRETS_KEY, self.remember_action.isChecked())
+        s.sync()
+        if self.remember_action.isChecked():
+            values = self.endpoint.binder.secret_values()
+            names = self.endpoint.binder.secret_names()
+            self.jobs.spawn("save secrets", self._save_secrets(values, names))
+
+    async def _save_secrets(self, values: dict[str, str], names: list[str]) -> None:
+        store = await run_blocking(lambda: self.secret_store)
+        if isinstance(store, NotRememberingStore):
+            return
+        await run_blocking(save_secrets, store, values, names)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_settings()
+        self.endpoint.disconnect()
+        if self.demo is not None:
+            self.demo.close()
+        super().closeEvent(event)
+
+    async def aclose(self) -> None:
+        """Wait for sessions and jobs to end (after the window closed)."""
+        await self.endpoint.controller.aclose()
+        if self.demo is not None:
+            await self.demo.aclose()
+        await self.jobs.wait_all()
+        self.timeline.batcher.stop()
+
+
+class LoopbackDemo(QWidget):
+    """Both ends side by side in one window, secure, fresh test PKI, random token."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent, Qt.WindowType.Window)
+        self.setObjectName("loopbackDemo")
+        self.setWindowTitle("holoremote: loopback demo")
+        self.jobs = Jobs(self)
+        self.tofu = TofuPrompter(self)
+        self.server = EndpointWidget("server", tofu=self.tofu)
+        self.client = EndpointWidget("client", tofu=self.tofu)
+        self.server.set_mode("listen")
+        self.server.set_role("player")
+        self.client.set_mode("connect")
+        self.client.set_role("remote")
+        self.timeline = TimelineWidget()
+        self.inspector = ChainInspector()
+        self.chains = RecordsToInspector(self.jobs, self.inspector)
+        self.status = QLabel("Press Run to create a test PKI and connect the two ends.")
+        self.status.setObjectName("demoStatus")
+        self.status.setWordWrap(True)
+        ends = QSplitter(Qt.Orientation.Horizontal)
+        for end in (self.server, self.client):
+            scroll = QScrollArea()
+            scroll.setWidgetResizable(True)
+            scroll.setWidget(end)
+            ends.addWidget(scroll)
+        tabs = QTabWidget()
+        tabs.addTab(self.timeline, "Callback timeline (both ends)")
+        tabs.addTab(self.inspector, "Certificate chain")
+        body = QSplitter(Qt.Orientation.Vertical)
+        body.addWidget(ends)
+        body.addWidget(tabs)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.status)
+        layout.addWidget(body, 1)
+        for end in (self.server, self.client):
+            end.recordArrived.connect(self.timeline.add_record)
+            end.recordArrived.connect(self.chains.record)
+        self.server.controller.listening.connect(self._server_listening)
+        self.client.controller.connected.connect(self._connected)
+        self.jobs.failed.connect(
+            lambda what, exc: self.status.setText(
+                f"{what} failed: " + " ".join(engine.explain_error(exc))
+            )
+        )
+        self._pki_dir: tempfile.TemporaryDirectory[str] | None = None
+        self.resize(1400, 900)
+
+    def run(self) -> None:
+        if self.server.controller.active or self.client.controller.active:
+            return
+        self.status.setText("Creating a fresh test PKI and a random token\u2026")
+        self.jobs.spawn("loopback demo", self._prepare_and_listen())
+
+    async def _prepare_and_listen(self) -> None:
+        if self._pki_dir is None:
+            self._pki_dir = tempfile.TemporaryDirectory(prefix="holoremote-demo-")
+        files = await run_blocking(
+            engine.create_test_pki,
+            self._pki_dir.name,
+            ["localhost"],
+            ["127.0.0.1"],
+            days=1,
+            key_type="ecdsa",
+            friendly_name="holoremote-demo",
+            passphrase=None,
+        )
+        token = await run_blocking(engine.generate_token)
+        s = self.server.server_panel
+        s.store_path.setText(files.paths["pfx"])
+        s.passphrase.setText(files.passphrase)
+        s.subject_name.setCurrentText(files.friendly_name)
+        s.realm.setText("holoremote-demo")
+        s.shared_secrets.setText(token)
+        c = self.client.client_panel
+        c.token.setText(token)
+        c.ca_file.setText(files.paths["ca"])
+        c.system_validation.setChecked(True)
+        for end in (self.server, self.client):
+            end.secure.setChecked(True)
+            end.host.setText("127.0.0.1")
+            end.port.setValue(0)
+            end.transport_port.setValue(0)
+        self.status.setText("Server: listening on a free port\u2026")
+        self.server.start()
+
+    def _server_listening(self, port: int) -> None:
+        if self.client.controller.active:
+            return
+        self.client.port.setValue(port)
+        self.status.setText(f"Server listening on port {port}; client connecting\u2026")
+        self.client.start()
+
+    def _connected(self) -> None:
+        self.status.setText(
+            "Connected securely: all four callbacks are in the timeline; the chain the "
+            "server presented is in the inspector."
+        )
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.server.disconnect()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.stop()
+        super().closeEvent(event)
+
+    async def aclose(self) -> None:
+        await self.client.controller.aclose()
+        await self.server.controller.aclose()
+        await self.jobs.wait_all()
+        if self._pki_dir is not None:
+            self._pki_dir.cleanup()
+            self._pki_dir = None
