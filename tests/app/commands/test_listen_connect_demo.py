@@ -51,6 +51,8 @@ def test_secure_listen_once_and_connect_exit_0(pki: GeneratedPki, tmp_path: Path
         assert port and transport and port != transport
         result = run_cli(
             "connect",
+            "--runtime",
+            "builtin",
             f"127.0.0.1:{port}",
             "--ca-file",
             str(files["ca"]),
@@ -78,6 +80,8 @@ def test_connect_with_wrong_token_exits_3_with_the_reason(
         port, _ = listener.ports()
         result = run_cli(
             "connect",
+            "--runtime",
+            "builtin",
             f"127.0.0.1:{port}",
             "--ca-file",
             str(files["ca"]),

@@ -21,7 +21,10 @@ def holoremote_argv(*args: str) -> list[str]:
 
 
 def env(**extra: str) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items() if k != "HOLOREMOTE_TOKEN"}
+    # Other tests point XR_RUNTIME_JSON at a test OpenXR runtime in this process;
+    # these tests are about the built-in runtime, so neither it nor a token leaks in.
+    dropped = ("HOLOREMOTE_TOKEN", "XR_RUNTIME_JSON")
+    base = {k: v for k, v in os.environ.items() if k not in dropped}
     base["PYTHONPATH"] = str(ROOT)
     base.update(extra)
     return base
