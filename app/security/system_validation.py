@@ -57,7 +57,26 @@ class ChainValidation:
     notes: tuple[str, ...] = field(default=())
 
 
+# What cryptography raises for extensions it cannot accept: bad DER, a duplicate
+# extension (RFC 5280 4.2), values outside what the type allows (a '*' in a DNS name
+# constraint, an IP constraint that is not a network, an AKI with only one of
+# issuer/serial, empty name-constraint subtrees).
+_BAD_EXTENSIONS = (ValueError, TypeError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType)
+
+
+def extensions_problem(cert: x509.Certificate) -> str | None:
+    """Why the certificate's extensions cannot be read, or None if they can."""
+    try:
+        _ = list(cert.extensions)
+    except _BAD_EXTENSIONS as exc:
+        return f"'{describe(cert)}' has a malformed extension ({exc})"
+    return None
+
+
 def _parse_chain(chain_der: Sequence[bytes]) -> tuple[list[x509.Certificate], list[str]]:
+    """The certificates that can be used, and why the others cannot. A leaf that
+    cannot be read ends the list (nothing can be checked); an unreadable
+    intermediate is left out of path building and reported."""
     certs: list[x509.Certificate] = []
     problems: list[str] = []
     for index, der in enumerate(chain_der):
@@ -68,10 +87,12 @@ def _parse_chain(chain_der: Sequence[bytes]) -> tuple[list[x509.Certificate], li
             if index == 0:
                 break
             continue
-        try:
-            _ = list(cert.extensions)
-        except ValueError as exc:
-            problems.append(f"'{describe(cert)}' has a malformed extension ({exc})")
+        problem = extensions_problem(cert)
+        if problem:
+            problems.append(problem)
+            if index == 0:
+                break
+            continue
         certs.append(cert)
     return certs, problems
 
@@ -342,6 +363,12 @@ def validate_server_chain(
         )
         return ChainValidation(result, (), anchors.description)
 
+    unusable = [p for p in map(extensions_problem, anchors.certificates) if p]
+    if unusable:
+        usable = tuple(a for a in anchors.certificates if extensions_problem(a) is None)
+        if not usable:
+            return _no_usable_anchor(anchors, unusable, invalid, force_revocation_check)
+        anchors = TrustAnchors(usable, f"{anchors.description}, less {len(unusable)} unreadable")
     leaf, rest = presented[0], presented[1:]
     store = verification.Store(list(anchors.certificates))
     strict, strict_error = _strict_path(leaf, rest, store, host, moment)
@@ -413,6 +440,23 @@ def validate_server_chain(
             reasons={**result.reasons, "invalidCertOrChain": "every certificate is well formed"}
         )
     return ChainValidation(result, tuple(eval_path), anchors.description, tuple(notes))
+
+
+def _no_usable_anchor(
+    anchors: TrustAnchors, unusable: list[str], invalid: list[str], forced: bool
+) -> ChainValidation:
+    not_checked = "not checked: no trust anchor could be read"
+    reasons = dict.fromkeys(
+        ("revoked", "expired", "wrongUsage", "nameMismatch", "revocationCheckFailed"), not_checked
+    )
+    reasons["trustedRoot"] = f"no certificate of the {anchors.description} can be used: " + (
+        "; ".join(unusable)
+    )
+    reasons["invalidCertOrChain"] = "; ".join(invalid) or "every certificate is well formed"
+    result = ValidationResult(
+        invalid_cert_or_chain=bool(invalid), revocation_check_failed=forced, reasons=reasons
+    )
+    return ChainValidation(result, (), anchors.description)
 
 
 def _attribute_refusal(result: ValidationResult, message: str) -> ValidationResult:

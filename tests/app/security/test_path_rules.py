@@ -240,3 +240,47 @@ def test_long_bridged_chains_are_searched(
     leaf = _leaf(ica, keys["leaf"], window)
     result = _check([leaf, *strangers, ica], [root], now)
     assert is_acceptable(result, revocation_forced=False), result.reasons
+
+
+def _with_wildcard_name_constraint(made: Made, signer: Made | None) -> Made:
+    """`made` plus a nameConstraints extension permitting '*.example.com', which
+    RFC 5280 4.2.1.10 does not allow (cryptography refuses to read it)."""
+    name = b"*.example.com"
+    subtree = b"\x30" + bytes([len(name) + 2]) + b"\x82" + bytes([len(name)]) + name
+    permitted = b"\xa0" + bytes([len(subtree)]) + subtree
+    raw = b"\x30" + bytes([len(permitted)]) + permitted
+    builder = x509.CertificateBuilder(
+        issuer_name=made.cert.issuer,
+        subject_name=made.cert.subject,
+        public_key=made.cert.public_key(),
+        serial_number=x509.random_serial_number(),
+        not_valid_before=made.cert.not_valid_before_utc,
+        not_valid_after=made.cert.not_valid_after_utc,
+        extensions=list(made.cert.extensions),
+    ).add_extension(
+        x509.UnrecognizedExtension(x509.oid.ExtensionOID.NAME_CONSTRAINTS, raw), critical=True
+    )
+    return Made(builder.sign((signer or made).key, hashes.SHA256()), made.key)
+
+
+def test_unreadable_intermediate_is_invalid_and_never_used(
+    root: Made, keys: dict[str, SigningKey], window: dict[str, dt.datetime], now: dt.datetime
+) -> None:
+    ica = _with_wildcard_name_constraint(_ca(root, keys["intermediate"], window), root)
+    result = _check([_leaf(ica, keys["leaf"], window), ica], [root], now)
+    assert result.invalid_cert_or_chain and not result.trusted_root
+    assert "malformed extension" in result.reasons["invalidCertOrChain"]
+    assert not is_acceptable(result, revocation_forced=False)
+
+
+def test_unreadable_trust_anchor_is_not_used(
+    root: Made, keys: dict[str, SigningKey], window: dict[str, dt.datetime], now: dt.datetime
+) -> None:
+    bad_root = _with_wildcard_name_constraint(root, None)
+    result = _check([_leaf(root, keys["leaf"], window)], [bad_root], now)
+    assert not result.trusted_root and "malformed extension" in result.reasons["trustedRoot"]
+    assert not is_acceptable(result, revocation_forced=False)
+    # Next to a readable anchor, the unreadable one is skipped and named.
+    result = _check([_leaf(root, keys["leaf"], window)], [bad_root, root], now)
+    assert is_acceptable(result, revocation_forced=False), result.reasons
+    assert "less 1 unreadable" in result.reasons["trustedRoot"]
