@@ -20,11 +20,13 @@ not):
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509 import verification
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
@@ -66,10 +68,14 @@ _BAD_EXTENSIONS = (ValueError, TypeError, x509.DuplicateExtension, x509.Unsuppor
 
 def extensions_problem(cert: x509.Certificate) -> str | None:
     """Why the certificate's extensions cannot be read, or None if they can."""
-    try:
-        _ = list(cert.extensions)
-    except _BAD_EXTENSIONS as exc:
-        return f"'{describe(cert)}' has a malformed extension ({exc})"
+    with warnings.catch_warnings():
+        # OS bundles carry roots with serial 0 (see trust.parse_pem_bundle); reading
+        # them is not something the user can act on.
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        try:
+            _ = list(cert.extensions)
+        except _BAD_EXTENSIONS as exc:
+            return f"'{describe(cert)}' has a malformed extension ({exc})"
     return None
 
 
@@ -363,9 +369,10 @@ def validate_server_chain(
         )
         return ChainValidation(result, (), anchors.description)
 
-    unusable = [p for p in map(extensions_problem, anchors.certificates) if p]
+    checked = [(a, extensions_problem(a)) for a in anchors.certificates]
+    unusable = [problem for _, problem in checked if problem]
     if unusable:
-        usable = tuple(a for a in anchors.certificates if extensions_problem(a) is None)
+        usable = tuple(a for a, problem in checked if problem is None)
         if not usable:
             return _no_usable_anchor(anchors, unusable, invalid, force_revocation_check)
         anchors = TrustAnchors(usable, f"{anchors.description}, less {len(unusable)} unreadable")
