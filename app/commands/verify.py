@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -24,10 +25,17 @@ from app.commands._certificate_cli import (
 from app.errors import HoloremoteError, InputError
 from app.security.certstore import load_certificate_store, read_bounded_file
 from app.security.client_policy import ClientPolicy, apply_policy
+from app.security.known_hosts import (
+    DEFAULT_REMOTING_PORT,
+    KnownHosts,
+    endpoint_key,
+    line_of,
+    load_known_hosts,
+)
 from app.security.revocation import RevocationOptions, parse_crls
 from app.security.revocation_fetch import http_fetcher
 from app.security.system_validation import validate_server_chain
-from app.security.thumbprints import parse_pin
+from app.security.thumbprints import der_sha256, parse_pin
 from app.security.trust import TrustAnchors, anchors_from_file, system_anchors
 from app.security.verdict import FIELD_NAMES, ValidationResult, is_acceptable
 
@@ -65,6 +73,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="SHA256:...",
         help="accept exactly this certificate",
+    )
+    parser.add_argument(
+        "--known-hosts",
+        metavar="FILE",
+        help="trust on first use: accept the certificate remembered for this host in FILE",
+    )
+    parser.add_argument(
+        "--host-port",
+        type=int,
+        metavar="PORT",
+        help=f"the port of the known-hosts entry (default {DEFAULT_REMOTING_PORT})",
+    )
+    parser.add_argument(
+        "--trust-on-first-use",
+        action="store_true",
+        help="with --known-hosts: learn an unknown host's certificate and save FILE",
     )
     parser.add_argument("--allow-name-mismatch", action="store_true")
     parser.add_argument("--allow-unverified-chain", action="store_true")
@@ -117,14 +141,53 @@ def _fields_text(result: ValidationResult) -> list[str]:
     return lines
 
 
+def _check_tofu_arguments(args: argparse.Namespace) -> None:
+    if args.known_hosts is None and (args.trust_on_first_use or args.host_port is not None):
+        flag = "--trust-on-first-use" if args.trust_on_first_use else "--host-port"
+        raise InputError(
+            flag, "only means something with --known-hosts", fix="add --known-hosts FILE"
+        )
+    if args.host_port is None:
+        args.host_port = DEFAULT_REMOTING_PORT
+    if not 0 < args.host_port < 65536:
+        raise InputError(
+            f"--host-port {args.host_port}", "is not a TCP port", fix="give a port from 1 to 65535"
+        )
+
+
+def _tofu_notes(
+    args: argparse.Namespace, memory: KnownHosts, learned: KnownHosts | None, sha256: str
+) -> tuple[list[str], KnownHosts | None]:
+    """What to tell about the known-hosts file, and the memory to save (if any)."""
+    endpoint = endpoint_key(args.host, args.host_port)
+    remembered = memory.get(endpoint)
+    if remembered is not None and remembered != sha256:
+        line = line_of(args.known_hosts, endpoint)
+        where = f"line {line} of {args.known_hosts}" if line else f"the line in {args.known_hosts}"
+        return [
+            f"the certificate of {endpoint} CHANGED (remembered SHA-256 {remembered}, "
+            f"presented {sha256}); if it was replaced on purpose, remove {where} "
+            f"('{endpoint} {remembered}') and verify again"
+        ], None
+    if remembered is None and learned is None:
+        return [
+            f"{endpoint} is not in {args.known_hosts}; refused. Check the SHA-256 {sha256} "
+            "out of band, then add --trust-on-first-use to remember it"
+        ], None
+    return [], learned
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         at = _parse_time(args.at)
+        _check_tofu_arguments(args)
         policy = ClientPolicy(
             pins=tuple(parse_pin(p) for p in args.pin),
+            known_hosts=Path(args.known_hosts) if args.known_hosts else None,
             allow_name_mismatch=args.allow_name_mismatch,
             allow_unverified_chain=args.allow_unverified_chain,
         )
+        memory = load_known_hosts(args.known_hosts) if args.known_hosts else KnownHosts()
         data = read_bounded_file(args.chain_file, what="chain file")
         passphrase = read_passphrase(args.passphrase_file)
         store = load_certificate_store(data, passphrase, source=args.chain_file, now=at)
@@ -144,8 +207,44 @@ def run(args: argparse.Namespace) -> int:
         revocation=revocation,
         force_revocation_check=args.force_revocation_check,
     )
-    decision = apply_policy(validation.result, chain_der, args.host, 0, policy)
+    decision = apply_policy(
+        validation.result,
+        chain_der,
+        args.host,
+        args.host_port,
+        policy,
+        known_hosts=memory,
+        user_accepts=args.trust_on_first_use if args.known_hosts else None,
+    )
     effective = decision.result
+    tofu: list[str] = []
+    if args.known_hosts:
+        tofu, learned = _tofu_notes(args, memory, decision.known_hosts, der_sha256(chain_der[0]))
+        accepted_if_learned = is_acceptable(
+            effective, revocation_forced=args.force_revocation_check
+        )
+        if learned is not None and accepted_if_learned:
+            try:
+                learned.save(args.known_hosts)
+            except OSError as exc:
+                report_error(
+                    "verify",
+                    InputError(
+                        f"--known-hosts {args.known_hosts}",
+                        f"could not be written ({exc.strerror or exc})",
+                        fix="choose a writable file",
+                    ),
+                )
+                return EXIT_USAGE
+            endpoint = endpoint_key(args.host, args.host_port)
+            tofu.append(
+                f"trusted on first use: saved {endpoint} SHA-256 "
+                f"{der_sha256(chain_der[0])} to {args.known_hosts}"
+            )
+        elif learned is not None:
+            tofu.append(
+                f"not saved to {args.known_hosts}: the certificate is refused for other reasons"
+            )
     accepted = is_acceptable(effective, revocation_forced=args.force_revocation_check)
     failed = effective.failed_fields(revocation_forced=args.force_revocation_check)
     if args.json:
@@ -160,6 +259,7 @@ def run(args: argparse.Namespace) -> int:
             "systemResult": validation.result.to_json(),
             "path": [c.subject.rfc4514_string() for c in validation.path],
             "notes": list(validation.notes),
+            "knownHosts": tofu,
         }
         print(json.dumps(report, indent=2))
     else:
@@ -169,5 +269,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"warning: {warning}")
         for note in validation.notes:
             print(f"note: {note}")
+        for line in tofu:
+            print(f"known hosts: {line}")
         print("ACCEPTED: a client would connect" if accepted else f"REFUSED: {', '.join(failed)}")
     return EXIT_OK if accepted else EXIT_FAILURE

@@ -12,12 +12,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.padding import PSS, PKCS1v15
 
 from app.security.hostnames import common_name_problems
 
 # CA/B BR 6.1.5: RSA moduli of at least 2048 bits, divisible by 8.
 MIN_RSA_BITS = 2048
+# RFC 5280 4.1.2.2: serial numbers are positive and at most 20 octets long.
+MAX_SERIAL_OCTETS = 20
+# RFC 5280 4.2.1.11 and 4.2.1.14: "Conforming CAs MUST mark this extension as
+# critical." (nameConstraints, 4.2.1.10, is left out on purpose: CA/B BR 7.1.2.10.8
+# allows it non-critical, and browsers accept that.)
+MUST_BE_CRITICAL: tuple[type[x509.ExtensionType], ...] = (
+    x509.PolicyConstraints,
+    x509.InhibitAnyPolicy,
+)
 # CA/B BR 6.1.5 allows P-256, P-384 and P-521 only; anything smaller (P-192, P-224)
 # is weak. Other curves are left to the verifier's algorithm allow-list.
 MIN_EC_BITS = 256
@@ -74,21 +85,97 @@ def _aki(cert: x509.Certificate) -> x509.AuthorityKeyIdentifier | None:
         return None
 
 
-def key_identifier_problems(path: Sequence[x509.Certificate]) -> list[str]:
-    """RFC 5280 4.2.1.1 and CA/B BR 7.1.2: a child's AKI keyIdentifier equals its
-    issuer's SKI when both are present; a self-signed root's AKI, if present, carries
-    a keyIdentifier equal to its own SKI and no issuer/serial fields."""
+def serial_problems(cert: x509.Certificate) -> list[str]:
+    """RFC 5280 4.1.2.2 / CA/B BR 7.1: a positive serial of at most 20 octets. Not
+    applied to trust anchors: several roots in the Mozilla store have serial 0, and
+    an anchor is trusted for its name and key, not for its encoding."""
+    serial = cert.serial_number
+    if serial <= 0:
+        return [f"'{describe(cert)}' has serial number {serial}; serials must be positive"]
+    if (serial.bit_length() + 8) // 8 > MAX_SERIAL_OCTETS:
+        return [f"'{describe(cert)}' has a serial number longer than {MAX_SERIAL_OCTETS} octets"]
+    return []
+
+
+def criticality_problems(cert: x509.Certificate) -> list[str]:
+    problems = []
+    for kind in MUST_BE_CRITICAL:
+        try:
+            extension = cert.extensions.get_extension_for_class(kind)
+        except (x509.ExtensionNotFound, ValueError):
+            continue
+        if not extension.critical:
+            problems.append(
+                f"'{describe(cert)}' has a non-critical {extension.oid._name} extension, "
+                "which RFC 5280 requires to be critical"
+            )
+    return problems
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except (x509.ExtensionNotFound, ValueError):
+        return False
+
+
+def _signed_by_own_key(cert: x509.Certificate) -> bool:
+    """Whether the signature verifies with the certificate's own key: a
+    "self-signed" certificate in RFC 5280 4.2.1.1's sense ("a CA distributes its
+    public key in the form of a self-signed certificate"), whatever its issuer name."""
+    key = cert.public_key()
+    algorithm = cert.signature_hash_algorithm
+    try:
+        if isinstance(key, rsa.RSAPublicKey) and algorithm is not None:
+            padding_ = cert.signature_algorithm_parameters
+            if not isinstance(padding_, PSS | PKCS1v15):
+                return False
+            key.verify(cert.signature, cert.tbs_certificate_bytes, padding_, algorithm)
+        elif isinstance(key, ec.EllipticCurvePublicKey) and algorithm is not None:
+            key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(algorithm))
+        elif isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+            key.verify(cert.signature, cert.tbs_certificate_bytes)
+        else:
+            return False
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
+
+
+def key_identifier_problems(
+    path: Sequence[x509.Certificate], anchors: Sequence[x509.Certificate] = ()
+) -> list[str]:
+    """RFC 5280 4.2.1.1/4.2.1.2 and CA/B BR 7.1.2: every certificate that is not
+    self-signed carries an authorityKeyIdentifier with a keyIdentifier (a trust
+    anchor issued by another CA too), every CA certificate below the trust anchor a
+    subjectKeyIdentifier; a child's AKI keyIdentifier equals its issuer's SKI when
+    both are present; a self-signed root's AKI, if present, carries a keyIdentifier
+    equal to its own SKI and no issuer/serial fields.
+
+    A self-signed trust anchor without SKI is accepted: the Mozilla store ships such
+    roots, and browsers take them."""
     problems: list[str] = []
     for index, cert in enumerate(path):
+        is_anchor = cert in anchors or index == len(path) - 1
+        if _is_ca(cert) and not is_anchor and _ski(cert) is None:
+            problems.append(
+                f"CA certificate '{describe(cert)}' has no subjectKeyIdentifier (RFC 5280 4.2.1.2)"
+            )
         try:
             aki = _aki(cert)
         except ValueError as exc:
             problems.append(f"'{describe(cert)}' has a malformed authorityKeyIdentifier ({exc})")
             continue
-        if aki is None:
-            continue
-        self_signed = cert.issuer == cert.subject and index == len(path) - 1
-        if self_signed:
+        self_signed = index == len(path) - 1 and _signed_by_own_key(cert)
+        if aki is None or aki.key_identifier is None:
+            if not self_signed:
+                problems.append(
+                    f"'{describe(cert)}' has no authorityKeyIdentifier keyIdentifier, which "
+                    "every certificate not self-signed must carry (RFC 5280 4.2.1.1)"
+                )
+            if aki is None:
+                continue
+        if self_signed and cert.issuer == cert.subject:
             if aki.key_identifier is None:
                 problems.append(
                     f"root '{describe(cert)}' has an authorityKeyIdentifier without keyIdentifier"
@@ -123,15 +210,24 @@ def key_identifier_problems(path: Sequence[x509.Certificate]) -> list[str]:
     return problems
 
 
-def certificate_problems(path: Sequence[x509.Certificate]) -> list[str]:
+def certificate_problems(
+    path: Sequence[x509.Certificate], anchors: Sequence[x509.Certificate] = ()
+) -> list[str]:
     """Every baseline-rule violation on the path (leaf first), as reasons for
-    `invalidCertOrChain`. Name rules that concern the host (wildcards over public
-    suffixes) are reported by the name check instead."""
+    `invalidCertOrChain`. `anchors` are the trusted certificates: rules about how a
+    certificate was issued (serial numbers) are not applied to them. Name rules that
+    concern the host (wildcards over public suffixes) are reported by the name check
+    instead."""
     problems: list[str] = []
-    for cert in path:
+    for index, cert in enumerate(path):
         problems += version_problems(cert)
         problems += key_problems(cert)
-    problems += key_identifier_problems(path)
+        problems += criticality_problems(cert)
+        # Without `anchors`, the top of a longer path is taken to be the anchor.
+        is_anchor = cert in anchors if anchors else (index > 0 and index == len(path) - 1)
+        if not is_anchor:
+            problems += serial_problems(cert)
+    problems += key_identifier_problems(path, anchors)
     if path:
         problems += common_name_problems(path[0])
     return problems

@@ -182,9 +182,67 @@ def common_names(cert: x509.Certificate) -> list[str]:
     return [v.value if isinstance(v.value, str) else v.value.decode("latin-1") for v in values]
 
 
+def _ipv4_legacy(text: str) -> ipaddress.IPv4Address | None:
+    """`text` read the way inet_aton(3) and the URL standard's IPv4 parser read it:
+    one to four parts, each decimal, octal (leading 0) or hex (0x). This is how a
+    client that still looks at the CN may read '0xC0A80101' or '192.168.001.001'."""
+    parts = text.split(".")
+    if not 1 <= len(parts) <= 4:
+        return None
+    values = []
+    for part in parts:
+        lowered = part.lower()
+        try:
+            if lowered.startswith("0x"):
+                values.append(int(lowered[2:] or "0", 16))
+            elif len(lowered) > 1 and lowered.startswith("0"):
+                values.append(int(lowered, 8))
+            else:
+                values.append(int(lowered, 10) if lowered.isdigit() else -1)
+        except ValueError:
+            return None
+    if any(v < 0 for v in values) or any(v > 255 for v in values[:-1]):
+        return None
+    last_bits = 8 * (5 - len(values))
+    if values[-1] >= 1 << last_bits:
+        return None
+    number = values[-1]
+    for index, value in enumerate(values[:-1]):
+        number |= value << (24 - 8 * index)
+    return ipaddress.IPv4Address(number)
+
+
+def _cn_as_address(cn: str) -> IPAddress | None:
+    try:
+        return ipaddress.ip_address(cn)
+    except ValueError:
+        pass
+    if ":" in cn:
+        return None
+    return _ipv4_legacy(cn)
+
+
+def _cn_as_a_label(cn: str) -> str | None:
+    """The ASCII (A-label) form of a DNS-looking CN, lower case; None if it is not one."""
+    try:
+        return cn.encode("idna").decode("ascii").lower() if not cn.isascii() else cn.lower()
+    except UnicodeError:
+        return None
+
+
 def common_name_problems(cert: x509.Certificate) -> list[str]:
-    """CA/B BR 7.1.4.3: a leaf's CN, if present, is exactly one entry and a
-    character-for-character copy of one SAN (IPv4 dotted decimal, IPv6 as RFC 5952)."""
+    """CA/B BR 7.1.4.3: a leaf's CN, if present, is exactly one entry, written exactly
+    as one SAN is written (IPv4 dotted decimal, IPv6 as RFC 5952, a DNS name as a
+    character-for-character copy of its A-label SAN).
+
+    What is refused: more than one CN, and a CN that names one of the SAN entries in
+    another spelling (other case, a U-label for an A-label SAN, hex/octal/zero-padded
+    IPv4, upper-case or uncompressed IPv6). Such a CN is a misencoded certificate,
+    and a legacy client that still reads the CN may take it for another name.
+    Also refused: a CN that is not among the SANs at all. Issue 4 asks for the CA/B
+    reading ("a CN that is not among them is an error, never a match"), which is what
+    webpki does too: such a leaf was issued against the Baseline Requirements, and a
+    legacy client that still reads the CN would connect to a name the CA never checked."""
     cns = common_names(cert)
     if not cns:
         return []
@@ -197,10 +255,20 @@ def common_name_problems(cert: x509.Certificate) -> list[str]:
     if names is None:
         return []  # reported as "no subjectAltName" by the name check
     dns, ips = names
-    allowed = set(dns) | {str(ip) for ip in ips}  # str() is the RFC 5952 / dotted form
-    if cns[0] not in allowed:
-        return [
-            f"the subject CN '{cns[0]}' is not a character-for-character copy of one of "
-            "the subjectAltName entries (CA/B BR 7.1.4.3)"
-        ]
-    return []
+    cn = cns[0]
+    if cn in dns or cn in {str(ip) for ip in ips}:  # str() is the RFC 5952 / dotted form
+        return []
+    why = (
+        f"the subject CN '{cn}' is not a character-for-character copy of the "
+        "subjectAltName entry it names (CA/B BR 7.1.4.3)"
+    )
+    address = _cn_as_address(cn)
+    if address is not None and address in ips:
+        return [f"{why}: {address} must be written '{address}'"]
+    label = _cn_as_a_label(cn)
+    if label is not None and label in (d.lower() for d in dns):
+        return [f"{why}: the SAN is written '{next(d for d in dns if d.lower() == label)}'"]
+    return [
+        f"the subject CN '{cn}' is not among the subjectAltName entries; a leaf's names "
+        "come only from its SANs, so a CN outside them is an error (CA/B BR 7.1.4.3)"
+    ]

@@ -17,6 +17,9 @@ from types import MappingProxyType
 
 from app.security.errors import CertificateFileError
 
+# The handshake port the Microsoft samples and `holoremote listen` use by default;
+# the endpoint a known-hosts line names when no other port is given.
+DEFAULT_REMOTING_PORT = 8265
 # Thousands of endpoints is far beyond a person's remoting setups; 1 MiB bounds it.
 MAX_KNOWN_HOSTS_BYTES = 1024 * 1024
 _LINE = re.compile(r"^(\S+:\d{1,5})\s+([0-9a-fA-F]{64})\s*$")
@@ -85,3 +88,15 @@ def load_known_hosts(path: str | os.PathLike[str]) -> KnownHosts:
             )
         entries[match.group(1).lower()] = match.group(2).lower()
     return KnownHosts(MappingProxyType(entries))
+
+
+def line_of(path: str | os.PathLike[str], endpoint: str) -> int | None:
+    """The 1-based line of `endpoint` in the known-hosts file (for "remove line N")."""
+    file = Path(path)
+    if not file.is_file() or file.stat().st_size > MAX_KNOWN_HOSTS_BYTES:
+        return None
+    for number, raw in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
+        match = _LINE.match(raw.strip())
+        if match and match.group(1).lower() == endpoint:
+            return number
+    return None

@@ -74,6 +74,43 @@ def parse_crls(data: bytes) -> list[x509.CertificateRevocationList]:
     return [x509.load_der_x509_crl(data)]
 
 
+def crl_problems(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> list[str]:
+    """Why a CRL that names `issuer` cannot be used, RFC 5280 5.2 and 6.3.3:
+    the issuer's key usage, if present, allows cRLSign; the CRL carries a
+    non-critical cRLNumber; it is a complete CRL (delta CRLs are not merged here);
+    it has no critical extension we do not process."""
+    label = describe(issuer)
+    problems = []
+    try:
+        usage = issuer.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        usage = None
+    except ValueError:
+        return [f"the key usage of CRL issuer '{label}' cannot be read"]
+    if usage is not None and not usage.crl_sign:
+        problems.append(f"'{label}' is not allowed to sign CRLs (its key usage lacks cRLSign)")
+    try:
+        extensions = list(crl.extensions)
+    except ValueError as exc:
+        return [*problems, f"the CRL of '{label}' has a malformed extension ({exc})"]
+    number = next((e for e in extensions if isinstance(e.value, x509.CRLNumber)), None)
+    if number is None:
+        problems.append(f"the CRL of '{label}' has no cRLNumber, which RFC 5280 5.2.3 requires")
+    elif number.critical:
+        problems.append(f"the CRL of '{label}' marks cRLNumber critical (RFC 5280 5.2.3: MUST NOT)")
+    for extension in extensions:
+        if isinstance(extension.value, x509.DeltaCRLIndicator):
+            problems.append(f"the CRL of '{label}' is a delta CRL; a complete CRL is needed")
+        elif extension.critical and not isinstance(
+            extension.value, x509.CRLNumber | x509.IssuingDistributionPoint
+        ):
+            problems.append(
+                f"the CRL of '{label}' has a critical extension that is not understood "
+                f"({extension.oid.dotted_string})"
+            )
+    return problems
+
+
 def _crl_status(
     cert: x509.Certificate,
     issuer: x509.Certificate,
@@ -97,6 +134,10 @@ def _crl_status(
         return None
     if not crl.is_signature_valid(public_key):
         notes.append(f"a CRL naming '{describe(issuer)}' as issuer has a bad signature")
+        return None
+    problems = crl_problems(crl, issuer)
+    if problems:
+        notes.extend(problems)
         return None
     if crl.last_update_utc > at + FRESHNESS_LEEWAY:
         notes.append(f"the CRL of '{describe(issuer)}' is not valid yet ({crl.last_update_utc})")

@@ -20,11 +20,13 @@ not):
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509 import verification
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
@@ -36,10 +38,14 @@ from app.security.trust import TrustAnchors
 from app.security.verdict import ValidationResult, is_acceptable
 from app.xr.values import CertificateNameValidationResult as NameResult
 
-# RFC 5280 puts no bound on chain length; real server chains have 2-4 certificates.
-# Both the input list and cryptography's path search are capped so a peer cannot
-# make us build paths through hundreds of certificates.
-MAX_PRESENTED_CERTIFICATES = 16
+# RFC 5280 puts no bound on chain length; real server chains have 2-4 certificates,
+# but a server in a bridged or cross-signed PKI (RFC 4158 2.4) may send every
+# cross-certificate it has, and the client picks the path: 30 or so is seen there.
+# The input list is capped at 64 (OpenSSL's default verify depth is 100; Chrome
+# bounds only the TLS message), and cryptography's path search at a depth of 8 and
+# its own signature-check budget, so a peer cannot make us build paths through
+# hundreds of certificates.
+MAX_PRESENTED_CERTIFICATES = 64
 MAX_CHAIN_DEPTH = 8
 
 
@@ -53,7 +59,30 @@ class ChainValidation:
     notes: tuple[str, ...] = field(default=())
 
 
+# What cryptography raises for extensions it cannot accept: bad DER, a duplicate
+# extension (RFC 5280 4.2), values outside what the type allows (a '*' in a DNS name
+# constraint, an IP constraint that is not a network, an AKI with only one of
+# issuer/serial, empty name-constraint subtrees).
+_BAD_EXTENSIONS = (ValueError, TypeError, x509.DuplicateExtension, x509.UnsupportedGeneralNameType)
+
+
+def extensions_problem(cert: x509.Certificate) -> str | None:
+    """Why the certificate's extensions cannot be read, or None if they can."""
+    with warnings.catch_warnings():
+        # OS bundles carry roots with serial 0 (see trust.parse_pem_bundle); reading
+        # them is not something the user can act on.
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        try:
+            _ = list(cert.extensions)
+        except _BAD_EXTENSIONS as exc:
+            return f"'{describe(cert)}' has a malformed extension ({exc})"
+    return None
+
+
 def _parse_chain(chain_der: Sequence[bytes]) -> tuple[list[x509.Certificate], list[str]]:
+    """The certificates that can be used, and why the others cannot. A leaf that
+    cannot be read ends the list (nothing can be checked); an unreadable
+    intermediate is left out of path building and reported."""
     certs: list[x509.Certificate] = []
     problems: list[str] = []
     for index, der in enumerate(chain_der):
@@ -64,10 +93,12 @@ def _parse_chain(chain_der: Sequence[bytes]) -> tuple[list[x509.Certificate], li
             if index == 0:
                 break
             continue
-        try:
-            _ = list(cert.extensions)
-        except ValueError as exc:
-            problems.append(f"'{describe(cert)}' has a malformed extension ({exc})")
+        problem = extensions_problem(cert)
+        if problem:
+            problems.append(problem)
+            if index == 0:
+                break
+            continue
         certs.append(cert)
     return certs, problems
 
@@ -227,9 +258,10 @@ def _ext(cert: x509.Certificate, kind: type[x509.ExtensionType]) -> x509.Extensi
 
 
 def _usage_problems(path: Sequence[x509.Certificate]) -> list[str]:
-    """serverAuth in the leaf's EKU (present, not only anyExtendedKeyUsage), the
-    leaf not a CA, a TLS-capable key usage; every issuer a CA allowed to sign
-    certificates and, if it restricts EKUs, allowing serverAuth."""
+    """serverAuth in the leaf's EKU (present, not anyExtendedKeyUsage), the leaf not
+    a CA, a TLS-capable key usage; every issuer a CA allowed to sign certificates
+    and, if it restricts EKUs, allowing serverAuth; a self-signed root with no EKU
+    at all."""
     problems: list[str] = []
     leaf = path[0]
     label = describe(leaf)
@@ -241,6 +273,11 @@ def _usage_problems(path: Sequence[x509.Certificate]) -> list[str]:
         problems.append(
             f"'{label}' is not allowed for TLS servers (EKU: {names}; serverAuth is required)"
         )
+    elif ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE in eku:
+        problems.append(
+            f"'{label}' lists anyExtendedKeyUsage, which a server certificate must not "
+            "(CA/B BR 7.1.2.7.10)"
+        )
     bc = _ext(leaf, x509.BasicConstraints)
     if isinstance(bc, x509.BasicConstraints) and bc.ca:
         problems.append(f"'{label}' is a CA certificate and cannot be a server certificate")
@@ -250,6 +287,12 @@ def _usage_problems(path: Sequence[x509.Certificate]) -> list[str]:
             problems.append(f"'{label}' has keyCertSign, which a server certificate must not have")
         if not (ku.digital_signature or ku.key_encipherment or ku.key_agreement):
             problems.append(f"'{label}' key usage allows no TLS key exchange or signature")
+    root = path[-1]
+    if len(path) > 1 and root.issuer == root.subject and _ext(root, x509.ExtendedKeyUsage):
+        problems.append(
+            f"root '{describe(root)}' carries an extendedKeyUsage extension, which a root "
+            "must not (CA/B BR 7.1.2.1.2)"
+        )
     for issuer in path[1:]:
         name = describe(issuer)
         bc = _ext(issuer, x509.BasicConstraints)
@@ -282,7 +325,9 @@ def validate_server_chain(
 ) -> ChainValidation:
     """Validate a chain (DER, leaf first, as the TLS layer hands it over) for `host`
     (DNS name or IP) against `anchors` at `at` (default: now)."""
-    moment = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    # Validity is encoded in whole seconds (RFC 5280 4.1.2.5): compare at that
+    # granularity, so 00:00:00.005 is still inside a notAfter of 00:00:00.
+    moment = (at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
     options = revocation or RevocationOptions()
     reasons: dict[str, str] = {}
     if not chain_der:
@@ -324,6 +369,13 @@ def validate_server_chain(
         )
         return ChainValidation(result, (), anchors.description)
 
+    checked = [(a, extensions_problem(a)) for a in anchors.certificates]
+    unusable = [problem for _, problem in checked if problem]
+    if unusable:
+        usable = tuple(a for a, problem in checked if problem is None)
+        if not usable:
+            return _no_usable_anchor(anchors, unusable, invalid, force_revocation_check)
+        anchors = TrustAnchors(usable, f"{anchors.description}, less {len(unusable)} unreadable")
     leaf, rest = presented[0], presented[1:]
     store = verification.Store(list(anchors.certificates))
     strict, strict_error = _strict_path(leaf, rest, store, host, moment)
@@ -361,8 +413,12 @@ def validate_server_chain(
     reasons["wrongUsage"] = _join(usage, "the leaf allows serverAuth and every issuer is a CA")
     name = match_host(leaf, host)
     reasons["nameMismatch"] = name.reason
-    invalid += _signature_problems(presented, anchors.certificates)
-    invalid += certificate_problems(eval_path)
+    if not trusted:
+        # With a path found, cryptography checked every signature on it; certificates
+        # the server sent but the path does not use (stale cross-signs, other roots)
+        # are ignored, as browsers ignore them.
+        invalid += _signature_problems(eval_path, anchors.certificates)
+    invalid += certificate_problems(eval_path, anchors.certificates)
 
     outcome = check_revocation(eval_path, options, at=moment, forced=force_revocation_check)
     reasons["revoked"] = outcome.revoked_reason
@@ -391,6 +447,23 @@ def validate_server_chain(
             reasons={**result.reasons, "invalidCertOrChain": "every certificate is well formed"}
         )
     return ChainValidation(result, tuple(eval_path), anchors.description, tuple(notes))
+
+
+def _no_usable_anchor(
+    anchors: TrustAnchors, unusable: list[str], invalid: list[str], forced: bool
+) -> ChainValidation:
+    not_checked = "not checked: no trust anchor could be read"
+    reasons = dict.fromkeys(
+        ("revoked", "expired", "wrongUsage", "nameMismatch", "revocationCheckFailed"), not_checked
+    )
+    reasons["trustedRoot"] = f"no certificate of the {anchors.description} can be used: " + (
+        "; ".join(unusable)
+    )
+    reasons["invalidCertOrChain"] = "; ".join(invalid) or "every certificate is well formed"
+    result = ValidationResult(
+        invalid_cert_or_chain=bool(invalid), revocation_check_failed=forced, reasons=reasons
+    )
+    return ChainValidation(result, (), anchors.description)
 
 
 def _attribute_refusal(result: ValidationResult, message: str) -> ValidationResult:

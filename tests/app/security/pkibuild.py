@@ -190,3 +190,30 @@ def make_v1(
     cert = x509.load_der_x509_certificate(_sequence(new_tbs + algorithm + bit_string))
     assert cert.version == x509.Version.v1
     return Made(cert, key)
+
+
+def resign_with_serial(made: Made, serial: int, signer: Any) -> Made:
+    """`made` with its serialNumber replaced by `serial` (any integer, even 0 or
+    negative, which cryptography's builder refuses), re-signed by `signer`."""
+    der = made.cert.public_bytes(serialization.Encoding.DER)
+    tbs = made.cert.tbs_certificate_bytes
+    header, _, _ = _tlv(tbs, 0)
+    body = tbs[header:]
+    _, _, version_len = _tlv(body, 0)
+    _, _, serial_len = _tlv(body, version_len)
+    raw = serial.to_bytes(max(1, (serial.bit_length() + 8) // 8), "big", signed=True)
+    integer = b"\x02" + _der_length(len(raw)) + raw
+    new_tbs = _sequence(body[:version_len] + integer + body[version_len + serial_len :])
+    outer_header, _, _ = _tlv(der, 0)
+    _, _, tbs_total = _tlv(der, outer_header)
+    alg_start = outer_header + tbs_total
+    _, _, alg_total = _tlv(der, alg_start)
+    algorithm = der[alg_start : alg_start + alg_total]
+    if isinstance(signer, ec.EllipticCurvePrivateKey):
+        signature = signer.sign(new_tbs, ec.ECDSA(hashes.SHA256()))
+    else:
+        signature = signer.sign(new_tbs, padding.PKCS1v15(), hashes.SHA256())
+    bit_string = b"\x03" + _der_length(len(signature) + 1) + b"\x00" + signature
+    return Made(
+        x509.load_der_x509_certificate(_sequence(new_tbs + algorithm + bit_string)), made.key
+    )

@@ -54,14 +54,44 @@ def test_control_leaf_passes(
     assert is_acceptable(result, revocation_forced=False), result.reasons
 
 
-def test_cn_not_among_sans_is_invalid(
+def test_cn_not_among_the_sans_is_an_error_never_a_match(
     root: Made, window: dict[str, dt.datetime], keys: dict[str, SigningKey], now: dt.datetime
 ) -> None:
+    # Issue 4: a leaf's names come only from its SANs; a CN outside them is an error.
     leaf = _leaf(root, window, keys["leaf"], cn="other.test")
     result = _validate([leaf], "server.test", [root], now).result
-    assert (
-        result.invalid_cert_or_chain and "CN 'other.test'" in result.reasons["invalidCertOrChain"]
-    )
+    assert not is_acceptable(result, revocation_forced=False)
+    assert result.invalid_cert_or_chain
+    assert "not among the subjectAltName entries" in result.reasons["invalidCertOrChain"]
+    # ... and the CN is never a match for the name it spells.
+    assert _validate([leaf], "other.test", [root], now).result.name_mismatch != Name.MATCH
+
+
+@pytest.mark.parametrize(
+    ("cn", "dns", "ips"),
+    [
+        ("Server.TEST", ["server.test"], []),  # case differs from the SAN
+        ("b\u00fccher.test", ["xn--bcher-kva.test"], []),  # U-label of an A-label SAN
+        ("192.168.001.001", [], ["192.168.1.1"]),  # zero-padded (octal to legacy parsers)
+        ("0xC0A80101", [], ["192.168.1.1"]),  # one hex number
+        ("2001:DB8::1", [], ["2001:db8::1"]),  # upper-case IPv6
+        ("2001:db8:0:0:0:0:0:1", [], ["2001:db8::1"]),  # not RFC 5952 compressed
+    ],
+)
+def test_cn_spelling_a_san_differently_is_invalid(
+    root: Made,
+    window: dict[str, dt.datetime],
+    keys: dict[str, SigningKey],
+    now: dt.datetime,
+    cn: str,
+    dns: list[str],
+    ips: list[str],
+) -> None:
+    leaf = _leaf(root, window, keys["leaf"], cn=cn, dns=dns, ips=ips)
+    host = dns[0] if dns else ips[0]
+    result = _validate([leaf], host, [root], now).result
+    assert result.invalid_cert_or_chain
+    assert "character-for-character copy" in result.reasons["invalidCertOrChain"]
     assert result.name_mismatch == Name.MATCH and result.trusted_root and not result.wrong_usage
 
 

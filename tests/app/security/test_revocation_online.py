@@ -26,6 +26,7 @@ def _crl(issuer: Made, serials: list[int], now: dt.datetime) -> bytes:
         .issuer_name(issuer.cert.subject)
         .last_update(now - dt.timedelta(hours=1))
         .next_update(now + dt.timedelta(days=1))
+        .add_extension(x509.CRLNumber(1), critical=False)  # RFC 5280 5.2.3: required
     )
     for serial in serials:
         builder = builder.add_revoked_certificate(

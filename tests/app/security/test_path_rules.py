@@ -1,0 +1,286 @@
+"""Path-validation rules beyond the baseline basics, one certificate built per rule
+to break only it: key identifiers, serials, critical flags, EKU placement, the CN
+spelling rule, validity granularity, path choice around unused certificates, and
+the conformance of supplied CRLs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.x509.oid import ExtendedKeyUsageOID
+from pkibuild import SERVER_AUTH, Made, issue, resign_with_serial
+
+from app.security.revocation import RevocationOptions
+from app.security.system_validation import MAX_PRESENTED_CERTIFICATES, validate_server_chain
+from app.security.testpki import SigningKey
+from app.security.trust import anchors_from_certificates
+from app.security.verdict import ValidationResult, is_acceptable
+from app.xr.values import CertificateNameValidationResult as Name
+
+HOST = "server.test"
+
+
+@pytest.fixture(scope="module")
+def root(keys: dict[str, SigningKey], window: dict[str, dt.datetime]) -> Made:
+    return issue(
+        "Path Root", key=keys["root"], ca=True, not_before=window["nb"], not_after=window["na"]
+    )
+
+
+def _ca(parent: Made, key: object, window: dict[str, dt.datetime], **kw: object) -> Made:
+    return issue(
+        "Path ICA",
+        key=key,
+        issuer=parent,
+        ca=True,
+        not_before=window["nb"],
+        not_after=window["na"],
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def _leaf(issuer: Made, key: object, window: dict[str, dt.datetime], **kw: object) -> Made:
+    options: dict[str, object] = {
+        "dns": [HOST],
+        "not_before": window["nb"],
+        "not_after": window["na"],
+    }
+    options.update(kw)
+    return issue(HOST, key=key, issuer=issuer, **options)  # type: ignore[arg-type]
+
+
+def _check(
+    chain: list[Made],
+    anchors: list[Made],
+    at: dt.datetime,
+    *,
+    revocation: RevocationOptions | None = None,
+    forced: bool = False,
+) -> ValidationResult:
+    return validate_server_chain(
+        [m.der for m in chain],
+        HOST,
+        anchors=anchors_from_certificates([a.cert for a in anchors], "path CA"),
+        at=at,
+        revocation=revocation,
+        force_revocation_check=forced,
+    ).result
+
+
+def _only_invalid(result: ValidationResult, words: str) -> None:
+    assert result.invalid_cert_or_chain and words in result.reasons["invalidCertOrChain"]
+    assert result.trusted_root and not result.expired and not result.wrong_usage
+    assert result.name_mismatch == Name.MATCH
+
+
+def test_control_chain_with_intermediate_passes(
+    root: Made, keys: dict[str, SigningKey], window: dict[str, dt.datetime], now: dt.datetime
+) -> None:
+    ica = _ca(root, keys["intermediate"], window)
+    result = _check([_leaf(ica, keys["leaf"], window), ica], [root], now)
+    assert is_acceptable(result, revocation_forced=False), result.reasons
+
+
+def test_intermediate_without_aki_is_invalid(
+    root: Made, keys: dict[str, SigningKey], window: dict[str, dt.datetime], now: dt.datetime
+) -> None:
+    ica = _ca(root, keys["intermediate"], window, aki=None)
+    result = _check([_leaf(ica, keys["leaf"], window), ica], [root], now)
+    _only_invalid(result, "has no authorityKeyIdentifier keyIdentifier")
+
+
+def test_self_signed_root_without_aki_or_ski_is_fine(
+    keys: dict[str, SigningKey], window: dict[str, dt.datetime], now: dt.datetime
+) -> None:
+    # The Mozilla store has roots without SKI; a self-signed root needs no AKI.
+    bare = issue(
+        "Bare Root",
+        key=keys["other"],
+        ca=True,
+        ski=False,
+        aki=None,
+        not_before=window["nb"],
+        not_after=window["na"],
+    )
+    leaf = _leaf(
+        bare,
+        keys["leaf"],
+        window,
+        aki=x509.AuthorityKeyIdentifier.from_issuer_public_key(keys["other"].public_key()),
+    )
+    result = _check([leaf], [bare], now)
+    assert is_acceptable(result, revocation_forced=False), result.reasons
+
+
+def test_trusted_cross_certificate_without_aki_is_invalid(
+    root: Made, keys: dict[str, SigningKey], window: dict[str, dt.datetime], now: dt.datetime
+) -> None:
+    # An anchor issued by another CA is not self-signed: it must carry an AKI.
+    cross = _ca(root, keys["intermediate"], window, aki=None)
+    result = _check([_leaf(cross, keys["leaf"], window)], [cross], now)
+    _only_invalid(result, "has no authorityKeyIdentifier keyIdentifier")
+
+
+def test_intermediate_without_ski_is_invalid(
+    root: Made, keys: dict[str, SigningKey], window: dict[str, dt.datetime], now: dt.datetime
+) -> None:
+    ica = _ca(root, keys["intermediate"], window, ski=False)
+    leaf = _leaf(ica, keys["leaf"], window)
+    result = _check([leaf, ica], [root], now)
+    _only_invalid(result, "has no subjectKeyIdentifier")
+
+
+def test_leaf_with_serial_zero_is_invalid_but_a_root_may_have_it(
+    root: Made, keys: dict[str, SigningKey], window: dict[str, dt.datetime], now: dt.datetime
+) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # cryptography warns on non-positive serials
+        leaf = resign_with_serial(_leaf(root, keys["leaf"], window), 0, root.key)
+        _only_invalid(_check([leaf], [root], now), "serial number 0")
+        zero_root = resign_with_serial(root, 0, root.key)
+        result = _check([_leaf(zero_root, keys["leaf"], window)], [zero_root], now)
+    assert is_acceptable(result, revocation_forced=False), result.reasons
+
+
+def test_non_critical_policy_constraints_are_invalid(
+    root: Made, keys: dict[str, SigningKey], window: dict[str, dt.datetime], now: dt.datetime
+) -> None:
+    good = _ca(root, keys["intermediate"], window)
+    builder = x509.CertificateBuilder(
+        issuer_name=good.cert.issuer,
+        subject_name=good.cert.subject,
+        public_key=good.cert.public_key(),
+        serial_number=x509.random_serial_number(),
+        not_valid_before=window["nb"],
+        not_valid_after=window["na"],
+        extensions=list(good.cert.extensions),
+    ).add_extension(x509.PolicyConstraints(0, None), critical=False)
+    ica = Made(builder.sign(root.key, hashes.SHA256()), good.key)
+    result = _check([_leaf(ica, keys["leaf"], window), ica], [root], now)
+    _only_invalid(result, "non-critical policyConstraints")
+
+
+def test_leaf_listing_any_eku_is_wrong_usage(
+    root: Made, keys: dict[str, SigningKey], window: dict[str, dt.datetime], now: dt.datetime
+) -> None:
+    leaf = _leaf(
+        root, keys["leaf"], window, eku=[SERVER_AUTH, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE]
+    )
+    result = _check([leaf], [root], now)
+    assert result.wrong_usage and "anyExtendedKeyUsage" in result.reasons["wrongUsage"]
+    assert result.trusted_root and not result.invalid_cert_or_chain
+
+
+def test_root_with_eku_is_wrong_usage(
+    keys: dict[str, SigningKey], window: dict[str, dt.datetime], now: dt.datetime
+) -> None:
+    plain = issue(
+        "EKU Root", key=keys["other"], ca=True, not_before=window["nb"], not_after=window["na"]
+    )
+    builder = x509.CertificateBuilder(
+        issuer_name=plain.cert.subject,
+        subject_name=plain.cert.subject,
+        public_key=plain.cert.public_key(),
+        serial_number=x509.random_serial_number(),
+        not_valid_before=window["nb"],
+        not_valid_after=window["na"],
+        extensions=list(plain.cert.extensions),
+    ).add_extension(x509.ExtendedKeyUsage([SERVER_AUTH]), critical=False)
+    eku_root = Made(builder.sign(plain.key, hashes.SHA256()), plain.key)
+    result = _check([_leaf(eku_root, keys["leaf"], window)], [eku_root], now)
+    assert result.wrong_usage and "CA/B BR 7.1.2.1.2" in result.reasons["wrongUsage"]
+    assert result.trusted_root and not result.invalid_cert_or_chain
+
+
+def test_validity_is_compared_in_whole_seconds(
+    root: Made, keys: dict[str, SigningKey], window: dict[str, dt.datetime]
+) -> None:
+    leaf = _leaf(root, keys["leaf"], window)
+    just_after = window["na"] + dt.timedelta(milliseconds=5)
+    assert not _check([leaf], [root], just_after).expired
+    assert _check([leaf], [root], window["na"] + dt.timedelta(seconds=1)).expired
+
+
+def test_unused_forged_cross_sign_does_not_spoil_a_good_path(
+    root: Made, keys: dict[str, SigningKey], window: dict[str, dt.datetime], now: dt.datetime
+) -> None:
+    # The server also sends a copy of its intermediate "issued" by the root's name
+    # but signed by a stranger: the good copy gives a path, the bad one is ignored.
+    ica = _ca(root, keys["intermediate"], window)
+    impostor = issue(
+        "Path Root", key=keys["other"], ca=True, not_before=window["nb"], not_after=window["na"]
+    )
+    forged = _ca(impostor, keys["intermediate"], window)
+    leaf = _leaf(ica, keys["leaf"], window)
+    result = _check([leaf, forged, ica], [root], now)
+    assert is_acceptable(result, revocation_forced=False), result.reasons
+
+
+def test_long_bridged_chains_are_searched(
+    root: Made, keys: dict[str, SigningKey], window: dict[str, dt.datetime], now: dt.datetime
+) -> None:
+    # A bridge-PKI server sends many cross-certificates; the one that matters may
+    # come after more than a handful of unrelated ones.
+    assert MAX_PRESENTED_CERTIFICATES >= 32
+    ica = _ca(root, keys["intermediate"], window)
+    strangers = [
+        issue(
+            f"Other CA {i}",
+            key=keys["other"],
+            ca=True,
+            not_before=window["nb"],
+            not_after=window["na"],
+        )
+        for i in range(20)
+    ]
+    leaf = _leaf(ica, keys["leaf"], window)
+    result = _check([leaf, *strangers, ica], [root], now)
+    assert is_acceptable(result, revocation_forced=False), result.reasons
+
+
+def _with_wildcard_name_constraint(made: Made, signer: Made | None) -> Made:
+    """`made` plus a nameConstraints extension permitting '*.example.com', which
+    RFC 5280 4.2.1.10 does not allow (cryptography refuses to read it)."""
+    name = b"*.example.com"
+    subtree = b"\x30" + bytes([len(name) + 2]) + b"\x82" + bytes([len(name)]) + name
+    permitted = b"\xa0" + bytes([len(subtree)]) + subtree
+    raw = b"\x30" + bytes([len(permitted)]) + permitted
+    builder = x509.CertificateBuilder(
+        issuer_name=made.cert.issuer,
+        subject_name=made.cert.subject,
+        public_key=made.cert.public_key(),
+        serial_number=x509.random_serial_number(),
+        not_valid_before=made.cert.not_valid_before_utc,
+        not_valid_after=made.cert.not_valid_after_utc,
+        extensions=list(made.cert.extensions),
+    ).add_extension(
+        x509.UnrecognizedExtension(x509.oid.ExtensionOID.NAME_CONSTRAINTS, raw), critical=True
+    )
+    return Made(builder.sign((signer or made).key, hashes.SHA256()), made.key)
+
+
+def test_unreadable_intermediate_is_invalid_and_never_used(
+    root: Made, keys: dict[str, SigningKey], window: dict[str, dt.datetime], now: dt.datetime
+) -> None:
+    ica = _with_wildcard_name_constraint(_ca(root, keys["intermediate"], window), root)
+    result = _check([_leaf(ica, keys["leaf"], window), ica], [root], now)
+    assert result.invalid_cert_or_chain and not result.trusted_root
+    assert "malformed extension" in result.reasons["invalidCertOrChain"]
+    assert not is_acceptable(result, revocation_forced=False)
+
+
+def test_unreadable_trust_anchor_is_not_used(
+    root: Made, keys: dict[str, SigningKey], window: dict[str, dt.datetime], now: dt.datetime
+) -> None:
+    bad_root = _with_wildcard_name_constraint(root, None)
+    result = _check([_leaf(root, keys["leaf"], window)], [bad_root], now)
+    assert not result.trusted_root and "malformed extension" in result.reasons["trustedRoot"]
+    assert not is_acceptable(result, revocation_forced=False)
+    # Next to a readable anchor, the unreadable one is skipped and named.
+    result = _check([_leaf(root, keys["leaf"], window)], [bad_root, root], now)
+    assert is_acceptable(result, revocation_forced=False), result.reasons
+    assert "less 1 unreadable" in result.reasons["trustedRoot"]
