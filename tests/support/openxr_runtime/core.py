@@ -21,6 +21,10 @@ XR_TYPE_EXTENSION_PROPERTIES = 2
 XR_TYPE_INSTANCE_CREATE_INFO = 3
 XR_TYPE_SYSTEM_GET_INFO = 4
 XR_TYPE_EVENT_DATA_BUFFER = 16
+XR_TYPE_EVENT_DATA_INSTANCE_LOSS_PENDING = 17
+XR_TYPE_EVENT_DATA_SESSION_STATE_CHANGED = 18
+XR_TYPE_EVENT_DATA_EVENTS_LOST = 49
+XR_TYPE_EVENT_DATA_INTERACTION_PROFILE_CHANGED = 52
 XR_TYPE_INSTANCE_PROPERTIES = 32
 
 XR_FORM_FACTOR_HEAD_MOUNTED_DISPLAY = 1
@@ -34,6 +38,7 @@ XR_ERROR_FUNCTION_UNSUPPORTED = -7
 XR_ERROR_EXTENSION_NOT_PRESENT = -9
 XR_ERROR_SIZE_INSUFFICIENT = -11
 XR_ERROR_HANDLE_INVALID = -12
+XR_ERROR_INSTANCE_LOST = -13
 XR_ERROR_API_LAYER_NOT_PRESENT = -14
 XR_ERROR_SYSTEM_INVALID = -18
 XR_ERROR_FORM_FACTOR_UNSUPPORTED = -34
@@ -109,3 +114,40 @@ class XrEventDataBaseHeader(ctypes.Structure):
 
 # XrEventDataBuffer: type, next, uint8_t varying[4000].
 XR_EVENT_DATA_BUFFER_SIZE = 16 + 4000
+
+
+class XrEventDataInstanceLossPending(ctypes.Structure):
+    _fields_ = [
+        ("type", ctypes.c_int32),
+        ("next", ctypes.c_void_p),
+        ("lossTime", ctypes.c_int64),
+    ]
+
+
+class XrEventDataEventsLost(ctypes.Structure):
+    _fields_ = [
+        ("type", ctypes.c_int32),
+        ("next", ctypes.c_void_p),
+        ("lostEventCount", ctypes.c_uint32),
+    ]
+
+
+class XrEventDataSessionStateChanged(ctypes.Structure):
+    _fields_ = [
+        ("type", ctypes.c_int32),
+        ("next", ctypes.c_void_p),
+        ("session", ctypes.c_uint64),
+        ("state", ctypes.c_int32),
+        ("time", ctypes.c_int64),
+    ]
+
+
+class XrEventDataInteractionProfileChanged(ctypes.Structure):
+    _fields_ = [
+        ("type", ctypes.c_int32),
+        ("next", ctypes.c_void_p),
+        ("session", ctypes.c_uint64),
+    ]
+
+
+XR_SESSION_STATE_IDLE = 1

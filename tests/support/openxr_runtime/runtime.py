@@ -16,7 +16,14 @@ the app's callback structs are copied when set (the specification only promises
 them for the duration of the call), and every callback is invoked the way the
 specification allows at its tightest: a 1-byte first buffer (the app must answer
 XR_ERROR_SIZE_INSUFFICIENT with the size it needs and be called again), the chain as
-DER, and, in one variant, no system validation result.
+DER, and, in one variant, no system validation result. In the "twin" variants every
+app callback runs on a thread the C shim creates with pthreads.
+
+Like a conforming runtime, it hands out the extension's functions only to an instance
+that enabled the extension, answers xrPollEvent with XR_EVENT_UNAVAILABLE when the
+queue is empty, and refuses new callbacks while connected
+(XR_ERROR_REMOTING_NOT_DISCONNECTED_MSFT). Some variants add what a different runtime
+may do: events of other kinds in the queue, instance loss, a lost event queue.
 
 Every function that C calls catches everything and returns an error XrResult:
 ctypes would otherwise return 0, XR_SUCCESS. Every ctypes callback object lives in
@@ -25,6 +32,7 @@ module globals for the life of the process.
 
 from __future__ import annotations
 
+import collections
 import ctypes
 import itertools
 import logging
@@ -45,7 +53,14 @@ from app.remoting.contract import (
 from app.security.callback_types import ServerCertificateMaterial
 from app.xr import invoke, limits
 from app.xr import structs as s
-from app.xr.values import XR_FALSE, XR_TRUE, ConnectionState, Result, StructureType
+from app.xr.values import (
+    XR_FALSE,
+    XR_TRUE,
+    ConnectionState,
+    DisconnectReason,
+    Result,
+    StructureType,
+)
 from app.xr.verdict_struct import read_verdict, write_verdict
 
 from . import core
@@ -135,6 +150,11 @@ class _Instance:
     engine_structs: list[Any] = field(default_factory=list)
     pending_certificate: _PendingCertificate | None = None
     pending_token: bytes | None = None
+    extension_enabled: bool = False
+    lost: bool = False
+    #: silent_token_refusal: the engine ended the listen, the app is not told.
+    pretend_listening: bool = False
+    events: collections.deque[bytes] = field(default_factory=collections.deque)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _backend: RemotingRuntime | None = None
 
@@ -162,6 +182,12 @@ class CallTrace:
     calls: list[str] = field(default_factory=list)
     callback_capacities: list[tuple[str, int]] = field(default_factory=list)
     system_result_passed: list[bool] = field(default_factory=list)
+    #: Kernel thread ids of the C threads the twin variants ran app callbacks on.
+    callback_threads: list[int] = field(default_factory=list)
+    #: The structure type of every event xrPollEvent handed out.
+    events: list[int] = field(default_factory=list)
+    #: (state pointer, reason pointer) of each xrRemotingGetConnectionStateMSFT call.
+    connection_state_pointers: list[tuple[int, int]] = field(default_factory=list)
 
 
 class TestRuntime:
@@ -177,7 +203,15 @@ class TestRuntime:
         self._lock = threading.Lock()
         self._handles = itertools.count(0x7E57_0000_0001)
         self._functions: dict[str, Any] = {}
+        self._call_on_new_thread: Any = None
         self._build_functions()
+
+    def attach_library(self, library: Any) -> None:
+        """The loaded shim, for the C threads of the twin variants."""
+        function = library.holoremote_test_runtime_call_on_new_thread
+        function.restype = ctypes.c_int32
+        function.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint64)]
+        self._call_on_new_thread = function
 
     # --- function table ------------------------------------------------------------
 
@@ -253,13 +287,16 @@ class TestRuntime:
             return VALIDATION_FAILURE
         text = name.decode("ascii", "replace")
         self.trace.proc_addr_lookups.append(text)
+        state = self._instance(instance)
         if not instance:
             if text not in self._PRE_INSTANCE:
                 return core.XR_ERROR_HANDLE_INVALID
-        elif self._instance(instance) is None:
+        elif state is None:
             return core.XR_ERROR_HANDLE_INVALID
         if text.startswith("xrRemoting"):
-            enabled = self.variant.offer_extension
+            # Extension functions exist only for an instance that enabled the extension
+            # (xrGetInstanceProcAddr: XR_ERROR_FUNCTION_UNSUPPORTED otherwise).
+            enabled = state is not None and state.extension_enabled
             if not enabled or text in self.variant.missing_functions:
                 return core.XR_ERROR_FUNCTION_UNSUPPORTED
         function = self._functions.get(text)
@@ -310,16 +347,20 @@ class TestRuntime:
         if core.version_major(api) != 1 or core.version_minor(api) > NEWEST_API_MINOR:
             return core.XR_ERROR_API_VERSION_UNSUPPORTED
         offered = {name for name, _version in self._offered()}
+        enabled = set()
         for index in range(info.enabledExtensionCount):
             requested = info.enabledExtensionNames[index]
             if requested not in offered:
                 log.info("test runtime: extension %r is not offered", requested)
                 return core.XR_ERROR_EXTENSION_NOT_PRESENT
+            enabled.add(requested)
         with self._lock:
             handle = next(self._handles)
-        with self._lock:
             self._instances[handle] = _Instance(
-                handle, api, lambda: self.backend_factory(self.variant)
+                handle,
+                api,
+                lambda: self.backend_factory(self.variant),
+                extension_enabled=EXTENSION_NAME.encode() in enabled,
             )
         out[0] = handle
         return SUCCESS
@@ -334,6 +375,8 @@ class TestRuntime:
         state = self._instance(handle)
         if state is None:
             raise RemotingCallError("test runtime", core.XR_ERROR_HANDLE_INVALID)
+        if state.lost:
+            raise RemotingCallError("test runtime", core.XR_ERROR_INSTANCE_LOST)
         if system_id is not None and system_id != SYSTEM_ID:
             raise RemotingCallError("test runtime", core.XR_ERROR_SYSTEM_INVALID)
         return state
@@ -380,9 +423,43 @@ class TestRuntime:
             return VALIDATION_FAILURE
         if ctypes.c_int32.from_address(buffer).value != core.XR_TYPE_EVENT_DATA_BUFFER:
             return VALIDATION_FAILURE
-        event = state.backend.poll_event()
-        if event is None:
-            return core.XR_EVENT_UNAVAILABLE
+        if not state.events:
+            event = state.backend.poll_event()
+            if event is None:
+                return core.XR_EVENT_UNAVAILABLE
+            state.events.extend(self._as_event_structs(state, event))
+            if not state.events:
+                return core.XR_EVENT_UNAVAILABLE
+        data = state.events.popleft()
+        ctypes.memmove(buffer, data, len(data))
+        self.trace.events.append(ctypes.c_int32.from_buffer_copy(data).value)
+        if ctypes.c_int32.from_buffer_copy(data).value == (
+            core.XR_TYPE_EVENT_DATA_INSTANCE_LOSS_PENDING
+        ):
+            # From now on the instance is lost: every call but xrDestroyInstance fails,
+            # and the engine stops (the peer sees the connection go).
+            state.lost = True
+            state.events.clear()
+            state.close_backend()
+        return SUCCESS
+
+    # --- for tests: what a runtime may do at any moment ------------------------------
+
+    def inject_events(self, handle: int, structs: list[ctypes.Structure]) -> None:
+        """Queue raw events ahead of the engine's, as another part of a runtime would."""
+        state = self._require(handle)
+        state.events.extend(bytes(item) for item in structs)
+
+    def lose_instance(self, handle: int) -> None:
+        """Lose the instance without an event: every later call but xrDestroyInstance
+        returns XR_ERROR_INSTANCE_LOST."""
+        state = self._require(handle)
+        state.lost = True
+        state.events.clear()
+        state.close_backend()
+
+    def _as_event_structs(self, state: _Instance, event: Any) -> list[bytes]:
+        """The XrEventData* structs one engine event becomes, as the variant says."""
         struct: ctypes.Structure
         if isinstance(event, ListeningEvent):
             struct = s.XrRemotingEventDataListeningMSFT(listeningPort=event.listening_port)
@@ -392,10 +469,41 @@ class TestRuntime:
             struct = s.XrRemotingEventDataDisconnectedMSFT(
                 disconnectReason=int(event.disconnect_reason)
             )
+            if (
+                self.variant.silent_token_refusal
+                and event.disconnect_reason == DisconnectReason.AUTHENTICATION_FAILED
+            ):
+                state.pretend_listening = True
+                return []
+            if self.variant.events_lost_for_disconnect:
+                struct = core.XrEventDataEventsLost(
+                    type=core.XR_TYPE_EVENT_DATA_EVENTS_LOST, lostEventCount=1
+                )
         else:  # pragma: no cover - the contract has three events
-            return RUNTIME_FAILURE
-        ctypes.memmove(buffer, ctypes.byref(struct), ctypes.sizeof(struct))
-        return SUCCESS
+            raise TypeError(event)
+        structs: list[ctypes.Structure] = []
+        if self.variant.foreign_events:
+            structs += [
+                core.XrEventDataSessionStateChanged(
+                    type=core.XR_TYPE_EVENT_DATA_SESSION_STATE_CHANGED,
+                    session=0x5E55_1011,
+                    state=core.XR_SESSION_STATE_IDLE,
+                    time=1,
+                ),
+                core.XrEventDataInteractionProfileChanged(
+                    type=core.XR_TYPE_EVENT_DATA_INTERACTION_PROFILE_CHANGED, session=0x5E55_1011
+                ),
+                # An event of an extension the app has never heard of.
+                core.XrEventDataBaseHeader(type=1_000_999_001),
+            ]
+        structs.append(struct)
+        if isinstance(event, ConnectedEvent) and self.variant.lose_instance_after_connected:
+            structs.append(
+                core.XrEventDataInstanceLossPending(
+                    type=core.XR_TYPE_EVENT_DATA_INSTANCE_LOSS_PENDING, lossTime=1
+                )
+            )
+        return [bytes(item) for item in structs]
 
     @staticmethod
     def _write_name(buffer: int | None, text: str, size: int) -> int:
@@ -436,6 +544,7 @@ class TestRuntime:
     def _set_context_properties(self, handle: Any, system_id: Any, pointer: Any) -> int:
         state = self._require(handle, system_id)
         properties = self._checked(pointer, StructureType.REMOTING_REMOTE_CONTEXT_PROPERTIES_MSFT)
+        self._require_disconnected(state)
         state.backend.set_context_properties(
             s.XrRemotingRemoteContextPropertiesMSFT.from_buffer_copy(properties)
         )
@@ -444,6 +553,7 @@ class TestRuntime:
     def _connect(self, handle: Any, system_id: Any, pointer: Any) -> int:
         state = self._require(handle, system_id)
         info = self._checked(pointer, StructureType.REMOTING_CONNECT_INFO_MSFT)
+        self._require_disconnected(state)
         host = _read_c_string(_pointer_field(info, "remoteHostName"), limits.MAX_HOST_NAME_BYTES)
         if host is None:
             return VALIDATION_FAILURE
@@ -460,6 +570,7 @@ class TestRuntime:
     def _listen(self, handle: Any, system_id: Any, pointer: Any) -> int:
         state = self._require(handle, system_id)
         info = self._checked(pointer, StructureType.REMOTING_LISTEN_INFO_MSFT)
+        self._require_disconnected(state)
         interface = _read_c_string(
             _pointer_field(info, "listenInterface"), limits.MAX_HOST_NAME_BYTES
         )
@@ -481,6 +592,12 @@ class TestRuntime:
         self._checked(pointer, StructureType.REMOTING_DISCONNECT_INFO_MSFT)
         self.trace.calls.append("xrRemotingDisconnectMSFT")
         state.backend.disconnect(s.XrRemotingDisconnectInfoMSFT())
+        if state.pretend_listening:
+            state.pretend_listening = False
+            ended = s.XrRemotingEventDataDisconnectedMSFT(
+                disconnectReason=int(DisconnectReason.DISCONNECT_REQUEST)
+            )
+            state.events.append(bytes(ended))
         return SUCCESS
 
     def _get_connection_state(
@@ -489,9 +606,18 @@ class TestRuntime:
         state = self._require(handle, system_id)
         if not state_out or not reason_out:
             return VALIDATION_FAILURE
+        pointers = (
+            ctypes.cast(state_out, ctypes.c_void_p).value or 0,
+            ctypes.cast(reason_out, ctypes.c_void_p).value or 0,
+        )
+        self.trace.connection_state_pointers.append(pointers)
+        if pointers[0] == pointers[1]:
+            return VALIDATION_FAILURE  # one int32 cannot hold both
         connection, reason = state.backend.get_connection_state()
+        if state.pretend_listening:
+            connection, reason = ConnectionState.CONNECTING, DisconnectReason.NONE
         state_out[0] = int(connection)
-        reason_out[0] = int(reason)
+        reason_out[0] = 0x7FFF_FFFF if self.variant.odd_connection_state else int(reason)
         return SUCCESS
 
     def _set_client_callbacks(self, handle: Any, system_id: Any, pointer: Any) -> int:
@@ -542,12 +668,53 @@ class TestRuntime:
     @staticmethod
     def _require_disconnected(state: _Instance) -> None:
         connection, _reason = state.backend.get_connection_state()
-        if connection != ConnectionState.DISCONNECTED:
+        if connection != ConnectionState.DISCONNECTED or state.pretend_listening:
             raise RemotingCallError(
                 "test runtime", int(Result.ERROR_REMOTING_NOT_DISCONNECTED_MSFT)
             )
 
     # --- relays: the engine calls these; they call the app's callbacks -------------
+
+    _CALLBACK_FIELDS = {
+        "requestAuthenticationTokenCallback": s.PFN_xrRemotingRequestAuthenticationTokenCallbackMSFT,
+        "validateServerCertificateCallback": s.PFN_xrRemotingValidateServerCertificateCallbackMSFT,
+        "requestServerCertificateCallback": s.PFN_xrRemotingRequestServerCertificateCallbackMSFT,
+        "validateAuthenticationTokenCallback": (
+            s.PFN_xrRemotingValidateAuthenticationTokenCallbackMSFT
+        ),
+    }
+
+    def _via_runtime_threads(self, app: Any) -> Any:
+        """The app's callbacks struct, or (twin variants) a copy whose function pointers
+        run the app's function on a new C thread, the caller waiting for it."""
+        if not self.variant.callbacks_on_c_thread:
+            return app
+        if self._call_on_new_thread is None:
+            raise RuntimeError("the shim library is not attached")
+        copy = type(app).from_buffer_copy(app)
+        for name, _kind in type(app)._fields_:
+            prototype = self._CALLBACK_FIELDS.get(name)
+            if prototype is not None:
+                target = ctypes.cast(getattr(app, name), ctypes.c_void_p).value
+                setattr(copy, name, self._hop(prototype, target))
+        return copy
+
+    def _hop(self, prototype: Any, target: int | None) -> Any:
+        call = self._call_on_new_thread
+        threads = self.trace.callback_threads
+
+        def hop(pointer: Any) -> int:
+            try:
+                native = ctypes.c_uint64(0)
+                address = ctypes.cast(pointer, ctypes.c_void_p)
+                result = int(call(target, address, ctypes.byref(native)))
+                threads.append(native.value)
+                return result
+            except BaseException:
+                log.error("test runtime: calling on a C thread failed\n%s", traceback.format_exc())
+                return RUNTIME_FAILURE
+
+        return prototype(hop)
 
     def relay_request_token(self, request: s.XrRemotingAuthenticationTokenRequestMSFT) -> int:
         state = self._require(request.context)
@@ -560,7 +727,9 @@ class TestRuntime:
         if token is None:
             capacity = self.variant.initial_capacity
             self.trace.callback_capacities.append(("RequestAuthenticationToken", capacity))
-            outcome = invoke.request_authentication_token(app, initial_capacity=capacity)
+            outcome = invoke.request_authentication_token(
+                self._via_runtime_threads(app), initial_capacity=capacity
+            )
             if not outcome.ok or outcome.value is None:
                 return _failure(outcome.result)
             token = outcome.value.encode()
@@ -593,7 +762,7 @@ class TestRuntime:
         )
         self.trace.system_result_passed.append(system is not None)
         outcome = invoke.validate_server_certificate(
-            app,
+            self._via_runtime_threads(app),
             host_name=(host or b"").decode("utf-8", "replace"),
             chain=chain,
             force_revocation_check=bool(request.forceRevocationCheck),
@@ -613,7 +782,9 @@ class TestRuntime:
         token = _read_c_string(_pointer_field(request, "token"), limits.MAX_STRING_BUFFER)
         if token is None:
             return SUCCESS  # no readable token is not a valid token
-        outcome = invoke.validate_authentication_token(app, token.decode("utf-8", "replace"))
+        outcome = invoke.validate_authentication_token(
+            self._via_runtime_threads(app), token.decode("utf-8", "replace")
+        )
         if outcome.result != SUCCESS:
             return _failure(outcome.result)
         request.tokenValidOut = XR_TRUE if outcome.value else XR_FALSE
@@ -631,7 +802,9 @@ class TestRuntime:
             capacity = self.variant.initial_capacity
             self.trace.callback_capacities.append(("RequestServerCertificate", capacity))
             outcome = invoke.request_server_certificate(
-                app, initial_store_capacity=capacity, initial_string_capacity=capacity
+                self._via_runtime_threads(app),
+                initial_store_capacity=capacity,
+                initial_string_capacity=capacity,
             )
             if not outcome.ok or outcome.value is None:
                 return _failure(outcome.result)
@@ -735,6 +908,7 @@ def install(
     setter = library.holoremote_test_runtime_set_proc_addr
     setter.restype = None
     setter.argtypes = [ctypes.c_void_p]
+    runtime.attach_library(library)
     with _runtimes_lock:
         _runtimes.append(runtime)
     setter(ctypes.cast(runtime.get_instance_proc_addr, ctypes.c_void_p).value)

@@ -14,6 +14,11 @@
  *    own folder through the CPython API of the host process (found with dlsym, so no
  *    link against libpython is needed). That script installs the Python side.
  *
+ * It also offers holoremote_test_runtime_call_on_new_thread(): run one callback of the
+ * application on a thread created here with pthreads (never seen by Python before), as
+ * a runtime written in C or C++ calls the callbacks from its own threads. ctypes must
+ * then make a fresh Python thread state for the call.
+ *
  * Nothing here knows OpenXR beyond the negotiation structs.
  */
 #define _GNU_SOURCE
@@ -23,6 +28,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 typedef int32_t XrResult;
 typedef uint64_t XrVersion;
@@ -182,4 +189,50 @@ EXPORT XrResult xrNegotiateLoaderRuntimeInterface(const XrNegotiateLoaderInfo *l
     runtimeRequest->runtimeApiVersion = api;
     runtimeRequest->getInstanceProcAddr = shim_get_instance_proc_addr;
     return XR_SUCCESS;
+}
+
+/* --- callbacks on a thread of our own ------------------------------------------------ */
+
+typedef XrResult (*PFN_callback)(void *);
+
+typedef struct CallOnThread {
+    PFN_callback function;
+    void *argument;
+    XrResult result;
+    uint64_t native_id;
+} CallOnThread;
+
+static uint64_t calls_on_own_threads = 0;
+
+static void *call_on_thread_main(void *raw) {
+    CallOnThread *call = (CallOnThread *)raw;
+    call->native_id = (uint64_t)syscall(SYS_gettid);
+    call->result = call->function(call->argument);
+    return NULL;
+}
+
+/* Call function(argument) on a new pthread and wait for it; the thread's kernel id goes
+ * to *native_id_out (if given). XR_ERROR_RUNTIME_FAILURE if no thread can be made. */
+EXPORT XrResult holoremote_test_runtime_call_on_new_thread(PFN_callback function, void *argument,
+                                                           uint64_t *native_id_out) {
+    pthread_t thread;
+    CallOnThread call = {function, argument, XR_ERROR_RUNTIME_FAILURE, 0};
+    if (!function) {
+        return XR_ERROR_RUNTIME_FAILURE;
+    }
+    if (pthread_create(&thread, NULL, call_on_thread_main, &call) != 0) {
+        return XR_ERROR_RUNTIME_FAILURE;
+    }
+    if (pthread_join(thread, NULL) != 0) {
+        return XR_ERROR_RUNTIME_FAILURE;
+    }
+    __atomic_add_fetch(&calls_on_own_threads, 1, __ATOMIC_SEQ_CST);
+    if (native_id_out) {
+        *native_id_out = call.native_id;
+    }
+    return call.result;
+}
+
+EXPORT uint64_t holoremote_test_runtime_calls_on_own_threads(void) {
+    return __atomic_load_n(&calls_on_own_threads, __ATOMIC_SEQ_CST);
 }

@@ -22,6 +22,22 @@ class Variant:
       `systemValidationResult`, as a runtime that does not validate would pass it.
     - `initial_capacity`: first buffer size offered to the app's callbacks (1 byte:
       the smallest the specification allows; the app must ask for more).
+    - `callbacks_on_c_thread`: every call of an app callback runs on a thread the shim
+      creates with pthreads (Python has never seen it), as a runtime written in C++
+      calls them from its own network threads.
+    - `foreign_events`: before every remoting event, xrPollEvent hands out events that
+      are not the extension's (a session state change, an interaction profile change
+      and one of a type the app cannot know), which the app must skip.
+    - `lose_instance_after_connected`: after the connected event, xrPollEvent reports
+      XrEventDataInstanceLossPending and every later call XR_ERROR_INSTANCE_LOST.
+    - `events_lost_for_disconnect`: the disconnected event overflows the queue: the app
+      gets XrEventDataEventsLost instead and must ask xrRemotingGetConnectionStateMSFT.
+    - `silent_token_refusal` (a listener): after refusing a client's token the runtime
+      reports nothing and, as far as the app can tell, goes on listening (state
+      CONNECTING) until it is told to disconnect; the specification names
+      AUTHENTICATION_FAILED a client's reason only.
+    - `odd_connection_state`: xrRemotingGetConnectionStateMSFT writes a disconnect
+      reason outside the enum (the app must not trust it blindly).
     """
 
     name: str = "full"
@@ -35,6 +51,12 @@ class Variant:
     engine_role: str = "remote"
     #: The engine's timeouts: "test" (BuiltinOptions.for_tests) or "default".
     engine_timeouts: str = "test"
+    callbacks_on_c_thread: bool = False
+    foreign_events: bool = False
+    lose_instance_after_connected: bool = False
+    events_lost_for_disconnect: bool = False
+    silent_token_refusal: bool = False
+    odd_connection_state: bool = False
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -60,5 +82,44 @@ PLAYER = Variant(name="player", engine_role="player")
 PLAYER_NO_SYSTEM_RESULT = Variant(
     name="player-no-system-result", engine_role="player", pass_system_result=False
 )
+# The independent stand-in's twin: callbacks from C threads, 1-byte first buffers, the
+# chain as DER with or without a system result, the CLI's default timeouts.
+TWIN = Variant(name="twin", callbacks_on_c_thread=True, engine_timeouts="default")
+TWIN_NO_SYSTEM_RESULT = Variant(
+    name="twin-no-system-result",
+    callbacks_on_c_thread=True,
+    pass_system_result=False,
+    engine_timeouts="default",
+)
+TWIN_PLAYER = Variant(
+    name="twin-player", callbacks_on_c_thread=True, engine_role="player", engine_timeouts="default"
+)
+# Spec-conforming but unlike the others (robustness of the app's OpenXR adapter).
+FOREIGN_EVENTS = Variant(name="foreign-events", foreign_events=True)
+INSTANCE_LOSS = Variant(name="instance-loss", lose_instance_after_connected=True)
+EVENTS_LOST = Variant(name="events-lost", events_lost_for_disconnect=True)
+ODD_STATE = Variant(name="odd-state", odd_connection_state=True)
+SILENT_REFUSAL_PLAYER = Variant(
+    name="silent-refusal-player",
+    engine_role="player",
+    silent_token_refusal=True,
+    callbacks_on_c_thread=True,
+    engine_timeouts="default",
+)
 
-ALL = (FULL, NO_EXTENSION, MISSING_FUNCTION, NO_SYSTEM_RESULT, PLAYER, PLAYER_NO_SYSTEM_RESULT)
+ALL = (
+    FULL,
+    NO_EXTENSION,
+    MISSING_FUNCTION,
+    NO_SYSTEM_RESULT,
+    PLAYER,
+    PLAYER_NO_SYSTEM_RESULT,
+    TWIN,
+    TWIN_NO_SYSTEM_RESULT,
+    TWIN_PLAYER,
+    FOREIGN_EVENTS,
+    INSTANCE_LOSS,
+    EVENTS_LOST,
+    ODD_STATE,
+    SILENT_REFUSAL_PLAYER,
+)
