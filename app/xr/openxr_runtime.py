@@ -19,6 +19,45 @@ core structs. `poll_event` reads the raw `int32` type at offset 0 of
 `xr.EventDataBuffer` (pyopenxr's `StructureType` does not know the remoting types)
 and casts the buffer to the matching event struct.
 
+What a different but conforming runtime may do, and what happens then:
+
+- It hands out the extension's functions only for an instance that enabled the
+  extension: they are looked up after `xrCreateInstance` with it enabled, never with
+  `XR_NULL_HANDLE` or an instance made without it.
+- `xrPollEvent` answers `XR_EVENT_UNAVAILABLE` (4) when the queue is empty: that is
+  "no event", never an error.
+- Events that are not the extension's (session state changes, interaction profile
+  changes, events of extensions we do not know) are skipped, at most
+  `MAX_SKIPPED_EVENTS_PER_POLL` per call.
+- `XrEventDataEventsLost`: the runtime's queue overflowed, so a connected or
+  disconnected event may be gone. The connection state is asked with
+  `xrRemotingGetConnectionStateMSFT` and the missing event made up from it (the
+  disconnect reason from `lastDisconnectReason`; a reason outside the enum, or NONE
+  for a connection that did end, reads as UNKNOWN).
+- Instance loss (`XrEventDataInstanceLossPending`, or `XR_ERROR_INSTANCE_LOST` from any
+  call): the instance is destroyed at once, as the specification asks, and a
+  connection or listener in progress ends with `Disconnected(INTERNAL_ERROR)`:
+  `INSTANCE_LOSS_REASON`. Not CONNECTION_LOST: its advice (check the peer and the
+  network) would send the user the wrong way; the runtime itself went away (crash,
+  update), which is what INTERNAL_ERROR's "retry; report it if it repeats" fits, and a
+  listener treats INTERNAL_ERROR as fatal instead of listening again on a dead
+  instance. A note says what happened. Every later call fails with
+  `XR_ERROR_INSTANCE_LOST` and says so.
+- A refused token on a listener. The specification names AUTHENTICATION_FAILED a
+  client's reason; a runtime may well refuse the client and go on listening without
+  any event on the server side, while the built-in runtime ends the listen with
+  `Disconnected(AUTHENTICATION_FAILED)` (so `listen --once` exits 3 with that
+  reason). To give the same outcome whichever runtime runs, the server's
+  ValidateAuthenticationToken reaches the app's callback through a watcher here
+  (`_watch_token_validation`, which only forwards and looks at the verdict). After a
+  refusal, the next `poll_event` asks the runtime for its state: if it is still
+  listening (no client connected), it is told to disconnect, and the disconnected
+  event that follows carries AUTHENTICATION_FAILED. A runtime that ends the listen
+  itself is left alone (its own event says why).
+- `XR_ERROR_REMOTING_NOT_DISCONNECTED_MSFT` (setting callbacks or context properties
+  while connected): the call fails with a message saying to disconnect first; the
+  callbacks in use stay in use (and stay referenced).
+
 Threads: the session calls these methods from worker threads. OpenXR promises
 nothing about calling the extension's functions concurrently, and
 `xrDestroyInstance` needs the instance externally synchronised, so every call into
@@ -56,6 +95,7 @@ from app.xr.openxr_errors import (
 )
 from app.xr.structs import (
     EXTENSION_FUNCTIONS,
+    PFN_xrRemotingValidateAuthenticationTokenCallbackMSFT,
     XrEnum,
     XrRemotingConnectInfoMSFT,
     XrRemotingDisconnectInfoMSFT,
@@ -66,11 +106,26 @@ from app.xr.structs import (
     XrRemotingSecureConnectionClientCallbacksMSFT,
     XrRemotingSecureConnectionServerCallbacksMSFT,
 )
-from app.xr.values import ConnectionState, DisconnectReason, Result, StructureType, result_name
+from app.xr.values import (
+    XR_FALSE,
+    XR_TRUE,
+    ConnectionState,
+    DisconnectReason,
+    Result,
+    StructureType,
+    result_name,
+)
 
 log = logging.getLogger(__name__)
 
 APPLICATION_NAME = "holoremote"
+#: The reason a connection in progress ends with when the runtime loses the instance
+#: (see the module documentation for why).
+INSTANCE_LOSS_REASON = DisconnectReason.INTERNAL_ERROR
+_TYPE_EVENT_DATA_INSTANCE_LOSS_PENDING = 17  # XR_TYPE_EVENT_DATA_INSTANCE_LOSS_PENDING
+_TYPE_EVENT_DATA_EVENTS_LOST = 49  # XR_TYPE_EVENT_DATA_EVENTS_LOST
+_NOT_DISCONNECTED = int(Result.ERROR_REMOTING_NOT_DISCONNECTED_MSFT)
+_INSTANCE_LOST = int(Result.ERROR_INSTANCE_LOST)
 # Events other than the remoting ones (instance loss, interaction profile changes…)
 # are skipped; this bounds how many one poll_event call may skip before it returns.
 MAX_SKIPPED_EVENTS_PER_POLL = 64
@@ -270,9 +325,22 @@ class OpenXRRuntime(RemotingRuntime):
         self.display_name = f"OpenXR: {runtime_name}"
         self._lock = threading.Lock()
         self._closed = False
-        # The runtime may keep the realm pointer of the server callbacks struct (the
-        # specification only promises it for the call); keep the bytes alive too.
-        self._kept: list[Any] = []
+        # Why the runtime lost the instance (None: not lost). Guarded by _lock.
+        self._lost: str | None = None
+        # A connect or listen was accepted and its disconnected event not yet seen;
+        # and whether its connected event was. Guarded by _lock.
+        self._active = False
+        self._connected_seen = False
+        self._notes: list[str] = []
+        # Set by the token watcher (on a runtime thread, so not under _lock) when the
+        # app refused a client's token; the reason the next disconnect is reported with.
+        self._token_refused = threading.Event()
+        self._ending_reason: DisconnectReason | None = None
+        self._watched_context: int | None = None
+        # The callbacks structs the runtime holds, by kind: the runtime may keep the
+        # struct's pointers (the realm) although the specification only promises them
+        # for the call. Replaced only when the runtime accepted a new one.
+        self._kept: dict[str, Any] = {}
 
     # --- construction ------------------------------------------------------------------
 
@@ -352,14 +420,36 @@ class OpenXRRuntime(RemotingRuntime):
 
     # --- calls ---------------------------------------------------------------------------
 
-    def _call(self, function: str, *args: Any) -> None:
+    def _call(self, function: str, *args: Any, starts: bool = False) -> None:
+        """Call an extension function; `starts`: a connect or listen, after which the
+        runtime owes us a disconnected event."""
         with self._lock:
             self._check_open(function)
             result = int(self._functions[function](self._instance, self._system_id, *args))
+            if result == _INSTANCE_LOST:
+                self._instance_lost_locked(f"{function} returned XR_ERROR_INSTANCE_LOST")
+            elif result >= 0 and starts:
+                self._active = True
+                self._connected_seen = False
+                self._ending_reason = None
+                self._token_refused.clear()
+        if result == _NOT_DISCONNECTED:
+            raise RemotingCallError(
+                function,
+                result,
+                f"OpenXR runtime '{self.runtime_name}' is still connected, connecting or "
+                "listening, and refuses this until it is disconnected",
+                fix="Disconnect first and wait for the disconnected event; the callbacks "
+                "and settings in use stay in force until then.",
+            )
+        if result == _INSTANCE_LOST:
+            raise self._lost_error(function)
         if result < 0:
             raise RemotingCallError(function, result, f"OpenXR runtime '{self.runtime_name}'")
 
     def _check_open(self, function: str) -> None:
+        if self._lost is not None:
+            raise self._lost_error(function)
         if self._closed:
             raise RemotingCallError(
                 function,
@@ -367,52 +457,207 @@ class OpenXRRuntime(RemotingRuntime):
                 "the OpenXR instance was already destroyed (runtime closed)",
             )
 
+    def _lost_error(self, function: str) -> RemotingCallError:
+        return RemotingCallError(
+            function,
+            _INSTANCE_LOST,
+            f"OpenXR runtime '{self.runtime_name}' lost the instance ({self._lost})",
+            fix="Start holoremote again once the runtime is back (it may have been updated "
+            "or stopped), or use --runtime builtin.",
+        )
+
+    def _instance_lost_locked(self, why: str) -> None:
+        """The runtime lost the instance: destroy it now (the specification's advice),
+        remember why, and leave a note. Idempotent; call with _lock held."""
+        if self._lost is not None:
+            return
+        self._lost = why
+        instance, self._instance = self._instance, 0
+        log.warning("OpenXR runtime '%s' lost the instance: %s", self.runtime_name, why)
+        self._notes.append(
+            f"OpenXR runtime '{self.runtime_name}' lost the instance ({why}); "
+            "holoremote destroyed it. A connection or listener in progress ended; start "
+            "again once the runtime is back."
+        )
+        if instance:
+            result = _get_loader().destroy_instance(instance)
+            if result < 0:
+                log.warning("xrDestroyInstance after instance loss: %s", result_name(result))
+
+    def drain_notes(self) -> list[str]:
+        """What the session should tell the user besides events (instance loss)."""
+        with self._lock:
+            notes, self._notes = self._notes, []
+        return notes
+
+    def _set_callbacks(self, kind: str, function: str, callbacks: Any) -> None:
+        self._call(function, ctypes.byref(callbacks))
+        with self._lock:
+            self._kept[kind] = callbacks
+
     def set_context_properties(self, properties: XrRemotingRemoteContextPropertiesMSFT) -> None:
         self._call("xrRemotingSetContextPropertiesMSFT", ctypes.byref(properties))
 
     def set_secure_connection_client_callbacks(
         self, callbacks: XrRemotingSecureConnectionClientCallbacksMSFT
     ) -> None:
-        self._kept.append(callbacks)
-        self._call("xrRemotingSetSecureConnectionClientCallbacksMSFT", ctypes.byref(callbacks))
+        self._set_callbacks("client", "xrRemotingSetSecureConnectionClientCallbacksMSFT", callbacks)
 
     def set_secure_connection_server_callbacks(
         self, callbacks: XrRemotingSecureConnectionServerCallbacksMSFT
     ) -> None:
-        self._kept.append(callbacks)
-        self._call("xrRemotingSetSecureConnectionServerCallbacksMSFT", ctypes.byref(callbacks))
+        """The runtime gets the app's struct with one change: ValidateAuthenticationToken
+        goes through `_watch_token_validation` (see the module documentation)."""
+        function = "xrRemotingSetSecureConnectionServerCallbacksMSFT"
+        app_validate = callbacks.validateAuthenticationTokenCallback
+        context = int(callbacks.context or 0)
+        if not app_validate or not context:
+            self._set_callbacks("server", function, callbacks)
+            return
+        watched = XrRemotingSecureConnectionServerCallbacksMSFT.from_buffer_copy(callbacks)
+        watched.validateAuthenticationTokenCallback = _watch_token_validation
+        with _watch_lock:
+            previous = _watchers.get(context)
+            _watchers[context] = (self, app_validate)
+        try:
+            self._set_callbacks("server", function, watched)
+        except BaseException:
+            with _watch_lock:
+                if previous is None:
+                    _watchers.pop(context, None)
+                else:
+                    _watchers[context] = previous
+            raise
+        with self._lock:
+            # The app struct too: `watched` shares its realm pointer.
+            self._kept["server-app"] = callbacks
+            old, self._watched_context = self._watched_context, context
+        if old is not None and old != context:
+            with _watch_lock:
+                _watchers.pop(old, None)
+
+    def _refused_a_token(self) -> None:
+        """Called by the watcher, on a runtime thread: never takes _lock."""
+        self._token_refused.set()
 
     def connect(self, connect_info: XrRemotingConnectInfoMSFT) -> None:
-        self._call("xrRemotingConnectMSFT", ctypes.byref(connect_info))
+        self._call("xrRemotingConnectMSFT", ctypes.byref(connect_info), starts=True)
 
     def listen(self, listen_info: XrRemotingListenInfoMSFT) -> None:
-        self._call("xrRemotingListenMSFT", ctypes.byref(listen_info))
+        self._call("xrRemotingListenMSFT", ctypes.byref(listen_info), starts=True)
 
     def disconnect(self, disconnect_info: XrRemotingDisconnectInfoMSFT) -> None:
         self._call("xrRemotingDisconnectMSFT", ctypes.byref(disconnect_info))
 
     def get_connection_state(self) -> tuple[ConnectionState, DisconnectReason]:
-        state = XrEnum(0)
-        reason = XrEnum(0)
+        # Two separate int32s, both pre-set: a runtime may write only the state (the
+        # last reason is meaningful once disconnected).
+        state = XrEnum(int(ConnectionState.DISCONNECTED))
+        reason = XrEnum(int(DisconnectReason.NONE))
         self._call("xrRemotingGetConnectionStateMSFT", ctypes.byref(state), ctypes.byref(reason))
         return _connection_state(state.value), _disconnect_reason(reason.value)
 
     def poll_event(self) -> RemotingEvent | None:
+        """The next remoting event; None when there is none (XR_EVENT_UNAVAILABLE, or
+        only other events so far). See the module documentation for lost events and
+        instance loss."""
         loader = _get_loader()
         for _skipped in range(MAX_SKIPPED_EVENTS_PER_POLL):
             buffer = xr.EventDataBuffer()
             with self._lock:
+                if self._lost is not None:
+                    return self._loss_event_locked()
                 self._check_open("xrPollEvent")
+                if self._token_refused.is_set():
+                    self._token_refused.clear()
+                    self._end_listen_after_refusal_locked()
                 result = int(loader.poll_event(self._instance, ctypes.byref(buffer)))
-            if result == int(Result.EVENT_UNAVAILABLE):
-                return None
-            if result < 0:
-                raise RemotingCallError(
-                    "xrPollEvent", result, f"OpenXR runtime '{self.runtime_name}'"
-                )
-            event = _remoting_event(buffer)
-            if event is not None:
-                return event
+                if result == _INSTANCE_LOST:
+                    self._instance_lost_locked("xrPollEvent returned XR_ERROR_INSTANCE_LOST")
+                    return self._loss_event_locked()
+                if result == int(Result.EVENT_UNAVAILABLE):
+                    return None
+                if result < 0:
+                    raise RemotingCallError(
+                        "xrPollEvent", result, f"OpenXR runtime '{self.runtime_name}'"
+                    )
+                kind = ctypes.c_int32.from_address(ctypes.addressof(buffer)).value
+                if kind == _TYPE_EVENT_DATA_INSTANCE_LOSS_PENDING:
+                    self._instance_lost_locked("XrEventDataInstanceLossPending")
+                    return self._loss_event_locked()
+                if kind == _TYPE_EVENT_DATA_EVENTS_LOST:
+                    event = self._recover_lost_events_locked()
+                else:
+                    event = _remoting_event(buffer)
+                if event is not None:
+                    return self._track_locked(event)
+        return None
+
+    def _loss_event_locked(self) -> RemotingEvent | None:
+        """After instance loss: one Disconnected for a connection in progress, then none."""
+        if not self._active:
+            return None
+        self._active = False
+        return DisconnectedEvent(disconnect_reason=INSTANCE_LOSS_REASON)
+
+    def _track_locked(self, event: RemotingEvent) -> RemotingEvent:
+        if isinstance(event, ConnectedEvent):
+            self._connected_seen = True
+        elif isinstance(event, DisconnectedEvent):
+            self._active = False
+            ending, self._ending_reason = self._ending_reason, None
+            if ending is not None:
+                return DisconnectedEvent(disconnect_reason=ending)
+        return event
+
+    def _end_listen_after_refusal_locked(self) -> None:
+        """A client's token was refused: end a listen the runtime kept going."""
+        if not self._active or self._connected_seen or self._ending_reason is not None:
+            return
+        state = XrEnum(int(ConnectionState.DISCONNECTED))
+        reason = XrEnum(int(DisconnectReason.NONE))
+        result = int(
+            self._functions["xrRemotingGetConnectionStateMSFT"](
+                self._instance, self._system_id, ctypes.byref(state), ctypes.byref(reason)
+            )
+        )
+        if result < 0 or state.value != int(ConnectionState.CONNECTING):
+            return  # the runtime ended the listen itself, or connected: its events tell
+        info = XrRemotingDisconnectInfoMSFT()
+        result = int(
+            self._functions["xrRemotingDisconnectMSFT"](
+                self._instance, self._system_id, ctypes.byref(info)
+            )
+        )
+        if result < 0:
+            log.warning("xrRemotingDisconnectMSFT after a refused token: %s", result_name(result))
+            return
+        log.info("a refused token ends the listen, as on the built-in runtime")
+        self._ending_reason = DisconnectReason.AUTHENTICATION_FAILED
+
+    def _recover_lost_events_locked(self) -> RemotingEvent | None:
+        """XrEventDataEventsLost: make up the connected or disconnected event that may
+        have been lost, from xrRemotingGetConnectionStateMSFT."""
+        log.warning("OpenXR runtime '%s' lost events; asking for the state", self.runtime_name)
+        if not self._active:
+            return None
+        state = XrEnum(int(ConnectionState.DISCONNECTED))
+        reason = XrEnum(int(DisconnectReason.NONE))
+        result = int(
+            self._functions["xrRemotingGetConnectionStateMSFT"](
+                self._instance, self._system_id, ctypes.byref(state), ctypes.byref(reason)
+            )
+        )
+        if result < 0:
+            log.warning("xrRemotingGetConnectionStateMSFT: %s", result_name(result))
+            return None
+        if state.value == int(ConnectionState.CONNECTED) and not self._connected_seen:
+            return ConnectedEvent()
+        if state.value == int(ConnectionState.DISCONNECTED):
+            ended = _disconnect_reason(reason.value)
+            if ended == DisconnectReason.NONE:
+                ended = DisconnectReason.UNKNOWN  # it did end; the runtime says not why
+            return DisconnectedEvent(disconnect_reason=ended)
         return None
 
     # --- teardown ------------------------------------------------------------------------
@@ -424,6 +669,12 @@ class OpenXRRuntime(RemotingRuntime):
                 return
             self._closed = True
             instance, self._instance = self._instance, 0
+            if self._watched_context is not None:
+                with _watch_lock:
+                    _watchers.pop(self._watched_context, None)
+            if not instance:  # lost: already destroyed
+                self._kept.clear()
+                return
             try:
                 state = XrEnum(0)
                 reason = XrEnum(0)
@@ -446,6 +697,45 @@ class OpenXRRuntime(RemotingRuntime):
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+
+# --- the watcher on the server's ValidateAuthenticationToken ----------------------------
+
+_watch_lock = threading.Lock()
+# app context -> (the runtime adapter, the app's ValidateAuthenticationToken function)
+_watchers: dict[int, tuple[OpenXRRuntime, Any]] = {}
+_SUCCESS = int(Result.SUCCESS)
+_RUNTIME_FAILURE = int(Result.ERROR_RUNTIME_FAILURE)
+
+
+@PFN_xrRemotingValidateAuthenticationTokenCallbackMSFT  # type: ignore[untyped-decorator]
+def _watch_token_validation(pointer: Any) -> int:
+    """Forward to the app's ValidateAuthenticationToken (same struct, same thread) and
+    tell the adapter when the token was refused. Fails closed like the app's own
+    trampolines: nothing is accepted unless the app's callback accepted it."""
+    try:
+        if not pointer:
+            return _RUNTIME_FAILURE
+        request = pointer.contents
+        request.tokenValidOut = XR_FALSE
+        with _watch_lock:
+            entry = _watchers.get(int(request.context or 0))
+        if entry is None:
+            return _RUNTIME_FAILURE
+        adapter, app_validate = entry
+    except BaseException:  # noqa: BLE001 - nothing may escape into C
+        return _RUNTIME_FAILURE
+    try:
+        result = int(app_validate(pointer))
+    except BaseException:  # noqa: BLE001 - the call did not happen: refuse
+        request.tokenValidOut = XR_FALSE
+        result = _RUNTIME_FAILURE
+    try:
+        if result != _SUCCESS or request.tokenValidOut != XR_TRUE:
+            adapter._refused_a_token()
+    except BaseException:  # noqa: BLE001 - bookkeeping only; the app's verdict stands
+        log.warning("token watcher: recording a refusal failed")
+    return result
 
 
 def _connection_state(value: int) -> ConnectionState:

@@ -1,21 +1,35 @@
 """Helpers for the end-to-end tests of the OpenXR path: a client certificate policy
 that does not depend on the runtime's system validation (a runtime may pass none),
-and the PKI and token both ends share."""
+the PKI and token both ends share, and a pair of sessions (one process) connected
+through any two runtimes."""
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cryptography import x509
 from cryptography.x509 import verification
 
+from app.remoting.builtin import BuiltinOptions, BuiltinRuntime
+from app.remoting.contract import RemotingRuntime
+from app.remoting.selection import create_runtime
 from app.security.callback_types import CertificateValidationRequest, ServerCertificateMaterial
+from app.security.callbacks import TokenProvider, fixed_server_certificate, fixed_token
+from app.security.records import CallbackRecord
 from app.security.testpki import GeneratedPki, create_test_pki
 from app.security.verdict import ValidationResult
+from app.session import Session, SessionConfig
+from app.session_events import CallbackCalled, Connected, Disconnected, Listening
+from app.xr.openxr_runtime import OpenXRRuntime
 from app.xr.values import CertificateNameValidationResult as NameCheck
+from app.xr.values import DisconnectReason
+from tests.support.openxr_runtime.build import BuiltRuntime
+
+TIMEOUT = 15.0
 
 
 def ca_validator(ca_pem: bytes):  # type: ignore[no-untyped-def]
@@ -63,3 +77,88 @@ class Secrets:
 def make_secrets() -> Secrets:
     pki = create_test_pki(["localhost"], ["127.0.0.1"], intermediate=True)
     return Secrets(pki=pki, token="tok-" + secrets.token_urlsafe(24))
+
+
+def openxr(built: BuiltRuntime) -> Callable[[], RemotingRuntime]:
+    def make() -> RemotingRuntime:
+        runtime, why = create_runtime("openxr", str(built.manifest))
+        assert why == (
+            f"OpenXR runtime 'holoremote test runtime' from {built.manifest} offers "
+            "XR_MSFT_holographic_remoting"
+        )
+        assert isinstance(runtime, OpenXRRuntime)
+        return runtime
+
+    return make
+
+
+def builtin(role: str) -> Callable[[], RemotingRuntime]:
+    return lambda: BuiltinRuntime(BuiltinOptions.for_tests(role=role))  # type: ignore[arg-type]
+
+
+def records(session: Session) -> list[CallbackRecord]:
+    return [e.record for e in session.history if isinstance(e, CallbackCalled)]
+
+
+async def connect_pair(
+    shared: Secrets,
+    server_runtime: RemotingRuntime,
+    client_runtime: RemotingRuntime,
+    *,
+    token: str | None = None,
+    token_provider: TokenProvider | None = None,
+) -> tuple[Session, Session]:
+    server = Session.with_callbacks(
+        SessionConfig(
+            mode="listen",
+            port=0,
+            transport_port=0,
+            listen_interface="127.0.0.1",
+            role="player",
+            realm="holo-test",
+        ),
+        server_runtime,
+        token_validator=lambda t: t == shared.token,
+        server_certificate_provider=fixed_server_certificate(shared.material),
+    )
+    await server.start()
+    listening = await server.wait_for(lambda e: isinstance(e, Listening), TIMEOUT)
+    assert isinstance(listening, Listening)
+    client = Session.with_callbacks(
+        SessionConfig(mode="connect", host="127.0.0.1", port=listening.port, role="remote"),
+        client_runtime,
+        token_provider=token_provider or fixed_token(token or shared.token),
+        certificate_validator=ca_validator(shared.pki.ca_pem),
+    )
+    await client.start()
+    return server, client
+
+
+async def run_clean_connection(
+    shared: Secrets,
+    server_runtime: RemotingRuntime,
+    client_runtime: RemotingRuntime,
+    *,
+    token_provider: TokenProvider | None = None,
+) -> tuple[Session, Session]:
+    server, client = await connect_pair(
+        shared, server_runtime, client_runtime, token_provider=token_provider
+    )
+    try:
+        await client.wait_for(lambda e: isinstance(e, Connected), TIMEOUT)
+        await server.wait_for(lambda e: isinstance(e, Connected), TIMEOUT)
+        mark_c, mark_s = client.event_count, server.event_count
+        await client.disconnect()
+        ended_c = await client.wait_for(
+            lambda e: isinstance(e, Disconnected), TIMEOUT, after=mark_c
+        )
+        ended_s = await server.wait_for(
+            lambda e: isinstance(e, Disconnected), TIMEOUT, after=mark_s
+        )
+        assert isinstance(ended_c, Disconnected) and isinstance(ended_s, Disconnected)
+        assert ended_c.reason == DisconnectReason.DISCONNECT_REQUEST
+        assert ended_s.reason == DisconnectReason.PEER_DISCONNECT_REQUEST
+    finally:
+        await client.aclose()
+        await server.aclose()
+    return server, client

@@ -9,108 +9,31 @@ against a built-in runtime on the other end, and with both ends on the OpenXR pa
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 import pytest
 
-from app.remoting.builtin import BuiltinOptions, BuiltinRuntime
-from app.remoting.contract import RemotingRuntime
+from app.remoting.builtin import BuiltinRuntime
 from app.remoting.selection import create_runtime
-from app.security.callbacks import fixed_server_certificate, fixed_token
 from app.security.records import CallbackRecord
-from app.session import Session, SessionConfig
-from app.session_events import CallbackCalled, Connected, Disconnected, Listening
+from app.session import Session
 from app.xr.openxr_errors import OpenXRCallError
 from app.xr.openxr_runtime import OpenXRRuntime
-from app.xr.values import DisconnectReason, Result
+from app.xr.values import Result
 from tests.app.xr.conftest import installed
-from tests.app.xr.e2e_support import Secrets, ca_validator, make_secrets
+from tests.app.xr.e2e_support import (
+    Secrets,
+    builtin,
+    make_secrets,
+    openxr,
+    records,
+    run_clean_connection,
+)
 from tests.support.openxr_runtime.build import BuiltRuntime
-
-TIMEOUT = 15.0
 
 
 @pytest.fixture(scope="module")
 def shared() -> Secrets:
     return make_secrets()
-
-
-def openxr(built: BuiltRuntime) -> Callable[[], RemotingRuntime]:
-    def make() -> RemotingRuntime:
-        runtime, why = create_runtime("openxr", str(built.manifest))
-        assert why == (
-            f"OpenXR runtime 'holoremote test runtime' from {built.manifest} offers "
-            "XR_MSFT_holographic_remoting"
-        )
-        assert isinstance(runtime, OpenXRRuntime)
-        return runtime
-
-    return make
-
-
-def builtin(role: str) -> Callable[[], RemotingRuntime]:
-    return lambda: BuiltinRuntime(BuiltinOptions.for_tests(role=role))  # type: ignore[arg-type]
-
-
-def records(session: Session) -> list[CallbackRecord]:
-    return [e.record for e in session.history if isinstance(e, CallbackCalled)]
-
-
-async def connect_pair(
-    shared: Secrets,
-    server_runtime: RemotingRuntime,
-    client_runtime: RemotingRuntime,
-    *,
-    token: str | None = None,
-) -> tuple[Session, Session]:
-    server = Session.with_callbacks(
-        SessionConfig(
-            mode="listen",
-            port=0,
-            transport_port=0,
-            listen_interface="127.0.0.1",
-            role="player",
-            realm="holo-test",
-        ),
-        server_runtime,
-        token_validator=lambda t: t == shared.token,
-        server_certificate_provider=fixed_server_certificate(shared.material),
-    )
-    await server.start()
-    listening = await server.wait_for(lambda e: isinstance(e, Listening), TIMEOUT)
-    assert isinstance(listening, Listening)
-    client = Session.with_callbacks(
-        SessionConfig(mode="connect", host="127.0.0.1", port=listening.port, role="remote"),
-        client_runtime,
-        token_provider=fixed_token(token or shared.token),
-        certificate_validator=ca_validator(shared.pki.ca_pem),
-    )
-    await client.start()
-    return server, client
-
-
-async def run_clean_connection(
-    shared: Secrets, server_runtime: RemotingRuntime, client_runtime: RemotingRuntime
-) -> tuple[Session, Session]:
-    server, client = await connect_pair(shared, server_runtime, client_runtime)
-    try:
-        await client.wait_for(lambda e: isinstance(e, Connected), TIMEOUT)
-        await server.wait_for(lambda e: isinstance(e, Connected), TIMEOUT)
-        mark_c, mark_s = client.event_count, server.event_count
-        await client.disconnect()
-        ended_c = await client.wait_for(
-            lambda e: isinstance(e, Disconnected), TIMEOUT, after=mark_c
-        )
-        ended_s = await server.wait_for(
-            lambda e: isinstance(e, Disconnected), TIMEOUT, after=mark_s
-        )
-        assert isinstance(ended_c, Disconnected) and isinstance(ended_s, Disconnected)
-        assert ended_c.reason == DisconnectReason.DISCONNECT_REQUEST
-        assert ended_s.reason == DisconnectReason.PEER_DISCONNECT_REQUEST
-    finally:
-        await client.aclose()
-        await server.aclose()
-    return server, client
 
 
 def assert_four_callbacks(
