@@ -49,11 +49,14 @@ What a different but conforming runtime may do, and what happens then:
   `Disconnected(AUTHENTICATION_FAILED)` (so `listen --once` exits 3 with that
   reason). To give the same outcome whichever runtime runs, the server's
   ValidateAuthenticationToken reaches the app's callback through a watcher here
-  (`_watch_token_validation`, which only forwards and looks at the verdict). After a
-  refusal, the next `poll_event` asks the runtime for its state: if it is still
-  listening (no client connected), it is told to disconnect, and the disconnected
-  event that follows carries AUTHENTICATION_FAILED. A runtime that ends the listen
-  itself is left alone (its own event says why).
+  (`_watch_token_validation`, which only forwards and looks at the verdict). Once
+  `REFUSAL_GRACE_S` has passed after a refusal (time for the runtime to send its
+  answer to the client, which ending the listen at once could cut off, turning the
+  client's AUTHENTICATION_FAILED into a broken handshake), `poll_event` asks the
+  runtime for its state: if it is still listening (no client connected), it is told
+  to disconnect, and the disconnected event that follows carries
+  AUTHENTICATION_FAILED. A runtime that ends the listen itself is left alone (its own
+  event says why).
 - `XR_ERROR_REMOTING_NOT_DISCONNECTED_MSFT` (setting callbacks or context properties
   while connected): the call fails with a message saying to disconnect first; the
   callbacks in use stay in use (and stay referenced).
@@ -73,6 +76,7 @@ import ctypes
 import logging
 import os
 import threading
+import time
 from typing import Any
 
 import xr
@@ -122,6 +126,9 @@ APPLICATION_NAME = "holoremote"
 #: The reason a connection in progress ends with when the runtime loses the instance
 #: (see the module documentation for why).
 INSTANCE_LOSS_REASON = DisconnectReason.INTERNAL_ERROR
+#: After the app refused a client's token, how long a runtime that goes on listening
+#: gets to answer that client before holoremote ends the listen (see above).
+REFUSAL_GRACE_S = 1.0
 _TYPE_EVENT_DATA_INSTANCE_LOSS_PENDING = 17  # XR_TYPE_EVENT_DATA_INSTANCE_LOSS_PENDING
 _TYPE_EVENT_DATA_EVENTS_LOST = 49  # XR_TYPE_EVENT_DATA_EVENTS_LOST
 _NOT_DISCONNECTED = int(Result.ERROR_REMOTING_NOT_DISCONNECTED_MSFT)
@@ -334,7 +341,8 @@ class OpenXRRuntime(RemotingRuntime):
         self._notes: list[str] = []
         # Set by the token watcher (on a runtime thread, so not under _lock) when the
         # app refused a client's token; the reason the next disconnect is reported with.
-        self._token_refused = threading.Event()
+        self._refusal_lock = threading.Lock()
+        self._refused_at: float | None = None  # time.monotonic() of the last refusal
         self._ending_reason: DisconnectReason | None = None
         self._watched_context: int | None = None
         # The callbacks structs the runtime holds, by kind: the runtime may keep the
@@ -432,7 +440,8 @@ class OpenXRRuntime(RemotingRuntime):
                 self._active = True
                 self._connected_seen = False
                 self._ending_reason = None
-                self._token_refused.clear()
+                with self._refusal_lock:
+                    self._refused_at = None
         if result == _NOT_DISCONNECTED:
             raise RemotingCallError(
                 function,
@@ -538,7 +547,17 @@ class OpenXRRuntime(RemotingRuntime):
 
     def _refused_a_token(self) -> None:
         """Called by the watcher, on a runtime thread: never takes _lock."""
-        self._token_refused.set()
+        with self._refusal_lock:
+            self._refused_at = time.monotonic()
+
+    def _refusal_due(self) -> bool:
+        """A refusal whose grace has passed (taken: True once per refusal)."""
+        with self._refusal_lock:
+            refused_at = self._refused_at
+            if refused_at is None or time.monotonic() - refused_at < REFUSAL_GRACE_S:
+                return False
+            self._refused_at = None
+            return True
 
     def connect(self, connect_info: XrRemotingConnectInfoMSFT) -> None:
         self._call("xrRemotingConnectMSFT", ctypes.byref(connect_info), starts=True)
@@ -568,8 +587,7 @@ class OpenXRRuntime(RemotingRuntime):
                 if self._lost is not None:
                     return self._loss_event_locked()
                 self._check_open("xrPollEvent")
-                if self._token_refused.is_set():
-                    self._token_refused.clear()
+                if self._refusal_due():
                     self._end_listen_after_refusal_locked()
                 result = int(loader.poll_event(self._instance, ctypes.byref(buffer)))
                 if result == _INSTANCE_LOST:

@@ -21,10 +21,18 @@ from app.session_events import Connected, Disconnected, Note
 from app.xr import openxr_runtime as module
 from app.xr.openxr_runtime import INSTANCE_LOSS_REASON, OpenXRRuntime
 from app.xr.structs import (
+    XrRemotingAuthenticationTokenValidationMSFT,
     XrRemotingListenInfoMSFT,
     XrRemotingRemoteContextPropertiesMSFT,
 )
-from app.xr.values import XR_FALSE, ConnectionState, DisconnectReason, Result, StructureType
+from app.xr.values import (
+    XR_FALSE,
+    XR_TRUE,
+    ConnectionState,
+    DisconnectReason,
+    Result,
+    StructureType,
+)
 from tests.app.xr.conftest import installed
 from tests.app.xr.e2e_support import (
     TIMEOUT,
@@ -311,3 +319,41 @@ def test_callbacks_from_c_threads(
             "ValidateAuthenticationToken",
         }
     )
+
+
+# --- the watcher on the server's ValidateAuthenticationToken -----------------------------
+
+
+def test_the_token_watcher_fails_closed_for_an_unknown_context() -> None:
+    token = ctypes.create_string_buffer(b"whatever")
+    request = XrRemotingAuthenticationTokenValidationMSFT(
+        context=0x7777_0001,
+        token=ctypes.cast(token, ctypes.POINTER(ctypes.c_char)),
+        tokenValidOut=XR_TRUE,
+    )
+    result = module._watch_token_validation(ctypes.byref(request))
+    assert result == Result.ERROR_RUNTIME_FAILURE
+    assert request.tokenValidOut == XR_FALSE
+    assert module._watch_token_validation(None) == Result.ERROR_RUNTIME_FAILURE
+
+
+def test_a_runtime_that_ends_the_listen_itself_is_left_alone(
+    xr_runtimes: dict[str, BuiltRuntime], full: OpenXRRuntime
+) -> None:
+    """After a refusal whose grace has passed, a runtime already DISCONNECTED gets no
+    disconnect call and its own reason stands."""
+    runtime = installed(xr_runtimes["full"])
+    full._active = True
+    full._refused_at = 0.0  # long ago
+    calls = len(runtime.trace.calls)
+    assert full.poll_event() is None
+    assert "xrRemotingDisconnectMSFT" not in runtime.trace.calls[calls:]
+    runtime.inject_events(
+        full._instance,
+        [
+            module.XrRemotingEventDataDisconnectedMSFT(
+                disconnectReason=int(DisconnectReason.HANDSHAKE_FAILED)
+            )
+        ],
+    )
+    assert full.poll_event() == DisconnectedEvent(DisconnectReason.HANDSHAKE_FAILED)
