@@ -139,7 +139,7 @@ def test_policy_warnings_visible_when_on(window: MainWindow) -> None:
         "Name mismatch allowed",
         "Unverified chain allowed",
         "Trust on first use",
-        "System validation is off",
+        "System validation by the runtime is off",
     ):
         assert phrase in warnings
     panel.allow_name_mismatch.setChecked(False)
