@@ -36,13 +36,19 @@ KEY_FILTER = "Private keys (*.pem *.key *.der);;All files (*)"
 PEM_FILTER = "PEM / DER certificates (*.pem *.crt *.cer *.der);;All files (*)"
 
 
-def _path_row(edit: QLineEdit, caption: str, file_filter: str) -> QHBoxLayout:
+def path_row(
+    edit: QLineEdit, caption: str, file_filter: str = "", *, directory: bool = False
+) -> QHBoxLayout:
+    """The field and a Browse button that fills it (a file, or a folder)."""
     row = QHBoxLayout()
     button = QPushButton("Browse\u2026")
     button.setObjectName(f"{edit.objectName()}Browse")
 
     def browse() -> None:
-        path, _ = QFileDialog.getOpenFileName(edit, caption, edit.text(), file_filter)
+        if directory:
+            path = QFileDialog.getExistingDirectory(edit, caption, edit.text())
+        else:
+            path, _ = QFileDialog.getOpenFileName(edit, caption, edit.text(), file_filter)
         if path:
             edit.setText(path)
             edit.editingFinished.emit()
@@ -151,7 +157,7 @@ class ServerPanel(QGroupBox):
         jwt_page = QWidget()
         jwt_form = QFormLayout(jwt_page)
         jwt_form.setContentsMargins(0, 0, 0, 0)
-        jwt_form.addRow("Key / JWKS", _path_row(self.jwt_key, "JWKS or key", "All files (*)"))
+        jwt_form.addRow("Key / JWKS", path_row(self.jwt_key, "JWKS or key", "All files (*)"))
         jwt_form.addRow("Issuer", self.jwt_issuer)
         jwt_form.addRow("Audience", self.jwt_audience)
         self.token_pages = QStackedWidget()
@@ -161,9 +167,9 @@ class ServerPanel(QGroupBox):
 
         form = QFormLayout(self)
         form.addRow(
-            "Certificate store", _path_row(self.store_path, "Certificate store", STORE_FILTER)
+            "Certificate store", path_row(self.store_path, "Certificate store", STORE_FILTER)
         )
-        form.addRow("Key (PEM pair)", _path_row(self.key_path, "Private key", KEY_FILTER))
+        form.addRow("Key (PEM pair)", path_row(self.key_path, "Private key", KEY_FILTER))
         passphrase_row = QHBoxLayout()
         passphrase_row.addWidget(self.passphrase, 1)
         passphrase_row.addWidget(self.load_button)
@@ -332,7 +338,7 @@ class ClientPanel(QGroupBox):
         form.addRow(self.token_status)
         form.addRow(self.system_validation)
         form.addRow(self.warnings["system"])
-        form.addRow("CA file", _path_row(self.ca_file, "CA certificate", PEM_FILTER))
+        form.addRow("CA file", path_row(self.ca_file, "CA certificate", PEM_FILTER))
         form.addRow("Pinned thumbprint", self.pin)
         form.addRow(self.tofu)
         form.addRow("Known hosts", self.known_hosts)
@@ -492,7 +498,7 @@ class EndpointWidget(QWidget):
         form.addRow(self.secure)
         runtime_row = QHBoxLayout()
         runtime_row.addWidget(self.runtime_choice)
-        runtime_row.addLayout(_path_row(self.runtime_json, "OpenXR runtime manifest", "*.json"), 1)
+        runtime_row.addLayout(path_row(self.runtime_json, "OpenXR runtime manifest", "*.json"), 1)
         form.addRow("Runtime", runtime_row)
         form.addRow("In use", self.runtime_label)
         buttons = QHBoxLayout()
