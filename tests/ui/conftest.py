@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -44,6 +44,36 @@ def qasync_loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
     loop.stop()
     asyncio.events._set_running_loop(None)
     loop.close()
+
+
+@pytest.fixture(autouse=True)
+def no_openxr_runtime(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The machine's own OpenXR runtime (XR_RUNTIME_JSON, active_runtime.json) never
+    leaks in: "Automatic" means the built-in runtime unless a test names a manifest.
+    Choosing a manifest sets XR_RUNTIME_JSON for the process; monkeypatch undoes it."""
+    monkeypatch.delenv("XR_RUNTIME_JSON", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("XDG_CONFIG_DIRS", str(tmp_path / "xdg-dirs"))
+
+
+@pytest.fixture(scope="session")
+def xr_test_runtimes(
+    tmp_path_factory: pytest.TempPathFactory, require_tool: Callable[[str], str]
+) -> dict[str, Path]:
+    """Manifests of the test OpenXR runtime (tests/support/openxr_runtime), compiled
+    once: "full" offers XR_MSFT_holographic_remoting, "no-extension" does not."""
+    from tests.support.openxr_runtime import build, variants
+    from tests.support.openxr_runtime import runtime as test_runtime
+
+    require_tool("cc")
+    out = tmp_path_factory.mktemp("ui-openxr-runtime")
+    library = build.compile_shim(out / "build")
+    manifests = {}
+    for variant in (variants.FULL, variants.NO_EXTENSION):
+        built = build.make_variant(library, out, variant)
+        test_runtime.install(str(built.library), built.variant)
+        manifests[variant.name] = built.manifest
+    return manifests
 
 
 @pytest.fixture
