@@ -12,6 +12,7 @@ import asyncio
 import datetime as dt
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PySide6.QtCore import QSettings
@@ -84,6 +85,26 @@ def settings_file(tmp_path: Path) -> Path:
 @pytest.fixture
 def qsettings(settings_file: Path) -> QSettings:
     return QSettings(str(settings_file), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def window(qtbot, qasync_loop, qsettings: QSettings) -> Iterator[Any]:
+    """The real main window with isolated settings and no keyring; at the end, waits
+    for everything it started off the UI thread."""
+    from ui.secrets import NotRememberingStore
+    from ui.window import MainWindow
+
+    win = MainWindow(qsettings, secret_store=NotRememberingStore("tests"))
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    e = win.endpoint
+    qtbot.waitUntil(
+        lambda: (
+            not (win.jobs.busy or e.jobs.busy or e.server_panel.jobs.busy or e.controller.active)
+        ),
+        timeout=10_000,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -4,26 +4,14 @@ OpenXR runtimes are the test runtime of tests/support, loaded by the real loader
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings
 
 from tests.ui.conftest import TOKEN
-from ui.secrets import NotRememberingStore
 from ui.window import MainWindow
 
 EXTENSION = "XR_MSFT_holographic_remoting"
-
-
-@pytest.fixture
-def window(qtbot, qasync_loop, qsettings: QSettings) -> Iterator[MainWindow]:
-    win = MainWindow(qsettings, secret_store=NotRememberingStore("tests"))
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    qtbot.waitUntil(lambda: not win.endpoint.jobs.busy and not win.endpoint.controller.active)
 
 
 def _choose(qtbot, window: MainWindow, choice: str, manifest: str) -> str:

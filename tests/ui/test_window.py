@@ -17,17 +17,6 @@ from ui.secrets import KeyringSecretStore, NotRememberingStore, open_secret_stor
 from ui.window import MainWindow
 
 
-@pytest.fixture
-def window(qtbot, qasync_loop, qsettings: QSettings) -> Iterator[MainWindow]:
-    win = MainWindow(qsettings, secret_store=NotRememberingStore("tests"))
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    qtbot.waitUntil(
-        lambda: not win.jobs.busy and not win.endpoint.server_panel.jobs.busy, timeout=5000
-    )
-
-
 def _listen(window: MainWindow) -> None:
     window.endpoint.set_mode("listen")
 
