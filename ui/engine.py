@@ -14,6 +14,7 @@ the functions that need them, so that opening the window stays fast.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -600,6 +601,12 @@ def builtin_options(role: str, ca_file: str = "") -> Any:
     )
 
 
+# One runtime selection at a time: a check of the combo and a session's start may run
+# on two worker threads at once, and the OpenXR loader (XR_RUNTIME_JSON is process-wide)
+# and runtimes are not made for concurrent instance creation.
+_RUNTIME_SELECTION = threading.Lock()
+
+
 def open_runtime(
     choice: RuntimeChoice, runtime_json: str, options: Any
 ) -> tuple[RemotingRuntime, str]:
@@ -609,14 +616,18 @@ def open_runtime(
     carry the fix."""
     from app.remoting.selection import create_runtime
 
-    return create_runtime(choice, runtime_json or None, options)
+    with _RUNTIME_SELECTION:
+        return create_runtime(choice, runtime_json or None, options)
 
 
 def check_runtime(choice: RuntimeChoice, runtime_json: str, role: str = "remote") -> str:
     """The sentence `open_runtime` gives for this choice, without keeping the runtime
     (the window shows it when the choice changes, before any session). Blocking."""
-    runtime, description = open_runtime(choice, runtime_json, builtin_options(role))
-    runtime.close()
+    from app.remoting.selection import create_runtime
+
+    with _RUNTIME_SELECTION:
+        runtime, description = create_runtime(choice, runtime_json or None, builtin_options(role))
+        runtime.close()
     return description
 
 
