@@ -35,6 +35,7 @@ from app.remoting.builtin.protocol import (
     MAX_HEAD_BYTES,
     MAX_REQUESTS_PER_CONNECTION,
     MAX_TOKEN_BYTES,
+    PROBE_HEADER,
     PROTOCOL_VERSION,
     ROLE_HEADER,
     ROLES,
@@ -106,10 +107,19 @@ class ClientAdmitted:
 
 @dataclass(frozen=True)
 class ClientRefused:
-    """Server: the client was answered with an error and the connection closes."""
+    """Server: the client was answered with an error and the connection closes.
+
+    `reason` is set when a peer speaking this protocol was refused for a reason the
+    specification names on the server too (a presented token refused:
+    AUTHENTICATION_FAILED; the same role: HANDSHAKE_FAILED; no common version:
+    REMOTING_VERSION_MISMATCH): that attempt ends the listen, as in Microsoft's
+    runtime. It is None for everything else (probes, scanners, a TLS client on a
+    plain port, a client that leaves after the challenge): those leave the listener
+    listening."""
 
     status: int
     detail: str
+    reason: DisconnectReason | None = None
 
 
 @dataclass(frozen=True)
@@ -234,11 +244,13 @@ class ClientHandshake(_Machine):
         now: float,
         timeout: float,
         version: int = PROTOCOL_VERSION,
+        probe: bool = False,
     ) -> None:
         super().__init__(h11.CLIENT, now, timeout)
         self._host_header = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         self._role: Role = role
         self._version = version
+        self._probe = probe
         self._token_sent = False
         self._status: int | None = None
         self._response_headers: list[tuple[bytes, bytes]] = []
@@ -256,6 +268,8 @@ class ClientHandshake(_Machine):
             (ROLE_HEADER, self._role),
             ("Content-Length", "0"),
         ]
+        if self._probe:
+            headers.append((PROBE_HEADER, "1"))
         if token is not None:
             headers.append(("Authorization", f"Bearer {token}"))
         self._send(h11.Request(method="POST", target=HANDSHAKE_PATH, headers=headers))
@@ -434,6 +448,7 @@ class ServerHandshake(_Machine):
         self._body_size = 0
         self._pending: ClientAdmitted | None = None
         self._awaiting_verdict = False
+        self._probe = False  # the current request is marked as a diagnostic probe
 
     def next_event(self) -> ServerEvent | None:
         return self._events.popleft() if self._events else None
@@ -459,7 +474,8 @@ class ServerHandshake(_Machine):
                 extra=[("WWW-Authenticate", self._challenge(ERROR_INVALID_TOKEN))],
                 close=True,
             )
-            self._finish(ClientRefused(401, detail or "the token was refused"))
+            reason = None if self._probe else DisconnectReason.AUTHENTICATION_FAILED
+            self._finish(ClientRefused(401, detail or "the token was refused", reason))
 
     def accept(self, session_id: str, transport_port: int, expires_in: float) -> None:
         """After `ClientAdmitted`: answer 200 with the one-time session id."""
@@ -528,6 +544,7 @@ class ServerHandshake(_Machine):
         request = self._request
         assert request is not None
         self._requests += 1
+        self._probe = any(name == PROBE_HEADER.lower().encode() for name, _ in request.headers)
         if request.target.split(b"?", 1)[0] != HANDSHAKE_PATH.encode("ascii"):
             self._refuse(404, ERROR_NOT_FOUND, f"unknown path {request.target[:80]!r}")
             return
@@ -543,7 +560,9 @@ class ServerHandshake(_Machine):
             self._refuse(
                 400,
                 ERROR_UNSUPPORTED_VERSION,
-                f"protocol version {version} is not supported",
+                f"the client speaks protocol version {version}; this end supports "
+                + ",".join(str(v) for v in sorted(self._supported)),
+                reason=DisconnectReason.REMOTING_VERSION_MISMATCH,
             )
             return
         role = header(request.headers, ROLE_HEADER)
@@ -551,7 +570,13 @@ class ServerHandshake(_Machine):
             self._refuse(400, ERROR_BAD_REQUEST, f"missing or bad {ROLE_HEADER} header")
             return
         if role == self._role:
-            self._refuse(409, ERROR_SAME_ROLE, f"the client is the {role} as well")
+            self._refuse(
+                409,
+                ERROR_SAME_ROLE,
+                f"the client is the {role} as well; one end must be the remote, the other "
+                "the player",
+                reason=DisconnectReason.HANDSHAKE_FAILED,
+            )
             return
         assert role in ROLES
         admitted = ClientAdmitted(version, role)
@@ -576,8 +601,15 @@ class ServerHandshake(_Machine):
         token = token.strip()
         self._pending = admitted
         if scheme.lower() != "bearer" or not valid_token_text(token):
+            # Credentials were presented, just not usable ones: refused like a wrong
+            # token, without asking ValidateAuthenticationToken.
             self._awaiting_verdict = True
-            self.token_verdict(False, "the Authorization header is not a Bearer token")
+            self.token_verdict(
+                False,
+                "the Authorization header is not a Bearer token"
+                if scheme.lower() != "bearer"
+                else f"the Bearer token is not 1..{MAX_TOKEN_BYTES} visible ASCII characters",
+            )
             return
         self._awaiting_verdict = True
         self._events.append(TokenPresented(token))
@@ -621,10 +653,18 @@ class ServerHandshake(_Machine):
                 b"Connection: close\r\n\r\n" % (status, reason, len(payload))
             ) + payload
 
-    def _refuse(self, status: int, error: str, detail: str, *, allow: str | None = None) -> None:
+    def _refuse(
+        self,
+        status: int,
+        error: str,
+        detail: str,
+        *,
+        allow: str | None = None,
+        reason: DisconnectReason | None = None,
+    ) -> None:
         extra = [("Allow", allow)] if allow else []
         if error == ERROR_UNSUPPORTED_VERSION:
             supported = ",".join(str(v) for v in sorted(self._supported))
             extra.append((SUPPORTED_VERSIONS_HEADER, supported))
         self._respond(status, {"error": error}, extra=extra, close=True)
-        self._finish(ClientRefused(status, detail))
+        self._finish(ClientRefused(status, detail, None if self._probe else reason))

@@ -7,8 +7,13 @@ and opens one transport session for the first client that presents a valid one-t
 session id. Then it stops accepting; when the session ends, the listener ends (the
 application listens again to accept another client, as Microsoft's sample does).
 
-A client that fails its handshake (bad token, wrong role, TLS/plain mismatch, ...)
-does not end the listener: the refusal is visible in the callback records and notes.
+A peer of this protocol that is refused ends the listen, as in Microsoft's runtime:
+a presented token that was refused (AUTHENTICATION_FAILED), the same role
+(HANDSHAKE_FAILED), no common protocol version (REMOTING_VERSION_MISMATCH); the
+listener reports that reason and is DISCONNECTED, and the application listens again.
+Whatever never presents itself as such a peer (a client that reads the challenge and
+leaves, `holoremote doctor`, TLS version probes, port scanners, a TLS client on a
+plain port, a failed TLS handshake) does not: it only leaves a note.
 """
 
 from __future__ import annotations
@@ -279,9 +284,10 @@ class Listener:
             now=loop.time(),
             timeout=self._options.handshake_timeout,
         )
+        refusal: ClientRefused | None = None
         try:
             while True:
-                await self._handshake_events(core, peer)
+                refusal = await self._handshake_events(core, peer) or refusal
                 if not await flush(writer, core.data_to_send()) or core.finished:
                     break
                 timer = core.get_timer()
@@ -296,9 +302,15 @@ class Listener:
                 core.receive_data(data, loop.time())
         finally:
             await close_writer(writer)
+        # After the answer went out: a refused peer of this protocol ends the listen
+        # (Microsoft's runtime semantics; the application listens again).
+        if refusal is not None and refusal.reason is not None and not self.session_open:
+            self._finish(refusal.reason, f"refused a handshake from {peer}: {refusal.detail}")
 
-    async def _handshake_events(self, core: ServerHandshake, peer: str) -> None:
+    async def _handshake_events(self, core: ServerHandshake, peer: str) -> ClientRefused | None:
+        """Act on the core's events; returns the refusal, if the core refused."""
         loop = asyncio.get_running_loop()
+        refusal: ClientRefused | None = None
         while (event := core.next_event()) is not None:
             if isinstance(event, TokenPresented):
                 assert self._callbacks is not None
@@ -319,9 +331,11 @@ class Listener:
                 loop.call_later(timeout, self._expire_grants)
                 core.accept(session_id, self._bound_transport_port, timeout)
             elif isinstance(event, ClientRefused):
+                refusal = event
                 self._reporter.note(f"refused a handshake from {peer}: {event.detail}")
             elif isinstance(event, HandshakeTimedOut):
                 self._reporter.note(f"the handshake from {peer} timed out")
+        return refusal
 
     def _expire_grants(self) -> None:
         now = asyncio.get_running_loop().time()
