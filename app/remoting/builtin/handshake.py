@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import collections
+import hmac
 import json
 import re
 from collections.abc import Iterable
@@ -172,6 +173,16 @@ def parse_bearer_challenge(value: str) -> dict[str, str] | None:
     return params
 
 
+def head_size(start_line: Iterable[bytes], headers: Iterable[tuple[bytes, bytes]]) -> int:
+    """Bytes of a message head as sent (start line and header lines, CRLFs included).
+
+    h11's `max_incomplete_event_size` bounds only a head that is still incomplete in
+    its buffer; one that arrives whole in a single read is parsed whatever its size.
+    Checking the parsed head as well makes the limit independent of read sizes."""
+    line = sum(len(part) for part in start_line) + 2 + 2
+    return line + sum(len(name) + len(value) + 4 for name, value in headers) + 2
+
+
 def valid_token_text(token: str) -> bool:
     return len(token.encode("utf-8")) <= MAX_TOKEN_BYTES and bool(_TOKEN_CHARS.fullmatch(token))
 
@@ -252,6 +263,7 @@ class ClientHandshake(_Machine):
         self._version = version
         self._probe = probe
         self._token_sent = False
+        self._first_bytes = b""  # the start of the answer: HTTP at all?
         self._status: int | None = None
         self._response_headers: list[tuple[bytes, bytes]] = []
         self._body = bytearray()
@@ -306,6 +318,8 @@ class ClientHandshake(_Machine):
     def receive_data(self, data: bytes, now: float) -> None:
         if self.finished:
             return
+        if len(self._first_bytes) < len(b"HTTP/"):
+            self._first_bytes += data[: len(b"HTTP/") - len(self._first_bytes)]
         try:
             self._h11.receive_data(data)
         except RuntimeError:  # data after the server closed; nothing more is read
@@ -315,7 +329,7 @@ class ClientHandshake(_Machine):
             try:
                 event = self._h11.next_event()
             except h11.RemoteProtocolError as exc:
-                if self._status is None:
+                if self._status is None and not self._first_bytes.startswith(b"HTTP/"):
                     self.fail(
                         DisconnectReason.HANDSHAKE_CONNECTION_FAILED,
                         "the server's answer is not HTTP; is it a TLS listener while this "
@@ -329,6 +343,11 @@ class ClientHandshake(_Machine):
             if isinstance(event, h11.Response):
                 self._status = event.status_code
                 self._response_headers = list(event.headers)
+                if head_size((b"HTTP/1.1 200 ", event.reason), event.headers) > MAX_HEAD_BYTES:
+                    self.fail(
+                        DisconnectReason.HANDSHAKE_FAILED,
+                        f"the server's answer head exceeds {MAX_HEAD_BYTES} bytes",
+                    )
             elif isinstance(event, h11.Data):
                 self._body += event.data
                 if len(self._body) > MAX_BODY_BYTES:
@@ -530,6 +549,11 @@ class ServerHandshake(_Machine):
             if isinstance(event, h11.Request):
                 self._request = event
                 self._body_size = 0
+                if head_size((event.method, b"  HTTP/1.1", event.target), event.headers) > (
+                    MAX_HEAD_BYTES
+                ):
+                    self._refuse(431, ERROR_BAD_REQUEST, "request head too large")
+                    return
             elif isinstance(event, h11.Data):
                 self._body_size += len(event.data)
                 if self._body_size > MAX_BODY_BYTES:
@@ -668,3 +692,46 @@ class ServerHandshake(_Machine):
             extra.append((SUPPORTED_VERSIONS_HEADER, supported))
         self._respond(status, {"error": error}, extra=extra, close=True)
         self._finish(ClientRefused(status, detail, None if self._probe else reason))
+
+
+# --- one-time session ids (the server's memory between the two ports) ----------------
+
+
+@dataclass
+class _Grant:
+    session_id: str = field(repr=False)
+    expires_at: float
+
+
+class SessionGrants:
+    """The one-time session ids a listener handed out in 200 answers, until the
+    transport port sees one. Sans-I/O like the cores: time is an argument.
+
+    A listen opens one session, so the first valid id voids every other one."""
+
+    def __init__(self) -> None:
+        self._grants: list[_Grant] = []
+
+    def __len__(self) -> int:
+        return len(self._grants)
+
+    def issue(self, session_id: str, now: float, valid_for: float) -> None:
+        self._grants.append(_Grant(session_id, now + valid_for))
+
+    def consume(self, session_id: str, now: float) -> bool:
+        """True once for a pending, unexpired id. Compared in constant time against
+        every pending id (a mismatch reveals nothing about how close it was)."""
+        offered = session_id.encode("ascii", "replace")
+        found = False
+        for grant in self._grants:
+            same = hmac.compare_digest(grant.session_id.encode("ascii"), offered)
+            found = found or (same and grant.expires_at > now)
+        if found:
+            self._grants.clear()
+        return found
+
+    def expire(self, now: float) -> int:
+        """Forget the ids whose time is up; how many were forgotten."""
+        before = len(self._grants)
+        self._grants = [g for g in self._grants if g.expires_at > now]
+        return before - len(self._grants)

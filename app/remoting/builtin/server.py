@@ -21,13 +21,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import hmac
 import secrets
 import socket
 import ssl
 from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
 
 from app.errors import HoloremoteError
 from app.remoting.builtin import tls
@@ -43,6 +41,7 @@ from app.remoting.builtin.handshake import (
     ClientRefused,
     HandshakeTimedOut,
     ServerHandshake,
+    SessionGrants,
     TokenPresented,
     new_session_id,
 )
@@ -65,12 +64,6 @@ R = DisconnectReason
 # Pending TCP connections the kernel queues per port. A listener serves one session;
 # 16 leaves room for a few retrying clients and probes without tuning.
 LISTEN_BACKLOG = 16
-
-
-@dataclass
-class _Grant:
-    session_id: str = field(repr=False)
-    expires_at: float
 
 
 def bind_listening_socket(interface: str, port: int) -> socket.socket:
@@ -119,7 +112,7 @@ class Listener:
         self._reporter = reporter
         self._callback_executor = callback_executor
         self._on_data = on_data
-        self._grants: list[_Grant] = []
+        self._grants = SessionGrants()
         self._servers: list[asyncio.Server] = []
         self._connections: set[asyncio.Task[None]] = set()
         self._driver: TransportDriver | None = None
@@ -327,7 +320,7 @@ class Listener:
                     continue
                 session_id = new_session_id(secrets.token_bytes(SESSION_ID_BYTES))
                 timeout = self._options.session_open_timeout
-                self._grants.append(_Grant(session_id, loop.time() + timeout))
+                self._grants.issue(session_id, loop.time(), timeout)
                 loop.call_later(timeout, self._expire_grants)
                 core.accept(session_id, self._bound_transport_port, timeout)
             elif isinstance(event, ClientRefused):
@@ -338,25 +331,12 @@ class Listener:
         return refusal
 
     def _expire_grants(self) -> None:
-        now = asyncio.get_running_loop().time()
-        expired = [g for g in self._grants if g.expires_at <= now]
-        self._grants = [g for g in self._grants if g.expires_at > now]
+        expired = self._grants.expire(asyncio.get_running_loop().time())
         if expired and not self.session_open and not self._grants:
             self._finish(
                 R.SESSION_OPEN_TIMEOUT,
                 "a client passed the handshake but did not open the transport session in time",
             )
-
-    def _consume_grant(self, session_id: str, now: float) -> bool:
-        """Constant-time comparison against every pending grant; single use."""
-        offered = session_id.encode("ascii", "replace")
-        found = False
-        for grant in self._grants:
-            same = hmac.compare_digest(grant.session_id.encode("ascii"), offered)
-            found = found or (same and grant.expires_at > now)
-        if found:
-            self._grants.clear()  # one session per listen: every other grant is void
-        return found
 
     # --- transport port -----------------------------------------------------------------
 
@@ -381,7 +361,7 @@ class Listener:
                 now = loop.time()
                 if self.session_open or self._done is None or self._done.done():
                     core.reject(RejectCode.BUSY, "a session is already open")
-                elif self._consume_grant(event.session_id, now):
+                elif self._grants.consume(event.session_id, now):
                     self._driver = driver
                     core.welcome(now)
                     self._stop_accepting()
