@@ -150,8 +150,16 @@ def fix_for(check: str, record: CallbackRecord, reason: str = "") -> str:
                 "the server presents another certificate than the pin: if it was replaced "
                 f"on purpose, pin the new one with {pin} (check it out of band first)"
             )
-        if "first trusted" in reason or "first connection" in reason:
-            return "see the reason above (known hosts)"
+        if "CHANGED since it was first trusted" in reason:
+            return (
+                "do not connect unless the server's certificate was replaced on purpose; "
+                "then delete its line from the known-hosts file and connect again"
+            )
+        if "first connection" in reason:
+            return (
+                f"check the pin {pin.removeprefix('--pin ')} out of band, then connect with "
+                "--trust-on-first-use to remember it, or with " + pin
+            )
         return (
             "give the CA that issued the server's certificate with --ca-file CA.pem, or "
             f"accept exactly this certificate with {pin}"

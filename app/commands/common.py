@@ -49,7 +49,7 @@ from app.security.certstore import (
     read_bounded_file,
     server_tls_material,
 )
-from app.security.client_policy import ClientPolicy, decide
+from app.security.client_policy import ClientPolicy, PolicyDecision, TofuQuestion, apply_policy
 from app.security.known_hosts import KnownHosts, load_known_hosts
 from app.security.system_validation import validate_server_chain
 from app.security.thumbprints import parse_pin
@@ -382,6 +382,13 @@ def certificate_validator(args: argparse.Namespace, port: int) -> CertificateVal
     reasons are attached where our check agrees (`combine_with_runtime`)."""
     policy = client_policy(args)
     anchors = trust_anchors(args)
+    trust_on_first_use = bool(getattr(args, "trust_on_first_use", False))
+    if trust_on_first_use and policy.known_hosts is None:
+        raise UsageError(
+            "--trust-on-first-use",
+            "only means something with --known-hosts",
+            fix="add --known-hosts FILE",
+        )
     known: KnownHosts | None = None
     if policy.known_hosts is not None:
         try:
@@ -430,11 +437,51 @@ def certificate_validator(args: argparse.Namespace, port: int) -> CertificateVal
                 f"the certificate cannot be validated: {source}; give the CA with --ca-file "
                 "or pin the server with --pin"
             )
-        decision = decide(system, request.chain, host, port, policy, known_hosts=known)
+        decision = apply_policy(system, request.chain, host, port, policy, known_hosts=known)
+        if decision.question is not None:
+            decision = _first_use(decision.question, system, request.chain, host, memory=known)
         if decision.known_hosts is not None and policy.known_hosts is not None:
             decision.known_hosts.save(policy.known_hosts)
             known = decision.known_hosts
         return decision.result  # its reasons and warnings travel in the callback record
+
+    def _first_use(
+        question: TofuQuestion,
+        system: ValidationResult,
+        chain: tuple[bytes, ...],
+        host: str,
+        *,
+        memory: KnownHosts | None,
+    ) -> PolicyDecision:
+        """An endpoint not in the known-hosts file. The command line cannot ask a
+        person, so --trust-on-first-use is the answer given in advance."""
+        assert policy.known_hosts is not None
+        pin = f"SHA256:{question.sha256}"
+        if not trust_on_first_use:
+            refused = apply_policy(
+                system, chain, host, port, policy, known_hosts=memory, user_accepts=False
+            )
+            reason = (
+                f"first connection to {question.endpoint}: it is not in the known-hosts file "
+                f"{policy.known_hosts}, and the command line cannot ask (--trust-on-first-use "
+                "answers yes in advance)"
+            )
+            return PolicyDecision(
+                refused.result.with_changes(
+                    reasons={**refused.result.reasons, "trustedRoot": reason}
+                )
+            )
+        learned = apply_policy(
+            system, chain, host, port, policy, known_hosts=memory, user_accepts=True
+        )
+        note = (
+            f"trusted on first use: learned the certificate of {question.endpoint} ({pin}) "
+            f"and saved it to {policy.known_hosts}; later connections must present it"
+        )
+        return PolicyDecision(
+            learned.result.with_changes(warnings=(*learned.result.warnings, note)),
+            known_hosts=learned.known_hosts,
+        )
 
     return validate
 

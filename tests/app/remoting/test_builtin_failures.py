@@ -15,7 +15,13 @@ import pytest
 
 from app.remoting.builtin import BuiltinOptions
 from app.remoting.builtin.frames import HelloReceived, TransportConnection
-from app.remoting.builtin.handshake import ClientAdmitted, ServerHandshake, new_session_id
+from app.remoting.builtin.handshake import (
+    ClientAdmitted,
+    ClientHandshake,
+    HandshakeAccepted,
+    ServerHandshake,
+    new_session_id,
+)
 from app.remoting.builtin.protocol import (
     HANDSHAKE_PATH,
     PROBE_HEADER,
@@ -523,3 +529,67 @@ async def _drain_after_close(session):  # type: ignore[no-untyped-def]
     async for event in session.events():
         yield event
     await closer
+
+
+# --- heartbeat silence ----------------------------------------------------------------
+
+
+def test_heartbeat_silence_is_connection_lost_on_the_client() -> None:
+    """The peer opens the session and keeps the connection, but never sends a frame
+    again (a hung process, a dead link that TCP has not noticed yet)."""
+
+    async def scenario() -> None:
+        handshake_server, transport_server = await _plain_peer()
+        assert transport_server is not None
+        async with handshake_server, transport_server:
+            port = handshake_server.sockets[0].getsockname()[1]
+            options = BuiltinOptions.for_tests(heartbeat_interval=0.1, heartbeat_timeout=0.4)
+            client = client_session(port, None, secure=False, options=options)
+            await client.start()
+            assert isinstance(await outcome(client), Connected)
+            mark = client.event_count
+            ended = await disconnected(client, mark)
+            assert_reason(ended, R.CONNECTION_LOST)
+            assert "nothing heard from the peer for 0.4 s" in client.runtime.last_disconnect_detail  # type: ignore[attr-defined]
+            await client.aclose()
+
+    run(scenario())
+
+
+def test_heartbeat_silence_is_connection_lost_on_the_server() -> None:
+    """A client built from the protocol cores opens the session, then falls silent."""
+
+    async def scenario() -> None:
+        options = BuiltinOptions.for_tests(
+            role="player", heartbeat_interval=0.1, heartbeat_timeout=0.4
+        )
+        server = server_session(None, secure=False, options=options)
+        listening = await start_listening(server)
+        loop = asyncio.get_running_loop()
+        reader, writer = await asyncio.open_connection("127.0.0.1", listening.port)
+        handshake = ClientHandshake(
+            host="127.0.0.1", port=listening.port, role="remote", now=loop.time(), timeout=5
+        )
+        writer.write(handshake.data_to_send())
+        while (event := handshake.next_event()) is None:
+            handshake.receive_data(await reader.read(4096), loop.time())
+        assert isinstance(event, HandshakeAccepted)
+        writer.close()
+        reader, writer = await asyncio.open_connection("127.0.0.1", event.transport_port)
+        core = TransportConnection(
+            "client",
+            now=loop.time(),
+            session_open_timeout=5,
+            heartbeat_interval=60,
+            heartbeat_timeout=60,
+            disconnect_wait=1,
+        )
+        core.send_hello(event.session_id)
+        writer.write(core.data_to_send())
+        assert isinstance(await outcome(server), Connected)
+        # Silent from here on (and the heartbeats the server sends are never read).
+        assert_reason(await disconnected(server), R.CONNECTION_LOST)
+        writer.close()
+        await server.aclose()
+
+    run(scenario())
