@@ -4,7 +4,8 @@ DESIGN.md, "The flow of one connection": the window (on Qt's loop through qasync
 the command line (on a plain asyncio loop) run this same code. Nothing here blocks
 the loop: every runtime call goes through `asyncio.to_thread`, the runtime's events are
 pumped by a worker thread that waits on the runtime, and callback records, which
-arrive on runtime threads, are handed to the loop with `call_soon_threadsafe`.
+arrive on runtime threads, are handed to the loop in batches (one
+`call_soon_threadsafe` per burst, see `RecordRelay`).
 
 Wiring the callback records (they are made on the runtime's threads)::
 
@@ -191,37 +192,101 @@ class SessionConfig:
 class RecordRelay:
     """A thread-safe record sink: pass it as `record_sink=` to the callbacks object.
 
-    Until a session attaches it keeps (a bounded number of) records; afterwards it
-    forwards each record at once to the session's target (which schedules it on the
-    session's loop).
+    Until a session attaches it keeps (a bounded number of) records. Attached with a
+    loop (as `Session` does), it queues each record and schedules ONE
+    `call_soon_threadsafe` drain when none is pending; the drain hands every queued
+    record to the target on the loop, in order. Why: each thread-safe call wakes the
+    loop (under qasync it becomes a Qt timer), so at thousands of records a second a
+    hop per record is what stalls the window; a burst now costs one wake-up.
+    Attached without a loop, it forwards each record at once on the caller's thread.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._target: Callable[[CallbackRecord], None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: collections.deque[CallbackRecord] = collections.deque(
             maxlen=MAX_PENDING_RECORDS
         )
+        self._queued: collections.deque[CallbackRecord] = collections.deque()
+        self._drain_scheduled = False
+        self._dropped = 0
 
     def __call__(self, record: CallbackRecord) -> None:
         with self._lock:
-            target = self._target
+            target, loop = self._target, self._loop
             if target is None:
                 self._pending.append(record)
                 return
-        target(record)
+            if loop is not None:
+                self._enqueue(record)
+                if self._drain_scheduled:
+                    return
+                self._drain_scheduled = True
+        if loop is None:
+            target(record)
+            return
+        self._schedule(loop)
 
-    def attach(self, target: Callable[[CallbackRecord], None]) -> None:
+    def _enqueue(self, record: CallbackRecord) -> None:
+        """Under the lock. A loop that does not run for a long time must not grow
+        memory without bound: past MAX_HISTORY queued records the oldest go."""
+        if len(self._queued) >= MAX_HISTORY:
+            self._queued.popleft()
+            self._dropped += 1
+        self._queued.append(record)
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            loop.call_soon_threadsafe(self._drain)
+        except RuntimeError:  # the loop closed: nobody will read these records
+            with self._lock:
+                self._queued.clear()
+                self._drain_scheduled = False
+
+    def _drain(self) -> None:
+        """On the loop: every record queued so far, in order."""
+        with self._lock:
+            records = list(self._queued)
+            self._queued.clear()
+            self._drain_scheduled = False
+            target, dropped, self._dropped = self._target, self._dropped, 0
+        if dropped:
+            log.warning("session: %d callback records dropped (the loop did not run)", dropped)
+        if target is None:
+            return
+        for record in records:
+            target(record)
+
+    def attach(
+        self,
+        target: Callable[[CallbackRecord], None],
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        """Deliver to `target`: on `loop`, batched, when given; else at once."""
         with self._lock:
             pending = list(self._pending)
             self._pending.clear()
-            self._target = target
+            self._target, self._loop = target, loop
+            if loop is not None:
+                for record in pending:
+                    self._enqueue(record)
+                schedule = bool(self._queued) and not self._drain_scheduled
+                self._drain_scheduled = self._drain_scheduled or schedule
+                pending = []
+            else:
+                schedule = False
+        if schedule:
+            assert loop is not None
+            self._schedule(loop)
         for record in pending:
             target(record)
 
     def detach(self) -> None:
         with self._lock:
             self._target = None
+            self._loop = None
+            self._queued.clear()
 
 
 class Session:
@@ -434,18 +499,14 @@ class Session:
             self._loop = loop
             self._changed = asyncio.Event()
             self._start_lock = asyncio.Lock()
-            self.record_sink.attach(self._record_from_any_thread)
+            self.record_sink.attach(self._record_on_loop, loop)
             self._pump_task = loop.create_task(self._pump(), name="holoremote-session-pump")
         elif self._loop is not loop:
             raise HoloremoteError("a session is bound to the event loop it first ran on")
 
-    def _record_from_any_thread(self, record: CallbackRecord) -> None:
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        # RuntimeError: the loop closed between the check and the call.
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(self._emit, CallbackCalled(record))
+    def _record_on_loop(self, record: CallbackRecord) -> None:
+        """The relay's target: called on this session's loop, in batches."""
+        self._emit(CallbackCalled(record))
 
     def _notify(self) -> None:
         if self._changed is not None:

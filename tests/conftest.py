@@ -13,7 +13,6 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
-
 def _require(tool: str) -> str:
     path = shutil.which(tool)
     if path is None:

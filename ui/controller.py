@@ -104,12 +104,7 @@ class SessionController(QObject):
         self.runtimeInUse.emit(runtime_text)
         try:
             await session.start()
-            async for event in session.events():
-                self._dispatch(event)
-                if type(event).__name__ == "Disconnected":
-                    # One attempt (or one listener's client) per session: the window
-                    # starts a fresh session for the next Connect / Listen.
-                    break
+            await self.follow(session)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - shown in the status bar
@@ -121,6 +116,16 @@ class SessionController(QObject):
                 await session.aclose()
             finally:
                 self._set_state("idle")
+
+    async def follow(self, session: Any) -> None:
+        """Re-emit the session's events as signals until it reports Disconnected.
+
+        One attempt (or one listener's client) per session: the window starts a fresh
+        session for the next Connect / Listen."""
+        async for event in session.events():
+            self._dispatch(event)
+            if type(event).__name__ == "Disconnected":
+                break
 
     def _dispatch(self, event: object) -> None:
         kind = type(event).__name__

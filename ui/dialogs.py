@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -26,39 +25,9 @@ from PySide6.QtWidgets import (
 )
 
 from ui import engine
-from ui.endpoint import PEM_FILTER, STORE_FILTER, add_show_hide
+from ui.endpoint import PEM_FILTER, STORE_FILTER, add_show_hide, path_row
 from ui.jobs import Jobs, run_blocking
 from ui.qr import qr_pixmap
-
-
-def _dir_row(edit: QLineEdit, caption: str) -> QHBoxLayout:
-    row = QHBoxLayout()
-    button = QPushButton("Browse\u2026")
-
-    def browse() -> None:
-        path = QFileDialog.getExistingDirectory(edit, caption, edit.text())
-        if path:
-            edit.setText(path)
-
-    button.clicked.connect(browse)
-    row.addWidget(edit, 1)
-    row.addWidget(button)
-    return row
-
-
-def _file_row(edit: QLineEdit, caption: str, file_filter: str) -> QHBoxLayout:
-    row = QHBoxLayout()
-    button = QPushButton("Browse\u2026")
-
-    def browse() -> None:
-        path, _ = QFileDialog.getOpenFileName(edit, caption, edit.text(), file_filter)
-        if path:
-            edit.setText(path)
-
-    button.clicked.connect(browse)
-    row.addWidget(edit, 1)
-    row.addWidget(button)
-    return row
 
 
 class CreateTestPkiDialog(QDialog):
@@ -106,7 +75,7 @@ class CreateTestPkiDialog(QDialog):
         close.rejected.connect(self.reject)
 
         form = QFormLayout()
-        form.addRow("Output folder", _dir_row(self.out_dir, "Output folder"))
+        form.addRow("Output folder", path_row(self.out_dir, "Output folder", directory=True))
         form.addRow("Host names", self.hosts)
         form.addRow("IP addresses", self.ips)
         form.addRow("Valid for (days)", self.days)
@@ -187,9 +156,9 @@ class VerifyChainDialog(QDialog):
         self.ca_file.setObjectName("verifyCaFile")
         self.ca_file.setPlaceholderText("empty: the operating system's trusted roots")
         form = QFormLayout()
-        form.addRow("Chain (leaf first)", _file_row(self.chain_file, "Chain", STORE_FILTER))
+        form.addRow("Chain (leaf first)", path_row(self.chain_file, "Chain", STORE_FILTER))
         form.addRow("Host name or IP", self.host)
-        form.addRow("CA file", _file_row(self.ca_file, "CA certificate", PEM_FILTER))
+        form.addRow("CA file", path_row(self.ca_file, "CA certificate", PEM_FILTER))
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )

@@ -36,13 +36,19 @@ KEY_FILTER = "Private keys (*.pem *.key *.der);;All files (*)"
 PEM_FILTER = "PEM / DER certificates (*.pem *.crt *.cer *.der);;All files (*)"
 
 
-def _path_row(edit: QLineEdit, caption: str, file_filter: str) -> QHBoxLayout:
+def path_row(
+    edit: QLineEdit, caption: str, file_filter: str = "", *, directory: bool = False
+) -> QHBoxLayout:
+    """The field and a Browse button that fills it (a file, or a folder)."""
     row = QHBoxLayout()
     button = QPushButton("Browse\u2026")
     button.setObjectName(f"{edit.objectName()}Browse")
 
     def browse() -> None:
-        path, _ = QFileDialog.getOpenFileName(edit, caption, edit.text(), file_filter)
+        if directory:
+            path = QFileDialog.getExistingDirectory(edit, caption, edit.text())
+        else:
+            path, _ = QFileDialog.getOpenFileName(edit, caption, edit.text(), file_filter)
         if path:
             edit.setText(path)
             edit.editingFinished.emit()
@@ -80,6 +86,13 @@ def _secret_edit(name: str, placeholder: str) -> QLineEdit:
         | Qt.InputMethodHint.ImhNoPredictiveText
     )
     return edit
+
+
+def set_severity(label: QLabel, severity: str) -> None:
+    """Restyle a label by its `severity` property (see resources/holoremote.qss)."""
+    label.setProperty("severity", severity)
+    label.style().unpolish(label)
+    label.style().polish(label)
 
 
 def _warning(text: str, name: str) -> QLabel:
@@ -144,7 +157,7 @@ class ServerPanel(QGroupBox):
         jwt_page = QWidget()
         jwt_form = QFormLayout(jwt_page)
         jwt_form.setContentsMargins(0, 0, 0, 0)
-        jwt_form.addRow("Key / JWKS", _path_row(self.jwt_key, "JWKS or key", "All files (*)"))
+        jwt_form.addRow("Key / JWKS", path_row(self.jwt_key, "JWKS or key", "All files (*)"))
         jwt_form.addRow("Issuer", self.jwt_issuer)
         jwt_form.addRow("Audience", self.jwt_audience)
         self.token_pages = QStackedWidget()
@@ -154,9 +167,9 @@ class ServerPanel(QGroupBox):
 
         form = QFormLayout(self)
         form.addRow(
-            "Certificate store", _path_row(self.store_path, "Certificate store", STORE_FILTER)
+            "Certificate store", path_row(self.store_path, "Certificate store", STORE_FILTER)
         )
-        form.addRow("Key (PEM pair)", _path_row(self.key_path, "Private key", KEY_FILTER))
+        form.addRow("Key (PEM pair)", path_row(self.key_path, "Private key", KEY_FILTER))
         passphrase_row = QHBoxLayout()
         passphrase_row.addWidget(self.passphrase, 1)
         passphrase_row.addWidget(self.load_button)
@@ -250,9 +263,7 @@ class ServerPanel(QGroupBox):
 
     def _set_status(self, text: str, severity: str) -> None:
         self.store_status.setText(text)
-        self.store_status.setProperty("severity", severity)
-        self.store_status.style().unpolish(self.store_status)
-        self.store_status.style().polish(self.store_status)
+        set_severity(self.store_status, severity)
 
 
 class ClientPanel(QGroupBox):
@@ -275,7 +286,9 @@ class ClientPanel(QGroupBox):
         self.token_status.setWordWrap(True)
         self.token_status.hide()
 
-        self.system_validation = QCheckBox("System validation (chain, dates, usage, name)")
+        self.system_validation = QCheckBox(
+            "The runtime validates the chain (performSystemValidation)"
+        )
         self.system_validation.setObjectName(f"{prefix}systemValidation")
         self.system_validation.setChecked(True)
         self.ca_file = QLineEdit()
@@ -295,8 +308,8 @@ class ClientPanel(QGroupBox):
 
         self.warnings = {
             "system": _warning(
-                "System validation is off: only the pin, trust on first use or your own "
-                "policy decides whether the server is trusted.",
+                "System validation by the runtime is off: the callback validates the "
+                "chain itself, against the CA file or the operating system's roots.",
                 f"{prefix}warnSystem",
             ),
             "tofu": _warning(
@@ -325,7 +338,7 @@ class ClientPanel(QGroupBox):
         form.addRow(self.token_status)
         form.addRow(self.system_validation)
         form.addRow(self.warnings["system"])
-        form.addRow("CA file", _path_row(self.ca_file, "CA certificate", PEM_FILTER))
+        form.addRow("CA file", path_row(self.ca_file, "CA certificate", PEM_FILTER))
         form.addRow("Pinned thumbprint", self.pin)
         form.addRow(self.tofu)
         form.addRow("Known hosts", self.known_hosts)
@@ -416,7 +429,10 @@ class EndpointWidget(QWidget):
         prefix = f"{name}_" if name else ""
         self.setObjectName(f"{prefix}endpoint" if name else "endpoint")
         self.controller = SessionController(self)
+        self.jobs = Jobs(self)
         self.tofu = tofu or TofuPrompter(self)
+        self._runtime_checks = 0  # the newest check's number; older answers are dropped
+        self._runtime_problem = False
 
         self.role = QComboBox()
         self.role.setObjectName(f"{prefix}role")
@@ -482,7 +498,7 @@ class EndpointWidget(QWidget):
         form.addRow(self.secure)
         runtime_row = QHBoxLayout()
         runtime_row.addWidget(self.runtime_choice)
-        runtime_row.addLayout(_path_row(self.runtime_json, "OpenXR runtime manifest", "*.json"), 1)
+        runtime_row.addLayout(path_row(self.runtime_json, "OpenXR runtime manifest", "*.json"), 1)
         form.addRow("Runtime", runtime_row)
         form.addRow("In use", self.runtime_label)
         buttons = QHBoxLayout()
@@ -517,8 +533,9 @@ class EndpointWidget(QWidget):
 
         self.mode.currentIndexChanged.connect(self._mode_changed)
         self.secure.toggled.connect(self._mode_changed)
-        self.runtime_choice.currentIndexChanged.connect(self._runtime_changed)
+        self.runtime_choice.currentIndexChanged.connect(self.check_runtime)
         self.runtime_json.textChanged.connect(self._runtime_changed)
+        self.runtime_json.editingFinished.connect(self.check_runtime)
         self.connect_button.clicked.connect(self.start)
         self.listen_button.clicked.connect(self.start)
         self.disconnect_button.clicked.connect(self.controller.disconnect)
@@ -527,7 +544,7 @@ class EndpointWidget(QWidget):
         c.listening.connect(self._listening)
         c.disconnected.connect(self._disconnected)
         c.startFailed.connect(self._start_failed)
-        c.runtimeInUse.connect(self.runtime_label.setText)
+        c.runtimeInUse.connect(self._runtime_in_use)
         c.record.connect(self.recordArrived)
         self._mode_changed()
         self._runtime_changed()
@@ -563,6 +580,8 @@ class EndpointWidget(QWidget):
 
     def start(self) -> None:
         self.reason_label.hide()
+        self._runtime_problem = False
+        self._runtime_checks += 1  # the session's own answer replaces any check under way
         self.controller.start(self.settings(), self.tofu.ask_user)
 
     def disconnect(self) -> None:
@@ -582,12 +601,53 @@ class EndpointWidget(QWidget):
         self.listen_button.setVisible(listen)
 
     def _runtime_changed(self, *_args: object) -> None:
+        """The hint until the choice is checked (at start-up, and while typing a path)."""
         if not self.controller.active:
-            self.runtime_label.setText(
+            self._runtime_checks += 1  # a check under way answers for an older choice
+            self._runtime_in_use(
                 engine.describe_runtime(
                     self.runtime_choice.currentData() or "auto", self.runtime_json.text().strip()
                 )
             )
+
+    def check_runtime(self, *_args: object) -> None:
+        """Ask `app.remoting.selection` (off the UI thread) which runtime this choice
+        gives; "In use" shows its sentence, the status bar its error and fix."""
+        if self.controller.active:
+            return
+        self._runtime_checks += 1
+        self.runtime_label.setText("Checking\u2026")
+        set_severity(self.runtime_label, "")
+        settings = self.settings()
+        self.jobs.spawn(
+            "check runtime",
+            self._check_runtime(
+                self._runtime_checks, settings.runtime, settings.runtime_json, settings.role
+            ),
+        )
+
+    async def _check_runtime(self, number: int, choice: str, runtime_json: str, role: str) -> None:
+        try:
+            text = await run_blocking(engine.check_runtime, choice, runtime_json, role)
+        except Exception as exc:  # noqa: BLE001 - shown in "In use" and the status bar
+            if number != self._runtime_checks or self.controller.active:
+                return
+            message, fix = engine.explain_error(exc)
+            self._runtime_in_use(message, "error")
+            self._runtime_problem = True
+            self.show_problem("Runtime", message, fix)
+            return
+        if number != self._runtime_checks or self.controller.active:
+            return
+        self._runtime_in_use(text)
+        if self._runtime_problem:
+            self._runtime_problem = False
+            self.reason_label.hide()
+            self.statusChanged.emit(self.state_label.text(), "")
+
+    def _runtime_in_use(self, text: str, severity: str = "") -> None:
+        self.runtime_label.setText(text)
+        set_severity(self.runtime_label, severity)
 
     def _state_changed(self, state: str) -> None:
         active = state not in ("idle", "disconnected")

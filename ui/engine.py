@@ -1,29 +1,42 @@
 """The one module in `ui` that calls into `app`.
 
-Why one module: the widgets must hold no protocol or crypto logic, and the engine is
-being built in parallel, so every call the window makes into `app` is listed here,
-with plain-value inputs and outputs the widgets can show. Functions here may block
-(files, crypto, keyring); callers run them with `ui.jobs.run_blocking`, never on the
-UI thread.
+Why one module: the widgets must hold no protocol or crypto logic, so every call the
+window makes into `app` is listed here, with plain-value inputs and outputs the
+widgets can show. Functions here may block (files, crypto, keyring, the OpenXR
+loader); callers run them with `ui.jobs.run_blocking`, never on the UI thread.
 
-Engine parts that are not in this build yet raise `EngineUnavailable`, which the
-window shows as a message instead of crashing.
+The callback providers are built exactly as the command line builds them
+(`app/commands/common.py`), from the window's fields instead of an argparse
+namespace: see "callback providers" below. Heavy `app` modules are imported inside
+the functions that need them, so that opening the window stays fast.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from app.errors import HoloremoteError
+from app.errors import HoloremoteError, InputError
 from app.security.records import CALLBACK_NAMES, CallbackRecord
 from app.security.verdict import FIELD_NAMES, ValidationResult
-from app.xr.values import CertificateNameValidationResult, ConnectionState, DisconnectReason
+from app.xr.values import (
+    CertificateNameValidationResult,
+    ConnectionState,
+    DisconnectReason,
+    Result,
+)
+
+if TYPE_CHECKING:
+    from app.remoting.contract import RemotingRuntime
+    from app.security.callbacks import (
+        CertificateValidator,
+        ServerCertificateProvider,
+        TokenValidator,
+    )
 
 __all__ = [
     "CALLBACK_NAMES",
@@ -35,8 +48,8 @@ __all__ = [
     "ConnectionState",
     "DisconnectReason",
     "EndpointSettings",
-    "EngineUnavailable",
     "HoloremoteError",
+    "Result",
     "ServerSettings",
     "StoreSummary",
     "ValidationResult",
@@ -49,22 +62,6 @@ TokenMode = Literal["shared", "jwt"]
 
 DEFAULT_HANDSHAKE_PORT = 8265
 DEFAULT_TRANSPORT_PORT = 8266
-
-
-class EngineUnavailable(HoloremoteError):
-    """A part of the engine this window needs is not in this build."""
-
-
-def _module(name: str, what: str) -> ModuleType:
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name and name.startswith(exc.name):
-            raise EngineUnavailable(
-                f"{what} is not available in this build ({name} is missing)",
-                fix="update holoremote, or use the command line for this step",
-            ) from None
-        raise
 
 
 def explain_error(exc: BaseException) -> tuple[str, str]:
@@ -151,20 +148,22 @@ class StoreSummary:
 
 
 def _read_inputs(store_path: str, key_path: str) -> bytes:
-    certstore = _module("app.security.certstore", "Loading certificate stores")
-    data: bytes = certstore.read_bounded_file(store_path, what="certificate store")
+    from app.security.certstore import read_bounded_file
+
+    data = read_bounded_file(store_path, what="certificate store")
     if key_path:
         # A PEM pair: the loader matches keys to certificates inside one PEM text.
-        key: bytes = certstore.read_bounded_file(key_path, what="private key file")
+        key = read_bounded_file(key_path, what="private key file")
         data = data.rstrip(b"\n") + b"\n" + key
     return data
 
 
 def load_store(store_path: str, passphrase: str, key_path: str = "") -> StoreSummary:
     """Open a .pfx/.p12, PEM or DER store (or a PEM certificate + key pair). Blocking."""
-    certstore = _module("app.security.certstore", "Loading certificate stores")
+    from app.security.certstore import load_certificate_store
+
     data = _read_inputs(store_path, key_path)
-    store = certstore.load_certificate_store(data, passphrase or None, source=store_path)
+    store = load_certificate_store(data, passphrase or None, source=store_path)
     infos = tuple(
         describe_certificate(entry.certificate, index, entry.friendly_name, entry.private_key)
         for index, entry in enumerate(store.entries)
@@ -229,8 +228,11 @@ def describe_certificate(
     private_key: object | None = None,
 ) -> CertificateInfo:
     """Every field the security module lists for a certificate, as labelled text."""
-    certinfo = _module("app.security.certinfo", "Certificate listing")
-    thumbs = _module("app.security.thumbprints", "Certificate thumbprints")
+    from cryptography.x509.oid import NameOID
+
+    from app.security import certinfo
+    from app.security import thumbprints as thumbs
+
     info: dict[str, Any] = certinfo.describe_certificate(cert, friendly_name)
     if private_key is not None:
         info["hasPrivateKey"] = True
@@ -239,10 +241,10 @@ def describe_certificate(
         for key, label in _FIELD_LABELS
         if key in info and not (key == "friendlyName" and not info[key])
     )
-    sha256: str = thumbs.sha256_thumbprint(cert)
+    sha256 = thumbs.sha256_thumbprint(cert)
     role = "leaf" if index == 0 else f"issuer {index}"
     subject = str(info.get("subject") or "(empty subject)")
-    common = cert.subject.get_attributes_for_oid(_common_name_oid())
+    common = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     label = friendly_name or (str(common[0].value) if common else subject)
     return CertificateInfo(
         title=f"{index}: {role}: {label}",
@@ -255,18 +257,13 @@ def describe_certificate(
     )
 
 
-def _common_name_oid() -> Any:
-    from cryptography.x509.oid import NameOID
-
-    return NameOID.COMMON_NAME
-
-
 def describe_chain(chain: Sequence[bytes]) -> tuple[CertificateInfo, ...]:
     """The DER chain a ValidateServerCertificate call received, leaf first. A
     certificate that does not parse is shown as such (it is what arrived)."""
     from cryptography import x509
 
-    thumbs = _module("app.security.thumbprints", "Certificate thumbprints")
+    from app.security import thumbprints as thumbs
+
     infos = []
     for index, der in enumerate(chain):
         try:
@@ -345,16 +342,15 @@ def validate_chain_file(
 ) -> tuple[tuple[CertificateInfo, ...], ValidationResult]:
     """Tools > Verify a chain for a host: the chain (leaf first) and the verdict a
     client with the default policy would reach (as `holoremote verify`). Blocking."""
-    certstore = _module("app.security.certstore", "Loading certificate stores")
-    validation = _module("app.security.system_validation", "Chain validation")
-    trust = _module("app.security.trust", "Trust anchors")
-    data = certstore.read_bounded_file(chain_path, what="chain file")
-    store = certstore.load_certificate_store(data, passphrase or None, source=chain_path)
+    from app.security.certstore import load_certificate_store, read_bounded_file
+    from app.security.system_validation import validate_server_chain
+    from app.security.trust import anchors_from_file, system_anchors
+
+    data = read_bounded_file(chain_path, what="chain file")
+    store = load_certificate_store(data, passphrase or None, source=chain_path)
     chain = tuple(entry.der for entry in store.entries)
-    anchors = trust.anchors_from_file(ca_file) if ca_file else trust.system_anchors()
-    checked = validation.validate_server_chain(
-        chain, host, anchors=anchors, at=dt.datetime.now(dt.UTC)
-    )
+    anchors = anchors_from_file(ca_file) if ca_file else system_anchors()
+    checked = validate_server_chain(chain, host, anchors=anchors, at=dt.datetime.now(dt.UTC))
     return describe_chain(chain), checked.result
 
 
@@ -363,16 +359,16 @@ def validate_chain_file(
 
 def generate_token() -> str:
     """A fresh random shared secret, from the security module."""
-    tokens = _module("app.security.tokens", "Token generation")
-    token: str = tokens.generate_shared_secret()
-    return token
+    from app.security.tokens import generate_shared_secret
+
+    return generate_shared_secret()
 
 
 def read_token_file(path: str) -> str:
     """A token from a file (bounded, trimmed) through the security module. Blocking."""
-    tokens = _module("app.security.tokens", "Reading tokens from files")
-    token: str = tokens.token_from_file(path)
-    return token
+    from app.security.tokens import token_from_file
+
+    return token_from_file(path)
 
 
 @dataclass(frozen=True)
@@ -398,8 +394,9 @@ def create_test_pki(
     passphrase: str | None,
 ) -> TestPkiFiles:
     """Make a CA + server .pfx with the security module's test PKI and write them."""
-    testpki = _module("app.security.testpki", "The test PKI")
-    pki = testpki.create_test_pki(
+    from app.security.testpki import create_test_pki as make_pki
+
+    pki = make_pki(
         list(hosts),
         list(ips),
         days=days,
@@ -417,31 +414,229 @@ def create_test_pki(
     )
 
 
-# --- runtime and session ------------------------------------------------------------------
+# --- callback providers: the command line's, on the window's fields -------------------
+#
+# Each function here is the counterpart of one in app/commands/common.py (named in its
+# docstring): the same app.security calls in the same order, on the window's plain
+# values instead of an argparse namespace, so both front ends accept and refuse the
+# same settings. They are glue only; the decisions (store loading, subject selection,
+# token checks, system validation, the client policy, known hosts) are app.security's.
 
-
-def describe_runtime(choice: RuntimeChoice, runtime_json: str) -> str:
-    """What the window shows as "runtime in use" before a session starts."""
-    if choice == "builtin":
-        return "built-in (pure Python over TLS)"
-    if choice == "openxr":
-        path = runtime_json or "XR_RUNTIME_JSON / the active OpenXR runtime"
-        return f"OpenXR: {path}"
-    if runtime_json:
-        return f"auto: OpenXR {runtime_json} if it offers the extension, else built-in"
-    return "auto: built-in unless an OpenXR runtime with the extension is found"
-
+# The command line's default for --jwt-algorithm.
+JWT_ALGORITHMS = ("RS256", "ES256")
 
 # app.security.client_policy.AskUser: called off the UI thread with a TofuQuestion.
 TofuAsk = Callable[[Any], bool]
 RecordSink = Callable[[CallbackRecord], None]
 
 
+def server_certificate_provider(server: ServerSettings) -> ServerCertificateProvider:
+    """common.server_certificate_provider: the store is checked now, so a wrong
+    passphrase or subject name is reported on Listen naming the file, not as
+    NO_SERVER_CERTIFICATE after a client tried; the runtime then gets the same bytes."""
+    from app.security.callback_types import ServerCertificateMaterial
+    from app.security.callbacks import fixed_server_certificate
+    from app.security.certstore import (
+        load_certificate_store,
+        select_server_certificate,
+        server_tls_material,
+    )
+
+    if not server.store_path:
+        raise InputError(
+            "Certificate store",
+            "secure listening needs a certificate store",
+            fix="choose a .pfx/.p12 (or PEM) file, or use Tools \u2192 Create test certificates",
+        )
+    data = _read_inputs(server.store_path, server.key_path)
+    passphrase = server.passphrase or None
+    store = load_certificate_store(data, passphrase, source=server.store_path)
+    entry = select_server_certificate(store, server.subject_name)
+    subject = server.subject_name or entry.friendly_name or entry.common_name or ""
+    server_tls_material(data, passphrase, subject, source=server.store_path)
+    return fixed_server_certificate(ServerCertificateMaterial(data, server.passphrase, subject))
+
+
+def token_validator(server: ServerSettings) -> TokenValidator:
+    """common.token_validator: the accepted shared secrets, or JWTs signed by the keys
+    of a JWKS file (or one PEM public key) with the issuer and audience given."""
+    import time
+
+    from app.security.token_validation import (
+        JwtValidator,
+        SharedSecretValidator,
+        validate_token_any,
+    )
+
+    validator: SharedSecretValidator | JwtValidator
+    try:
+        if server.token_mode == "jwt":  # noqa: S105 - a mode name
+            validator = JwtValidator(
+                key=_jwt_key(server.jwt_key_path),
+                algorithms=JWT_ALGORITHMS,
+                issuer=server.jwt_issuer or None,
+                audience=server.jwt_audience or None,
+            )
+        else:
+            validator = SharedSecretValidator(server.shared_secrets)
+    except InputError:
+        raise
+    except HoloremoteError as exc:
+        label = "JWT settings" if server.token_mode == "jwt" else "Accepted tokens"  # noqa: S105
+        raise InputError(label, exc.message, fix=exc.fix) from None
+
+    def validate(presented: str) -> bool:
+        try:
+            validate_token_any(presented, (validator,), now=time.time())
+        except HoloremoteError:
+            return False
+        return True
+
+    return validate
+
+
+def _jwt_key(path: str) -> Any:
+    from app.security.certstore import read_bounded_file
+    from app.security.token_validation import jwt_key_from_jwks_file, jwt_key_from_pem
+
+    if not path:
+        raise InputError(
+            "JWT key", "JWT checking needs a JWKS file or a public key", fix="choose the key file"
+        )
+    if path.lower().endswith(".json"):
+        return jwt_key_from_jwks_file(path)
+    return jwt_key_from_pem(read_bounded_file(path, what="JWT key file"), source=path)
+
+
+def certificate_validator(client: ClientSettings, port: int, ask: TofuAsk) -> CertificateValidator:
+    """common.certificate_validator, with a person to ask on first use: system
+    validation (against the CA file when one is given, or when the runtime passed no
+    system result), then the client policy (pin, known hosts, escape hatches)."""
+    from app.security.client_policy import ClientPolicy, decide
+    from app.security.known_hosts import load_known_hosts
+    from app.security.system_validation import validate_server_chain
+    from app.security.thumbprints import parse_pin
+    from app.security.trust import anchors_from_file, system_anchors
+
+    policy = ClientPolicy(
+        pins=(parse_pin(client.pin),) if client.pin else (),
+        known_hosts=(
+            Path(client.known_hosts or default_known_hosts()) if client.trust_on_first_use else None
+        ),
+        allow_name_mismatch=client.allow_name_mismatch,
+        allow_unverified_chain=client.allow_unverified_chain,
+    )
+    anchors = anchors_from_file(client.ca_file) if client.ca_file else None
+    known = load_known_hosts(policy.known_hosts) if policy.known_hosts is not None else None
+
+    def validate(request: Any) -> ValidationResult:
+        host = request.host_name or ""
+        system = request.system_result
+        if anchors is not None or system is None:
+            system = validate_server_chain(
+                request.chain,
+                host,
+                anchors=anchors or system_anchors(),
+                force_revocation_check=request.force_revocation_check,
+            ).result
+        decision = decide(system, request.chain, host, port, policy, known_hosts=known, ask=ask)
+        if decision.known_hosts is not None and policy.known_hosts is not None:
+            policy.known_hosts.parent.mkdir(parents=True, exist_ok=True)
+            decision.known_hosts.save(policy.known_hosts)
+        result: ValidationResult = decision.result
+        return result
+
+    return validate
+
+
+def callback_providers(settings: EndpointSettings, ask: TofuAsk) -> dict[str, Any]:
+    """`SecureConnectionCallbacks` keyword arguments for the side this end plays."""
+    if not settings.secure:
+        return {}
+    if settings.mode == "listen":
+        return {
+            "server_certificate_provider": server_certificate_provider(settings.server),
+            "token_validator": token_validator(settings.server),
+        }
+    from app.security.callbacks import fixed_token
+
+    client = settings.client
+    if not client.token:
+        raise InputError(
+            "Token",
+            "secure connecting needs the token the server accepts",
+            fix="paste the server's token, or load it from a file",
+        )
+    return {
+        "token_provider": fixed_token(client.token),
+        "certificate_validator": certificate_validator(client, settings.port, ask),
+    }
+
+
+# --- runtime and session ------------------------------------------------------------------
+
+
+def describe_runtime(choice: RuntimeChoice, runtime_json: str) -> str:
+    """What "In use" says before the choice was checked (at start-up)."""
+    if choice == "builtin":
+        return "built-in runtime"
+    if choice == "openxr":
+        path = runtime_json or "XR_RUNTIME_JSON / the active OpenXR runtime"
+        return f"OpenXR: {path}"
+    if runtime_json:
+        return f"automatic: OpenXR {runtime_json} if it offers the extension, else built-in"
+    return "automatic: built-in unless an OpenXR runtime with the extension is found"
+
+
+def builtin_options(role: str, ca_file: str = "") -> Any:
+    """common.builtin_options: the built-in runtime trusts the CA file (PEM) for its
+    own system validation."""
+    from app.remoting.builtin import BuiltinOptions
+    from app.security.certstore import read_bounded_file
+
+    ca_pem = read_bounded_file(ca_file, what="CA file") if ca_file else None
+    return BuiltinOptions(
+        role=role,  # type: ignore[arg-type]
+        trust_ca_pem=ca_pem if ca_pem and b"-----BEGIN" in ca_pem else None,
+    )
+
+
+# One runtime selection at a time: a check of the combo and a session's start may run
+# on two worker threads at once, and the OpenXR loader (XR_RUNTIME_JSON is process-wide)
+# and runtimes are not made for concurrent instance creation.
+_RUNTIME_SELECTION = threading.Lock()
+
+
+def open_runtime(
+    choice: RuntimeChoice, runtime_json: str, options: Any
+) -> tuple[RemotingRuntime, str]:
+    """`app.remoting.selection.create_runtime`: the runtime and the sentence saying
+    which one and why. Blocking (the OpenXR loader); raises the selection's errors
+    (missing or invalid manifest, no runtime, runtime without the extension), which
+    carry the fix."""
+    from app.remoting.selection import create_runtime
+
+    with _RUNTIME_SELECTION:
+        return create_runtime(choice, runtime_json or None, options)
+
+
+def check_runtime(choice: RuntimeChoice, runtime_json: str, role: str = "remote") -> str:
+    """The sentence `open_runtime` gives for this choice, without keeping the runtime
+    (the window shows it when the choice changes, before any session). Blocking."""
+    from app.remoting.selection import create_runtime
+
+    with _RUNTIME_SELECTION:
+        runtime, description = create_runtime(choice, runtime_json or None, builtin_options(role))
+        runtime.close()
+    return description
+
+
 def session_config_for(settings: EndpointSettings) -> Any:
     """`app.session.SessionConfig` from the window's fields."""
-    session_mod = _module("app.session", "The session engine")
+    from app.session import SessionConfig
+
     listen = settings.mode == "listen"
-    return session_mod.SessionConfig(
+    return SessionConfig(
         mode=settings.mode,
         host="" if listen else settings.host,
         port=settings.port,
@@ -459,162 +654,23 @@ def open_session(
     *,
     ask_trust_on_first_use: TofuAsk,
 ) -> tuple[Any, str]:
-    """Build the runtime, the callbacks with their providers and the session from the
+    """The runtime, the callbacks with their providers and the session, from the
     window's fields. Blocking (reads files, opens the runtime); refuses bad fields
     with the app's errors (which name the field and the fix). Returns (session,
-    runtime description)."""
-    session_mod = _module("app.session", "The session engine")
+    the sentence saying which runtime is in use)."""
+    from app.session import Session
+
     config = session_config_for(settings)
-    providers = _providers(settings, ask_trust_on_first_use)
-    runtime, description = _open_runtime(settings)
-    session = session_mod.Session.with_callbacks(config, runtime, **providers)
+    providers = callback_providers(settings, ask_trust_on_first_use)
+    ca_file = settings.client.ca_file if settings.mode == "connect" else ""
+    options = builtin_options(settings.role, ca_file)
+    runtime, description = open_runtime(settings.runtime, settings.runtime_json, options)
+    try:
+        session = Session.with_callbacks(config, runtime, **providers)
+    except BaseException:
+        runtime.close()
+        raise
     return session, description
-
-
-def _providers(settings: EndpointSettings, ask: TofuAsk) -> dict[str, Any]:
-    """The callbacks' providers, from the security module (as the command line
-    builds them); only the side this end plays gets any."""
-    if not settings.secure:
-        return {}
-    from app.security import callbacks
-
-    if settings.mode == "listen":
-        return {
-            "server_certificate_provider": callbacks.fixed_server_certificate(
-                _server_material(settings.server)
-            ),
-            "token_validator": _token_validator(settings.server),
-        }
-    client = settings.client
-    return {
-        "token_provider": callbacks.fixed_token(client.token) if client.token else None,
-        "certificate_validator": _certificate_validator(settings, ask),
-    }
-
-
-def _server_material(server: ServerSettings) -> Any:
-    from app.security.callback_types import ServerCertificateMaterial
-
-    if not server.store_path:
-        raise HoloremoteError(
-            "secure listening needs a certificate store",
-            fix="choose a .pfx/.p12 (or PEM) file, or use Tools \u2192 Create test certificates",
-        )
-    data = _read_inputs(server.store_path, server.key_path)
-    certstore = _module("app.security.certstore", "Loading certificate stores")
-    # Checked now, so a wrong passphrase or subject name is reported on Listen, naming
-    # the file, instead of as NO_SERVER_CERTIFICATE after a client tried.
-    store = certstore.load_certificate_store(
-        data, server.passphrase or None, source=server.store_path
-    )
-    certstore.select_server_certificate(store, server.subject_name)
-    return ServerCertificateMaterial(data, server.passphrase, server.subject_name)
-
-
-def _token_validator(server: ServerSettings) -> Callable[[str], bool]:
-    import time
-
-    validation = _module("app.security.token_validation", "Token validation")
-    validators: list[Any] = []
-    if server.token_mode == "jwt":  # noqa: S105 - a mode name
-        path = server.jwt_key_path
-        if not path:
-            raise HoloremoteError(
-                "JWT checking needs a JWKS file or a public key", fix="choose the key file"
-            )
-        if path.lower().endswith(".json"):
-            key = validation.jwt_key_from_jwks_file(path)
-            algorithms = tuple(sorted(validation.PUBLIC_KEY_ALGORITHMS))
-        else:
-            certstore = _module("app.security.certstore", "Loading keys")
-            pem = certstore.read_bounded_file(path, what="JWT key file")
-            key = validation.jwt_key_from_pem(pem, source=path)
-            algorithms = tuple(sorted(validation.PUBLIC_KEY_ALGORITHMS))
-        validators.append(
-            validation.JwtValidator(
-                key=key,
-                algorithms=algorithms,
-                issuer=server.jwt_issuer or None,
-                audience=server.jwt_audience or None,
-            )
-        )
-    else:
-        validators.append(validation.SharedSecretValidator(accepted=server.shared_secrets))
-
-    def validate(token: str) -> bool:
-        errors = _module("app.security.errors", "Token validation")
-        try:
-            validation.validate_token_any(token, validators, now=time.time())
-        except errors.TokenRejected:
-            return False
-        return True
-
-    return validate
-
-
-def _certificate_validator(settings: EndpointSettings, ask: TofuAsk) -> Callable[[Any], Any]:
-    policy_mod = _module("app.security.client_policy", "Client certificate policy")
-    thumbs = _module("app.security.thumbprints", "Certificate pins")
-    client = settings.client
-    known_path = (
-        Path(client.known_hosts or default_known_hosts()) if client.trust_on_first_use else None
-    )
-    policy = policy_mod.ClientPolicy(
-        pins=(thumbs.parse_pin(client.pin),) if client.pin else (),
-        known_hosts=known_path,
-        allow_name_mismatch=client.allow_name_mismatch,
-        allow_unverified_chain=client.allow_unverified_chain,
-    )
-    host, port = settings.host, settings.port
-
-    def validate(request: Any) -> ValidationResult:
-        system = request.system_result
-        if system is None:
-            system = ValidationResult(
-                reasons={name: "not checked: system validation is off" for name in FIELD_NAMES}
-            )
-        known = None
-        if known_path is not None:
-            known_hosts_mod = _module("app.security.known_hosts", "Known hosts")
-            known = known_hosts_mod.load_known_hosts(known_path)
-        decision = policy_mod.decide(
-            system,
-            request.chain,
-            request.host_name or host,
-            port,
-            policy,
-            known_hosts=known,
-            ask=ask,
-        )
-        if decision.known_hosts is not None and known_path is not None:
-            known_path.parent.mkdir(parents=True, exist_ok=True)
-            decision.known_hosts.save(known_path)
-        result: ValidationResult = decision.result
-        return result
-
-    return validate
-
-
-def _open_runtime(settings: EndpointSettings) -> tuple[Any, str]:
-    if settings.runtime == "openxr":
-        raise EngineUnavailable(
-            "the OpenXR runtime is not available in this build",
-            fix="choose the built-in runtime",
-        )
-    builtin = _module("app.remoting.builtin", "The built-in runtime")
-    trust_pem = None
-    if settings.mode == "connect" and settings.client.ca_file:
-        trust = _module("app.security.trust", "Trust anchors")
-        anchors = trust.anchors_from_file(settings.client.ca_file)
-        from cryptography.hazmat.primitives.serialization import Encoding
-
-        trust_pem = b"".join(c.public_bytes(Encoding.PEM) for c in anchors.certificates)
-    options = builtin.BuiltinOptions(role=settings.role, trust_ca_pem=trust_pem)
-    runtime = builtin.BuiltinRuntime(options)
-    text = "built-in (pure Python over TLS)"
-    if trust_pem is not None:
-        text += f"; system validation trusts {settings.client.ca_file}"
-    return runtime, text
 
 
 def reason_text(reason: int) -> tuple[str, str, str]:

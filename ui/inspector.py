@@ -8,10 +8,18 @@ never parses or checks a certificate itself.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from html import escape
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, Qt
-from PySide6.QtGui import QBrush, QColor, QGuiApplication, QStandardItem, QStandardItemModel
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QGuiApplication,
+    QResizeEvent,
+    QStandardItem,
+    QStandardItemModel,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFormLayout,
@@ -21,6 +29,8 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QSplitter,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QToolButton,
     QTreeView,
     QVBoxLayout,
@@ -37,46 +47,103 @@ _PASS_BRUSH = QBrush(QColor("#1b7f3b"))
 _FAIL_BRUSH = QBrush(QColor("#b00020"))
 
 
-def _item(text: str) -> QStandardItem:
+def _item(text: str, tooltip: str | None = None) -> QStandardItem:
+    """A read-only cell whose tooltip holds its full text (or `tooltip`)."""
     item = QStandardItem(text)
     item.setEditable(False)
+    if tooltip or text:
+        item.setToolTip(tooltip or text)
     return item
 
 
+# The tree's first column never takes more than this share of its width, so that the
+# values (subjects, names, dates) keep the rest.
+MAX_FIELD_COLUMN_SHARE = 0.45
+
+
+class WrappingDelegate(QStyledItemDelegate):
+    """Rows as tall as their text wrapped at the column's width.
+
+    QTreeView asks for a row's height without telling the delegate the column's width,
+    so wrapped text would be cut to one line. The width reported stays the unwrapped
+    one, so that "resize to contents" still widens a column."""
+
+    def __init__(self, view: QTreeView) -> None:
+        super().__init__(view)
+        self._view = view
+
+    def sizeHint(
+        self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> QSize:
+        natural = super().sizeHint(option, index)
+        width = self._view.columnWidth(index.column())
+        if index.column() == 0:
+            depth = 0
+            parent = index.parent()
+            while parent.isValid():
+                depth += 1
+                parent = parent.parent()
+            width -= self._view.indentation() * (depth + int(self._view.rootIsDecorated()))
+        if width <= 0:
+            return natural
+        constrained = QStyleOptionViewItem(option)
+        constrained.rect = QRect(0, 0, width, max(natural.height(), 1))
+        wrapped = super().sizeHint(constrained, index)
+        return QSize(natural.width(), max(natural.height(), wrapped.height()))
+
+
+def _wrapping_tree(name: str, model: QStandardItemModel) -> QTreeView:
+    """A read-only tree whose rows grow to show wrapped text in full."""
+    view = QTreeView()
+    view.setObjectName(name)
+    view.setModel(model)
+    view.setItemDelegate(WrappingDelegate(view))
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.setWordWrap(True)
+    view.setUniformRowHeights(False)
+    view.setTextElideMode(Qt.TextElideMode.ElideNone)
+    # Row heights depend on column widths: lay the rows out again when one changes.
+    view.header().sectionResized.connect(lambda *_: view.scheduleDelayedItemsLayout())
+    return view
+
+
 class ChainInspector(QWidget):
+    """Title and leaf on top; the chain tree beside the thumbprints; the seven checks
+    across the whole width below, reasons wrapped, the failed ones repeated under the
+    table. Splitters let the person give any part more room; every cell's tooltip
+    holds its full text."""
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.title_label = QLabel("No chain yet: connect, or use Tools \u2192 Inspect certificate.")
         self.title_label.setObjectName("inspectorTitle")
         self.title_label.setWordWrap(True)
+        self.title_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.leaf_label = QLabel()
+        self.leaf_label.setObjectName("inspectorLeaf")
+        self.leaf_label.setWordWrap(True)
+        self.leaf_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.leaf_label.hide()
         self.message_label = QLabel()
         self.message_label.setObjectName("inspectorMessage")
         self.message_label.setWordWrap(True)
         self.message_label.setProperty("severity", "error")
+        self.message_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.message_label.hide()
 
         self.chain_model = QStandardItemModel(self)
         self.chain_model.setHorizontalHeaderLabels(["Certificate / field", "Value"])
-        self.chain_view = QTreeView()
-        self.chain_view.setObjectName("inspectorChain")
-        self.chain_view.setModel(self.chain_model)
-        self.chain_view.setUniformRowHeights(True)
-        self.chain_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.chain_view.header().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        self.chain_view = _wrapping_tree("inspectorChain", self.chain_model)
+        self.chain_view.header().setStretchLastSection(True)
         self.chain_view.selectionModel().currentChanged.connect(self._current_changed)
 
         self.checks_model = QStandardItemModel(self)
         self.checks_model.setHorizontalHeaderLabels(["", "Check", "Value", "Reason"])
-        self.checks_view = QTreeView()
-        self.checks_view.setObjectName("inspectorChecks")
+        self.checks_view = _wrapping_tree("inspectorChecks", self.checks_model)
         self.checks_view.setRootIsDecorated(False)
-        self.checks_view.setModel(self.checks_model)
-        self.checks_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.checks_view.setWordWrap(True)
         header = self.checks_view.header()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        for column in (0, 1, 2):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
         self.warnings_label = QLabel()
         self.warnings_label.setObjectName("inspectorWarnings")
@@ -91,8 +158,8 @@ class ChainInspector(QWidget):
         self.failed_label.hide()
         checks_box = QGroupBox("Validation (the seven fields of the verdict)")
         checks_layout = QVBoxLayout(checks_box)
-        checks_layout.addWidget(self.checks_view, 1)
         checks_layout.addWidget(self.failed_label)
+        checks_layout.addWidget(self.checks_view, 1)
         checks_layout.addWidget(self.warnings_label)
 
         self.sha256_edit = QLineEdit()
@@ -126,25 +193,31 @@ class ChainInspector(QWidget):
         self.qr_label.setToolTip("QR code of the SHA-256 pin, for pinning out of band")
         self.qr_caption = QLabel("QR code of the leaf's SHA-256 pin")
         self.qr_caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.qr_caption.setWordWrap(True)
         thumbs.addRow(self.qr_label)
         thumbs.addRow(self.qr_caption)
 
-        right = QWidget()
-        right_layout = QVBoxLayout(right)
-        right_layout.setContentsMargins(0, 0, 0, 0)
-        right_layout.addWidget(checks_box, 3)
-        right_layout.addWidget(thumbs_box, 2)
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(self.chain_view)
-        splitter.addWidget(right)
-        splitter.setStretchFactor(0, 1)
-        splitter.setStretchFactor(1, 1)
+        top = QSplitter(Qt.Orientation.Horizontal)
+        top.setObjectName("inspectorTopSplitter")
+        top.setChildrenCollapsible(False)
+        top.addWidget(self.chain_view)
+        top.addWidget(thumbs_box)
+        top.setStretchFactor(0, 3)
+        top.setStretchFactor(1, 2)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.setObjectName("inspectorSplitter")
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.addWidget(top)
+        self.splitter.addWidget(checks_box)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title_label)
+        layout.addWidget(self.leaf_label)
         layout.addWidget(self.message_label)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(self.splitter, 1)
         self._infos: list[CertificateInfo] = []
         self._rows: tuple[CheckRow, ...] = ()
 
@@ -170,12 +243,19 @@ class ChainInspector(QWidget):
                 parent.appendRow([child_label, _item(value)])
             self.chain_model.appendRow([parent, summary])
         if infos:
+            leaf = infos[0]
+            self.leaf_label.setText(f"<b>Leaf:</b> {escape(leaf.subject)}")
+            self.leaf_label.setToolTip(leaf.subject)
+            self.leaf_label.show()
             self.chain_view.expand(self.chain_model.index(0, 0))
             self.chain_view.setCurrentIndex(self.chain_model.index(0, 0))
-            self._show_thumbprints(infos[0])
-            self.qr_label.setPixmap(qr_pixmap(infos[0].pin, scale=4))
-            self.qr_caption.setText(f"QR code of the leaf's pin: {infos[0].pin[:20]}\u2026")
+            self._fit_field_column()
+            self._show_thumbprints(leaf)
+            self.qr_label.setPixmap(qr_pixmap(leaf.pin, scale=3))
+            self.qr_caption.setText(f"QR code of the leaf's pin: {leaf.pin[:20]}\u2026")
+            self.qr_caption.setToolTip(leaf.pin)
         else:
+            self.leaf_label.hide()
             self._show_thumbprints(None)
             self.qr_label.clear()
         self.show_verdict(verdict)
@@ -189,13 +269,14 @@ class ChainInspector(QWidget):
             return
         self._rows = check_rows(verdict)
         for row in self._rows:
-            mark = _item(PASS_MARK if row.passed else FAIL_MARK)
+            tooltip = f"{row.name}: {'passed' if row.passed else 'FAILED'}. {row.reason}".strip()
+            mark = _item(PASS_MARK if row.passed else FAIL_MARK, tooltip)
             mark.setForeground(_PASS_BRUSH if row.passed else _FAIL_BRUSH)
-            cells = [mark, _item(row.name), _item(row.value), _item(row.reason or "")]
-            for cell in cells:
-                cell.setToolTip(
-                    f"{row.name}: {'passed' if row.passed else 'FAILED'}. {row.reason}".strip()
-                )
+            cells = [mark, _item(row.name, tooltip), _item(row.value, tooltip)]
+            cells.append(_item(row.reason or "", tooltip))
+            if not row.passed:
+                for cell in cells[1:]:
+                    cell.setForeground(_FAIL_BRUSH)
             self.checks_model.appendRow(cells)
         failed = [row for row in self._rows if not row.passed]
         if failed:
@@ -218,6 +299,7 @@ class ChainInspector(QWidget):
 
     def show_error(self, title: str, message: str) -> None:
         self.title_label.setText(title)
+        self.leaf_label.hide()
         self.message_label.setText(message)
         self.message_label.show()
 
@@ -234,15 +316,32 @@ class ChainInspector(QWidget):
 
     # --- internals ------------------------------------------------------------------------
 
+    def _fit_field_column(self) -> None:
+        """The field column as wide as its texts, but never wider than its share."""
+        self.chain_view.resizeColumnToContents(0)
+        limit = int(self.chain_view.viewport().width() * MAX_FIELD_COLUMN_SHARE)
+        if limit > 0 and self.chain_view.columnWidth(0) > limit:
+            self.chain_view.setColumnWidth(0, limit)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self._infos:
+            self._fit_field_column()
+
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         info = current.siblingAtColumn(0).data(INFO_ROLE)
         if isinstance(info, CertificateInfo):
             self._show_thumbprints(info)
 
     def _show_thumbprints(self, info: CertificateInfo | None) -> None:
-        self.sha256_edit.setText(info.sha256 if info else "")
-        self.sha1_edit.setText(info.sha1 if info else "")
-        self.pin_edit.setText(info.pin if info else "")
+        for edit, text in (
+            (self.sha256_edit, info.sha256 if info else ""),
+            (self.sha1_edit, info.sha1 if info else ""),
+            (self.pin_edit, info.pin if info else ""),
+        ):
+            edit.setText(text)
+            edit.setToolTip(text)
+            edit.setCursorPosition(0)  # the start of a thumbprint is what people compare
 
     def _copy(self, edit: QLineEdit) -> None:
         QGuiApplication.clipboard().setText(edit.text())

@@ -5,7 +5,6 @@ segno gives the module matrix; drawing it here avoids Pillow and any temporary f
 
 from __future__ import annotations
 
-import segno
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 
@@ -14,6 +13,8 @@ QUIET_ZONE = 4  # modules of white border, as ISO/IEC 18004 asks
 
 def qr_image(text: str, *, scale: int = 4, error: str = "m") -> QImage:
     """A black-on-white QImage of `text`, each module `scale` pixels wide."""
+    import segno  # imported when first drawn: it pulls in urllib and xml (~20 ms)
+
     code = segno.make(text, error=error)
     matrix = code.matrix
     modules = len(matrix)

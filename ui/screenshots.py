@@ -24,7 +24,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication, QWidget
 
 STEP_TIMEOUT_S = 30.0
-SIZE = (1280, 820)
+SIZE = (1400, 900)
 
 
 async def _until(

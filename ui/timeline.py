@@ -31,7 +31,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor
 
-from ui.engine import CallbackRecord, verdict_from_json
+from ui.engine import CallbackRecord, Result, verdict_from_json
 
 COLUMNS = ("Time", "Side", "Callback", "Summary", "Result", "Duration")
 TIME, SIDE, CALLBACK, SUMMARY, RESULT, DURATION = range(len(COLUMNS))
@@ -51,7 +51,15 @@ _FOREGROUND = Qt.ItemDataRole.ForegroundRole
 _ALIGN = Qt.ItemDataRole.TextAlignmentRole
 _HORIZONTAL = Qt.Orientation.Horizontal
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+_BACKGROUND = Qt.ItemDataRole.BackgroundRole
 _FAILED_BRUSH = QBrush(QColor("#b00020"))
+# XR_ERROR_SIZE_INSUFFICIENT is the normal first half of the specification's two-call
+# idiom (the runtime offers a buffer, the callback asks for a larger one, the runtime
+# calls again): shown in amber, not as a failure.
+SIZE_INSUFFICIENT = int(Result.ERROR_SIZE_INSUFFICIENT)
+SIZE_QUERY_TOOLTIP = "first call of the two-call idiom: the callback asked for a larger buffer"
+_SIZE_QUERY_BRUSH = QBrush(QColor("#8a5a00"))
+_SIZE_QUERY_BACKGROUND = QBrush(QColor("#fff4d6"))
 
 
 def format_time(started_at: float) -> str:
@@ -100,8 +108,14 @@ class TimelineModel(QAbstractTableModel):
         if role == RECORD_ROLE:
             return record
         if role == _FOREGROUND:
-            return _FAILED_BRUSH if record.result < 0 else None
+            if record.result >= 0:
+                return None
+            return _SIZE_QUERY_BRUSH if record.result == SIZE_INSUFFICIENT else _FAILED_BRUSH
+        if role == _BACKGROUND:
+            return _SIZE_QUERY_BACKGROUND if record.result == SIZE_INSUFFICIENT else None
         if role == _TOOLTIP:
+            if record.result == SIZE_INSUFFICIENT:
+                return SIZE_QUERY_TOOLTIP
             return record.summary()
         if role == _ALIGN and column == DURATION:
             return _RIGHT

@@ -198,36 +198,45 @@ class MainWindow(QMainWindow):
 
     # --- tools -------------------------------------------------------------------------------
 
-    def choose_file_to_inspect(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Inspect certificate file", "", STORE_FILTER)
-        if not path:
+    def choose_file_to_inspect(self) -> QFileDialog:
+        """Tools > Inspect certificate file: a file dialog, then (for a .pfx/.p12) the
+        passphrase. Both are opened, not executed: the loop keeps running."""
+        dialog = QFileDialog(self, "Inspect certificate file", "", STORE_FILTER)
+        dialog.setObjectName("inspectFileDialog")
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.fileSelected.connect(self._file_to_inspect_chosen)
+        dialog.open()
+        return dialog
+
+    def _file_to_inspect_chosen(self, path: str) -> None:
+        if not path.lower().endswith((".pfx", ".p12")):
+            self.inspect_file(path)
             return
-        passphrase = ""
-        if path.lower().endswith((".pfx", ".p12")):
-            passphrase, ok = QInputDialog.getText(
-                self,
-                "Passphrase",
-                f"Passphrase of {Path(path).name} (empty if none):",
-                QLineEdit.EchoMode.Password,
-            )
-            if not ok:
-                return
-        self.inspect_file(path, passphrase)
+        ask = QInputDialog(self)
+        ask.setObjectName("inspectPassphraseDialog")
+        ask.setWindowTitle("Passphrase")
+        ask.setLabelText(f"Passphrase of {Path(path).name} (empty if none):")
+        ask.setTextEchoMode(QLineEdit.EchoMode.Password)
+        ask.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        ask.textValueSelected.connect(lambda passphrase: self.inspect_file(path, passphrase))
+        ask.open()
 
     def inspect_file(self, path: str, passphrase: str = "") -> None:
         self.tabs.setCurrentWidget(self.inspector)
         self.jobs.spawn("inspect", self._inspect(path, passphrase))
 
+    def _show_file_problem(self, title: str, path: str, exc: Exception) -> None:
+        message, fix = engine.explain_error(exc)
+        if path not in message:
+            message = f"{path}: {message}"
+        self.inspector.show_error(title, message + (f"\nFix: {fix}" if fix else ""))
+
     async def _inspect(self, path: str, passphrase: str) -> None:
         try:
             summary = await run_blocking(engine.inspect_file, path, passphrase)
         except Exception as exc:  # noqa: BLE001 - shown in the inspector
-            message, fix = engine.explain_error(exc)
-            if path not in message:
-                message = f"{path}: {message}"
-            self.inspector.show_error(
-                f"Cannot inspect {path}", message + (f"\nFix: {fix}" if fix else "")
-            )
+            self._show_file_problem(f"Cannot inspect {path}", path, exc)
             return
         title = f"{path}: {summary.format}, {len(summary.certificates)} certificate(s)"
         if summary.warnings:
@@ -248,11 +257,12 @@ class MainWindow(QMainWindow):
         self.endpoint.client_panel.ca_file.setText(files.paths["ca"])
         server.load_store()
 
-    def open_verify(self) -> None:
+    def open_verify(self) -> VerifyChainDialog:
         dialog = VerifyChainDialog(self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self.verify_chain(*dialog.values()))
         dialog.open()
+        return dialog
 
     def verify_chain(self, chain_file: str, host: str, ca_file: str) -> None:
         self.tabs.setCurrentWidget(self.inspector)
@@ -264,10 +274,7 @@ class MainWindow(QMainWindow):
                 engine.validate_chain_file, chain_file, host, ca_file
             )
         except Exception as exc:  # noqa: BLE001 - shown in the inspector
-            message, fix = engine.explain_error(exc)
-            self.inspector.show_error(
-                f"Cannot verify {chain_file}", message + (f"\nFix: {fix}" if fix else "")
-            )
+            self._show_file_problem(f"Cannot verify {chain_file}", chain_file, exc)
             return
         accepted = not verdict.failed_fields()
         self.inspector.show_chain(

@@ -18,10 +18,17 @@ import importlib.util
 import json
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from app.commands.certificate_verdict import (
+    callback_summary,
+    combine_with_runtime,
+    refusal_lines,
+    refused_checks,
+)
 from app.errors import HoloremoteError, InputError
 from app.remoting.builtin import BuiltinOptions, BuiltinRuntime
 from app.remoting.builtin.protocol import DEFAULT_HANDSHAKE_PORT, DEFAULT_TRANSPORT_PORT
@@ -42,7 +49,7 @@ from app.security.certstore import (
     read_bounded_file,
     server_tls_material,
 )
-from app.security.client_policy import ClientPolicy, decide
+from app.security.client_policy import ClientPolicy, PolicyDecision, TofuQuestion, apply_policy
 from app.security.known_hosts import KnownHosts, load_known_hosts
 from app.security.system_validation import validate_server_chain
 from app.security.thumbprints import parse_pin
@@ -65,6 +72,7 @@ from app.session_events import (
     SessionEvent,
     StateChanged,
 )
+from app.xr.values import ConnectionState, DisconnectReason
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -363,35 +371,117 @@ def client_policy(args: argparse.Namespace) -> ClientPolicy:
 
 
 def certificate_validator(args: argparse.Namespace, port: int) -> CertificateValidator:
-    """System validation (against --ca-file when given, else the runtime's system
-    result), then the client policy (pins, known hosts, escape hatches)."""
+    """This app's own validation of the chain, merged with the runtime's system
+    result, then the client policy (pins, known hosts, escape hatches).
+
+    Our own `validate_server_chain` always runs (trust: --ca-file, else the OS
+    store), because only it can say *why* a field failed: the C struct that carries
+    the runtime's result has no text. With --ca-file our validation decides. Without
+    it, when the runtime supplied a system result, that result decides each field (a
+    runtime such as Microsoft's uses the Windows store, which we cannot see) and our
+    reasons are attached where our check agrees (`combine_with_runtime`)."""
     policy = client_policy(args)
     anchors = trust_anchors(args)
+    trust_on_first_use = bool(getattr(args, "trust_on_first_use", False))
+    if trust_on_first_use and policy.known_hosts is None:
+        raise UsageError(
+            "--trust-on-first-use",
+            "only means something with --known-hosts",
+            fix="add --known-hosts FILE",
+        )
     known: KnownHosts | None = None
     if policy.known_hosts is not None:
         try:
             known = load_known_hosts(policy.known_hosts)
         except HoloremoteError as exc:
             raise UsageError(f"--known-hosts {args.known_hosts}", exc.message) from None
+    lock = threading.Lock()
+    loaded: list[TrustAnchors | HoloremoteError] = []
+
+    def our_anchors() -> TrustAnchors:
+        """--ca-file, else the OS store (loaded once, on first use)."""
+        if anchors is not None:
+            return anchors
+        with lock:
+            if not loaded:
+                try:
+                    loaded.append(system_anchors())
+                except HoloremoteError as exc:
+                    loaded.append(exc)
+            found = loaded[0]
+        if isinstance(found, HoloremoteError):
+            raise found
+        return found
 
     def validate(request: CertificateValidationRequest) -> ValidationResult:
+        nonlocal known
         host = request.host_name or ""
-        system = request.system_result
-        if anchors is not None or system is None:
-            system = validate_server_chain(
+        own: ValidationResult | None = None
+        try:
+            checked = validate_server_chain(
                 request.chain,
                 host,
-                anchors=anchors or system_anchors(),
+                anchors=our_anchors(),
                 force_revocation_check=request.force_revocation_check,
-            ).result
-        decision = decide(system, request.chain, host, port, policy, known_hosts=known)
-        if decision.question is not None and decision.known_hosts is None:
-            raise CallbackRefusal(
-                "unknown server on first use; accept it in the window, or pin it with --pin"
             )
+            own, source = checked.result, checked.trust_source
+        except HoloremoteError as exc:
+            source = f"no trust store ({exc.message})"
+        runtime = request.system_result
+        if anchors is None and runtime is not None:
+            system = combine_with_runtime(runtime, own, source)
+        elif own is not None:
+            system = own
+        else:
+            raise CallbackRefusal(
+                f"the certificate cannot be validated: {source}; give the CA with --ca-file "
+                "or pin the server with --pin"
+            )
+        decision = apply_policy(system, request.chain, host, port, policy, known_hosts=known)
+        if decision.question is not None:
+            decision = _first_use(decision.question, system, request.chain, host, memory=known)
         if decision.known_hosts is not None and policy.known_hosts is not None:
             decision.known_hosts.save(policy.known_hosts)
-        return decision.result  # its warnings travel in the callback record
+            known = decision.known_hosts
+        return decision.result  # its reasons and warnings travel in the callback record
+
+    def _first_use(
+        question: TofuQuestion,
+        system: ValidationResult,
+        chain: tuple[bytes, ...],
+        host: str,
+        *,
+        memory: KnownHosts | None,
+    ) -> PolicyDecision:
+        """An endpoint not in the known-hosts file. The command line cannot ask a
+        person, so --trust-on-first-use is the answer given in advance."""
+        assert policy.known_hosts is not None
+        pin = f"SHA256:{question.sha256}"
+        if not trust_on_first_use:
+            refused = apply_policy(
+                system, chain, host, port, policy, known_hosts=memory, user_accepts=False
+            )
+            reason = (
+                f"first connection to {question.endpoint}: it is not in the known-hosts file "
+                f"{policy.known_hosts}, and the command line cannot ask (--trust-on-first-use "
+                "answers yes in advance)"
+            )
+            return PolicyDecision(
+                refused.result.with_changes(
+                    reasons={**refused.result.reasons, "trustedRoot": reason}
+                )
+            )
+        learned = apply_policy(
+            system, chain, host, port, policy, known_hosts=memory, user_accepts=True
+        )
+        note = (
+            f"trusted on first use: learned the certificate of {question.endpoint} ({pin}) "
+            f"and saved it to {policy.known_hosts}; later connections must present it"
+        )
+        return PolicyDecision(
+            learned.result.with_changes(warnings=(*learned.result.warnings, note)),
+            known_hosts=learned.known_hosts,
+        )
 
     return validate
 
@@ -456,12 +546,18 @@ def make_runtime(args: argparse.Namespace, options: BuiltinOptions) -> tuple[Rem
 
 
 class EventPrinter:
-    """Prints session events as text lines or JSON lines (spec names)."""
+    """Prints session events as text lines or JSON lines (spec names).
+
+    It remembers, per attempt, whether this client refused the server's certificate
+    (a ValidateServerCertificate record with a verdict that is not acceptable), so
+    that the disconnect that follows says so instead of guessing among causes."""
 
     def __init__(self, *, as_json: bool, out: TextIO | None = None, prefix: str = "") -> None:
         self.as_json = as_json
         self.out = out or sys.stdout
         self.prefix = prefix
+        self._refused: list[str] | None = None  # failed checks of this attempt
+        self._refusal_fixes: list[str] = []
 
     def json(self, data: dict[str, Any]) -> None:
         if self.prefix:
@@ -478,9 +574,29 @@ class EventPrinter:
         else:
             self.text(message)
 
+    def _certificate_refusal(self, event: Disconnected) -> str | None:
+        if event.reason != DisconnectReason.HANDSHAKE_CONNECTION_FAILED or not self._refused:
+            return None
+        return f"this client refused the server's certificate ({', '.join(self._refused)})"
+
     def event(self, event: SessionEvent) -> None:
+        if isinstance(event, StateChanged) and event.state == ConnectionState.CONNECTING:
+            self._refused, self._refusal_fixes = None, []
+        elif isinstance(event, CallbackCalled):
+            checks = refused_checks(event.record)
+            if checks is not None:
+                self._refused = checks
+                self._refusal_fixes = [
+                    line.strip().removeprefix("fix: ")
+                    for line in refusal_lines(event.record)
+                    if line.strip().startswith("fix: ")
+                ]
         if self.as_json:
-            self.json(event.to_json())
+            data = event.to_json()
+            if isinstance(event, Disconnected) and (why := self._certificate_refusal(event)):
+                data["detail"] = why
+                data["failedChecks"] = list(self._refused or [])
+            self.json(data)
             return
         if isinstance(event, StateChanged):
             self.text(f"state: {event.state.spec_name}")
@@ -490,20 +606,30 @@ class EventPrinter:
         elif isinstance(event, Connected):
             self.text("connected")
         elif isinstance(event, Disconnected):
+            why = self._certificate_refusal(event)
+            if why is not None:
+                self.text(f"disconnected: {event.reason.spec_name} ({int(event.reason)}): {why}")
+                for fix in self._refusal_fixes or [event.fix]:
+                    self.text(f"  fix: {fix}")
+                return
             self.text(f"disconnected: {event.reason.spec_name} ({int(event.reason)})")
             self.text(f"  {event.explanation}")
             if event.failed:
                 self.text(f"  fix: {event.fix}")
         elif isinstance(event, CallbackCalled):
             record = event.record
+            summary = callback_summary(record)
             self.text(
                 f"callback {record.callback} ({record.side}) -> {record.result_name} "
                 f"in {record.duration_s * 1000:.2f} ms"
-                + (f": {record.error}" if record.error else "")
+                + (f": {summary}" if summary else "")
+                + (f" ({record.error})" if record.error else "")
             )
             verdict = record.outputs.get("validationResultOut")
             for warning in verdict.get("warnings", []) if isinstance(verdict, dict) else []:
                 self.text(f"  warning: {warning}")
+            for line in refusal_lines(record):
+                self.text(line)
         elif isinstance(event, Note):
             self.text(f"{event.level}: {event.message}")
 

@@ -45,6 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="stay connected this long, then disconnect (default: until interrupted)",
     )
     parser.add_argument(
+        "--trust-on-first-use",
+        action="store_true",
+        help="with --known-hosts: accept an unknown server's certificate, remember it in "
+        "the file and print its pin (the command line cannot ask)",
+    )
+    parser.add_argument(
         "--no-system-validation",
         dest="system_validation",
         action="store_false",

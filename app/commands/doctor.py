@@ -305,6 +305,7 @@ class Doctor:
                     role=role,
                     now=time.monotonic(),
                     timeout=self.timeout,
+                    probe=True,  # a refusal of the doctor never ends the listen
                 )
                 event = self._exchange(sock, core)
                 if isinstance(event, HandshakeFailed) and "both ends" in event.detail:

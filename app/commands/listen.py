@@ -1,9 +1,14 @@
 """`holoremote listen`: serve one secure (or plain) remoting endpoint.
 
-Prints every event (text, or one JSON object per line with --json). Without --once it
-listens again after each session, until interrupted (Ctrl+C: exit 0). With --once it
-serves one connection and exits with its outcome: 0 if it connected and closed
-cleanly, 3 otherwise (the disconnect reason printed by name).
+Prints every event (text, or one JSON object per line with --json). A listen ends
+with one disconnect: after a session, or when a client of this protocol is refused
+(a presented token refused: AUTHENTICATION_FAILED; the same role: HANDSHAKE_FAILED;
+no common version: REMOTING_VERSION_MISMATCH), as with Microsoft's runtime. Without
+--once it then listens again, as Microsoft's sample does, on the same ports (with
+--ephemeral-port too, so the printed ports stay valid), until interrupted (Ctrl+C:
+exit 0). With --once it exits with that outcome: 0 if a client connected and closed
+cleanly, 3 otherwise (the disconnect reason printed by name). Probes that never
+present themselves as a client (doctor, scanners, TLS probes) only leave a note.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import signal
 
 from app.commands.common import (
@@ -29,7 +35,7 @@ from app.commands.common import (
 )
 from app.errors import HoloremoteError
 from app.session import ConfigError, Session, SessionConfig
-from app.session_events import Connected, Disconnected, SessionEvent
+from app.session_events import Connected, Disconnected, Listening, SessionEvent
 
 # A listener waits for clients as long as it runs; bounded only to keep every wait finite.
 FOREVER_S = 365 * 24 * 3600.0
@@ -91,9 +97,19 @@ async def serve(args: argparse.Namespace) -> int:
                 return status
             if isinstance(last, Disconnected) and not connected and last.reason in _FATAL:
                 return EXIT_CONNECTION_FAILED  # the listener itself cannot run
+            _keep_ports(session, mark)
     finally:
         await session.aclose()
         await printing
+
+
+def _keep_ports(session: Session, mark: int) -> None:
+    """Listen again on the ports this listen bound (ephemeral ones included)."""
+    bound = [e for e in session.history[mark - session.event_count :] if isinstance(e, Listening)]
+    if bound and bound[-1].transport_port:
+        session.config = dataclasses.replace(
+            session.config, port=bound[-1].port, transport_port=bound[-1].transport_port
+        )
 
 
 async def _session_end(session: Session, mark: int) -> tuple[SessionEvent, bool]:

@@ -82,15 +82,16 @@ _TEXTS: dict[R, ReasonText] = {
         ),
         _t(
             R.AUTHENTICATION_FAILED,
-            "client",
+            "client/server",
             "The server refused the client's authentication token (wrong, expired or "
-            "missing token, or the wrong realm).",
+            "missing token, or a token for another realm). On the server this ends the "
+            "listen after answering the client.",
             "Give the client the token the server accepts (--token-file or "
             "HOLOREMOTE_TOKEN) and check the realm the server announces.",
         ),
         _t(
             R.REMOTING_VERSION_MISMATCH,
-            "client",
+            "client/server",
             "Client and server share no remoting version.",
             "Update the older end so both run the same holoremote / remoting version.",
         ),
@@ -102,10 +103,11 @@ _TEXTS: dict[R, ReasonText] = {
         ),
         _t(
             R.HANDSHAKE_FAILED,
-            "client",
-            "The handshake failed for another reason (for example both ends claim the "
-            "same role, or the server answered something unexpected).",
-            "Make sure one end is the remote and the other the player, and run "
+            "client/server",
+            "The handshake failed for another reason: most often both ends claim the "
+            "same role (two remotes or two players), or the peer answered something "
+            "the handshake does not allow.",
+            "Make one end the remote and the other the player (--role), and run "
             "'holoremote doctor HOST:PORT'.",
         ),
         _t(
@@ -207,9 +209,10 @@ _TEXTS: dict[R, ReasonText] = {
         _t(
             R.SESSION_OPEN_TIMEOUT,
             "client/server",
-            "The transport session did not open in time (the peer stopped answering "
-            "after the handshake, or heartbeats stopped).",
-            "Check the network between the ends and the transport port.",
+            "The transport session did not open in time: the handshake succeeded but "
+            "the transport connection never completed.",
+            "Check the network between the ends and that the transport port (default "
+            "8266) is reachable.",
         ),
         _t(
             R.REMOTING_HANDSHAKE_TIMEOUT,

@@ -3,11 +3,13 @@ runtime are in tests/app/remoting/)."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from app.remoting.reasons import explain
 from app.security.records import CallbackRecord
-from app.session import ConfigError, SessionConfig
+from app.session import ConfigError, RecordRelay, SessionConfig
 from app.session_events import (
     CallbackCalled,
     Connected,
@@ -74,3 +76,108 @@ def test_events_serialise_with_spec_names() -> None:
     assert CallbackCalled(record).to_json()["callback"] == "RequestAuthenticationToken"
     assert CallbackCalled(record).to_json()["result"] == "XR_SUCCESS"
     assert Note("info", "x").to_json() == {"event": "note", "level": "info", "message": "x"}
+
+
+# --- RecordRelay: records from runtime threads reach the loop in batches -------------
+
+
+class _CountingLoop(asyncio.SelectorEventLoop):
+    """A real event loop that counts thread-safe wake-ups."""
+
+    wakeups = 0
+
+    def call_soon_threadsafe(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.wakeups += 1
+        return super().call_soon_threadsafe(*args, **kwargs)
+
+
+def _records(n: int) -> list[CallbackRecord]:
+    return [
+        CallbackRecord("ValidateAuthenticationToken", float(i), 0.0, {}, {}, 0) for i in range(n)
+    ]
+
+
+def test_a_burst_of_records_costs_one_wakeup_and_keeps_its_order() -> None:
+    loop = _CountingLoop()
+    relay = RecordRelay()
+    got: list[CallbackRecord] = []
+    records = _records(10_000)
+
+    async def burst() -> None:
+        relay.attach(got.append, asyncio.get_running_loop())
+        for record in records:  # no yield in between: the drain cannot run yet
+            relay(record)
+        assert got == []
+        await asyncio.sleep(0)
+        assert got == records
+
+    try:
+        loop.run_until_complete(burst())
+    finally:
+        loop.close()
+    assert loop.wakeups == 1
+
+
+def test_records_from_threads_arrive_in_order_with_far_fewer_wakeups() -> None:
+    loop = _CountingLoop()
+    relay = RecordRelay()
+    got: list[CallbackRecord] = []
+    records = _records(5_000)  # fewer than the relay's bound (MAX_HISTORY)
+    early = _records(3)
+
+    async def from_a_thread() -> None:
+        for record in early:  # before attach: kept, then delivered first
+            relay(record)
+        done = asyncio.Event()
+        relay.attach(
+            lambda r: (got.append(r), len(got) == 5_003 and done.set()), asyncio.get_running_loop()
+        )
+
+        def produce() -> None:
+            for record in records:
+                relay(record)
+
+        await asyncio.to_thread(produce)
+        await asyncio.wait_for(done.wait(), 10)
+
+    try:
+        loop.run_until_complete(from_a_thread())
+    finally:
+        loop.close()
+    assert got == early + records
+    assert loop.wakeups < len(records) / 2, loop.wakeups
+
+
+def test_without_a_loop_records_are_forwarded_at_once_and_detach_stops_them() -> None:
+    relay = RecordRelay()
+    got: list[CallbackRecord] = []
+    first, second, third = _records(3)
+    relay(first)
+    relay.attach(got.append)
+    assert got == [first]
+    relay(second)
+    assert got == [first, second]
+    relay.detach()
+    relay(third)  # kept for the next attach
+    assert got == [first, second]
+
+
+def test_a_loop_that_never_drains_keeps_only_the_newest_records() -> None:
+    from app.session import MAX_HISTORY
+
+    loop = _CountingLoop()
+    relay = RecordRelay()
+    got: list[CallbackRecord] = []
+    records = _records(MAX_HISTORY + 5)
+
+    async def stalled() -> None:
+        relay.attach(got.append, asyncio.get_running_loop())
+        for record in records:
+            relay(record)
+        await asyncio.sleep(0)
+
+    try:
+        loop.run_until_complete(stalled())
+    finally:
+        loop.close()
+    assert got == records[5:]

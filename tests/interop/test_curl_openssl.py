@@ -62,6 +62,11 @@ def test_curl_gets_the_challenge_then_200_then_401_for_a_wrong_token(
         status, head, _ = curl(port, files["ca"], "--header", "Authorization: Bearer wrong-token-1")
         assert status == 401
         assert 'error="invalid_token"' in head
+        # A refused token ends that listen (Microsoft's semantics); `listen` listens
+        # again on the same ports.
+        ended = listener.wait_event("disconnected")
+        assert ended["reason"] == "XR_REMOTING_DISCONNECT_REASON_AUTHENTICATION_FAILED_MSFT"
+        assert listener.ports() == (port, transport)
 
         status, _, body = curl(port, files["ca"], "--header", f"Authorization: Bearer {TOKEN}")
         assert status == 200

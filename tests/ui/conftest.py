@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PySide6.QtCore import QSettings
@@ -46,6 +47,36 @@ def qasync_loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
     loop.close()
 
 
+@pytest.fixture(autouse=True)
+def no_openxr_runtime(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The machine's own OpenXR runtime (XR_RUNTIME_JSON, active_runtime.json) never
+    leaks in: "Automatic" means the built-in runtime unless a test names a manifest.
+    Choosing a manifest sets XR_RUNTIME_JSON for the process; monkeypatch undoes it."""
+    monkeypatch.delenv("XR_RUNTIME_JSON", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
+    monkeypatch.setenv("XDG_CONFIG_DIRS", str(tmp_path / "xdg-dirs"))
+
+
+@pytest.fixture(scope="session")
+def xr_test_runtimes(
+    tmp_path_factory: pytest.TempPathFactory, require_tool: Callable[[str], str]
+) -> dict[str, Path]:
+    """Manifests of the test OpenXR runtime (tests/support/openxr_runtime), compiled
+    once: "full" offers XR_MSFT_holographic_remoting, "no-extension" does not."""
+    from tests.support.openxr_runtime import build, variants
+    from tests.support.openxr_runtime import runtime as test_runtime
+
+    require_tool("cc")
+    out = tmp_path_factory.mktemp("ui-openxr-runtime")
+    library = build.compile_shim(out / "build")
+    manifests = {}
+    for variant in (variants.FULL, variants.NO_EXTENSION):
+        built = build.make_variant(library, out, variant)
+        test_runtime.install(str(built.library), built.variant)
+        manifests[variant.name] = built.manifest
+    return manifests
+
+
 @pytest.fixture
 def settings_file(tmp_path: Path) -> Path:
     return tmp_path / "holoremote.ini"
@@ -54,6 +85,26 @@ def settings_file(tmp_path: Path) -> Path:
 @pytest.fixture
 def qsettings(settings_file: Path) -> QSettings:
     return QSettings(str(settings_file), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def window(qtbot, qasync_loop, qsettings: QSettings) -> Iterator[Any]:
+    """The real main window with isolated settings and no keyring; at the end, waits
+    for everything it started off the UI thread."""
+    from ui.secrets import NotRememberingStore
+    from ui.window import MainWindow
+
+    win = MainWindow(qsettings, secret_store=NotRememberingStore("tests"))
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    e = win.endpoint
+    qtbot.waitUntil(
+        lambda: (
+            not (win.jobs.busy or e.jobs.busy or e.server_panel.jobs.busy or e.controller.active)
+        ),
+        timeout=10_000,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import segno
 from cryptography.hazmat.primitives import hashes
+from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QColor, QGuiApplication
 
 from app.security.testpki import GeneratedPki
@@ -116,3 +117,57 @@ def test_qr_image_matches_segno_matrix() -> None:
         for x, dark in enumerate(row):
             pixel = image.pixel((x + QUIET_ZONE) * scale + 1, (y + QUIET_ZONE) * scale + 1)
             assert (pixel == black) == bool(dark)
+
+
+def _fits(view, index) -> bool:
+    """The cell's whole text fits its rectangle, wrapped at the column's width."""
+    rect = view.visualRect(index)
+    text = index.data()
+    needed = view.fontMetrics().boundingRect(
+        QRect(0, 0, max(rect.width() - 8, 1), 100_000), Qt.TextFlag.TextWordWrap, text
+    )
+    return needed.height() <= rect.height() and view.viewport().rect().contains(rect)
+
+
+def _fully_visible(widget) -> bool:
+    return widget.isVisible() and widget.visibleRegion().boundingRect() == widget.rect()
+
+
+def test_leaf_and_failed_checks_readable_without_scrolling_at_1400x900(
+    qtbot, qasync_loop, qsettings, pki_files
+) -> None:
+    from ui.secrets import NotRememberingStore
+    from ui.window import MainWindow
+
+    window = MainWindow(qsettings, secret_store=NotRememberingStore("tests"))
+    qtbot.addWidget(window)
+    window.resize(1400, 900)
+    window.show()
+    window.verify_chain(str(pki_files["chain"]), "wrong.example", str(pki_files["ca"]))
+    inspector = window.inspector
+    qtbot.waitUntil(lambda: len(inspector.check_marks()) == 7, timeout=10_000)
+    qtbot.waitUntil(lambda: _fully_visible(inspector.failed_label), timeout=2_000)
+    assert "nameMismatch" in inspector.failed_label.text()
+    assert "wrong.example" in inspector.failed_label.text()
+    assert _fully_visible(inspector.leaf_label)
+    assert "CN=localhost" in inspector.leaf_label.text()
+    # The seven checks without a scroll bar, each reason whole.
+    checks = inspector.checks_view
+    assert checks.verticalScrollBar().maximum() == 0
+    for row in range(7):
+        assert _fits(checks, inspector.checks_model.index(row, 3)), row
+        assert (
+            inspector.checks_model.item(row, 3)
+            .toolTip()
+            .endswith(inspector.checks_model.item(row, 3).text())
+        )
+    # The leaf's subject is whole in the tree too, and every value has its full text
+    # as a tooltip.
+    tree = inspector.chain_view
+    subject = inspector.chain_model.index(0, 1)
+    assert "CN=localhost" in subject.data() and _fits(tree, subject)
+    leaf = inspector.chain_model.item(0, 0)
+    for row in range(leaf.rowCount()):
+        value = leaf.child(row, 1)
+        assert value.toolTip() == value.text()
+    qtbot.waitUntil(lambda: not window.jobs.busy, timeout=5_000)

@@ -5,14 +5,17 @@ from __future__ import annotations
 import threading
 
 from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtGui import QColor
 
 from app.security.records import CALLBACK_NAMES, CallbackRecord
+from app.xr.values import Result
 from tests.ui.conftest import TOKEN
 from ui.timeline import (
     CALLBACK,
     RECORD_ROLE,
     RESULT,
     SIDE,
+    SIZE_QUERY_TOOLTIP,
     TIME,
     CallbackFilterProxy,
     RecordBatcher,
@@ -123,3 +126,33 @@ def test_widget_filter_and_details(qtbot, records: list[CallbackRecord]) -> None
     widget.clear()
     assert widget.model.rowCount() == 0
     assert widget.model.rowCount(QModelIndex()) == 0
+
+
+def test_size_query_rows_are_amber_and_real_failures_red(records: list[CallbackRecord]) -> None:
+    model = TimelineModel()
+    model.append_records(records)
+    size_query = int(Result.ERROR_SIZE_INSUFFICIENT)
+    rows = [r for r in range(model.rowCount()) if model.record(r).result == size_query]
+    assert rows, "the records include the first half of a two-call idiom"
+    for column in (CALLBACK, RESULT):
+        index = model.index(rows[0], column)
+        assert model.data(index, Qt.ItemDataRole.ToolTipRole) == SIZE_QUERY_TOOLTIP
+        assert model.data(index, Qt.ItemDataRole.ForegroundRole).color() == QColor("#8a5a00")
+        assert model.data(index, Qt.ItemDataRole.BackgroundRole) is not None
+    assert model.data(model.index(rows[0], RESULT)) == "XR_ERROR_SIZE_INSUFFICIENT"
+    ok = next(r for r in range(model.rowCount()) if model.record(r).result == 0)
+    assert model.data(model.index(ok, RESULT), Qt.ItemDataRole.ForegroundRole) is None
+    failure = CallbackRecord(
+        "ValidateAuthenticationToken",
+        records[0].started_at,
+        0.001,
+        {},
+        {},
+        int(Result.ERROR_RUNTIME_FAILURE),
+        error="the validator raised",
+    )
+    model.append_records([failure])
+    index = model.index(model.rowCount() - 1, RESULT)
+    assert model.data(index, Qt.ItemDataRole.ForegroundRole).color() == QColor("#b00020")
+    assert model.data(index, Qt.ItemDataRole.BackgroundRole) is None
+    assert "the validator raised" in model.data(index, Qt.ItemDataRole.ToolTipRole)

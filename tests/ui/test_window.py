@@ -9,22 +9,12 @@ import keyring
 import keyring.backend
 import pytest
 from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QDialogButtonBox, QInputDialog, QLineEdit
 
 from app.security.records import CALLBACK_NAMES, CallbackRecord
 from tests.ui.conftest import PASSPHRASE, TOKEN
 from ui.secrets import KeyringSecretStore, NotRememberingStore, open_secret_store
 from ui.window import MainWindow
-
-
-@pytest.fixture
-def window(qtbot, qasync_loop, qsettings: QSettings) -> Iterator[MainWindow]:
-    win = MainWindow(qsettings, secret_store=NotRememberingStore("tests"))
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    qtbot.waitUntil(
-        lambda: not win.jobs.busy and not win.endpoint.server_panel.jobs.busy, timeout=5000
-    )
 
 
 def _listen(window: MainWindow) -> None:
@@ -139,7 +129,7 @@ def test_policy_warnings_visible_when_on(window: MainWindow) -> None:
         "Name mismatch allowed",
         "Unverified chain allowed",
         "Trust on first use",
-        "System validation is off",
+        "System validation by the runtime is off",
     ):
         assert phrase in warnings
     panel.allow_name_mismatch.setChecked(False)
@@ -313,3 +303,77 @@ def test_verify_chain_for_wrong_host_marks_name_check_failed(
     window.verify_chain(str(pki_files["chain"]), "127.0.0.1", str(pki_files["ca"]))
     qtbot.waitUntil(lambda: "would accept" in window.inspector.title_label.text(), timeout=10_000)
     assert all(window.inspector.check_marks().values())
+
+
+# --- Tools menu dialogs with a bad file ----------------------------------------------------
+
+
+def test_verify_dialog_with_a_bad_chain_file_names_the_file(
+    qtbot, window: MainWindow, tmp_path: Path, pki_files
+) -> None:
+    bad = tmp_path / "not-a-chain.pem"
+    bad.write_bytes(b"-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n")
+    dialog = window.open_verify()
+    qtbot.waitUntil(dialog.isVisible)
+    dialog.chain_file.setText(str(bad))
+    dialog.host.setText("localhost")
+    dialog.ca_file.setText(str(pki_files["ca"]))
+    dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok).click()
+    qtbot.waitUntil(window.inspector.message_label.isVisible, timeout=5000)
+    assert window.tabs.currentWidget() is window.inspector
+    assert str(bad) in window.inspector.title_label.text()
+    message = window.inspector.message_label.text()
+    assert message.startswith(f"{bad}: ") and "is not valid base64" in message
+    assert "Fix: copy or export the file again" in message
+
+
+def test_verify_dialog_with_a_missing_ca_file_names_it(
+    qtbot, window: MainWindow, tmp_path: Path, pki_files
+) -> None:
+    missing = tmp_path / "no-such-ca.pem"
+    dialog = window.open_verify()
+    dialog.chain_file.setText(str(pki_files["chain"]))
+    dialog.host.setText("localhost")
+    dialog.ca_file.setText(str(missing))
+    dialog.accept()
+    qtbot.waitUntil(window.inspector.message_label.isVisible, timeout=5000)
+    assert str(missing) in window.inspector.message_label.text()
+
+
+def test_inspect_dialog_with_a_bad_file_names_the_file(
+    qtbot, window: MainWindow, tmp_path: Path
+) -> None:
+    bad = tmp_path / "corrupt.der"
+    bad.write_bytes(b"\x30\x82\x01\x00 this is not DER")
+    dialog = window.choose_file_to_inspect()
+    qtbot.waitUntil(dialog.isVisible)
+    dialog.selectFile(str(bad))
+    dialog.accept()
+    qtbot.waitUntil(window.inspector.message_label.isVisible, timeout=5000)
+    assert f"Cannot inspect {bad}" in window.inspector.title_label.text()
+    assert window.inspector.message_label.text().startswith(f"{bad}: ")
+
+
+def test_inspect_dialog_asks_a_pfx_passphrase_and_names_the_file_when_wrong(
+    qtbot, window: MainWindow, pki_files
+) -> None:
+    dialog = window.choose_file_to_inspect()
+    dialog.selectFile(str(pki_files["pfx"]))
+    dialog.accept()
+    ask = window.findChild(QInputDialog, "inspectPassphraseDialog")
+    assert ask is not None and ask.textEchoMode() == QLineEdit.EchoMode.Password
+    ask.setTextValue("not the passphrase")
+    ask.accept()
+    qtbot.waitUntil(window.inspector.message_label.isVisible, timeout=5000)
+    message = window.inspector.message_label.text()
+    assert str(pki_files["pfx"]) in message and "passphrase" in message
+    assert "not the passphrase" not in message
+    # The right passphrase shows the chain.
+    dialog = window.choose_file_to_inspect()
+    dialog.selectFile(str(pki_files["pfx"]))
+    dialog.accept()
+    ask = window.findChild(QInputDialog, "inspectPassphraseDialog")
+    ask.setTextValue(PASSPHRASE)
+    ask.accept()
+    qtbot.waitUntil(lambda: len(window.inspector.certificate_titles()) == 3, timeout=5000)
+    assert not window.inspector.message_label.isVisible()

@@ -119,6 +119,10 @@ class Connector:
         self._task = asyncio.current_task()
         reason, detail = R.INTERNAL_ERROR, "the connection attempt stopped unexpectedly"
         try:
+            if self._cancel_reason is not None:
+                # Canceled before this task first ran (the request came in between
+                # the runtime scheduling the task and the task starting).
+                raise _Failed(*self._cancel_reason)
             reason, detail = await self._connect_and_run()
         except _Failed as failure:
             reason, detail = failure.reason, failure.detail
@@ -154,6 +158,9 @@ class Connector:
                     server_hostname=self._host,
                     ssl_handshake_timeout=max(0.1, deadline - loop.time()),
                 )
+        except asyncio.CancelledError:
+            writer.transport.abort()
+            raise
         except TimeoutError:
             writer.transport.abort()
             raise _Failed(
@@ -176,15 +183,22 @@ class Connector:
         reader, writer = await self._open(self._port, transport=False)
         deadline = loop.time() + options.handshake_timeout
         leaf: bytes | None = None
+        tls_up = not self._secure
         try:
             if self._secure:
                 ssl_object = await self._start_tls(writer, deadline, R.HANDSHAKE_CONNECTION_FAILED)
+                tls_up = True
                 chain = tls.peer_chain(ssl_object)
                 await self._validate_chain(chain)
                 leaf = chain[0]
             accepted = await self._http_handshake(reader, writer, deadline)
         finally:
-            await close_writer(writer)
+            if tls_up:
+                await close_writer(writer)
+            # else: a TLS handshake that failed or was canceled; asyncio has closed
+            # the socket, and there is no TLS session to send close_notify on.
+            # Waiting for the stream to report closed would only wait out the grace
+            # (the stream protocol never hears of the close).
         return await self._transport(accepted, leaf)
 
     async def _validate_chain(self, chain: tuple[bytes, ...]) -> None:

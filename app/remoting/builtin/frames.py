@@ -246,7 +246,15 @@ class TransportConnection:
         if self.phase == Phase.CLOSING:
             self._end(R.DISCONNECT_REQUEST, "closed on our request")
         elif self.phase == Phase.OPEN:
-            self._end(R.CONNECTION_LOST, "the peer closed the connection without a request")
+            # Even in the middle of a frame: a peer that dies while writing a large
+            # message leaves half a frame, and that is a lost connection, not a peer
+            # speaking another protocol (PROTOCOL_ERROR).
+            unfinished = (
+                f" ({len(self._buffer)} bytes of an unfinished frame)" if self._buffer else ""
+            )
+            self._end(
+                R.CONNECTION_LOST, f"the peer closed the connection without a request{unfinished}"
+            )
         elif self.phase == Phase.OPENING:
             self._end(
                 R.TRANSPORT_CONNECTION_FAILED,

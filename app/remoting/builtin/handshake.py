@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import collections
+import hmac
 import json
 import re
 from collections.abc import Iterable
@@ -35,6 +36,7 @@ from app.remoting.builtin.protocol import (
     MAX_HEAD_BYTES,
     MAX_REQUESTS_PER_CONNECTION,
     MAX_TOKEN_BYTES,
+    PROBE_HEADER,
     PROTOCOL_VERSION,
     ROLE_HEADER,
     ROLES,
@@ -106,10 +108,19 @@ class ClientAdmitted:
 
 @dataclass(frozen=True)
 class ClientRefused:
-    """Server: the client was answered with an error and the connection closes."""
+    """Server: the client was answered with an error and the connection closes.
+
+    `reason` is set when a peer speaking this protocol was refused for a reason the
+    specification names on the server too (a presented token refused:
+    AUTHENTICATION_FAILED; the same role: HANDSHAKE_FAILED; no common version:
+    REMOTING_VERSION_MISMATCH): that attempt ends the listen, as in Microsoft's
+    runtime. It is None for everything else (probes, scanners, a TLS client on a
+    plain port, a client that leaves after the challenge): those leave the listener
+    listening."""
 
     status: int
     detail: str
+    reason: DisconnectReason | None = None
 
 
 @dataclass(frozen=True)
@@ -160,6 +171,16 @@ def parse_bearer_challenge(value: str) -> dict[str, str] | None:
         params.setdefault(name, raw)
         position = match.end()
     return params
+
+
+def head_size(start_line: Iterable[bytes], headers: Iterable[tuple[bytes, bytes]]) -> int:
+    """Bytes of a message head as sent (start line and header lines, CRLFs included).
+
+    h11's `max_incomplete_event_size` bounds only a head that is still incomplete in
+    its buffer; one that arrives whole in a single read is parsed whatever its size.
+    Checking the parsed head as well makes the limit independent of read sizes."""
+    line = sum(len(part) for part in start_line) + 2 + 2
+    return line + sum(len(name) + len(value) + 4 for name, value in headers) + 2
 
 
 def valid_token_text(token: str) -> bool:
@@ -234,12 +255,15 @@ class ClientHandshake(_Machine):
         now: float,
         timeout: float,
         version: int = PROTOCOL_VERSION,
+        probe: bool = False,
     ) -> None:
         super().__init__(h11.CLIENT, now, timeout)
         self._host_header = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         self._role: Role = role
         self._version = version
+        self._probe = probe
         self._token_sent = False
+        self._first_bytes = b""  # the start of the answer: HTTP at all?
         self._status: int | None = None
         self._response_headers: list[tuple[bytes, bytes]] = []
         self._body = bytearray()
@@ -256,6 +280,8 @@ class ClientHandshake(_Machine):
             (ROLE_HEADER, self._role),
             ("Content-Length", "0"),
         ]
+        if self._probe:
+            headers.append((PROBE_HEADER, "1"))
         if token is not None:
             headers.append(("Authorization", f"Bearer {token}"))
         self._send(h11.Request(method="POST", target=HANDSHAKE_PATH, headers=headers))
@@ -292,6 +318,8 @@ class ClientHandshake(_Machine):
     def receive_data(self, data: bytes, now: float) -> None:
         if self.finished:
             return
+        if len(self._first_bytes) < len(b"HTTP/"):
+            self._first_bytes += data[: len(b"HTTP/") - len(self._first_bytes)]
         try:
             self._h11.receive_data(data)
         except RuntimeError:  # data after the server closed; nothing more is read
@@ -301,7 +329,7 @@ class ClientHandshake(_Machine):
             try:
                 event = self._h11.next_event()
             except h11.RemoteProtocolError as exc:
-                if self._status is None:
+                if self._status is None and not self._first_bytes.startswith(b"HTTP/"):
                     self.fail(
                         DisconnectReason.HANDSHAKE_CONNECTION_FAILED,
                         "the server's answer is not HTTP; is it a TLS listener while this "
@@ -315,6 +343,11 @@ class ClientHandshake(_Machine):
             if isinstance(event, h11.Response):
                 self._status = event.status_code
                 self._response_headers = list(event.headers)
+                if head_size((b"HTTP/1.1 200 ", event.reason), event.headers) > MAX_HEAD_BYTES:
+                    self.fail(
+                        DisconnectReason.HANDSHAKE_FAILED,
+                        f"the server's answer head exceeds {MAX_HEAD_BYTES} bytes",
+                    )
             elif isinstance(event, h11.Data):
                 self._body += event.data
                 if len(self._body) > MAX_BODY_BYTES:
@@ -434,6 +467,7 @@ class ServerHandshake(_Machine):
         self._body_size = 0
         self._pending: ClientAdmitted | None = None
         self._awaiting_verdict = False
+        self._probe = False  # the current request is marked as a diagnostic probe
 
     def next_event(self) -> ServerEvent | None:
         return self._events.popleft() if self._events else None
@@ -459,7 +493,8 @@ class ServerHandshake(_Machine):
                 extra=[("WWW-Authenticate", self._challenge(ERROR_INVALID_TOKEN))],
                 close=True,
             )
-            self._finish(ClientRefused(401, detail or "the token was refused"))
+            reason = None if self._probe else DisconnectReason.AUTHENTICATION_FAILED
+            self._finish(ClientRefused(401, detail or "the token was refused", reason))
 
     def accept(self, session_id: str, transport_port: int, expires_in: float) -> None:
         """After `ClientAdmitted`: answer 200 with the one-time session id."""
@@ -514,6 +549,11 @@ class ServerHandshake(_Machine):
             if isinstance(event, h11.Request):
                 self._request = event
                 self._body_size = 0
+                if head_size((event.method, b"  HTTP/1.1", event.target), event.headers) > (
+                    MAX_HEAD_BYTES
+                ):
+                    self._refuse(431, ERROR_BAD_REQUEST, "request head too large")
+                    return
             elif isinstance(event, h11.Data):
                 self._body_size += len(event.data)
                 if self._body_size > MAX_BODY_BYTES:
@@ -528,6 +568,7 @@ class ServerHandshake(_Machine):
         request = self._request
         assert request is not None
         self._requests += 1
+        self._probe = any(name == PROBE_HEADER.lower().encode() for name, _ in request.headers)
         if request.target.split(b"?", 1)[0] != HANDSHAKE_PATH.encode("ascii"):
             self._refuse(404, ERROR_NOT_FOUND, f"unknown path {request.target[:80]!r}")
             return
@@ -543,7 +584,9 @@ class ServerHandshake(_Machine):
             self._refuse(
                 400,
                 ERROR_UNSUPPORTED_VERSION,
-                f"protocol version {version} is not supported",
+                f"the client speaks protocol version {version}; this end supports "
+                + ",".join(str(v) for v in sorted(self._supported)),
+                reason=DisconnectReason.REMOTING_VERSION_MISMATCH,
             )
             return
         role = header(request.headers, ROLE_HEADER)
@@ -551,7 +594,13 @@ class ServerHandshake(_Machine):
             self._refuse(400, ERROR_BAD_REQUEST, f"missing or bad {ROLE_HEADER} header")
             return
         if role == self._role:
-            self._refuse(409, ERROR_SAME_ROLE, f"the client is the {role} as well")
+            self._refuse(
+                409,
+                ERROR_SAME_ROLE,
+                f"the client is the {role} as well; one end must be the remote, the other "
+                "the player",
+                reason=DisconnectReason.HANDSHAKE_FAILED,
+            )
             return
         assert role in ROLES
         admitted = ClientAdmitted(version, role)
@@ -576,8 +625,15 @@ class ServerHandshake(_Machine):
         token = token.strip()
         self._pending = admitted
         if scheme.lower() != "bearer" or not valid_token_text(token):
+            # Credentials were presented, just not usable ones: refused like a wrong
+            # token, without asking ValidateAuthenticationToken.
             self._awaiting_verdict = True
-            self.token_verdict(False, "the Authorization header is not a Bearer token")
+            self.token_verdict(
+                False,
+                "the Authorization header is not a Bearer token"
+                if scheme.lower() != "bearer"
+                else f"the Bearer token is not 1..{MAX_TOKEN_BYTES} visible ASCII characters",
+            )
             return
         self._awaiting_verdict = True
         self._events.append(TokenPresented(token))
@@ -621,10 +677,61 @@ class ServerHandshake(_Machine):
                 b"Connection: close\r\n\r\n" % (status, reason, len(payload))
             ) + payload
 
-    def _refuse(self, status: int, error: str, detail: str, *, allow: str | None = None) -> None:
+    def _refuse(
+        self,
+        status: int,
+        error: str,
+        detail: str,
+        *,
+        allow: str | None = None,
+        reason: DisconnectReason | None = None,
+    ) -> None:
         extra = [("Allow", allow)] if allow else []
         if error == ERROR_UNSUPPORTED_VERSION:
             supported = ",".join(str(v) for v in sorted(self._supported))
             extra.append((SUPPORTED_VERSIONS_HEADER, supported))
         self._respond(status, {"error": error}, extra=extra, close=True)
-        self._finish(ClientRefused(status, detail))
+        self._finish(ClientRefused(status, detail, None if self._probe else reason))
+
+
+# --- one-time session ids (the server's memory between the two ports) ----------------
+
+
+@dataclass
+class _Grant:
+    session_id: str = field(repr=False)
+    expires_at: float
+
+
+class SessionGrants:
+    """The one-time session ids a listener handed out in 200 answers, until the
+    transport port sees one. Sans-I/O like the cores: time is an argument.
+
+    A listen opens one session, so the first valid id voids every other one."""
+
+    def __init__(self) -> None:
+        self._grants: list[_Grant] = []
+
+    def __len__(self) -> int:
+        return len(self._grants)
+
+    def issue(self, session_id: str, now: float, valid_for: float) -> None:
+        self._grants.append(_Grant(session_id, now + valid_for))
+
+    def consume(self, session_id: str, now: float) -> bool:
+        """True once for a pending, unexpired id. Compared in constant time against
+        every pending id (a mismatch reveals nothing about how close it was)."""
+        offered = session_id.encode("ascii", "replace")
+        found = False
+        for grant in self._grants:
+            same = hmac.compare_digest(grant.session_id.encode("ascii"), offered)
+            found = found or (same and grant.expires_at > now)
+        if found:
+            self._grants.clear()
+        return found
+
+    def expire(self, now: float) -> int:
+        """Forget the ids whose time is up; how many were forgotten."""
+        before = len(self._grants)
+        self._grants = [g for g in self._grants if g.expires_at > now]
+        return before - len(self._grants)

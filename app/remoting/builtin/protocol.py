@@ -26,6 +26,9 @@ HANDSHAKE_PATH = "/remoting/v1/handshake"
 VERSION_HEADER = "Holoremote-Protocol-Version"
 ROLE_HEADER = "Holoremote-Role"
 SUPPORTED_VERSIONS_HEADER = "Holoremote-Supported-Versions"
+# Sent by diagnostic clients (`holoremote doctor`): a refusal of a request that
+# carries it is answered as usual but never ends the listen.
+PROBE_HEADER = "Holoremote-Probe"
 USER_AGENT = "holoremote/1"
 SERVER_NAME = "holoremote/1"
 

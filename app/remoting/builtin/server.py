@@ -7,8 +7,13 @@ and opens one transport session for the first client that presents a valid one-t
 session id. Then it stops accepting; when the session ends, the listener ends (the
 application listens again to accept another client, as Microsoft's sample does).
 
-A client that fails its handshake (bad token, wrong role, TLS/plain mismatch, ...)
-does not end the listener: the refusal is visible in the callback records and notes.
+A peer of this protocol that is refused ends the listen, as in Microsoft's runtime:
+a presented token that was refused (AUTHENTICATION_FAILED), the same role
+(HANDSHAKE_FAILED), no common protocol version (REMOTING_VERSION_MISMATCH); the
+listener reports that reason and is DISCONNECTED, and the application listens again.
+Whatever never presents itself as such a peer (a client that reads the challenge and
+leaves, `holoremote doctor`, TLS version probes, port scanners, a TLS client on a
+plain port, a failed TLS handshake) does not: it only leaves a note.
 """
 
 from __future__ import annotations
@@ -16,13 +21,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import hmac
 import secrets
 import socket
 import ssl
 from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
 
 from app.errors import HoloremoteError
 from app.remoting.builtin import tls
@@ -38,6 +41,7 @@ from app.remoting.builtin.handshake import (
     ClientRefused,
     HandshakeTimedOut,
     ServerHandshake,
+    SessionGrants,
     TokenPresented,
     new_session_id,
 )
@@ -60,12 +64,6 @@ R = DisconnectReason
 # Pending TCP connections the kernel queues per port. A listener serves one session;
 # 16 leaves room for a few retrying clients and probes without tuning.
 LISTEN_BACKLOG = 16
-
-
-@dataclass
-class _Grant:
-    session_id: str = field(repr=False)
-    expires_at: float
 
 
 def bind_listening_socket(interface: str, port: int) -> socket.socket:
@@ -114,7 +112,7 @@ class Listener:
         self._reporter = reporter
         self._callback_executor = callback_executor
         self._on_data = on_data
-        self._grants: list[_Grant] = []
+        self._grants = SessionGrants()
         self._servers: list[asyncio.Server] = []
         self._connections: set[asyncio.Task[None]] = set()
         self._driver: TransportDriver | None = None
@@ -279,9 +277,10 @@ class Listener:
             now=loop.time(),
             timeout=self._options.handshake_timeout,
         )
+        refusal: ClientRefused | None = None
         try:
             while True:
-                await self._handshake_events(core, peer)
+                refusal = await self._handshake_events(core, peer) or refusal
                 if not await flush(writer, core.data_to_send()) or core.finished:
                     break
                 timer = core.get_timer()
@@ -296,9 +295,15 @@ class Listener:
                 core.receive_data(data, loop.time())
         finally:
             await close_writer(writer)
+        # After the answer went out: a refused peer of this protocol ends the listen
+        # (Microsoft's runtime semantics; the application listens again).
+        if refusal is not None and refusal.reason is not None and not self.session_open:
+            self._finish(refusal.reason, f"refused a handshake from {peer}: {refusal.detail}")
 
-    async def _handshake_events(self, core: ServerHandshake, peer: str) -> None:
+    async def _handshake_events(self, core: ServerHandshake, peer: str) -> ClientRefused | None:
+        """Act on the core's events; returns the refusal, if the core refused."""
         loop = asyncio.get_running_loop()
+        refusal: ClientRefused | None = None
         while (event := core.next_event()) is not None:
             if isinstance(event, TokenPresented):
                 assert self._callbacks is not None
@@ -315,34 +320,23 @@ class Listener:
                     continue
                 session_id = new_session_id(secrets.token_bytes(SESSION_ID_BYTES))
                 timeout = self._options.session_open_timeout
-                self._grants.append(_Grant(session_id, loop.time() + timeout))
+                self._grants.issue(session_id, loop.time(), timeout)
                 loop.call_later(timeout, self._expire_grants)
                 core.accept(session_id, self._bound_transport_port, timeout)
             elif isinstance(event, ClientRefused):
+                refusal = event
                 self._reporter.note(f"refused a handshake from {peer}: {event.detail}")
             elif isinstance(event, HandshakeTimedOut):
                 self._reporter.note(f"the handshake from {peer} timed out")
+        return refusal
 
     def _expire_grants(self) -> None:
-        now = asyncio.get_running_loop().time()
-        expired = [g for g in self._grants if g.expires_at <= now]
-        self._grants = [g for g in self._grants if g.expires_at > now]
+        expired = self._grants.expire(asyncio.get_running_loop().time())
         if expired and not self.session_open and not self._grants:
             self._finish(
                 R.SESSION_OPEN_TIMEOUT,
                 "a client passed the handshake but did not open the transport session in time",
             )
-
-    def _consume_grant(self, session_id: str, now: float) -> bool:
-        """Constant-time comparison against every pending grant; single use."""
-        offered = session_id.encode("ascii", "replace")
-        found = False
-        for grant in self._grants:
-            same = hmac.compare_digest(grant.session_id.encode("ascii"), offered)
-            found = found or (same and grant.expires_at > now)
-        if found:
-            self._grants.clear()  # one session per listen: every other grant is void
-        return found
 
     # --- transport port -----------------------------------------------------------------
 
@@ -367,7 +361,7 @@ class Listener:
                 now = loop.time()
                 if self.session_open or self._done is None or self._done.done():
                     core.reject(RejectCode.BUSY, "a session is already open")
-                elif self._consume_grant(event.session_id, now):
+                elif self._grants.consume(event.session_id, now):
                     self._driver = driver
                     core.welcome(now)
                     self._stop_accepting()

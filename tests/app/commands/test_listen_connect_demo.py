@@ -117,3 +117,81 @@ def test_usage_errors_exit_2_naming_the_flag_or_file(tmp_path: Path) -> None:
         "connect", "127.0.0.1", "--plain", "--runtime", "builtin", "--runtime-json", "x.json"
     )
     assert result.returncode == 2 and "--runtime-json" in result.stderr
+
+
+def _connect(port: int, files: dict[str, Path], *extra: str, **env: str):  # type: ignore[no-untyped-def]
+    return run_cli(
+        "connect",
+        "--runtime",
+        "builtin",
+        f"127.0.0.1:{port}",
+        "--ca-file",
+        str(files["ca"]),
+        *extra,
+        **env,
+    )
+
+
+def test_listen_once_exits_3_with_the_reason_after_a_refused_token(
+    pki: GeneratedPki, tmp_path: Path
+) -> None:
+    files = write_pki(pki, tmp_path, TOKEN)
+    with Listener("--once", *secure_listen_args(files)) as listener:
+        port, _ = listener.ports()
+        result = _connect(port, files, HOLOREMOTE_TOKEN="not-the-right-token-at-all")
+        assert result.returncode == 3
+        ended = listener.wait_event("disconnected")
+        assert ended["reason"] == "XR_REMOTING_DISCONNECT_REASON_AUTHENTICATION_FAILED_MSFT"
+        assert listener.process.wait(timeout=10) == 3
+    notes = [e["message"] for e in listener.seen if e["event"] == "note"]
+    assert any("the token was refused" in n for n in notes), listener.seen
+    assert "not-the-right-token-at-all" not in json.dumps(listener.seen)
+
+
+def test_listen_once_text_output_names_the_reason(pki: GeneratedPki, tmp_path: Path) -> None:
+    """The same in text mode, with the role mismatch (HANDSHAKE_FAILED)."""
+    files = write_pki(pki, tmp_path, TOKEN)
+    with Listener("--once", "--role", "remote", *secure_listen_args(files), json=False) as listener:
+        port = listener.text_port()
+        result = _connect(port, files, "--token-file", str(files["token"]))
+        assert result.returncode == 3
+        assert "XR_REMOTING_DISCONNECT_REASON_HANDSHAKE_FAILED_MSFT" in result.stdout
+        assert listener.process.wait(timeout=10) == 3
+        text = "".join(str(x.get("text", "")) for x in listener.rest())
+    assert "disconnected: XR_REMOTING_DISCONNECT_REASON_HANDSHAKE_FAILED_MSFT (9)" in text
+    assert "the remote as well" in text
+
+
+def test_listen_without_once_listens_again_on_the_same_ports(
+    pki: GeneratedPki, tmp_path: Path
+) -> None:
+    files = write_pki(pki, tmp_path, TOKEN)
+    with Listener(*secure_listen_args(files)) as listener:
+        port, transport = listener.ports()
+        wrong = _connect(port, files, HOLOREMOTE_TOKEN="not-the-right-token-at-all")
+        assert wrong.returncode == 3
+        ended = listener.wait_event("disconnected")
+        assert ended["reason"] == "XR_REMOTING_DISCONNECT_REASON_AUTHENTICATION_FAILED_MSFT"
+        # Listening again, on the ports it printed first (ephemeral ones included).
+        assert listener.ports() == (port, transport)
+        good = _connect(port, files, "--token-file", str(files["token"]), "--hold", "0.1")
+        assert good.returncode == 0, good.stdout + good.stderr
+        listener.wait_event("connected")
+
+
+def test_a_doctor_probe_does_not_end_listen_once(pki: GeneratedPki, tmp_path: Path) -> None:
+    """The listener is the remote, so the doctor's first guess (remote) is refused as
+    the same role; a marked probe still leaves the listener listening."""
+    files = write_pki(pki, tmp_path, TOKEN)
+    with Listener("--once", "--role", "remote", *secure_listen_args(files)) as listener:
+        port, _ = listener.ports()
+        doctor = run_cli("doctor", f"127.0.0.1:{port}", "--ca-file", str(files["ca"]), "--json")
+        assert doctor.returncode == 0, doctor.stdout + doctor.stderr
+        assert '"step": "challenge"' in doctor.stdout
+        good = _connect(
+            port, files, "--role", "player", "--token-file", str(files["token"]), "--hold", "0.1"
+        )
+        assert good.returncode == 0, good.stdout + good.stderr
+        assert listener.process.wait(timeout=10) == 0
+    reasons = [e.get("reason") for e in listener.seen if e["event"] == "disconnected"]
+    assert reasons in ([], ["XR_REMOTING_DISCONNECT_REASON_PEER_DISCONNECT_REQUEST_MSFT"])

@@ -47,10 +47,11 @@ def run_cli(
 class Listener:
     """`holoremote listen --json --ephemeral-port ...` in the background."""
 
-    def __init__(self, *args: str, **extra_env: str) -> None:
+    def __init__(self, *args: str, json: bool = True, **extra_env: str) -> None:
+        flags = ["--json"] if json else []
         self.process = subprocess.Popen(
             holoremote_argv(
-                "listen", "--json", "--ephemeral-port", "--listen-interface", "127.0.0.1", *args
+                "listen", *flags, "--ephemeral-port", "--listen-interface", "127.0.0.1", *args
             ),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -79,6 +80,24 @@ class Listener:
             self.seen.append(item)
             if item.get("event") == name:
                 return item
+
+    def rest(self, timeout: float = 15.0) -> list[dict[str, Any]]:
+        """Every remaining line, until the process closes its output."""
+        while (item := self.lines.get(timeout=timeout)) is not None:
+            self.seen.append(item)
+        self.lines.put(None)
+        return self.seen
+
+    def text_port(self, timeout: float = 15.0) -> int:
+        """Text mode: the handshake port from the `listening: handshake port N` line."""
+        while True:
+            item = self.lines.get(timeout=timeout)
+            if item is None:
+                raise AssertionError(f"listener ended before listening: {self.seen}")
+            self.seen.append(item)
+            text = str(item.get("text", ""))
+            if text.startswith("listening: handshake port "):
+                return int(text.split()[3].rstrip(","))
 
     def ports(self) -> tuple[int, int]:
         event = self.wait_event("listening")

@@ -15,13 +15,24 @@ import pytest
 
 from app.remoting.builtin import BuiltinOptions
 from app.remoting.builtin.frames import HelloReceived, TransportConnection
-from app.remoting.builtin.handshake import ClientAdmitted, ServerHandshake, new_session_id
-from app.remoting.builtin.protocol import HANDSHAKE_PATH, ROLE_HEADER, VERSION_HEADER
+from app.remoting.builtin.handshake import (
+    ClientAdmitted,
+    ClientHandshake,
+    HandshakeAccepted,
+    ServerHandshake,
+    new_session_id,
+)
+from app.remoting.builtin.protocol import (
+    HANDSHAKE_PATH,
+    PROBE_HEADER,
+    ROLE_HEADER,
+    VERSION_HEADER,
+)
 from app.remoting.builtin.shell import connect_error_reason
 from app.security.callback_types import CallbackRefusal
 from app.security.testpki import GeneratedPki
 from app.security.verdict import ValidationResult
-from app.session_events import CallbackCalled, Connected, Disconnected, Note
+from app.session_events import CallbackCalled, Connected, Disconnected, Listening, Note
 from app.xr.values import ConnectionState, DisconnectReason
 from tests.app.remoting.remoting_support import (
     TOKEN,
@@ -222,7 +233,7 @@ def test_validator_verdict_decides(pki: GeneratedPki, verdict: str) -> None:
 # --- authentication, version, role ----------------------------------------------------
 
 
-def test_bad_token_fails_authentication_and_the_listener_keeps_listening(
+def test_bad_token_fails_authentication_on_both_ends_then_the_listener_listens_again(
     pki: GeneratedPki, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
@@ -233,16 +244,27 @@ def test_bad_token_fails_authentication_and_the_listener_keeps_listening(
         listening = await start_listening(server)
         event = await connect_outcome(listening.port, pki, token=wrong)
         assert_reason(event, R.AUTHENTICATION_FAILED)
-        # The server: the refusal is in its ValidateAuthenticationToken record; it is
-        # still listening and accepts the right token next.
-        assert server.state == ConnectionState.CONNECTING
+        # The server (Microsoft's runtime semantics): the presented token was refused,
+        # so this listen ends with AUTHENTICATION_FAILED and the state is DISCONNECTED.
+        assert_reason(await disconnected(server), R.AUTHENTICATION_FAILED)
+        assert server.state == ConnectionState.DISCONNECTED
+        assert server.runtime.get_connection_state() == (
+            ConnectionState.DISCONNECTED,
+            R.AUTHENTICATION_FAILED,
+        )
+        assert "the token was refused" in server.runtime.last_disconnect_detail  # type: ignore[attr-defined]
         record = next(
             e.record
             for e in server.history
             if isinstance(e, CallbackCalled) and e.record.callback == "ValidateAuthenticationToken"
         )
         assert record.outputs["tokenValidOut"] is False
-        good = client_session(listening.port, pki)
+        # The application listens again, and the right token gets in.
+        mark = server.event_count
+        await server.start()
+        again = await server.wait_for(lambda e: isinstance(e, Listening), WAIT_S, after=mark)
+        assert isinstance(again, Listening)
+        good = client_session(again.port, pki)
         await good.start()
         assert isinstance(await outcome(good), Connected)
         await good.aclose()
@@ -254,24 +276,82 @@ def test_bad_token_fails_authentication_and_the_listener_keeps_listening(
     assert wrong not in caplog.text and TOKEN not in caplog.text
 
 
-def test_protocol_version_mismatch(pki: GeneratedPki) -> None:
+def test_protocol_version_mismatch_on_both_ends(pki: GeneratedPki) -> None:
     async def scenario() -> None:
         server = server_session(pki)
         listening = await start_listening(server)
         options = BuiltinOptions.for_tests(trust_ca_pem=pki.ca_pem, protocol_version=2)
         event = await connect_outcome(listening.port, pki, options=options)
         assert_reason(event, R.REMOTING_VERSION_MISMATCH)
+        assert_reason(await disconnected(server), R.REMOTING_VERSION_MISMATCH)
+        assert "version 2" in server.runtime.last_disconnect_detail  # type: ignore[attr-defined]
         await server.aclose()
 
     run(scenario())
 
 
-def test_both_ends_the_same_role(pki: GeneratedPki) -> None:
+@pytest.mark.parametrize("secure", [True, False])
+def test_both_ends_the_same_role_on_both_ends(pki: GeneratedPki, secure: bool) -> None:
     async def scenario() -> None:
-        server = server_session(pki, role="remote")
+        server = server_session(pki if secure else None, role="remote", secure=secure)
         listening = await start_listening(server)
-        event = await connect_outcome(listening.port, pki, role="remote")
+        event = await connect_outcome(
+            listening.port, pki if secure else None, role="remote", secure=secure
+        )
         assert_reason(event, R.HANDSHAKE_FAILED)
+        assert_reason(await disconnected(server), R.HANDSHAKE_FAILED)
+        assert "remote as well" in server.runtime.last_disconnect_detail  # type: ignore[attr-defined]
+        await server.aclose()
+
+    run(scenario())
+
+
+def _post(port: int, pki: GeneratedPki, headers: dict[str, str]) -> list[int]:
+    """One POST over TLS with the standard library's client; the status seen."""
+    context = ssl.create_default_context(cadata=pki.ca_pem.decode())
+    connection = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=WAIT_S)
+    try:
+        connection.request("POST", HANDSHAKE_PATH, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        return [response.status]
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(
+    "probe",
+    ["reads-the-challenge-and-leaves", "marked-probe-same-role", "no-protocol-headers", "tls-only"],
+)
+def test_probes_that_present_no_token_leave_the_listener_listening(
+    pki: GeneratedPki, probe: str
+) -> None:
+    async def scenario() -> None:
+        server = server_session(pki)
+        listening = await start_listening(server)
+        if probe == "reads-the-challenge-and-leaves":
+            headers = {VERSION_HEADER: "1", ROLE_HEADER: "remote"}
+            assert await asyncio.to_thread(_post, listening.port, pki, headers) == [401]
+        elif probe == "marked-probe-same-role":
+            headers = {VERSION_HEADER: "1", ROLE_HEADER: "player", PROBE_HEADER: "1"}
+            assert await asyncio.to_thread(_post, listening.port, pki, headers) == [409]
+        elif probe == "no-protocol-headers":
+            assert await asyncio.to_thread(_post, listening.port, pki, {}) == [400]
+        else:
+
+            def tls_only() -> None:
+                context = ssl.create_default_context(cadata=pki.ca_pem.decode())
+                with socket.create_connection(("127.0.0.1", listening.port), WAIT_S) as raw:
+                    context.wrap_socket(raw, server_hostname="localhost").close()
+
+            await asyncio.to_thread(tls_only)
+        # Still listening: the right client gets in on the same listen.
+        good = client_session(listening.port, pki)
+        await good.start()
+        assert isinstance(await outcome(good), Connected)
+        assert isinstance(await outcome(server), Connected)
+        assert not any(isinstance(e, Disconnected) for e in server.history)
+        await good.aclose()
         await server.aclose()
 
     run(scenario())
@@ -449,3 +529,67 @@ async def _drain_after_close(session):  # type: ignore[no-untyped-def]
     async for event in session.events():
         yield event
     await closer
+
+
+# --- heartbeat silence ----------------------------------------------------------------
+
+
+def test_heartbeat_silence_is_connection_lost_on_the_client() -> None:
+    """The peer opens the session and keeps the connection, but never sends a frame
+    again (a hung process, a dead link that TCP has not noticed yet)."""
+
+    async def scenario() -> None:
+        handshake_server, transport_server = await _plain_peer()
+        assert transport_server is not None
+        async with handshake_server, transport_server:
+            port = handshake_server.sockets[0].getsockname()[1]
+            options = BuiltinOptions.for_tests(heartbeat_interval=0.1, heartbeat_timeout=0.4)
+            client = client_session(port, None, secure=False, options=options)
+            await client.start()
+            assert isinstance(await outcome(client), Connected)
+            mark = client.event_count
+            ended = await disconnected(client, mark)
+            assert_reason(ended, R.CONNECTION_LOST)
+            assert "nothing heard from the peer for 0.4 s" in client.runtime.last_disconnect_detail  # type: ignore[attr-defined]
+            await client.aclose()
+
+    run(scenario())
+
+
+def test_heartbeat_silence_is_connection_lost_on_the_server() -> None:
+    """A client built from the protocol cores opens the session, then falls silent."""
+
+    async def scenario() -> None:
+        options = BuiltinOptions.for_tests(
+            role="player", heartbeat_interval=0.1, heartbeat_timeout=0.4
+        )
+        server = server_session(None, secure=False, options=options)
+        listening = await start_listening(server)
+        loop = asyncio.get_running_loop()
+        reader, writer = await asyncio.open_connection("127.0.0.1", listening.port)
+        handshake = ClientHandshake(
+            host="127.0.0.1", port=listening.port, role="remote", now=loop.time(), timeout=5
+        )
+        writer.write(handshake.data_to_send())
+        while (event := handshake.next_event()) is None:
+            handshake.receive_data(await reader.read(4096), loop.time())
+        assert isinstance(event, HandshakeAccepted)
+        writer.close()
+        reader, writer = await asyncio.open_connection("127.0.0.1", event.transport_port)
+        core = TransportConnection(
+            "client",
+            now=loop.time(),
+            session_open_timeout=5,
+            heartbeat_interval=60,
+            heartbeat_timeout=60,
+            disconnect_wait=1,
+        )
+        core.send_hello(event.session_id)
+        writer.write(core.data_to_send())
+        assert isinstance(await outcome(server), Connected)
+        # Silent from here on (and the heartbeats the server sends are never read).
+        assert_reason(await disconnected(server), R.CONNECTION_LOST)
+        writer.close()
+        await server.aclose()
+
+    run(scenario())
