@@ -19,13 +19,12 @@ from app.commands.common import (
     UsageError,
     add_common_arguments,
     builtin_options,
-    certificate_validator,
+    client_providers,
     exit_status,
     make_runtime,
     parse_endpoint,
     print_events,
     report_usage_error,
-    token_provider,
 )
 from app.errors import HoloremoteError
 from app.session import ConfigError, Session, SessionConfig
@@ -73,10 +72,7 @@ def build_session(args: argparse.Namespace, printer: EventPrinter) -> Session:
         )
     except ConfigError as exc:
         raise UsageError(f"--{exc.subject.replace('_', '-')}", exc.message, fix=exc.fix) from None
-    providers: dict[str, object] = {}
-    if args.secure:
-        providers["token_provider"] = token_provider(args)
-        providers["certificate_validator"] = certificate_validator(args, port)
+    providers = client_providers(args, port) if args.secure else {}
     runtime, explanation = make_runtime(args, builtin_options(args, role=args.role))
     printer.info(f"runtime: {explanation}", runtime=runtime.display_name)
     return Session.with_callbacks(config, runtime, **providers)

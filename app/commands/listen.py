@@ -30,8 +30,7 @@ from app.commands.common import (
     make_runtime,
     print_events,
     report_usage_error,
-    server_certificate_provider,
-    token_validator,
+    server_providers,
 )
 from app.errors import HoloremoteError
 from app.session import ConfigError, Session, SessionConfig
@@ -61,10 +60,7 @@ def build_session(args: argparse.Namespace, printer: EventPrinter) -> Session:
         )
     except ConfigError as exc:
         raise UsageError(f"--{exc.subject.replace('_', '-')}", exc.message, fix=exc.fix) from None
-    providers: dict[str, object] = {}
-    if args.secure:
-        providers["server_certificate_provider"] = server_certificate_provider(args)
-        providers["token_validator"] = token_validator(args)
+    providers = server_providers(args) if args.secure else {}
     runtime, explanation = make_runtime(args, builtin_options(args, role=args.role))
     printer.info(f"runtime: {explanation}", runtime=runtime.display_name)
     return Session.with_callbacks(config, runtime, **providers)
