@@ -339,17 +339,17 @@ def validate_chain_file(
     chain_path: str, host: str, ca_file: str = "", passphrase: str = ""
 ) -> tuple[tuple[CertificateInfo, ...], ValidationResult]:
     """Tools > Verify a chain for a host: the chain (leaf first) and the verdict a
-    client with the default policy would reach (as `holoremote verify`). Blocking."""
-    from app.security.certstore import load_certificate_store, read_bounded_file
-    from app.security.system_validation import validate_server_chain
-    from app.security.trust import anchors_from_file, system_anchors
+    client with the default policy would reach (`holoremote verify`'s core). Blocking."""
+    from app.security.chain_file import verify_chain_file
 
-    data = read_bounded_file(chain_path, what="chain file")
-    store = load_certificate_store(data, passphrase or None, source=chain_path)
-    chain = tuple(entry.der for entry in store.entries)
-    anchors = anchors_from_file(ca_file) if ca_file else system_anchors()
-    checked = validate_server_chain(chain, host, anchors=anchors, at=dt.datetime.now(dt.UTC))
-    return describe_chain(chain), checked.result
+    check = verify_chain_file(
+        chain_path,
+        host,
+        ca_file=ca_file or None,
+        passphrase=passphrase or None,
+        at=dt.datetime.now(dt.UTC),
+    )
+    return describe_chain(check.chain_der), check.validation.result
 
 
 # --- tokens and the test PKI ------------------------------------------------------------
