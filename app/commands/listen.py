@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import signal
 
 from app.commands.common import (
@@ -34,7 +33,7 @@ from app.commands.common import (
 )
 from app.errors import HoloremoteError
 from app.session import ConfigError, Session, SessionConfig
-from app.session_events import Connected, Disconnected, Listening, SessionEvent
+from app.session_events import Connected, Disconnected, SessionEvent
 
 # A listener waits for clients as long as it runs; bounded only to keep every wait finite.
 FOREVER_S = 365 * 24 * 3600.0
@@ -77,9 +76,9 @@ async def serve(args: argparse.Namespace) -> int:
     printing = asyncio.ensure_future(print_events(session, printer))
     status = EXIT_OK
     try:
+        mark = session.event_count
+        await session.start()
         while True:
-            mark = session.event_count
-            await session.start()
             stopped = asyncio.ensure_future(stop.wait())
             end = asyncio.ensure_future(_session_end(session, mark))
             done, _ = await asyncio.wait({stopped, end}, return_when=asyncio.FIRST_COMPLETED)
@@ -91,21 +90,13 @@ async def serve(args: argparse.Namespace) -> int:
             if args.once:
                 status = exit_status(last, was_connected=connected)
                 return status
-            if isinstance(last, Disconnected) and not connected and last.reason in _FATAL:
+            if isinstance(last, Disconnected) and not connected and last.listener_cannot_run:
                 return EXIT_CONNECTION_FAILED  # the listener itself cannot run
-            _keep_ports(session, mark)
+            mark = session.event_count
+            await session.listen_again()
     finally:
         await session.aclose()
         await printing
-
-
-def _keep_ports(session: Session, mark: int) -> None:
-    """Listen again on the ports this listen bound (ephemeral ones included)."""
-    bound = [e for e in session.history[mark - session.event_count :] if isinstance(e, Listening)]
-    if bound and bound[-1].transport_port:
-        session.config = dataclasses.replace(
-            session.config, port=bound[-1].port, transport_port=bound[-1].transport_port
-        )
 
 
 async def _session_end(session: Session, mark: int) -> tuple[SessionEvent, bool]:
@@ -117,17 +108,6 @@ async def _session_end(session: Session, mark: int) -> tuple[SessionEvent, bool]
         return first, False
     last = await session.wait_for(lambda e: isinstance(e, Disconnected), FOREVER_S, after=mark)
     return last, True
-
-
-def _fatal_reasons() -> frozenset[object]:
-    from app.xr.values import DisconnectReason as R
-
-    return frozenset(
-        {R.NO_SERVER_CERTIFICATE, R.HANDSHAKE_PORT_BUSY, R.TRANSPORT_PORT_BUSY, R.INTERNAL_ERROR}
-    )
-
-
-_FATAL = _fatal_reasons()
 
 
 def run(args: argparse.Namespace) -> int:
