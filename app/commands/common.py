@@ -13,11 +13,15 @@ its specification name, with explanation and fix).
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import importlib
 import importlib.util
 import json
 import os
+import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -36,7 +40,7 @@ from app.security.callbacks import CertificateValidator
 from app.security.client_policy import ClientPolicy
 from app.security.tokens import DEFAULT_TOKEN_ENV, token_from_env, token_from_file
 from app.security.trust import TrustAnchors
-from app.session import DEFAULT_REALM, Session
+from app.session import DEFAULT_REALM, ConfigError, Session, SessionConfig
 from app.session_events import (
     CallbackCalled,
     Connected,
@@ -390,6 +394,38 @@ def make_runtime(args: argparse.Namespace, options: BuiltinOptions) -> tuple[Rem
         )
     why = "asked for" if choice == "builtin" else "no OpenXR runtime selection in this build"
     return BuiltinRuntime(options), f"built-in runtime ({why})"
+
+
+# --- sessions -------------------------------------------------------------------------------
+
+
+def open_session(
+    args: argparse.Namespace,
+    printer: EventPrinter,
+    config: Callable[[], SessionConfig],
+    providers: Callable[[], dict[str, object]],
+) -> Session:
+    """The session `listen` or `connect` runs: its configuration (a bad value names
+    its flag), the callback providers (with --secure), the runtime --runtime asks for
+    (said on the printer), in that order, so the first bad input is the one reported."""
+    try:
+        session_config = config()
+    except ConfigError as exc:
+        raise UsageError(f"--{exc.subject.replace('_', '-')}", exc.message, fix=exc.fix) from None
+    callbacks = providers() if args.secure else {}
+    runtime, explanation = make_runtime(args, builtin_options(args, role=args.role))
+    printer.info(f"runtime: {explanation}", runtime=runtime.display_name)
+    return Session.with_callbacks(session_config, runtime, **callbacks)
+
+
+def interrupted() -> asyncio.Event:
+    """An event set by Ctrl+C or SIGTERM (where this loop can take signal handlers)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    return stop
 
 
 # --- output ------------------------------------------------------------------------------------

@@ -15,24 +15,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import signal
 
 from app.commands.common import (
     EXIT_CONNECTION_FAILED,
     EXIT_OK,
     EventPrinter,
-    UsageError,
     add_common_arguments,
-    builtin_options,
     exit_status,
-    make_runtime,
+    interrupted,
+    open_session,
     print_events,
     report_usage_error,
     server_providers,
 )
 from app.errors import HoloremoteError
-from app.session import ConfigError, Session, SessionConfig
+from app.session import Session, SessionConfig
 from app.session_events import Connected, Disconnected, SessionEvent
 
 # A listener waits for clients as long as it runs; bounded only to keep every wait finite.
@@ -47,8 +44,10 @@ def build_session(args: argparse.Namespace, printer: EventPrinter) -> Session:
     port, transport_port = args.port, args.transport_port
     if args.ephemeral_port:
         port = transport_port = 0
-    try:
-        config = SessionConfig(
+    return open_session(
+        args,
+        printer,
+        lambda: SessionConfig(
             mode="listen",
             port=port,
             transport_port=transport_port,
@@ -56,23 +55,15 @@ def build_session(args: argparse.Namespace, printer: EventPrinter) -> Session:
             secure=args.secure,
             role=args.role,
             realm=args.realm,
-        )
-    except ConfigError as exc:
-        raise UsageError(f"--{exc.subject.replace('_', '-')}", exc.message, fix=exc.fix) from None
-    providers = server_providers(args) if args.secure else {}
-    runtime, explanation = make_runtime(args, builtin_options(args, role=args.role))
-    printer.info(f"runtime: {explanation}", runtime=runtime.display_name)
-    return Session.with_callbacks(config, runtime, **providers)
+        ),
+        lambda: server_providers(args),
+    )
 
 
 async def serve(args: argparse.Namespace) -> int:
     printer = EventPrinter(as_json=args.json)
     session = build_session(args, printer)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stop.set)
+    stop = interrupted()
     printing = asyncio.ensure_future(print_events(session, printer))
     status = EXIT_OK
     try:
