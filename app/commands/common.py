@@ -22,10 +22,10 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TextIO
 
 from app import providers
+from app.commands._certificate_cli import PASSPHRASE_ENV, read_passphrase, report_error
 from app.commands.certificate_verdict import (
     callback_summary,
     refusal_lines,
@@ -55,10 +55,6 @@ from app.xr.values import ConnectionState, DisconnectReason
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_CONNECTION_FAILED = 3
-
-PASSPHRASE_ENV = "HOLOREMOTE_KEY_PASSPHRASE"  # noqa: S105 - a variable name
-# A passphrase file holds one line; more than this is the wrong file.
-MAX_PASSPHRASE_FILE_BYTES = 4096
 
 
 class UsageError(InputError):
@@ -236,24 +232,7 @@ def read_token(args: argparse.Namespace, *, required: bool) -> str | None:
 
 
 def read_key_passphrase(path: str | None) -> str | None:
-    if path is None:
-        return os.environ.get(PASSPHRASE_ENV)
-    file = Path(path)
-    try:
-        with file.open("rb") as handle:
-            raw = handle.read(MAX_PASSPHRASE_FILE_BYTES + 1)
-    except OSError as exc:
-        raise UsageError(
-            f"--key-passphrase-file {file}", f"cannot be read ({exc.strerror})"
-        ) from None
-    if len(raw) > MAX_PASSPHRASE_FILE_BYTES:
-        raise UsageError(
-            f"--key-passphrase-file {file}", "is too large", fix="put only the passphrase in it"
-        )
-    try:
-        return raw.decode("utf-8").rstrip("\r\n")
-    except UnicodeDecodeError:
-        raise UsageError(f"--key-passphrase-file {file}", "is not UTF-8 text") from None
+    return read_passphrase(path, "--key-passphrase-file")
 
 
 # What the command line calls each setting of app.providers (in messages and fixes).
@@ -521,9 +500,7 @@ class EventPrinter:
 
 
 def report_usage_error(command: str, error: HoloremoteError) -> int:
-    print(f"holoremote {command}: {error.message}", file=sys.stderr)
-    if error.fix:
-        print(f"  fix: {error.fix}", file=sys.stderr)
+    report_error(command, error)
     return EXIT_USAGE
 
 
