@@ -91,6 +91,14 @@ def _fill_client(client: MainWindow, port: int, token: str, ca: Path) -> None:
     e.client_panel.ca_file.setText(str(ca))
 
 
+def _wait_connected(qtbot, *windows: MainWindow) -> None:
+    for window in windows:
+        qtbot.waitUntil(
+            lambda w=window: w.endpoint.controller.state == "connected",
+            timeout=CONNECT_TIMEOUT_MS,
+        )
+
+
 def _callbacks_in(window: MainWindow) -> set[str]:
     window.timeline.flush()
     model = window.timeline.model
@@ -104,12 +112,7 @@ def test_listen_and_connect_show_all_four_callbacks_and_the_chain(
     port = _listen(qtbot, server, pki_files)
     _fill_client(client, port, TOKEN, pki_files["ca"])
     client.endpoint.connect_button.click()
-    qtbot.waitUntil(
-        lambda: client.endpoint.controller.state == "connected", timeout=CONNECT_TIMEOUT_MS
-    )
-    qtbot.waitUntil(
-        lambda: server.endpoint.controller.state == "connected", timeout=CONNECT_TIMEOUT_MS
-    )
+    _wait_connected(qtbot, client, server)
     assert client.status_state.text() == "Connected"
     qtbot.waitUntil(
         lambda: _callbacks_in(client) | _callbacks_in(server) == set(CALLBACK_NAMES),
@@ -368,12 +371,7 @@ def test_listen_goes_on_after_a_refused_client_and_disconnect_stops_it(
 
     client.endpoint.client_panel.token.setText(TOKEN)
     client.endpoint.connect_button.click()
-    qtbot.waitUntil(
-        lambda: server.endpoint.controller.state == "connected", timeout=CONNECT_TIMEOUT_MS
-    )
-    qtbot.waitUntil(
-        lambda: client.endpoint.controller.state == "connected", timeout=CONNECT_TIMEOUT_MS
-    )
+    _wait_connected(qtbot, server, client)
     assert server.endpoint.problem_text() == ""  # the earlier refusal is over
     server.endpoint.disconnect_button.click()
     qtbot.waitUntil(lambda: not server.endpoint.controller.active, timeout=CONNECT_TIMEOUT_MS)
