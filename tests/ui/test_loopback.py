@@ -91,6 +91,16 @@ def _fill_client(client: MainWindow, port: int, token: str, ca: Path) -> None:
     e.client_panel.ca_file.setText(str(ca))
 
 
+def _connect_with_a_wrong_token(
+    qtbot, server: MainWindow, client: MainWindow, pki_files: dict[str, Path]
+) -> int:
+    """The server listens; the client tries with a token it does not accept."""
+    port = _listen(qtbot, server, pki_files)
+    _fill_client(client, port, "a-wrong-token-of-plausible-length-0123", pki_files["ca"])
+    client.endpoint.connect_button.click()
+    return port
+
+
 def _wait_connected(qtbot, *windows: MainWindow) -> None:
     for window in windows:
         qtbot.waitUntil(
@@ -133,9 +143,7 @@ def test_wrong_token_shows_authentication_failed_explanation(
     qtbot, ends: tuple[MainWindow, MainWindow], pki_files: dict[str, Path]
 ) -> None:
     server, client = ends
-    port = _listen(qtbot, server, pki_files)
-    _fill_client(client, port, "a-wrong-token-of-plausible-length-0123", pki_files["ca"])
-    client.endpoint.connect_button.click()
+    _connect_with_a_wrong_token(qtbot, server, client, pki_files)
     qtbot.waitUntil(lambda: client.endpoint.problem_text() != "", timeout=CONNECT_TIMEOUT_MS)
     text = client.endpoint.problem_text()
     expected = explain(DisconnectReason.AUTHENTICATION_FAILED)
@@ -344,9 +352,7 @@ def test_listen_goes_on_after_a_refused_client_and_disconnect_stops_it(
     """As `holoremote listen`: a client with a wrong token is refused (shown in the
     status bar and the timeline) and the same listener then takes the right client."""
     server, client = ends
-    port = _listen(qtbot, server, pki_files)
-    _fill_client(client, port, "a-wrong-token-of-plausible-length-0123", pki_files["ca"])
-    client.endpoint.connect_button.click()
+    port = _connect_with_a_wrong_token(qtbot, server, client, pki_files)
     refused = DisconnectReason.AUTHENTICATION_FAILED.spec_name
     qtbot.waitUntil(lambda: refused in server.status_detail.text(), timeout=CONNECT_TIMEOUT_MS)
     qtbot.waitUntil(
@@ -383,9 +389,7 @@ def test_disconnect_stops_a_listener_that_refused_a_client(
     qtbot, ends: tuple[MainWindow, MainWindow], pki_files: dict[str, Path]
 ) -> None:
     server, client = ends
-    port = _listen(qtbot, server, pki_files)
-    _fill_client(client, port, "a-wrong-token-of-plausible-length-0123", pki_files["ca"])
-    client.endpoint.connect_button.click()
+    _connect_with_a_wrong_token(qtbot, server, client, pki_files)
     qtbot.waitUntil(
         lambda: DisconnectReason.AUTHENTICATION_FAILED.spec_name in server.status_detail.text(),
         timeout=CONNECT_TIMEOUT_MS,
