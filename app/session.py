@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import dataclasses
 import ipaddress
 import logging
 import threading
@@ -405,6 +406,17 @@ class Session:
                 self._emit(Note("error", str(exc)))
                 self._set_state(ConnectionState.DISCONNECTED)
                 raise
+
+    async def listen_again(self) -> None:
+        """After a listen ended (a client refused, or a session over): listen again
+        on the ports the last listen bound, ephemeral ones included, so that the
+        ports already shown stay valid."""
+        bound = next((e for e in reversed(self._history) if isinstance(e, Listening)), None)
+        if bound is not None and bound.transport_port:
+            self.config = dataclasses.replace(
+                self.config, port=bound.port, transport_port=bound.transport_port
+            )
+        await self.start()
 
     async def disconnect(self) -> None:
         """xrRemotingDisconnectMSFT, off the loop. The outcome arrives as an event."""

@@ -77,6 +77,12 @@ class Disconnected:
         """True unless the connection ended on a request (ours or the peer's)."""
         return self.reason not in CLEAN_REASONS
 
+    @property
+    def listener_cannot_run(self) -> bool:
+        """The listener itself failed (no certificate, a port taken, an internal
+        error): listening again would fail the same way."""
+        return self.reason in LISTENER_FATAL_REASONS
+
     def to_json(self) -> dict[str, Any]:
         return {
             "event": "disconnected",
@@ -93,6 +99,16 @@ CLEAN_REASONS = frozenset(
         DisconnectReason.NONE,
         DisconnectReason.DISCONNECT_REQUEST,
         DisconnectReason.PEER_DISCONNECT_REQUEST,
+    }
+)
+
+# Reasons that end a listen because the listener cannot run, not because of a client.
+LISTENER_FATAL_REASONS = frozenset(
+    {
+        DisconnectReason.NO_SERVER_CERTIFICATE,
+        DisconnectReason.HANDSHAKE_PORT_BUSY,
+        DisconnectReason.TRANSPORT_PORT_BUSY,
+        DisconnectReason.INTERNAL_ERROR,
     }
 )
 
@@ -122,6 +138,7 @@ SessionEvent = StateChanged | Listening | Connected | Disconnected | CallbackCal
 
 __all__ = [
     "CLEAN_REASONS",
+    "LISTENER_FATAL_REASONS",
     "CallbackCalled",
     "Connected",
     "Disconnected",

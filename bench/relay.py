@@ -16,8 +16,6 @@ import argparse
 import asyncio
 import os
 import sys
-import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,56 +23,19 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import Qt, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.security.records import CallbackRecord  # noqa: E402
 from app.session import RecordRelay  # noqa: E402
+from bench.load import stall_ms, ticks_under_load  # noqa: E402
 
 
 async def measure(
     hand_over: Callable[[CallbackRecord], None], seconds: float, rate: int
 ) -> tuple[float, float, int]:
-    gaps: list[float] = []
-    last = [time.perf_counter()]
-
-    def tick() -> None:
-        now = time.perf_counter()
-        gaps.append(now - last[0])
-        last[0] = now
-
-    timer = QTimer()
-    timer.setTimerType(Qt.TimerType.PreciseTimer)
-    timer.setInterval(5)
-    timer.timeout.connect(tick)
     record = CallbackRecord("ValidateAuthenticationToken", 0.0, 0.0, {}, {"x": 1}, 0)
-    stop = threading.Event()
-    sent = [0]
-
-    def produce() -> None:
-        per_burst = rate // 100
-        next_at = time.perf_counter()
-        while not stop.is_set():
-            for _ in range(per_burst):
-                hand_over(record)
-            sent[0] += per_burst
-            next_at += 0.01
-            delay = next_at - time.perf_counter()
-            if delay > 0:
-                stop.wait(delay)
-
-    producer = threading.Thread(target=produce, daemon=True)
-    await asyncio.sleep(0.2)
-    last[0] = time.perf_counter()
-    timer.start()
-    producer.start()
-    await asyncio.sleep(seconds)
-    stop.set()
-    producer.join()
-    await asyncio.sleep(0.2)
-    timer.stop()
-    gaps.sort()
-    return max(gaps) * 1000 - 5, gaps[int(len(gaps) * 0.99)] * 1000 - 5, sent[0]
+    gaps, sent = await ticks_under_load(lambda _i: hand_over(record), seconds, rate)
+    return stall_ms(gaps), stall_ms(gaps, 0.99), sent
 
 
 async def bench(seconds: float, rate: int) -> None:

@@ -27,7 +27,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -41,12 +40,12 @@ from PySide6.QtCore import (  # noqa: E402
     QModelIndex,
     QPersistentModelIndex,
     Qt,
-    QTimer,
 )
 from PySide6.QtWidgets import QApplication, QTableView  # noqa: E402
 
 from app.security.masking import mask_secret  # noqa: E402
 from app.security.records import CallbackRecord  # noqa: E402
+from bench.load import stall_ms, ticks_under_load  # noqa: E402
 
 BARE_WINDOW = """
 import sys, time
@@ -196,46 +195,9 @@ async def _feed_and_measure(
 
     session = _idle_session()
     reader = asyncio.ensure_future(consume(session))
-    gaps: list[float] = []
-    last = [time.perf_counter()]
-
-    def tick() -> None:
-        now = time.perf_counter()
-        gaps.append(now - last[0])
-        last[0] = now
-
-    timer = QTimer()
-    timer.setTimerType(Qt.TimerType.PreciseTimer)
-    timer.setInterval(5)
-    timer.timeout.connect(tick)
     records = _records()
-    stop = threading.Event()
-    sent = [0]
     sink = session.record_sink
-
-    def produce() -> None:
-        # Bursts every 10 ms, as a runtime's threads would deliver them.
-        per_burst = rate // 100
-        next_at = time.perf_counter()
-        while not stop.is_set():
-            for i in range(per_burst):
-                sink(records[i % 4])
-            sent[0] += per_burst
-            next_at += 0.01
-            delay = next_at - time.perf_counter()
-            if delay > 0:
-                stop.wait(delay)
-
-    producer = threading.Thread(target=produce, daemon=True)
-    await asyncio.sleep(0.2)
-    last[0] = time.perf_counter()
-    timer.start()
-    producer.start()
-    await asyncio.sleep(seconds)
-    stop.set()
-    producer.join()
-    await asyncio.sleep(0.3)
-    timer.stop()
+    gaps, sent = await ticks_under_load(lambda i: sink(records[i % 4]), seconds, rate, settle=0.3)
     dropped = sum(
         int(e.message.split()[0])
         for e in session.history
@@ -243,9 +205,7 @@ async def _feed_and_measure(
     )
     await session.aclose()
     reader.cancel()
-    gaps.sort()
-    p99 = gaps[int(len(gaps) * 0.99)] * 1000 - 5
-    return max(gaps) * 1000 - 5, sent[0], dropped, p99
+    return stall_ms(gaps), sent, dropped, stall_ms(gaps, 0.99)
 
 
 async def bench_stall(seconds: float, rate: int) -> None:

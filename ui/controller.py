@@ -59,6 +59,8 @@ class SessionController(QObject):
         self._state = "idle"
         self.last_reason: tuple[int, str, str, str] | None = None
         self.listening_port: int | None = None
+        self._stopping = False  # Disconnect was asked for: do not listen again
+        self._mode = "connect"
 
     @property
     def state(self) -> str:
@@ -78,10 +80,13 @@ class SessionController(QObject):
             return
         self.last_reason = None
         self.listening_port = None
+        self._stopping = False
+        self._mode = settings.mode
         self._set_state("starting")
         self.jobs.spawn("session", self._run(settings, ask_tofu))
 
     def disconnect(self) -> None:
+        self._stopping = True
         session = self._session
         if session is None:
             return
@@ -118,14 +123,45 @@ class SessionController(QObject):
                 self._set_state("idle")
 
     async def follow(self, session: Any) -> None:
-        """Re-emit the session's events as signals until it reports Disconnected.
+        """Re-emit the session's events as signals until it reports the Disconnected
+        that ends it.
 
         One attempt (or one listener's client) per session: the window starts a fresh
-        session for the next Connect / Listen."""
+        session for the next Connect / Listen. A listener that refused a client
+        (a wrong token, the same role, no common version) listens again on the same
+        ports, as `holoremote listen` does; the refusal is shown, and Disconnect ends
+        it."""
+        connected = False
         async for event in session.events():
+            kind = type(event).__name__
+            if kind == "Disconnected" and self._listens_again(event, connected):
+                self._report_refusal(event)
+                await session.listen_again()
+                if self._stopping:  # Disconnect was pressed while restarting
+                    await session.disconnect()
+                continue
             self._dispatch(event)
-            if type(event).__name__ == "Disconnected":
+            if kind == "Connected":
+                connected = True
+            elif kind == "Disconnected":
                 break
+
+    def _listens_again(self, event: Any, connected: bool) -> bool:
+        return (
+            self._mode == "listen"
+            and not connected
+            and not self._stopping
+            and event.failed
+            and not event.listener_cannot_run
+        )
+
+    def _report_refusal(self, event: Any) -> None:
+        """A refused client: the reason goes out as a disconnect, the state stays
+        Listening."""
+        code = int(event.reason)
+        spec, explanation, fix = engine.reason_text(code)
+        self.last_reason = (code, spec, event.explanation or explanation, event.fix or fix)
+        self.disconnected.emit(*self.last_reason)
 
     def _dispatch(self, event: object) -> None:
         kind = type(event).__name__
@@ -133,8 +169,11 @@ class SessionController(QObject):
             self.record.emit(event.record)  # type: ignore[attr-defined]
         elif kind == "StateChanged":
             name = state_name(event.state)  # type: ignore[attr-defined]
-            # The Listening event says more than "disconnected" while waiting for a peer.
-            if not (name == "disconnected" and self._state == "listening"):
+            # The Listening event says more than "disconnected" while waiting for a peer,
+            # and a listener's Disconnected event says whether it listens again.
+            if not (
+                name == "disconnected" and (self._state == "listening" or self._mode == "listen")
+            ):
                 self._set_state(name)
         elif kind == "Listening":
             self.listening_port = int(event.port)  # type: ignore[attr-defined]

@@ -433,6 +433,7 @@ class EndpointWidget(QWidget):
         self.tofu = tofu or TofuPrompter(self)
         self._runtime_checks = 0  # the newest check's number; older answers are dropped
         self._runtime_problem = False
+        self._problem = ""  # the status bar's text of what reason_label shows
 
         self.role = QComboBox()
         self.role.setObjectName(f"{prefix}role")
@@ -650,6 +651,8 @@ class EndpointWidget(QWidget):
         set_severity(self.runtime_label, severity)
 
     def _state_changed(self, state: str) -> None:
+        if state == "connected":
+            self.reason_label.hide()  # a listener's earlier refusal is over
         active = state not in ("idle", "disconnected")
         text = STATE_TEXT.get(state, state)
         if state == "listening" and self.controller.listening_port is not None:
@@ -670,8 +673,9 @@ class EndpointWidget(QWidget):
         )
 
     def _listening(self, port: int) -> None:
+        """Listening (again, after a refused client: its reason stays shown)."""
         self.state_label.setText(f"Listening on port {port}")
-        self.statusChanged.emit(self.state_label.text(), "")
+        self.statusChanged.emit(self.state_label.text(), self._problem_detail())
 
     def _disconnected(self, code: int, spec: str, explanation: str, fix: str) -> None:
         if code in (
@@ -692,8 +696,11 @@ class EndpointWidget(QWidget):
             text += f"<br><i>Fix:</i> {fix}"
         self.reason_label.setText(text)
         self.reason_label.show()
-        detail = f"{title}: {explanation}" + (f" Fix: {fix}" if fix else "")
-        self.statusChanged.emit(self.state_label.text(), detail)
+        self._problem = f"{title}: {explanation}" + (f" Fix: {fix}" if fix else "")
+        self.statusChanged.emit(self.state_label.text(), self._problem)
+
+    def _problem_detail(self) -> str:
+        return "" if self.reason_label.isHidden() else self._problem
 
     def problem_text(self) -> str:
         return self.reason_label.text() if self.reason_label.isVisible() else ""

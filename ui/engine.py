@@ -5,22 +5,23 @@ window makes into `app` is listed here, with plain-value inputs and outputs the
 widgets can show. Functions here may block (files, crypto, keyring, the OpenXR
 loader); callers run them with `ui.jobs.run_blocking`, never on the UI thread.
 
-The callback providers are built exactly as the command line builds them
-(`app/commands/common.py`), from the window's fields instead of an argparse
-namespace: see "callback providers" below. Heavy `app` modules are imported inside
-the functions that need them, so that opening the window stays fast.
+The callback providers are `app.providers`', as for the command line, from the
+window's fields instead of its flags: see "callback providers" below. Heavy `app`
+modules are imported inside the functions that need them, so that opening the
+window stays fast.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from app.errors import HoloremoteError, InputError
+from app.errors import HoloremoteError
 from app.security.records import CALLBACK_NAMES, CallbackRecord
 from app.security.verdict import FIELD_NAMES, ValidationResult
 from app.xr.values import (
@@ -31,12 +32,9 @@ from app.xr.values import (
 )
 
 if TYPE_CHECKING:
+    from app.providers import ClientAuthSettings, ServerAuthSettings
+    from app.remoting.builtin import BuiltinOptions
     from app.remoting.contract import RemotingRuntime
-    from app.security.callbacks import (
-        CertificateValidator,
-        ServerCertificateProvider,
-        TokenValidator,
-    )
 
 __all__ = [
     "CALLBACK_NAMES",
@@ -341,17 +339,17 @@ def validate_chain_file(
     chain_path: str, host: str, ca_file: str = "", passphrase: str = ""
 ) -> tuple[tuple[CertificateInfo, ...], ValidationResult]:
     """Tools > Verify a chain for a host: the chain (leaf first) and the verdict a
-    client with the default policy would reach (as `holoremote verify`). Blocking."""
-    from app.security.certstore import load_certificate_store, read_bounded_file
-    from app.security.system_validation import validate_server_chain
-    from app.security.trust import anchors_from_file, system_anchors
+    client with the default policy would reach (`holoremote verify`'s core). Blocking."""
+    from app.security.chain_file import verify_chain_file
 
-    data = read_bounded_file(chain_path, what="chain file")
-    store = load_certificate_store(data, passphrase or None, source=chain_path)
-    chain = tuple(entry.der for entry in store.entries)
-    anchors = anchors_from_file(ca_file) if ca_file else system_anchors()
-    checked = validate_server_chain(chain, host, anchors=anchors, at=dt.datetime.now(dt.UTC))
-    return describe_chain(chain), checked.result
+    check = verify_chain_file(
+        chain_path,
+        host,
+        ca_file=ca_file or None,
+        passphrase=passphrase or None,
+        at=dt.datetime.now(dt.UTC),
+    )
+    return describe_chain(check.chain_der), check.validation.result
 
 
 # --- tokens and the test PKI ------------------------------------------------------------
@@ -414,163 +412,91 @@ def create_test_pki(
     )
 
 
-# --- callback providers: the command line's, on the window's fields -------------------
+# --- callback providers: app.providers on the window's fields --------------------------
 #
-# Each function here is the counterpart of one in app/commands/common.py (named in its
-# docstring): the same app.security calls in the same order, on the window's plain
-# values instead of an argparse namespace, so both front ends accept and refuse the
-# same settings. They are glue only; the decisions (store loading, subject selection,
-# token checks, system validation, the client policy, known hosts) are app.security's.
-
-# The command line's default for --jwt-algorithm.
-JWT_ALGORITHMS = ("RS256", "ES256")
+# The window's fields become app.providers settings; the providers themselves (store
+# loading, subject selection, token checks, system validation, the client policy,
+# known hosts) are the command line's, so both front ends accept and refuse the same
+# settings. Errors name the window's fields.
 
 # app.security.client_policy.AskUser: called off the UI thread with a TofuQuestion.
 TofuAsk = Callable[[Any], bool]
 RecordSink = Callable[[CallbackRecord], None]
 
+# What the window calls each setting of app.providers (its field labels).
+FIELD_LABELS = {
+    "store_path": "Certificate store",
+    "key_path": "Key (PEM pair)",
+    "passphrase": "Passphrase",
+    "subject_name": "Subject name",
+    "shared_secrets": "Accepted tokens",
+    "jwt_key_path": "JWT key / JWKS",
+    "jwt_settings": "JWT settings",
+    "token": "Token",
+    "ca_file": "CA file",
+    "pins": "Pinned thumbprint",
+    "known_hosts": "Known hosts",
+    "trust_on_first_use": "Trust on first use",
+    "policy": "Client policy",
+}
 
-def server_certificate_provider(server: ServerSettings) -> ServerCertificateProvider:
-    """common.server_certificate_provider: the store is checked now, so a wrong
-    passphrase or subject name is reported on Listen naming the file, not as
-    NO_SERVER_CERTIFICATE after a client tried; the runtime then gets the same bytes."""
-    from app.security.callback_types import ServerCertificateMaterial
-    from app.security.callbacks import fixed_server_certificate
-    from app.security.certstore import (
-        load_certificate_store,
-        select_server_certificate,
-        server_tls_material,
+
+def server_auth_settings(server: ServerSettings) -> ServerAuthSettings:
+    """The server panel's fields; the token check is one kind or the other."""
+    from app.providers import ServerAuthSettings
+
+    jwt = server.token_mode == "jwt"  # noqa: S105 - a mode name
+    return ServerAuthSettings(
+        store_path=server.store_path,
+        passphrase=server.passphrase or None,
+        subject_name=server.subject_name or None,
+        key_path=server.key_path or None,
+        shared_secrets=() if jwt else server.shared_secrets,
+        jwt_key_path=(server.jwt_key_path or None) if jwt else None,
+        jwt_issuer=(server.jwt_issuer or None) if jwt else None,
+        jwt_audience=(server.jwt_audience or None) if jwt else None,
     )
 
-    if not server.store_path:
-        raise InputError(
-            "Certificate store",
-            "secure listening needs a certificate store",
-            fix="choose a .pfx/.p12 (or PEM) file, or use Tools \u2192 Create test certificates",
-        )
-    data = _read_inputs(server.store_path, server.key_path)
-    passphrase = server.passphrase or None
-    store = load_certificate_store(data, passphrase, source=server.store_path)
-    entry = select_server_certificate(store, server.subject_name)
-    subject = server.subject_name or entry.friendly_name or entry.common_name or ""
-    server_tls_material(data, passphrase, subject, source=server.store_path)
-    return fixed_server_certificate(ServerCertificateMaterial(data, server.passphrase, subject))
 
+def client_auth_settings(client: ClientSettings) -> ClientAuthSettings:
+    """The client panel's fields; the known-hosts file is used only with trust on
+    first use (the window asks the person)."""
+    from app.providers import ClientAuthSettings
 
-def token_validator(server: ServerSettings) -> TokenValidator:
-    """common.token_validator: the accepted shared secrets, or JWTs signed by the keys
-    of a JWKS file (or one PEM public key) with the issuer and audience given."""
-    import time
-
-    from app.security.token_validation import (
-        JwtValidator,
-        SharedSecretValidator,
-        validate_token_any,
-    )
-
-    validator: SharedSecretValidator | JwtValidator
-    try:
-        if server.token_mode == "jwt":  # noqa: S105 - a mode name
-            validator = JwtValidator(
-                key=_jwt_key(server.jwt_key_path),
-                algorithms=JWT_ALGORITHMS,
-                issuer=server.jwt_issuer or None,
-                audience=server.jwt_audience or None,
-            )
-        else:
-            validator = SharedSecretValidator(server.shared_secrets)
-    except InputError:
-        raise
-    except HoloremoteError as exc:
-        label = "JWT settings" if server.token_mode == "jwt" else "Accepted tokens"  # noqa: S105
-        raise InputError(label, exc.message, fix=exc.fix) from None
-
-    def validate(presented: str) -> bool:
-        try:
-            validate_token_any(presented, (validator,), now=time.time())
-        except HoloremoteError:
-            return False
-        return True
-
-    return validate
-
-
-def _jwt_key(path: str) -> Any:
-    from app.security.certstore import read_bounded_file
-    from app.security.token_validation import jwt_key_from_jwks_file, jwt_key_from_pem
-
-    if not path:
-        raise InputError(
-            "JWT key", "JWT checking needs a JWKS file or a public key", fix="choose the key file"
-        )
-    if path.lower().endswith(".json"):
-        return jwt_key_from_jwks_file(path)
-    return jwt_key_from_pem(read_bounded_file(path, what="JWT key file"), source=path)
-
-
-def certificate_validator(client: ClientSettings, port: int, ask: TofuAsk) -> CertificateValidator:
-    """common.certificate_validator, with a person to ask on first use: system
-    validation (against the CA file when one is given, or when the runtime passed no
-    system result), then the client policy (pin, known hosts, escape hatches)."""
-    from app.security.client_policy import ClientPolicy, decide
-    from app.security.known_hosts import load_known_hosts
-    from app.security.system_validation import validate_server_chain
-    from app.security.thumbprints import parse_pin
-    from app.security.trust import anchors_from_file, system_anchors
-
-    policy = ClientPolicy(
-        pins=(parse_pin(client.pin),) if client.pin else (),
-        known_hosts=(
-            Path(client.known_hosts or default_known_hosts()) if client.trust_on_first_use else None
-        ),
+    tofu = client.trust_on_first_use
+    return ClientAuthSettings(
+        token=client.token,
+        ca_file=client.ca_file or None,
+        pins=(client.pin,) if client.pin else (),
+        known_hosts=(client.known_hosts or default_known_hosts()) if tofu else None,
+        trust_on_first_use=tofu,
         allow_name_mismatch=client.allow_name_mismatch,
         allow_unverified_chain=client.allow_unverified_chain,
     )
-    anchors = anchors_from_file(client.ca_file) if client.ca_file else None
-    known = load_known_hosts(policy.known_hosts) if policy.known_hosts is not None else None
-
-    def validate(request: Any) -> ValidationResult:
-        host = request.host_name or ""
-        system = request.system_result
-        if anchors is not None or system is None:
-            system = validate_server_chain(
-                request.chain,
-                host,
-                anchors=anchors or system_anchors(),
-                force_revocation_check=request.force_revocation_check,
-            ).result
-        decision = decide(system, request.chain, host, port, policy, known_hosts=known, ask=ask)
-        if decision.known_hosts is not None and policy.known_hosts is not None:
-            policy.known_hosts.parent.mkdir(parents=True, exist_ok=True)
-            decision.known_hosts.save(policy.known_hosts)
-        result: ValidationResult = decision.result
-        return result
-
-    return validate
 
 
 def callback_providers(settings: EndpointSettings, ask: TofuAsk) -> dict[str, Any]:
     """`SecureConnectionCallbacks` keyword arguments for the side this end plays."""
+    from app import providers
+
     if not settings.secure:
         return {}
-    if settings.mode == "listen":
-        return {
-            "server_certificate_provider": server_certificate_provider(settings.server),
-            "token_validator": token_validator(settings.server),
-        }
-    from app.security.callbacks import fixed_token
+    with _in_field_terms():
+        if settings.mode == "listen":
+            return providers.server_providers(server_auth_settings(settings.server))
+        client = client_auth_settings(settings.client)
+        return providers.client_providers(client, settings.port, ask=ask)
 
-    client = settings.client
-    if not client.token:
-        raise InputError(
-            "Token",
-            "secure connecting needs the token the server accepts",
-            fix="paste the server's token, or load it from a file",
-        )
-    return {
-        "token_provider": fixed_token(client.token),
-        "certificate_validator": certificate_validator(client, settings.port, ask),
-    }
+
+@contextlib.contextmanager
+def _in_field_terms() -> Iterator[None]:
+    """Settings errors name the window's fields."""
+    from app.providers import SettingsError
+
+    try:
+        yield
+    except SettingsError as exc:
+        raise exc.named(FIELD_LABELS) from None
 
 
 # --- runtime and session ------------------------------------------------------------------
@@ -588,17 +514,13 @@ def describe_runtime(choice: RuntimeChoice, runtime_json: str) -> str:
     return "automatic: built-in unless an OpenXR runtime with the extension is found"
 
 
-def builtin_options(role: str, ca_file: str = "") -> Any:
-    """common.builtin_options: the built-in runtime trusts the CA file (PEM) for its
-    own system validation."""
-    from app.remoting.builtin import BuiltinOptions
-    from app.security.certstore import read_bounded_file
+def builtin_options(role: str, ca_file: str = "") -> BuiltinOptions:
+    """`app.providers.builtin_options`: the built-in runtime trusts the CA file (PEM)
+    for its own system validation."""
+    from app import providers
 
-    ca_pem = read_bounded_file(ca_file, what="CA file") if ca_file else None
-    return BuiltinOptions(
-        role=role,  # type: ignore[arg-type]
-        trust_ca_pem=ca_pem if ca_pem and b"-----BEGIN" in ca_pem else None,
-    )
+    with _in_field_terms():
+        return providers.builtin_options(role, ca_file=ca_file or None)
 
 
 # One runtime selection at a time: a check of the combo and a session's start may run

@@ -1,5 +1,6 @@
-"""Helpers shared by the certificate commands: reading secrets without argv, and
-printing errors the one way (message, then the fix)."""
+"""Helpers shared by the commands (the certificate ones, and through common.py the
+connection ones): reading a passphrase without argv, and printing errors the one way
+(message, then the fix)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ MAX_PASSPHRASE_FILE_BYTES = 4096
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 
-def read_passphrase(path: str | None) -> str | None:
-    """From --passphrase-file, else $HOLOREMOTE_KEY_PASSPHRASE, else None. Never argv."""
+def read_passphrase(path: str | None, flag: str = "--passphrase-file") -> str | None:
+    """From the file `flag` names, else $HOLOREMOTE_KEY_PASSPHRASE, else None. Never argv."""
     if path is None:
         return os.environ.get(PASSPHRASE_ENV)
     file = Path(path)
@@ -25,18 +26,18 @@ def read_passphrase(path: str | None) -> str | None:
             raw = handle.read(MAX_PASSPHRASE_FILE_BYTES + 1)
     except OSError as exc:
         raise InputError(
-            f"--passphrase-file {file}", f"cannot be read ({exc.strerror})", fix="check the path"
+            f"{flag} {file}", f"cannot be read ({exc.strerror})", fix="check the path"
         ) from None
     if len(raw) > MAX_PASSPHRASE_FILE_BYTES:
         raise InputError(
-            f"--passphrase-file {file}",
+            f"{flag} {file}",
             "is too large to be a passphrase file",
             fix="put only the passphrase in it, on one line",
         )
     try:
         return raw.decode("utf-8").rstrip("\r\n")
     except UnicodeDecodeError:
-        raise InputError(f"--passphrase-file {file}", "is not UTF-8 text") from None
+        raise InputError(f"{flag} {file}", "is not UTF-8 text") from None
 
 
 def report_error(command: str, error: HoloremoteError) -> None:

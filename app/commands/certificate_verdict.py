@@ -3,11 +3,10 @@ a reason per field, and, when it was refused, which check failed and what to do.
 
 The reasons cannot cross the C struct: `XrRemotingCertificateValidationResultMSFT`
 has seven values and no text, so a runtime's system result arrives without them.
-`combine_with_runtime` puts them back from this app's own validation of the same
-chain, field by field, only where both agree; the runtime's values always decide
-(a runtime such as Microsoft's checks against the Windows store, which this app
-cannot see). `refusal_lines` turns a refused verdict into one line per failed check
-with its fix; `callback_summary` is the one-line summary of each callback record.
+`app.security.verdict.combine_with_runtime` puts them back from this app's own
+validation of the same chain (the window does the same). `refusal_lines` turns a
+refused verdict into one line per failed check with its fix; `callback_summary` is
+the one-line summary of each callback record.
 None of it ever shows a secret: records are masked when they are made.
 """
 
@@ -21,53 +20,12 @@ from cryptography import x509
 
 from app.security.records import CallbackRecord
 from app.security.thumbprints import sha256_pin
-from app.security.verdict import FIELD_NAMES, ValidationResult, is_acceptable
-from app.xr.values import CertificateNameValidationResult as NameCheck
-
-# Spec field name -> ValidationResult attribute.
-_ATTRIBUTES = dict(
-    zip(
-        FIELD_NAMES,
-        (
-            "trusted_root",
-            "revoked",
-            "expired",
-            "wrong_usage",
-            "name_mismatch",
-            "revocation_check_failed",
-            "invalid_cert_or_chain",
-        ),
-        strict=True,
-    )
+from app.security.verdict import (
+    FIELD_NAMES,
+    ValidationResult,
+    is_acceptable,
 )
-RUNTIME_ONLY = "reported by the runtime's system validation"
-
-
-def combine_with_runtime(
-    runtime: ValidationResult, own: ValidationResult | None, own_source: str
-) -> ValidationResult:
-    """The runtime's system result, each field with this app's reason where our own
-    check (against `own_source`) agrees, else "reported by the runtime's system
-    validation" and what our check found. `own` is None when we could not check."""
-    reasons: dict[str, str] = {}
-    for name, attribute in _ATTRIBUTES.items():
-        value = getattr(runtime, attribute)
-        if name in runtime.reasons:
-            reasons[name] = runtime.reasons[name]
-        elif own is None:
-            reasons[name] = f"{RUNTIME_ONLY} (this app could not check: {own_source})"
-        elif getattr(own, attribute) == value:
-            reasons[name] = own.reasons.get(name, RUNTIME_ONLY)
-        else:
-            found = own.reasons.get(name, _describe_value(name, getattr(own, attribute)))
-            reasons[name] = f"{RUNTIME_ONLY}; this app's check against {own_source} found: {found}"
-    return runtime.with_changes(reasons=reasons)
-
-
-def _describe_value(name: str, value: object) -> str:
-    if isinstance(value, NameCheck):
-        return value.spec_name
-    return f"{name}={value}"
+from app.xr.values import CertificateNameValidationResult as NameCheck
 
 
 def verdict_from_json(data: Mapping[str, Any]) -> ValidationResult:
@@ -210,7 +168,7 @@ def refusal_lines(record: CallbackRecord) -> list[str]:
     reasons = verdict.get("reasons", {}) if isinstance(verdict, dict) else {}
     lines = []
     for check in checks:
-        if check not in _ATTRIBUTES:
+        if check not in FIELD_NAMES:
             lines.append(f"  refused: {check}" + (f": {record.error}" if record.error else ""))
             continue
         reason = reasons.get(check) if isinstance(reasons, dict) else None

@@ -13,56 +13,34 @@ its specification name, with explanation and fix).
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import importlib
 import importlib.util
 import json
 import os
+import signal
 import sys
-import threading
-import time
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any, TextIO
 
+from app import providers
+from app.commands._certificate_cli import PASSPHRASE_ENV, read_passphrase, report_error
 from app.commands.certificate_verdict import (
     callback_summary,
-    combine_with_runtime,
     refusal_lines,
     refused_checks,
 )
 from app.errors import HoloremoteError, InputError
+from app.providers import JWT_ALGORITHMS, ClientAuthSettings, ServerAuthSettings, SettingsError
 from app.remoting.builtin import BuiltinOptions, BuiltinRuntime
 from app.remoting.builtin.protocol import DEFAULT_HANDSHAKE_PORT, DEFAULT_TRANSPORT_PORT
 from app.remoting.contract import RemotingRuntime
-from app.security.callback_types import (
-    CallbackRefusal,
-    CertificateValidationRequest,
-    ServerCertificateMaterial,
-)
-from app.security.callbacks import (
-    CertificateValidator,
-    ServerCertificateProvider,
-    TokenProvider,
-    TokenValidator,
-)
-from app.security.certstore import (
-    load_certificate_store,
-    read_bounded_file,
-    server_tls_material,
-)
-from app.security.client_policy import ClientPolicy, PolicyDecision, TofuQuestion, apply_policy
-from app.security.known_hosts import KnownHosts, load_known_hosts
-from app.security.system_validation import validate_server_chain
-from app.security.thumbprints import parse_pin
-from app.security.token_validation import (
-    JwtValidator,
-    SharedSecretValidator,
-    jwt_key_from_jwks_file,
-    validate_token_any,
-)
+from app.security.callbacks import CertificateValidator
+from app.security.client_policy import ClientPolicy
 from app.security.tokens import DEFAULT_TOKEN_ENV, token_from_env, token_from_file
-from app.security.trust import TrustAnchors, anchors_from_file, system_anchors
-from app.security.verdict import ValidationResult
-from app.session import DEFAULT_REALM, Session
+from app.security.trust import TrustAnchors
+from app.session import DEFAULT_REALM, ConfigError, Session, SessionConfig
 from app.session_events import (
     CallbackCalled,
     Connected,
@@ -77,10 +55,6 @@ from app.xr.values import ConnectionState, DisconnectReason
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_CONNECTION_FAILED = 3
-
-PASSPHRASE_ENV = "HOLOREMOTE_KEY_PASSPHRASE"  # noqa: S105 - a variable name
-# A passphrase file holds one line; more than this is the wrong file.
-MAX_PASSPHRASE_FILE_BYTES = 4096
 
 
 class UsageError(InputError):
@@ -258,261 +232,120 @@ def read_token(args: argparse.Namespace, *, required: bool) -> str | None:
 
 
 def read_key_passphrase(path: str | None) -> str | None:
-    if path is None:
-        return os.environ.get(PASSPHRASE_ENV)
-    file = Path(path)
+    return read_passphrase(path, "--key-passphrase-file")
+
+
+# What the command line calls each setting of app.providers (in messages and fixes).
+CLI_NAMES = {
+    "store_path": "--cert-store",
+    "passphrase": "--key-passphrase-file",
+    "subject_name": "--subject-name",
+    "shared_secrets": "--token-file",
+    "jwt_key_path": "--jwks",
+    "jwt_settings": "--jwks / --jwt-*",
+    "token": "--token-file",
+    "ca_file": "--ca-file",
+    "pins": "--pin",
+    "known_hosts": "--known-hosts",
+    "trust_on_first_use": "--trust-on-first-use",
+    "policy": "--pin / --known-hosts / --allow-*",
+    "timeouts": "--handshake-timeout / --session-open-timeout / --disconnect-wait",
+}
+
+
+def _in_cli_terms(exc: SettingsError) -> InputError:
+    return exc.named(CLI_NAMES, UsageError)
+
+
+def server_auth_settings(args: argparse.Namespace) -> ServerAuthSettings:
+    """--cert-store, --subject-name, the passphrase and the accepted tokens (the
+    token of --token-file or $HOLOREMOTE_TOKEN, JWTs with --jwks)."""
+    # Without a store the settings refuse that first; no need to ask for a token.
+    token = read_token(args, required=not args.jwks) if args.cert_store else None
     try:
-        with file.open("rb") as handle:
-            raw = handle.read(MAX_PASSPHRASE_FILE_BYTES + 1)
-    except OSError as exc:
-        raise UsageError(
-            f"--key-passphrase-file {file}", f"cannot be read ({exc.strerror})"
-        ) from None
-    if len(raw) > MAX_PASSPHRASE_FILE_BYTES:
-        raise UsageError(
-            f"--key-passphrase-file {file}", "is too large", fix="put only the passphrase in it"
+        return ServerAuthSettings(
+            store_path=args.cert_store or "",
+            passphrase=read_key_passphrase(args.key_passphrase_file),
+            subject_name=args.subject_name,
+            shared_secrets=(token,) if token is not None else (),
+            jwt_key_path=args.jwks,
+            jwt_issuer=args.jwt_issuer,
+            jwt_audience=args.jwt_audience,
+            jwt_algorithms=tuple(args.jwt_algorithm or JWT_ALGORITHMS),
         )
+    except SettingsError as exc:
+        raise _in_cli_terms(exc) from None
+
+
+def server_providers(args: argparse.Namespace) -> dict[str, object]:
+    """The listener's callback providers; a bad file is a usage error (exit 2)
+    before any socket is opened."""
+    settings = server_auth_settings(args)
     try:
-        return raw.decode("utf-8").rstrip("\r\n")
-    except UnicodeDecodeError:
-        raise UsageError(f"--key-passphrase-file {file}", "is not UTF-8 text") from None
+        return providers.server_providers(settings)
+    except SettingsError as exc:
+        raise _in_cli_terms(exc) from None
 
 
-def server_certificate_provider(args: argparse.Namespace) -> ServerCertificateProvider:
-    """Load and check the store now (a bad file is a usage error, exit 2, before any
-    socket is opened); the provider then hands the runtime the same bytes."""
-    if not args.cert_store:
-        raise UsageError(
-            "--cert-store",
-            "secure listening needs a PKCS#12 certificate store",
-            fix="make one with 'holoremote certs create', or use --plain",
-        )
-    source = f"--cert-store {args.cert_store}"
+def client_auth_settings(args: argparse.Namespace, token: str = "") -> ClientAuthSettings:
     try:
-        data = read_bounded_file(args.cert_store, what="certificate store")
-        passphrase = read_key_passphrase(args.key_passphrase_file)
-        store = load_certificate_store(data, passphrase, source=source)
-        subject = args.subject_name
-        if subject is None:
-            keyed = [e for e in store.entries if e.private_key is not None]
-            if len(keyed) != 1:
-                raise UsageError(
-                    "--subject-name",
-                    f"the store holds {len(keyed)} certificates with a key",
-                    fix=f"name one: {', '.join(store.names()) or '(none)'}",
-                )
-            subject = keyed[0].friendly_name or keyed[0].common_name or ""
-            if not subject:
-                raise UsageError(
-                    "--subject-name", "the certificate has neither friendly name nor CN"
-                )
-        server_tls_material(data, passphrase, subject, source=source)
-    except UsageError:
-        raise
-    except HoloremoteError as exc:
-        raise UsageError(source, exc.message, fix=exc.fix) from None
-    material = ServerCertificateMaterial(data, passphrase or "", subject)
-
-    def provide() -> ServerCertificateMaterial:
-        return material
-
-    return provide
-
-
-def token_validator(args: argparse.Namespace) -> TokenValidator:
-    validators: list[SharedSecretValidator | JwtValidator] = []
-    try:
-        token = read_token(args, required=not args.jwks)
-        if token is not None:
-            validators.append(SharedSecretValidator((token,)))
-        if args.jwks:
-            validators.append(
-                JwtValidator(
-                    key=jwt_key_from_jwks_file(args.jwks),
-                    algorithms=tuple(args.jwt_algorithm or ("RS256", "ES256")),
-                    issuer=args.jwt_issuer,
-                    audience=args.jwt_audience,
-                )
-            )
-    except UsageError:
-        raise
-    except (HoloremoteError, ValueError) as exc:
-        raise UsageError("token settings", str(exc)) from None
-
-    def validate(presented: str) -> bool:
-        try:
-            validate_token_any(presented, validators, now=time.time())
-        except HoloremoteError:
-            return False
-        return True
-
-    return validate
-
-
-def trust_anchors(args: argparse.Namespace) -> TrustAnchors | None:
-    if not args.ca_file:
-        return None
-    try:
-        return anchors_from_file(args.ca_file)
-    except HoloremoteError as exc:
-        raise UsageError(f"--ca-file {args.ca_file}", exc.message, fix=exc.fix) from None
-
-
-def client_policy(args: argparse.Namespace) -> ClientPolicy:
-    try:
-        return ClientPolicy(
-            pins=tuple(parse_pin(p) for p in args.pin),
-            known_hosts=Path(args.known_hosts) if args.known_hosts else None,
+        return ClientAuthSettings(
+            token=token,
+            ca_file=args.ca_file,
+            pins=tuple(args.pin),
+            known_hosts=args.known_hosts,
+            trust_on_first_use=bool(getattr(args, "trust_on_first_use", False)),
             allow_name_mismatch=args.allow_name_mismatch,
             allow_unverified_chain=args.allow_unverified_chain,
         )
-    except (HoloremoteError, ValueError) as exc:
-        raise UsageError("--pin / --known-hosts / --allow-*", str(exc)) from None
+    except SettingsError as exc:
+        raise _in_cli_terms(exc) from None
+
+
+def trust_anchors(args: argparse.Namespace) -> TrustAnchors | None:
+    try:
+        return providers.trust_anchors(client_auth_settings(args))
+    except SettingsError as exc:
+        raise _in_cli_terms(exc) from None
+
+
+def client_policy(args: argparse.Namespace) -> ClientPolicy:
+    return client_auth_settings(args).policy()
 
 
 def certificate_validator(args: argparse.Namespace, port: int) -> CertificateValidator:
-    """This app's own validation of the chain, merged with the runtime's system
-    result, then the client policy (pins, known hosts, escape hatches).
-
-    Our own `validate_server_chain` always runs (trust: --ca-file, else the OS
-    store), because only it can say *why* a field failed: the C struct that carries
-    the runtime's result has no text. With --ca-file our validation decides. Without
-    it, when the runtime supplied a system result, that result decides each field (a
-    runtime such as Microsoft's uses the Windows store, which we cannot see) and our
-    reasons are attached where our check agrees (`combine_with_runtime`)."""
-    policy = client_policy(args)
-    anchors = trust_anchors(args)
-    trust_on_first_use = bool(getattr(args, "trust_on_first_use", False))
-    if trust_on_first_use and policy.known_hosts is None:
-        raise UsageError(
-            "--trust-on-first-use",
-            "only means something with --known-hosts",
-            fix="add --known-hosts FILE",
-        )
-    known: KnownHosts | None = None
-    if policy.known_hosts is not None:
-        try:
-            known = load_known_hosts(policy.known_hosts)
-        except HoloremoteError as exc:
-            raise UsageError(f"--known-hosts {args.known_hosts}", exc.message) from None
-    lock = threading.Lock()
-    loaded: list[TrustAnchors | HoloremoteError] = []
-
-    def our_anchors() -> TrustAnchors:
-        """--ca-file, else the OS store (loaded once, on first use)."""
-        if anchors is not None:
-            return anchors
-        with lock:
-            if not loaded:
-                try:
-                    loaded.append(system_anchors())
-                except HoloremoteError as exc:
-                    loaded.append(exc)
-            found = loaded[0]
-        if isinstance(found, HoloremoteError):
-            raise found
-        return found
-
-    def validate(request: CertificateValidationRequest) -> ValidationResult:
-        nonlocal known
-        host = request.host_name or ""
-        own: ValidationResult | None = None
-        try:
-            checked = validate_server_chain(
-                request.chain,
-                host,
-                anchors=our_anchors(),
-                force_revocation_check=request.force_revocation_check,
-            )
-            own, source = checked.result, checked.trust_source
-        except HoloremoteError as exc:
-            source = f"no trust store ({exc.message})"
-        runtime = request.system_result
-        if anchors is None and runtime is not None:
-            system = combine_with_runtime(runtime, own, source)
-        elif own is not None:
-            system = own
-        else:
-            raise CallbackRefusal(
-                f"the certificate cannot be validated: {source}; give the CA with --ca-file "
-                "or pin the server with --pin"
-            )
-        decision = apply_policy(system, request.chain, host, port, policy, known_hosts=known)
-        if decision.question is not None:
-            decision = _first_use(decision.question, system, request.chain, host, memory=known)
-        if decision.known_hosts is not None and policy.known_hosts is not None:
-            decision.known_hosts.save(policy.known_hosts)
-            known = decision.known_hosts
-        return decision.result  # its reasons and warnings travel in the callback record
-
-    def _first_use(
-        question: TofuQuestion,
-        system: ValidationResult,
-        chain: tuple[bytes, ...],
-        host: str,
-        *,
-        memory: KnownHosts | None,
-    ) -> PolicyDecision:
-        """An endpoint not in the known-hosts file. The command line cannot ask a
-        person, so --trust-on-first-use is the answer given in advance."""
-        assert policy.known_hosts is not None
-        pin = f"SHA256:{question.sha256}"
-        if not trust_on_first_use:
-            refused = apply_policy(
-                system, chain, host, port, policy, known_hosts=memory, user_accepts=False
-            )
-            reason = (
-                f"first connection to {question.endpoint}: it is not in the known-hosts file "
-                f"{policy.known_hosts}, and the command line cannot ask (--trust-on-first-use "
-                "answers yes in advance)"
-            )
-            return PolicyDecision(
-                refused.result.with_changes(
-                    reasons={**refused.result.reasons, "trustedRoot": reason}
-                )
-            )
-        learned = apply_policy(
-            system, chain, host, port, policy, known_hosts=memory, user_accepts=True
-        )
-        note = (
-            f"trusted on first use: learned the certificate of {question.endpoint} ({pin}) "
-            f"and saved it to {policy.known_hosts}; later connections must present it"
-        )
-        return PolicyDecision(
-            learned.result.with_changes(warnings=(*learned.result.warnings, note)),
-            known_hosts=learned.known_hosts,
-        )
-
-    return validate
+    """`app.providers.certificate_validator` on the flags. The command line cannot
+    ask a person, so --trust-on-first-use is the answer given in advance."""
+    try:
+        return providers.certificate_validator(client_auth_settings(args), port)
+    except SettingsError as exc:
+        raise _in_cli_terms(exc) from None
 
 
-def token_provider(args: argparse.Namespace) -> TokenProvider:
-    token = read_token(args, required=True)
-    assert token is not None
-
-    def provide() -> str:
-        return token
-
-    return provide
+def client_providers(args: argparse.Namespace, port: int) -> dict[str, object]:
+    """The client's callback providers: the token (--token-file or $HOLOREMOTE_TOKEN)
+    and the certificate validator."""
+    token = read_token(args, required=True) or ""
+    try:
+        return providers.client_providers(client_auth_settings(args, token), port)
+    except SettingsError as exc:
+        raise _in_cli_terms(exc) from None
 
 
 # --- runtime choice -------------------------------------------------------------------------
 
 
 def builtin_options(args: argparse.Namespace, *, role: str) -> BuiltinOptions:
-    ca_pem = None
-    if getattr(args, "ca_file", None):
-        ca_pem = read_bounded_file(args.ca_file, what="CA file")
     try:
-        return BuiltinOptions(
-            role=role,  # type: ignore[arg-type]
+        return providers.builtin_options(
+            role,
+            ca_file=getattr(args, "ca_file", None),
             handshake_timeout=args.handshake_timeout,
             session_open_timeout=args.session_open_timeout,
             disconnect_wait=args.disconnect_wait,
-            trust_ca_pem=ca_pem if ca_pem and b"-----BEGIN" in ca_pem else None,
         )
-    except ValueError as exc:
-        raise UsageError("timeouts", str(exc)) from None
+    except SettingsError as exc:
+        raise _in_cli_terms(exc) from None
 
 
 def make_runtime(args: argparse.Namespace, options: BuiltinOptions) -> tuple[RemotingRuntime, str]:
@@ -540,6 +373,38 @@ def make_runtime(args: argparse.Namespace, options: BuiltinOptions) -> tuple[Rem
         )
     why = "asked for" if choice == "builtin" else "no OpenXR runtime selection in this build"
     return BuiltinRuntime(options), f"built-in runtime ({why})"
+
+
+# --- sessions -------------------------------------------------------------------------------
+
+
+def open_session(
+    args: argparse.Namespace,
+    printer: EventPrinter,
+    config: Callable[[], SessionConfig],
+    providers: Callable[[], dict[str, object]],
+) -> Session:
+    """The session `listen` or `connect` runs: its configuration (a bad value names
+    its flag), the callback providers (with --secure), the runtime --runtime asks for
+    (said on the printer), in that order, so the first bad input is the one reported."""
+    try:
+        session_config = config()
+    except ConfigError as exc:
+        raise UsageError(f"--{exc.subject.replace('_', '-')}", exc.message, fix=exc.fix) from None
+    callbacks = providers() if args.secure else {}
+    runtime, explanation = make_runtime(args, builtin_options(args, role=args.role))
+    printer.info(f"runtime: {explanation}", runtime=runtime.display_name)
+    return Session.with_callbacks(session_config, runtime, **callbacks)
+
+
+def interrupted() -> asyncio.Event:
+    """An event set by Ctrl+C or SIGTERM (where this loop can take signal handlers)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    return stop
 
 
 # --- output ------------------------------------------------------------------------------------
@@ -635,9 +500,7 @@ class EventPrinter:
 
 
 def report_usage_error(command: str, error: HoloremoteError) -> int:
-    print(f"holoremote {command}: {error.message}", file=sys.stderr)
-    if error.fix:
-        print(f"  fix: {error.fix}", file=sys.stderr)
+    report_error(command, error)
     return EXIT_USAGE
 
 

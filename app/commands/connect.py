@@ -10,25 +10,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import signal
 
 from app.commands.common import (
     EXIT_CONNECTION_FAILED,
     EventPrinter,
     UsageError,
     add_common_arguments,
-    builtin_options,
-    certificate_validator,
+    client_providers,
     exit_status,
-    make_runtime,
+    interrupted,
+    open_session,
     parse_endpoint,
     print_events,
     report_usage_error,
-    token_provider,
 )
 from app.errors import HoloremoteError
-from app.session import ConfigError, Session, SessionConfig
+from app.session import Session, SessionConfig
 from app.session_events import Connected, Disconnected, SessionEvent
 
 # Beyond the protocol's own timeouts, how long to wait for the runtime's verdict.
@@ -62,34 +59,25 @@ def build_session(args: argparse.Namespace, printer: EventPrinter) -> Session:
     host, port = parse_endpoint(args.endpoint)
     if args.hold is not None and not 0 <= args.hold <= 10**6:
         raise UsageError("--hold", f"{args.hold:g} is not a number of seconds")
-    try:
-        config = SessionConfig(
+    return open_session(
+        args,
+        printer,
+        lambda: SessionConfig(
             mode="connect",
             host=host,
             port=port,
             secure=args.secure,
             role=args.role,
             perform_system_validation=args.system_validation,
-        )
-    except ConfigError as exc:
-        raise UsageError(f"--{exc.subject.replace('_', '-')}", exc.message, fix=exc.fix) from None
-    providers: dict[str, object] = {}
-    if args.secure:
-        providers["token_provider"] = token_provider(args)
-        providers["certificate_validator"] = certificate_validator(args, port)
-    runtime, explanation = make_runtime(args, builtin_options(args, role=args.role))
-    printer.info(f"runtime: {explanation}", runtime=runtime.display_name)
-    return Session.with_callbacks(config, runtime, **providers)
+        ),
+        lambda: client_providers(args, port),
+    )
 
 
 async def connect(args: argparse.Namespace) -> int:
     printer = EventPrinter(as_json=args.json)
     session = build_session(args, printer)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stop.set)
+    stop = interrupted()
     printing = asyncio.ensure_future(print_events(session, printer))
     last: SessionEvent | None = None
     connected = False

@@ -15,27 +15,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import dataclasses
-import signal
 
 from app.commands.common import (
     EXIT_CONNECTION_FAILED,
     EXIT_OK,
     EventPrinter,
-    UsageError,
     add_common_arguments,
-    builtin_options,
     exit_status,
-    make_runtime,
+    interrupted,
+    open_session,
     print_events,
     report_usage_error,
-    server_certificate_provider,
-    token_validator,
+    server_providers,
 )
 from app.errors import HoloremoteError
-from app.session import ConfigError, Session, SessionConfig
-from app.session_events import Connected, Disconnected, Listening, SessionEvent
+from app.session import Session, SessionConfig
+from app.session_events import Connected, Disconnected, SessionEvent
 
 # A listener waits for clients as long as it runs; bounded only to keep every wait finite.
 FOREVER_S = 365 * 24 * 3600.0
@@ -49,8 +44,10 @@ def build_session(args: argparse.Namespace, printer: EventPrinter) -> Session:
     port, transport_port = args.port, args.transport_port
     if args.ephemeral_port:
         port = transport_port = 0
-    try:
-        config = SessionConfig(
+    return open_session(
+        args,
+        printer,
+        lambda: SessionConfig(
             mode="listen",
             port=port,
             transport_port=transport_port,
@@ -58,32 +55,21 @@ def build_session(args: argparse.Namespace, printer: EventPrinter) -> Session:
             secure=args.secure,
             role=args.role,
             realm=args.realm,
-        )
-    except ConfigError as exc:
-        raise UsageError(f"--{exc.subject.replace('_', '-')}", exc.message, fix=exc.fix) from None
-    providers: dict[str, object] = {}
-    if args.secure:
-        providers["server_certificate_provider"] = server_certificate_provider(args)
-        providers["token_validator"] = token_validator(args)
-    runtime, explanation = make_runtime(args, builtin_options(args, role=args.role))
-    printer.info(f"runtime: {explanation}", runtime=runtime.display_name)
-    return Session.with_callbacks(config, runtime, **providers)
+        ),
+        lambda: server_providers(args),
+    )
 
 
 async def serve(args: argparse.Namespace) -> int:
     printer = EventPrinter(as_json=args.json)
     session = build_session(args, printer)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stop.set)
+    stop = interrupted()
     printing = asyncio.ensure_future(print_events(session, printer))
     status = EXIT_OK
     try:
+        mark = session.event_count
+        await session.start()
         while True:
-            mark = session.event_count
-            await session.start()
             stopped = asyncio.ensure_future(stop.wait())
             end = asyncio.ensure_future(_session_end(session, mark))
             done, _ = await asyncio.wait({stopped, end}, return_when=asyncio.FIRST_COMPLETED)
@@ -95,21 +81,13 @@ async def serve(args: argparse.Namespace) -> int:
             if args.once:
                 status = exit_status(last, was_connected=connected)
                 return status
-            if isinstance(last, Disconnected) and not connected and last.reason in _FATAL:
+            if isinstance(last, Disconnected) and not connected and last.listener_cannot_run:
                 return EXIT_CONNECTION_FAILED  # the listener itself cannot run
-            _keep_ports(session, mark)
+            mark = session.event_count
+            await session.listen_again()
     finally:
         await session.aclose()
         await printing
-
-
-def _keep_ports(session: Session, mark: int) -> None:
-    """Listen again on the ports this listen bound (ephemeral ones included)."""
-    bound = [e for e in session.history[mark - session.event_count :] if isinstance(e, Listening)]
-    if bound and bound[-1].transport_port:
-        session.config = dataclasses.replace(
-            session.config, port=bound[-1].port, transport_port=bound[-1].transport_port
-        )
 
 
 async def _session_end(session: Session, mark: int) -> tuple[SessionEvent, bool]:
@@ -121,17 +99,6 @@ async def _session_end(session: Session, mark: int) -> tuple[SessionEvent, bool]
         return first, False
     last = await session.wait_for(lambda e: isinstance(e, Disconnected), FOREVER_S, after=mark)
     return last, True
-
-
-def _fatal_reasons() -> frozenset[object]:
-    from app.xr.values import DisconnectReason as R
-
-    return frozenset(
-        {R.NO_SERVER_CERTIFICATE, R.HANDSHAKE_PORT_BUSY, R.TRANSPORT_PORT_BUSY, R.INTERNAL_ERROR}
-    )
-
-
-_FATAL = _fatal_reasons()
 
 
 def run(args: argparse.Namespace) -> int:

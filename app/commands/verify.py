@@ -13,8 +13,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-
 from app.commands._certificate_cli import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -23,8 +21,8 @@ from app.commands._certificate_cli import (
     report_error,
 )
 from app.errors import HoloremoteError, InputError
-from app.security.certstore import load_certificate_store, read_bounded_file
-from app.security.client_policy import ClientPolicy, apply_policy
+from app.security.chain_file import revocation_options, verify_chain_file
+from app.security.client_policy import ClientPolicy
 from app.security.known_hosts import (
     DEFAULT_REMOTING_PORT,
     KnownHosts,
@@ -32,12 +30,8 @@ from app.security.known_hosts import (
     line_of,
     load_known_hosts,
 )
-from app.security.revocation import RevocationOptions, parse_crls
-from app.security.revocation_fetch import http_fetcher
-from app.security.system_validation import validate_server_chain
 from app.security.thumbprints import der_sha256, parse_pin
-from app.security.trust import TrustAnchors, anchors_from_file, system_anchors
-from app.security.verdict import FIELD_NAMES, ValidationResult, is_acceptable
+from app.security.verdict import FIELD_NAMES, ValidationResult
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -108,27 +102,6 @@ def _parse_time(text: str | None) -> dt.datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
-def _revocation(args: argparse.Namespace) -> RevocationOptions:
-    crls = []
-    for path in args.crl:
-        data = read_bounded_file(path, what="CRL file")
-        try:
-            crls += parse_crls(data)
-        except ValueError:
-            raise InputError(
-                f"--crl {path}",
-                "is not a CRL (DER or PEM 'X509 CRL')",
-                fix="give the CA's CRL file",
-            ) from None
-    online = args.ocsp or args.fetch_crls or args.force_revocation_check
-    return RevocationOptions(
-        crls=tuple(crls),
-        check_ocsp=args.ocsp,
-        fetch_crls=args.fetch_crls,
-        fetcher=http_fetcher() if online else None,
-    )
-
-
 def _fields_text(result: ValidationResult) -> list[str]:
     values = result.to_json()
     lines = []
@@ -188,42 +161,35 @@ def run(args: argparse.Namespace) -> int:
             allow_unverified_chain=args.allow_unverified_chain,
         )
         memory = load_known_hosts(args.known_hosts) if args.known_hosts else KnownHosts()
-        data = read_bounded_file(args.chain_file, what="chain file")
         passphrase = read_passphrase(args.passphrase_file)
-        store = load_certificate_store(data, passphrase, source=args.chain_file, now=at)
-        anchors: TrustAnchors = (
-            anchors_from_file(args.ca_file) if args.ca_file else system_anchors()
+        revocation = revocation_options(
+            args.crl,
+            check_ocsp=args.ocsp,
+            fetch_crls=args.fetch_crls,
+            online=args.force_revocation_check,
         )
-        revocation = _revocation(args)
+        check = verify_chain_file(
+            args.chain_file,
+            args.host,
+            ca_file=args.ca_file,
+            passphrase=passphrase,
+            at=at,
+            revocation=revocation,
+            force_revocation_check=args.force_revocation_check,
+            policy=policy,
+            port=args.host_port,
+            known_hosts=memory,
+            user_accepts=args.trust_on_first_use if args.known_hosts else None,
+        )
     except HoloremoteError as exc:
         report_error("verify", exc)
         return EXIT_USAGE
-    chain_der = [c.public_bytes(serialization.Encoding.DER) for c in store.certificates]
-    validation = validate_server_chain(
-        chain_der,
-        args.host,
-        anchors=anchors,
-        at=at,
-        revocation=revocation,
-        force_revocation_check=args.force_revocation_check,
-    )
-    decision = apply_policy(
-        validation.result,
-        chain_der,
-        args.host,
-        args.host_port,
-        policy,
-        known_hosts=memory,
-        user_accepts=args.trust_on_first_use if args.known_hosts else None,
-    )
-    effective = decision.result
+    validation, effective = check.validation, check.result
+    leaf_sha256 = der_sha256(check.chain_der[0])
     tofu: list[str] = []
     if args.known_hosts:
-        tofu, learned = _tofu_notes(args, memory, decision.known_hosts, der_sha256(chain_der[0]))
-        accepted_if_learned = is_acceptable(
-            effective, revocation_forced=args.force_revocation_check
-        )
-        if learned is not None and accepted_if_learned:
+        tofu, learned = _tofu_notes(args, memory, check.decision.known_hosts, leaf_sha256)
+        if learned is not None and check.accepted:
             try:
                 learned.save(args.known_hosts)
             except OSError as exc:
@@ -238,15 +204,14 @@ def run(args: argparse.Namespace) -> int:
                 return EXIT_USAGE
             endpoint = endpoint_key(args.host, args.host_port)
             tofu.append(
-                f"trusted on first use: saved {endpoint} SHA-256 "
-                f"{der_sha256(chain_der[0])} to {args.known_hosts}"
+                f"trusted on first use: saved {endpoint} SHA-256 {leaf_sha256} "
+                f"to {args.known_hosts}"
             )
         elif learned is not None:
             tofu.append(
                 f"not saved to {args.known_hosts}: the certificate is refused for other reasons"
             )
-    accepted = is_acceptable(effective, revocation_forced=args.force_revocation_check)
-    failed = effective.failed_fields(revocation_forced=args.force_revocation_check)
+    accepted, failed = check.accepted, check.failed
     if args.json:
         report: dict[str, Any] = {
             "file": args.chain_file,

@@ -91,6 +91,24 @@ def _fill_client(client: MainWindow, port: int, token: str, ca: Path) -> None:
     e.client_panel.ca_file.setText(str(ca))
 
 
+def _connect_with_a_wrong_token(
+    qtbot, server: MainWindow, client: MainWindow, pki_files: dict[str, Path]
+) -> int:
+    """The server listens; the client tries with a token it does not accept."""
+    port = _listen(qtbot, server, pki_files)
+    _fill_client(client, port, "a-wrong-token-of-plausible-length-0123", pki_files["ca"])
+    client.endpoint.connect_button.click()
+    return port
+
+
+def _wait_connected(qtbot, *windows: MainWindow) -> None:
+    for window in windows:
+        qtbot.waitUntil(
+            lambda w=window: w.endpoint.controller.state == "connected",
+            timeout=CONNECT_TIMEOUT_MS,
+        )
+
+
 def _callbacks_in(window: MainWindow) -> set[str]:
     window.timeline.flush()
     model = window.timeline.model
@@ -104,12 +122,7 @@ def test_listen_and_connect_show_all_four_callbacks_and_the_chain(
     port = _listen(qtbot, server, pki_files)
     _fill_client(client, port, TOKEN, pki_files["ca"])
     client.endpoint.connect_button.click()
-    qtbot.waitUntil(
-        lambda: client.endpoint.controller.state == "connected", timeout=CONNECT_TIMEOUT_MS
-    )
-    qtbot.waitUntil(
-        lambda: server.endpoint.controller.state == "connected", timeout=CONNECT_TIMEOUT_MS
-    )
+    _wait_connected(qtbot, client, server)
     assert client.status_state.text() == "Connected"
     qtbot.waitUntil(
         lambda: _callbacks_in(client) | _callbacks_in(server) == set(CALLBACK_NAMES),
@@ -130,9 +143,7 @@ def test_wrong_token_shows_authentication_failed_explanation(
     qtbot, ends: tuple[MainWindow, MainWindow], pki_files: dict[str, Path]
 ) -> None:
     server, client = ends
-    port = _listen(qtbot, server, pki_files)
-    _fill_client(client, port, "a-wrong-token-of-plausible-length-0123", pki_files["ca"])
-    client.endpoint.connect_button.click()
+    _connect_with_a_wrong_token(qtbot, server, client, pki_files)
     qtbot.waitUntil(lambda: client.endpoint.problem_text() != "", timeout=CONNECT_TIMEOUT_MS)
     text = client.endpoint.problem_text()
     expected = explain(DisconnectReason.AUTHENTICATION_FAILED)
@@ -333,3 +344,59 @@ def test_jwt_settings_refuse_an_expired_jwt(
         if model.record(r).callback == "ValidateAuthenticationToken"
     ]
     assert outputs and all(o.get("tokenValidOut") is False for o in outputs)
+
+
+def test_listen_goes_on_after_a_refused_client_and_disconnect_stops_it(
+    qtbot, ends: tuple[MainWindow, MainWindow], pki_files: dict[str, Path]
+) -> None:
+    """As `holoremote listen`: a client with a wrong token is refused (shown in the
+    status bar and the timeline) and the same listener then takes the right client."""
+    server, client = ends
+    port = _connect_with_a_wrong_token(qtbot, server, client, pki_files)
+    refused = DisconnectReason.AUTHENTICATION_FAILED.spec_name
+    qtbot.waitUntil(lambda: refused in server.status_detail.text(), timeout=CONNECT_TIMEOUT_MS)
+    qtbot.waitUntil(
+        lambda: (
+            server.endpoint.controller.listening_port == port
+            and server.endpoint.controller.state == "listening"
+        ),
+        timeout=CONNECT_TIMEOUT_MS,
+    )
+    assert server.endpoint.disconnect_button.isEnabled()
+    assert not server.endpoint.listen_button.isEnabled()
+    assert server.status_state.text() == f"Listening on port {port}"
+    assert refused in server.status_detail.text()  # still shown while listening again
+    server.timeline.flush()
+    results = [
+        server.timeline.model.record(r)
+        for r in range(server.timeline.model.rowCount())
+        if server.timeline.model.record(r).callback == "ValidateAuthenticationToken"
+    ]
+    assert len(results) == 1 and results[0].outputs.get("tokenValidOut") is False
+    qtbot.waitUntil(lambda: not client.endpoint.controller.active, timeout=CONNECT_TIMEOUT_MS)
+
+    client.endpoint.client_panel.token.setText(TOKEN)
+    client.endpoint.connect_button.click()
+    _wait_connected(qtbot, server, client)
+    assert server.endpoint.problem_text() == ""  # the earlier refusal is over
+    server.endpoint.disconnect_button.click()
+    qtbot.waitUntil(lambda: not server.endpoint.controller.active, timeout=CONNECT_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not client.endpoint.controller.active, timeout=CONNECT_TIMEOUT_MS)
+    assert server.endpoint.listen_button.isEnabled()
+
+
+def test_disconnect_stops_a_listener_that_refused_a_client(
+    qtbot, ends: tuple[MainWindow, MainWindow], pki_files: dict[str, Path]
+) -> None:
+    server, client = ends
+    _connect_with_a_wrong_token(qtbot, server, client, pki_files)
+    qtbot.waitUntil(
+        lambda: DisconnectReason.AUTHENTICATION_FAILED.spec_name in server.status_detail.text(),
+        timeout=CONNECT_TIMEOUT_MS,
+    )
+    qtbot.waitUntil(
+        lambda: server.endpoint.controller.state == "listening", timeout=CONNECT_TIMEOUT_MS
+    )
+    server.endpoint.disconnect_button.click()
+    qtbot.waitUntil(lambda: not server.endpoint.controller.active, timeout=CONNECT_TIMEOUT_MS)
+    assert server.endpoint.listen_button.isEnabled()

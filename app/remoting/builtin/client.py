@@ -21,7 +21,6 @@ from app.remoting.builtin import tls
 from app.remoting.builtin.frames import (
     DataReceived,
     SessionOpened,
-    TransportConnection,
     TransportEvent,
 )
 from app.remoting.builtin.handshake import (
@@ -34,13 +33,14 @@ from app.remoting.builtin.handshake import (
 from app.remoting.builtin.options import BuiltinOptions
 from app.remoting.builtin.shell import (
     CLOSE_GRACE_S,
-    READ_CHUNK,
     Reporter,
     TransportDriver,
     close_writer,
     connect_error_reason,
     describe_connect_error,
+    feed_next,
     flush,
+    transport_core,
 )
 from app.security.verdict import ValidationResult, is_acceptable
 from app.xr import invoke, limits
@@ -265,16 +265,7 @@ class Connector:
             if not await flush(writer, core.data_to_send()):
                 core.receive_data(b"", loop.time())
                 continue
-            timer = core.get_timer()
-            timeout = None if timer is None else max(0.0, timer - loop.time())
-            try:
-                data = await asyncio.wait_for(reader.read(READ_CHUNK), timeout)
-            except TimeoutError:
-                core.handle_timer(loop.time())
-                continue
-            except (ConnectionError, OSError, ssl.SSLError):
-                data = b""
-            core.receive_data(data, loop.time())
+            await feed_next(core, reader)
 
     async def _answer_challenge(self, core: ClientHandshake) -> None:
         if not self._secure or self._callbacks is None:
@@ -303,15 +294,7 @@ class Connector:
         loop = asyncio.get_running_loop()
         options = self._options
         reader, writer = await self._open(accepted.transport_port, transport=True)
-        core = TransportConnection(
-            "client",
-            now=loop.time(),
-            session_open_timeout=options.session_open_timeout,
-            heartbeat_interval=options.heartbeat_interval,
-            heartbeat_timeout=options.heartbeat_timeout,
-            disconnect_wait=options.disconnect_wait,
-            version=options.protocol_version,
-        )
+        core = transport_core("client", options, loop.time())
         if self._secure:
             deadline = loop.time() + options.session_open_timeout
             try:

@@ -33,7 +33,6 @@ from app.remoting.builtin.frames import (
     DataReceived,
     HelloReceived,
     SessionOpened,
-    TransportConnection,
     TransportEvent,
 )
 from app.remoting.builtin.handshake import (
@@ -49,11 +48,12 @@ from app.remoting.builtin.options import BuiltinOptions
 from app.remoting.builtin.protocol import SESSION_ID_BYTES, RejectCode
 from app.remoting.builtin.shell import (
     CLOSE_GRACE_S,
-    READ_CHUNK,
     Reporter,
     TransportDriver,
     close_writer,
+    feed_next,
     flush,
+    transport_core,
 )
 from app.security.certstore import server_tls_material
 from app.xr import invoke
@@ -283,16 +283,7 @@ class Listener:
                 refusal = await self._handshake_events(core, peer) or refusal
                 if not await flush(writer, core.data_to_send()) or core.finished:
                     break
-                timer = core.get_timer()
-                timeout = None if timer is None else max(0.0, timer - loop.time())
-                try:
-                    data = await asyncio.wait_for(reader.read(READ_CHUNK), timeout)
-                except TimeoutError:
-                    core.handle_timer(loop.time())
-                    continue
-                except (ConnectionError, OSError, ssl.SSLError):
-                    data = b""
-                core.receive_data(data, loop.time())
+                await feed_next(core, reader)
         finally:
             await close_writer(writer)
         # After the answer went out: a refused peer of this protocol ends the listen
@@ -345,15 +336,7 @@ class Listener:
     ) -> None:
         loop = asyncio.get_running_loop()
         options = self._options
-        core = TransportConnection(
-            "server",
-            now=loop.time(),
-            session_open_timeout=options.session_open_timeout,
-            heartbeat_interval=options.heartbeat_interval,
-            heartbeat_timeout=options.heartbeat_timeout,
-            disconnect_wait=options.disconnect_wait,
-            version=options.protocol_version,
-        )
+        core = transport_core("server", options, loop.time())
         driver: TransportDriver
 
         async def on_event(event: TransportEvent) -> None:

@@ -1,5 +1,6 @@
 """What the server and client shells share: the reporter they tell outcomes to, the
-socket-error mapping, and the loop that drives a `TransportConnection` over a stream.
+socket-error mapping, the read step of a handshake, the transport core built from
+the options, and the loop that drives a `TransportConnection` over a stream.
 
 A shell does three things only (as aioquic's asyncio adapter): push received bytes
 into the core, drain the core's events, and send what the core wants sent while
@@ -16,7 +17,13 @@ import ssl
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from app.remoting.builtin.frames import TransportConnection, TransportEnded, TransportEvent
+from app.remoting.builtin.frames import (
+    Side,
+    TransportConnection,
+    TransportEnded,
+    TransportEvent,
+)
+from app.remoting.builtin.options import BuiltinOptions
 from app.xr.values import DisconnectReason
 
 R = DisconnectReason
@@ -92,6 +99,45 @@ async def flush(writer: asyncio.StreamWriter, data: bytes) -> bool:
     except (ConnectionError, OSError, ssl.SSLError, RuntimeError):
         return False
     return True
+
+
+class TimedCore(Protocol):
+    """A sans-I/O core with one timer: what `feed_next` drives."""
+
+    def get_timer(self) -> float | None: ...
+
+    def handle_timer(self, now: float) -> None: ...
+
+    def receive_data(self, data: bytes, now: float) -> None: ...
+
+
+async def feed_next(core: TimedCore, reader: asyncio.StreamReader) -> None:
+    """Wait for the next bytes until the core's timer is due: feed them in, or fire
+    the timer. A broken stream is the end of input (b"") to the core."""
+    loop = asyncio.get_running_loop()
+    timer = core.get_timer()
+    timeout = None if timer is None else max(0.0, timer - loop.time())
+    try:
+        data = await asyncio.wait_for(reader.read(READ_CHUNK), timeout)
+    except TimeoutError:
+        core.handle_timer(loop.time())
+        return
+    except (ConnectionError, OSError, ssl.SSLError):
+        data = b""
+    core.receive_data(data, loop.time())
+
+
+def transport_core(side: Side, options: BuiltinOptions, now: float) -> TransportConnection:
+    """The transport state machine with the options' timeouts and protocol version."""
+    return TransportConnection(
+        side,
+        now=now,
+        session_open_timeout=options.session_open_timeout,
+        heartbeat_interval=options.heartbeat_interval,
+        heartbeat_timeout=options.heartbeat_timeout,
+        disconnect_wait=options.disconnect_wait,
+        version=options.protocol_version,
+    )
 
 
 class TransportDriver:

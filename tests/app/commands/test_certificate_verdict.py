@@ -6,9 +6,7 @@ from __future__ import annotations
 import argparse
 
 from app.commands.certificate_verdict import (
-    RUNTIME_ONLY,
     callback_summary,
-    combine_with_runtime,
     refusal_lines,
     refused_checks,
     verdict_from_json,
@@ -17,7 +15,7 @@ from app.commands.common import certificate_validator
 from app.security.callback_types import CertificateValidationRequest
 from app.security.records import CallbackRecord
 from app.security.testpki import GeneratedPki
-from app.security.verdict import ValidationResult
+from app.security.verdict import RUNTIME_ONLY, ValidationResult, combine_with_runtime
 from app.xr.values import CertificateNameValidationResult as Name
 from tests.app.remoting.remoting_support import chain_der
 
