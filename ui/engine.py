@@ -25,7 +25,6 @@ from app.errors import HoloremoteError
 from app.security.records import CALLBACK_NAMES, CallbackRecord
 from app.security.verdict import FIELD_NAMES, ValidationResult
 from app.xr.values import (
-    CertificateNameValidationResult,
     ConnectionState,
     DisconnectReason,
     Result,
@@ -313,26 +312,9 @@ def check_rows(verdict: ValidationResult | dict[str, Any]) -> tuple[CheckRow, ..
 
 
 def verdict_from_json(data: dict[str, Any]) -> ValidationResult:
-    """Rebuild a verdict from the spec-named JSON a callback record carries."""
-    name = data.get("nameMismatch", CertificateNameValidationResult.NOT_CHECKED.spec_name)
-    if isinstance(name, str):
-        match = next(
-            (m for m in CertificateNameValidationResult if m.spec_name == name),
-            CertificateNameValidationResult.NOT_CHECKED,
-        )
-    else:
-        match = CertificateNameValidationResult(int(name))
-    return ValidationResult(
-        trusted_root=bool(data.get("trustedRoot", False)),
-        revoked=bool(data.get("revoked", False)),
-        expired=bool(data.get("expired", False)),
-        wrong_usage=bool(data.get("wrongUsage", False)),
-        name_mismatch=match,
-        revocation_check_failed=bool(data.get("revocationCheckFailed", False)),
-        invalid_cert_or_chain=bool(data.get("invalidCertOrChain", False)),
-        reasons=dict(data.get("reasons", {})),
-        warnings=tuple(data.get("warnings", ())),
-    )
+    """Rebuild a verdict from the spec-named JSON a callback record carries (fail
+    closed: a missing field reads as failed)."""
+    return ValidationResult.from_json(data)
 
 
 def validate_chain_file(

@@ -25,32 +25,11 @@ from app.security.verdict import (
     ValidationResult,
     is_acceptable,
 )
-from app.xr.values import CertificateNameValidationResult as NameCheck
 
 
 def verdict_from_json(data: Mapping[str, Any]) -> ValidationResult:
     """A `ValidationResult.to_json()` back into a value (from a callback record)."""
-    try:
-        name = NameCheck[
-            str(data.get("nameMismatch", ""))
-            .removeprefix("XR_REMOTING_CERTIFICATE_NAME_VALIDATION_RESULT_")
-            .removesuffix("_MSFT")
-        ]
-    except KeyError:
-        name = NameCheck.MISMATCH
-    reasons = data.get("reasons")
-    warnings = data.get("warnings")
-    return ValidationResult(
-        trusted_root=data.get("trustedRoot") is True,
-        revoked=data.get("revoked") is not False,
-        expired=data.get("expired") is not False,
-        wrong_usage=data.get("wrongUsage") is not False,
-        name_mismatch=name,
-        revocation_check_failed=data.get("revocationCheckFailed") is not False,
-        invalid_cert_or_chain=data.get("invalidCertOrChain") is not False,
-        reasons=dict(reasons) if isinstance(reasons, dict) else {},
-        warnings=tuple(warnings) if isinstance(warnings, list) else (),
-    )
+    return ValidationResult.from_json(data)
 
 
 def refused_checks(record: CallbackRecord) -> list[str] | None:

@@ -9,6 +9,7 @@ call `is_acceptable`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -63,6 +64,35 @@ class ValidationResult:
         if self.invalid_cert_or_chain:
             failed.append("invalidCertOrChain")
         return failed
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ValidationResult:
+        """Back from `to_json()` (a callback record carries the verdict as JSON).
+
+        Fail closed: a field that is missing or not a boolean reads as failed, and
+        an unknown name-check value as a mismatch, so a damaged record can never
+        show a refused certificate as accepted."""
+        try:
+            name = NameCheck[
+                str(data.get("nameMismatch", ""))
+                .removeprefix("XR_REMOTING_CERTIFICATE_NAME_VALIDATION_RESULT_")
+                .removesuffix("_MSFT")
+            ]
+        except KeyError:
+            name = NameCheck.MISMATCH
+        reasons = data.get("reasons")
+        warnings = data.get("warnings")
+        return cls(
+            trusted_root=data.get("trustedRoot") is True,
+            revoked=data.get("revoked") is not False,
+            expired=data.get("expired") is not False,
+            wrong_usage=data.get("wrongUsage") is not False,
+            name_mismatch=name,
+            revocation_check_failed=data.get("revocationCheckFailed") is not False,
+            invalid_cert_or_chain=data.get("invalidCertOrChain") is not False,
+            reasons=dict(reasons) if isinstance(reasons, dict) else {},
+            warnings=tuple(warnings) if isinstance(warnings, list) else (),
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The seven fields under the specification's names, plus reasons."""
