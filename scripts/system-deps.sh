@@ -6,13 +6,15 @@
 set -euo pipefail
 
 # Qt 6 xcb platform plugin: its ldd closure on Debian 12 (libxcb-cursor0 is required
-# since Qt 6.5; icccm and keysyms are missing on a fresh machine).
+# since Qt 6.5; icccm and keysyms are missing on a fresh machine). The last two are
+# what the wayland plugin adds to it: the app opens its window when only
+# WAYLAND_DISPLAY is set, and Qt then loads the wayland plugin first.
 RUN_PACKAGES=(
   libxcb1 libx11-xcb1 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1
   libxcb-randr0 libxcb-render0 libxcb-render-util0 libxcb-shape0 libxcb-shm0
   libxcb-sync1 libxcb-xfixes0 libxcb-xinerama0 libxcb-xkb1 libxkbcommon0
   libxkbcommon-x11-0 libegl1 libgl1 libfontconfig1 libfreetype6 libdbus-1-3
-  libglib2.0-0 fonts-dejavu-core
+  libglib2.0-0 fonts-dejavu-core libwayland-cursor0 libwayland-egl1
 )
 # Tests: gcc builds the layout probe and the test OpenXR runtime; curl and openssl are
 # interop peers; xvfb + xauth give the real xcb window a display.
@@ -31,8 +33,9 @@ for pkg in "${want[@]}"; do
     missing+=("$pkg")
   fi
 done
-# Debian's own python3 needs python3-venv for `python3 -m venv`.
-if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
+# Debian's own python3 needs python3-venv for `python3 -m venv`. Check the interpreter
+# the Makefile makes the venv with (it passes PYTHON).
+if ! "${PYTHON:-python3}" -c 'import ensurepip, venv' 2>/dev/null; then
   missing+=(python3-venv)
 fi
 
