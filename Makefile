@@ -8,9 +8,18 @@ STAMP_TEST := $(VENV)/.installed-test
 
 .PHONY: run test lint typecheck pytest system-deps-run system-deps-test screenshots bench clean
 
+# Serial even under `make -jN` or a MAKEFLAGS=-j from the environment: the system
+# packages (python3-venv among them) must be in before the venv is made.
+.NOTPARALLEL:
+
+# A failed `python3 -m venv` (Debian without python3-venv) still leaves .venv/bin/python
+# behind, which would make every later run skip this step and fail on "No module named
+# pip"; remove it so the next run starts over.
 $(PY):
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
+	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
+	  echo "holoremote: could not create $(VENV); on Debian: sudo apt-get install -y python3-venv" >&2; \
+	  exit 1; }
+	$(PY) -m pip install -q --upgrade pip || { rm -rf $(VENV); exit 1; }
 
 $(STAMP_RUN): pyproject.toml | $(PY)
 	$(PY) -m pip install -q -e .
@@ -21,10 +30,10 @@ $(STAMP_TEST): pyproject.toml | $(PY)
 	touch $@ $(STAMP_RUN)
 
 system-deps-run:
-	@scripts/system-deps.sh run
+	@PYTHON=$(PYTHON) scripts/system-deps.sh run
 
 system-deps-test:
-	@scripts/system-deps.sh test
+	@PYTHON=$(PYTHON) scripts/system-deps.sh test
 
 run: system-deps-run $(STAMP_RUN)
 	$(VENV)/bin/holoremote
