@@ -412,9 +412,13 @@ class Session:
         on the ports the last listen bound, ephemeral ones included, so that the
         ports already shown stay valid."""
         bound = next((e for e in reversed(self._history) if isinstance(e, Listening)), None)
-        if bound is not None and bound.transport_port:
+        if bound is not None:
+            # A runtime may not report its transport port (the OpenXR event carries
+            # only the handshake port): keep the handshake port at least.
             self.config = dataclasses.replace(
-                self.config, port=bound.port, transport_port=bound.transport_port
+                self.config,
+                port=bound.port,
+                transport_port=bound.transport_port or self.config.transport_port,
             )
         await self.start()
 
