@@ -15,7 +15,7 @@ import hmac
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -180,57 +180,85 @@ def jwt_key_from_secret(secret: str) -> OctKey:
 
 # ---- throttling ---------------------------------------------------------------
 
-# After this many failures within FAILURE_WINDOW_SECONDS a peer is blocked; each
-# further failure doubles the block, up to MAX_BLOCK_SECONDS (as fail2ban/sshd
-# style back-off: a person who mistypes is barely slowed, guessing becomes useless).
+# After this many failures a peer is blocked; each further failure doubles the block,
+# up to MAX_BLOCK_SECONDS (as fail2ban/sshd style back-off: a person who mistypes is
+# barely slowed, guessing becomes useless). A peer is forgotten once it has been quiet
+# (no failure, no block) for FAILURE_WINDOW_SECONDS. These are the defaults; a user
+# of the throttle (the built-in runtime) may give its own.
 MAX_FAILURES = 5
 FAILURE_WINDOW_SECONDS = 60.0
 BASE_BLOCK_SECONDS = 30.0
 MAX_BLOCK_SECONDS = 900.0
-# Peers tracked at once; the oldest are forgotten first so memory stays bounded.
+# Peers tracked at once; the least recently active are forgotten first so memory
+# stays bounded.
 MAX_TRACKED_PEERS = 4096
 
 
 @dataclass(frozen=True)
 class _PeerRecord:
     failures: int
-    window_start: float
+    last_failure: float
     blocked_until: float
+
+    def quiet_since(self) -> float:
+        return max(self.last_failure, self.blocked_until)
 
 
 @dataclass(frozen=True)
 class FailureThrottle:
-    """Immutable: `record_failure` / `record_success` return a new throttle."""
+    """Immutable: `record_failure` / `record_success` return a new throttle.
+
+    The window is measured from the later of a peer's last failure and the end of its
+    block, so a peer that fails again right after a block ends is blocked for twice as
+    long (measured from its first failure, the count would start over after every
+    block longer than the window, and the back-off would never grow). Records hold
+    peers and times only, never what a peer presented."""
 
     peers: Mapping[str, _PeerRecord] = field(default_factory=lambda: MappingProxyType({}))
+    max_failures: int = MAX_FAILURES
+    window_seconds: float = FAILURE_WINDOW_SECONDS
+    base_block_seconds: float = BASE_BLOCK_SECONDS
+    max_block_seconds: float = MAX_BLOCK_SECONDS
+
+    def __post_init__(self) -> None:
+        if self.max_failures < 1:
+            raise ValueError("max_failures must be at least 1")
+        if not 0 < self.base_block_seconds <= self.max_block_seconds:
+            raise ValueError("the block times must satisfy 0 < base <= max")
+        if self.window_seconds <= 0:
+            raise ValueError("window_seconds must be positive")
 
     def blocked_for(self, peer: str, now: float) -> float:
         """Seconds `peer` must still wait (0 when it may try)."""
         record = self.peers.get(peer)
         return max(0.0, record.blocked_until - now) if record else 0.0
 
-    def record_failure(self, peer: str, now: float) -> FailureThrottle:
+    def failures(self, peer: str, now: float) -> int:
+        """Failures counted against `peer` (0 once it has been quiet for the window)."""
         record = self.peers.get(peer)
-        if record is None or (
-            now - record.window_start > FAILURE_WINDOW_SECONDS and record.blocked_until <= now
-        ):
-            record = _PeerRecord(1, now, 0.0)
-        else:
-            failures = record.failures + 1
-            blocked_until = record.blocked_until
-            if failures >= MAX_FAILURES:
-                block = min(BASE_BLOCK_SECONDS * 2 ** (failures - MAX_FAILURES), MAX_BLOCK_SECONDS)
-                blocked_until = now + block
-            record = _PeerRecord(failures, record.window_start, blocked_until)
+        if record is None or now - record.quiet_since() > self.window_seconds:
+            return 0
+        return record.failures
+
+    def record_failure(self, peer: str, now: float) -> FailureThrottle:
+        failures = self.failures(peer, now) + 1
+        previous = self.peers.get(peer)
+        blocked_until = previous.blocked_until if previous and failures > 1 else 0.0
+        if failures >= self.max_failures:
+            exponent = min(failures - self.max_failures, 32)  # 2**32 s is beyond any max
+            block = min(self.base_block_seconds * 2**exponent, self.max_block_seconds)
+            blocked_until = max(blocked_until, now + block)
+        record = _PeerRecord(failures, now, blocked_until)
         updated = {k: v for k, v in self.peers.items() if k != peer}
         if len(updated) >= MAX_TRACKED_PEERS:
-            oldest = min(updated, key=lambda k: updated[k].window_start)
+            oldest = min(updated, key=lambda k: updated[k].quiet_since())
             del updated[oldest]
         updated[peer] = record
-        return FailureThrottle(MappingProxyType(updated))
+        return replace(self, peers=MappingProxyType(updated))
 
     def record_success(self, peer: str) -> FailureThrottle:
-        return FailureThrottle(MappingProxyType({k: v for k, v in self.peers.items() if k != peer}))
+        remaining = {k: v for k, v in self.peers.items() if k != peer}
+        return replace(self, peers=MappingProxyType(remaining))
 
 
 def validate_token_any(
