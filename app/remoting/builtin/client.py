@@ -257,6 +257,10 @@ class Connector:
                 if isinstance(event, HandshakeAccepted):
                     return event
                 if isinstance(event, HandshakeFailed):
+                    if event.throttled:
+                        # The disconnect event carries only the reason: say how long
+                        # to wait in a note, which `connect` prints before it.
+                        self._reporter.note(event.detail)
                     raise _Failed(event.reason, event.detail)
                 if isinstance(event, HandshakeTimedOut):
                     raise _Failed(R.REMOTING_HANDSHAKE_TIMEOUT, "the handshake did not finish")

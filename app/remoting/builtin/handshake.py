@@ -16,7 +16,9 @@ import base64
 import binascii
 import collections
 import hmac
+import ipaddress
 import json
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -25,11 +27,16 @@ from typing import Any
 import h11
 
 from app.remoting.builtin.protocol import (
+    AUTH_BASE_BLOCK_SECONDS,
+    AUTH_FAILURE_WINDOW_SECONDS,
+    AUTH_MAX_BLOCK_SECONDS,
+    AUTH_MAX_FAILURES,
     ERROR_BAD_REQUEST,
     ERROR_BUSY,
     ERROR_INVALID_TOKEN,
     ERROR_NOT_FOUND,
     ERROR_SAME_ROLE,
+    ERROR_TOO_MANY_FAILURES,
     ERROR_UNSUPPORTED_VERSION,
     HANDSHAKE_PATH,
     MAX_BODY_BYTES,
@@ -38,6 +45,7 @@ from app.remoting.builtin.protocol import (
     MAX_TOKEN_BYTES,
     PROBE_HEADER,
     PROTOCOL_VERSION,
+    RETRY_AFTER_HEADER,
     ROLE_HEADER,
     ROLES,
     SERVER_NAME,
@@ -49,6 +57,7 @@ from app.remoting.builtin.protocol import (
     VERSION_HEADER,
     Role,
 )
+from app.security.token_validation import FailureThrottle
 from app.xr.values import DisconnectReason
 
 # The first byte of a TLS record carrying a handshake message (a ClientHello).
@@ -84,10 +93,15 @@ class HandshakeAccepted:
 
 @dataclass(frozen=True)
 class HandshakeFailed:
-    """Client: the handshake is over without success; `reason` says how to report it."""
+    """Client: the handshake is over without success; `reason` says how to report it.
+    `throttled` when the server refused to check the token at all (429, too many
+    failed attempts from this address), with `retry_after`, the seconds it asked this
+    address to wait (None when it named no usable number)."""
 
     reason: DisconnectReason
     detail: str
+    throttled: bool = False
+    retry_after: int | None = None
 
 
 @dataclass(frozen=True)
@@ -115,8 +129,9 @@ class ClientRefused:
     AUTHENTICATION_FAILED; the same role: HANDSHAKE_FAILED; no common version:
     REMOTING_VERSION_MISMATCH): that attempt ends the listen, as in Microsoft's
     runtime. It is None for everything else (probes, scanners, a TLS client on a
-    plain port, a client that leaves after the challenge): those leave the listener
-    listening."""
+    plain port, a client that leaves after the challenge, and a token not checked
+    because its address is blocked (429), which must not let one address keep a
+    listener down): those leave the listener listening."""
 
     status: int
     detail: str
@@ -391,6 +406,8 @@ class ClientHandshake(_Machine):
                 )
             else:
                 self._events.append(ChallengeReceived(params.get("realm", "")))
+        elif status == 429:
+            self._on_too_many_failures()
         elif status == 400 and self._error_code() == ERROR_UNSUPPORTED_VERSION:
             offered = header(self._response_headers, SUPPORTED_VERSIONS_HEADER) or "?"
             self.fail(
@@ -408,6 +425,24 @@ class ClientHandshake(_Machine):
                 DisconnectReason.HANDSHAKE_FAILED,
                 f"the server answered {status}" + (f" ({error})" if error else ""),
             )
+
+    def _on_too_many_failures(self) -> None:
+        """429: the server did not check the token because this address presented too
+        many refused ones; Retry-After (delay-seconds) says how long to wait."""
+        text = (header(self._response_headers, RETRY_AFTER_HEADER) or "").strip()
+        # delay-seconds = 1*DIGIT (RFC 9110 section 10.2.3); an HTTP-date or a number
+        # of more than a day's digits is not something this protocol sends.
+        retry = int(text) if text.isdigit() and len(text) <= 6 else None
+        wait = f"try again in {retry} s" if retry is not None else "try again later"
+        self._finish(
+            HandshakeFailed(
+                DisconnectReason.AUTHENTICATION_FAILED,
+                "the server refused to check the token: too many failed attempts from "
+                f"this address; {wait}",
+                throttled=True,
+                retry_after=retry,
+            )
+        )
 
     def _on_admitted(self) -> None:
         try:
@@ -440,11 +475,73 @@ class ClientHandshake(_Machine):
             self._finish(HandshakeAccepted(version, role, port, session_id))
 
 
+# --- refused tokens per peer address -------------------------------------------------
+
+
+def throttle_key(address: str) -> str:
+    """The address a peer is throttled by: its IP address as text, an IPv4-mapped IPv6
+    address as the IPv4 address (a dual-stack socket must not give one peer two
+    records). Anything that is not an IP address is used as it is."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ip)
+
+
+class TokenThrottle:
+    """Tokens presented per peer address, shared by every handshake one runtime serves.
+
+    The runtime holds it, so it outlives each listen (a refused token ends the listen,
+    and the application listens again). A mutable holder of the pure
+    `FailureThrottle`, with the AUTH_* constants of `protocol.py`; sans-I/O like the
+    cores: time is an argument, and every call comes from the loop thread. It holds
+    addresses and times, never a token."""
+
+    def __init__(self) -> None:
+        self._state = FailureThrottle(
+            max_failures=AUTH_MAX_FAILURES,
+            window_seconds=AUTH_FAILURE_WINDOW_SECONDS,
+            base_block_seconds=AUTH_BASE_BLOCK_SECONDS,
+            max_block_seconds=AUTH_MAX_BLOCK_SECONDS,
+        )
+
+    def __repr__(self) -> str:
+        return f"TokenThrottle({len(self._state.peers)} address(es))"
+
+    def blocked_for(self, peer: str, now: float) -> float:
+        """Seconds `peer` must still wait before a token of its is checked (0: none)."""
+        return self._state.blocked_for(peer, now)
+
+    def failures(self, peer: str, now: float) -> int:
+        return self._state.failures(peer, now)
+
+    def presented(self, peer: str, now: float) -> float:
+        """A token from `peer` is about to be checked: it counts as a failure until
+        `accepted`. The block now in force, in seconds (0: none)."""
+        self._state = self._state.record_failure(peer, now)
+        return self._state.blocked_for(peer, now)
+
+    def accepted(self, peer: str) -> None:
+        self._state = self._state.record_success(peer)
+
+
+def retry_after_seconds(wait: float) -> int:
+    """A wait as Retry-After delay-seconds: whole seconds, rounded up, at least 1."""
+    return max(1, math.ceil(wait))
+
+
 # --- server -------------------------------------------------------------------------
 
 
 class ServerHandshake(_Machine):
-    """The server's side: checks, challenge, token verdict, admission."""
+    """The server's side: checks, challenge, token verdict, admission.
+
+    With a `throttle` (the runtime's) and the peer's address, a token counts against
+    the address when it is presented and is cleared by an accepting verdict; a token
+    from a blocked address is answered 429 + Retry-After, with no `TokenPresented`."""
 
     def __init__(
         self,
@@ -455,9 +552,17 @@ class ServerHandshake(_Machine):
         now: float,
         timeout: float,
         supported_versions: frozenset[int] = SUPPORTED_VERSIONS,
+        peer: str = "",
+        throttle: TokenThrottle | None = None,
     ) -> None:
         super().__init__(h11.SERVER, now, timeout)
         self._secure = secure
+        self._peer = throttle_key(peer)
+        self._throttle = throttle
+        self._now = now
+        # What presenting this connection's token did to its address's record.
+        self._blocked_after = 0.0
+        self._failures_after = 0
         self._realm = realm
         self._role: Role = role
         self._supported = supported_versions
@@ -473,6 +578,7 @@ class ServerHandshake(_Machine):
         return self._events.popleft() if self._events else None
 
     def handle_timer(self, now: float) -> None:
+        self._now = max(self._now, now)
         if self.deadline is not None and now >= self.deadline and not self.finished:
             self._finish(HandshakeTimedOut())
 
@@ -485,6 +591,8 @@ class ServerHandshake(_Machine):
         self._awaiting_verdict = False
         if valid:
             assert self._pending is not None
+            if self._throttle is not None:
+                self._throttle.accepted(self._peer)
             self._events.append(self._pending)
         else:
             self._respond(
@@ -494,7 +602,14 @@ class ServerHandshake(_Machine):
                 close=True,
             )
             reason = None if self._probe else DisconnectReason.AUTHENTICATION_FAILED
-            self._finish(ClientRefused(401, detail or "the token was refused", reason))
+            detail = detail or "the token was refused"
+            if self._blocked_after > 0:
+                detail += (
+                    f"; {self._peer or 'this address'} is blocked for "
+                    f"{retry_after_seconds(self._blocked_after)} s after "
+                    f"{self._failures_after} refused tokens"
+                )
+            self._finish(ClientRefused(401, detail, reason))
 
     def accept(self, session_id: str, transport_port: int, expires_in: float) -> None:
         """After `ClientAdmitted`: answer 200 with the one-time session id."""
@@ -522,6 +637,7 @@ class ServerHandshake(_Machine):
     def receive_data(self, data: bytes, now: float) -> None:
         if self.finished:
             return
+        self._now = max(self._now, now)
         if not self._seen_bytes and data:
             self._seen_bytes = True
             if not self._secure and data[0] == TLS_HANDSHAKE_RECORD:
@@ -609,6 +725,11 @@ class ServerHandshake(_Machine):
             self._events.append(admitted)
             return
         authorization = header(request.headers, "authorization")
+        if authorization is not None and self._throttle is not None:
+            wait = self._throttle.blocked_for(self._peer, self._now)
+            if wait > 0:
+                self._refuse_blocked(wait)
+                return
         if authorization is None:
             if self._requests >= MAX_REQUESTS_PER_CONNECTION:
                 self._refuse(400, ERROR_BAD_REQUEST, "no token after the challenge")
@@ -624,6 +745,9 @@ class ServerHandshake(_Machine):
         scheme, _, token = authorization.partition(" ")
         token = token.strip()
         self._pending = admitted
+        if self._throttle is not None:
+            self._blocked_after = self._throttle.presented(self._peer, self._now)
+            self._failures_after = self._throttle.failures(self._peer, self._now)
         if scheme.lower() != "bearer" or not valid_token_text(token):
             # Credentials were presented, just not usable ones: refused like a wrong
             # token, without asking ValidateAuthenticationToken.
@@ -637,6 +761,24 @@ class ServerHandshake(_Machine):
             return
         self._awaiting_verdict = True
         self._events.append(TokenPresented(token))
+
+    def _refuse_blocked(self, wait: float) -> None:
+        """429 for a token from a blocked address: not checked, and (like a probe's
+        refusal) it does not end the listen, or one address could keep it down."""
+        retry = retry_after_seconds(wait)
+        self._respond(
+            429,
+            {"error": ERROR_TOO_MANY_FAILURES},
+            extra=[(RETRY_AFTER_HEADER, str(retry))],
+            close=True,
+        )
+        self._finish(
+            ClientRefused(
+                429,
+                f"too many refused tokens from {self._peer or 'this address'}: the token was "
+                f"not checked (429); the address may try again in {retry} s",
+            )
+        )
 
     # -- output ------------------------------------------------------------------------
 

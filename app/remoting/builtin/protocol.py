@@ -39,6 +39,10 @@ ERROR_BAD_REQUEST = "bad_request"  # 400 -> HANDSHAKE_FAILED
 ERROR_NOT_FOUND = "not_found"  # 404/405 -> HANDSHAKE_FAILED
 ERROR_BUSY = "busy"  # 503 -> HANDSHAKE_FAILED (a session is already open)
 ERROR_INVALID_TOKEN = "invalid_token"  # noqa: S105 - an error code, not a secret; 401 (RFC 6750 section 3.1) -> AUTHENTICATION_FAILED
+# 429 Too Many Requests (RFC 6585 section 4) + Retry-After (RFC 9110 section 10.2.3):
+# the peer's address is blocked after refused tokens -> AUTHENTICATION_FAILED
+ERROR_TOO_MANY_FAILURES = "too_many_failed_attempts"
+RETRY_AFTER_HEADER = "Retry-After"
 
 # Longest request or response head (request line + headers) either end accepts.
 # Ours are ~300 bytes plus a token of at most 1023 bytes. Precedent: Apache's
@@ -54,6 +58,36 @@ MAX_REQUESTS_PER_CONNECTION = 2
 # Longest token the client sends: the specification's 1 KiB callback buffer minus
 # its terminator.
 MAX_TOKEN_BYTES = 1023
+
+# --- refused tokens: back-off per peer address (the server) ---------------------------
+#
+# Every token a peer presents counts against its IP address when it is presented (so
+# parallel connections cannot all slip in before the first verdict); an accepted token
+# clears the address. At AUTH_MAX_FAILURES the address is blocked for
+# AUTH_BASE_BLOCK_SECONDS, and every further refused token doubles the block up to
+# AUTH_MAX_BLOCK_SECONDS. While blocked, the server answers a request that carries a
+# token with 429 + Retry-After without asking ValidateAuthenticationToken. The record
+# survives the listen ending (it is the runtime's), and is forgotten after
+# AUTH_FAILURE_WINDOW_SECONDS without a failure or a block.
+#
+# Tokens are generated secrets or signed JWTs, so this is not what keeps them from
+# being guessed; it bounds the work (callback calls, listens ended) one address can
+# cause, and makes a stale token obvious to its owner.
+
+# Precedent: fail2ban's `maxretry` default (5); sshd's MaxAuthTries (6) allows a few
+# more, but per connection. Five leaves room for a person trying a few tokens (an
+# expired JWT, one for another audience, ...) before the right one.
+AUTH_MAX_FAILURES = 5
+# Precedent: fail2ban's `findtime` default (10 min): failures further apart than this
+# are not one attempt at guessing.
+AUTH_FAILURE_WINDOW_SECONDS = 600.0
+# Short enough that a person who fixed the token file barely notices; doubled for each
+# further refusal, as fail2ban's `bantime.increment` (1, 2, 4, 8, ... times the ban)
+# and Dovecot's per-IP authentication penalty do.
+AUTH_BASE_BLOCK_SECONDS = 30.0
+# Precedent: fail2ban's `bantime` default (10 min), pam_faillock's `unlock_time`
+# (600 s). Once the back-off has grown, at most 144 tokens a day from one address.
+AUTH_MAX_BLOCK_SECONDS = 600.0
 
 # --- transport (length-prefixed frames over TLS) --------------------------------------
 

@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 from app.remoting.builtin import tls
 from app.remoting.builtin.client import Connector, SystemValidator
 from app.remoting.builtin.frames import DataReceived
+from app.remoting.builtin.handshake import TokenThrottle
 from app.remoting.builtin.options import BuiltinOptions
 from app.remoting.builtin.server import Listener
 from app.remoting.builtin.trust import RuntimeTrust
@@ -144,6 +145,9 @@ class BuiltinRuntime(RemotingRuntime):
         self._context_properties: XrRemotingRemoteContextPropertiesMSFT | None = None
         self._client_context: ssl.SSLContext | None = None
         self._trust: RuntimeTrust | None = None
+        # Refused tokens per peer address; the runtime's, so that a refusal's record
+        # survives the listen it ended (used only on the loop thread).
+        self._token_throttle = TokenThrottle()
         self._lazy_lock = threading.Lock()
         self._callback_pool = concurrent.futures.ThreadPoolExecutor(
             CALLBACK_THREADS, thread_name_prefix="holoremote-callback"
@@ -382,6 +386,7 @@ class BuiltinRuntime(RemotingRuntime):
                 reporter=_Reporter(self, generation),
                 callback_executor=self._callback_pool,
                 on_data=self._on_data,
+                throttle=self._token_throttle,
             )
             self._endpoint = endpoint
         self._loop.call_soon_threadsafe(self._start_endpoint, endpoint, generation)

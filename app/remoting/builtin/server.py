@@ -14,6 +14,12 @@ listener reports that reason and is DISCONNECTED, and the application listens ag
 Whatever never presents itself as such a peer (a client that reads the challenge and
 leaves, `holoremote doctor`, TLS version probes, port scanners, a TLS client on a
 plain port, a failed TLS handshake) does not: it only leaves a note.
+
+Tokens count per peer IP address in the runtime's `TokenThrottle` (it outlives each
+listen). A token from an address blocked after too many refused ones is answered 429
+without calling ValidateAuthenticationToken, and that does not end the listen either
+(one address must not be able to keep a listener down); other addresses are served as
+usual.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from app.remoting.builtin.handshake import (
     ServerHandshake,
     SessionGrants,
     TokenPresented,
+    TokenThrottle,
     new_session_id,
 )
 from app.remoting.builtin.options import BuiltinOptions
@@ -101,6 +108,7 @@ class Listener:
         reporter: Reporter,
         callback_executor: Executor,
         on_data: Callable[[DataReceived], None],
+        throttle: TokenThrottle | None = None,
     ) -> None:
         self._options = options
         self._secure = secure
@@ -112,6 +120,8 @@ class Listener:
         self._reporter = reporter
         self._callback_executor = callback_executor
         self._on_data = on_data
+        # The runtime's, shared by its listens; a listener alone gets its own.
+        self._throttle = throttle if throttle is not None else TokenThrottle()
         self._grants = SessionGrants()
         self._servers: list[asyncio.Server] = []
         self._connections: set[asyncio.Task[None]] = set()
@@ -267,6 +277,7 @@ class Listener:
     ) -> None:
         loop = asyncio.get_running_loop()
         peer = _peer_name(writer)
+        address = _peer_address(writer)
         if self.session_open or (self._done is not None and self._done.done()):
             await close_writer(writer)
             return
@@ -276,6 +287,8 @@ class Listener:
             role=self._options.role,
             now=loop.time(),
             timeout=self._options.handshake_timeout,
+            peer=address,
+            throttle=self._throttle,
         )
         refusal: ClientRefused | None = None
         try:
@@ -363,6 +376,13 @@ class Listener:
             self._reporter.note(
                 f"a transport connection from {_peer_name(writer)} ended: {ended.detail}"
             )
+
+
+def _peer_address(writer: asyncio.StreamWriter) -> str:
+    """The peer's IP address (the throttle's key); "" when the socket cannot say."""
+    with contextlib.suppress(Exception):
+        return str(writer.get_extra_info("peername")[0])
+    return ""
 
 
 def _peer_name(writer: asyncio.StreamWriter) -> str:
