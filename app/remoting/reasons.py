@@ -84,8 +84,9 @@ _TEXTS: dict[R, ReasonText] = {
             R.AUTHENTICATION_FAILED,
             "client/server",
             "The server refused the client's authentication token (wrong, expired or "
-            "missing token, or a token for another realm). On the server this ends the "
-            "listen after answering the client.",
+            "missing token, or a token for another realm), or refused to check it after "
+            "too many failed attempts from this address. A refused token also ends the "
+            "server's listen after the client has its answer.",
             "Give the client the token the server accepts (--token-file or "
             "HOLOREMOTE_TOKEN) and check the realm the server announces.",
         ),
