@@ -116,6 +116,14 @@ class NoteSource(Protocol):
 
 
 @runtime_checkable
+class DisconnectDetailSource(Protocol):
+    """A runtime that can say more about its last disconnect than the reason code."""
+
+    @property
+    def last_disconnect_detail(self) -> str: ...
+
+
+@runtime_checkable
 class TransportPortReporter(Protocol):
     """A runtime that knows which transport port it bound (the built-in one does)."""
 
@@ -578,7 +586,10 @@ class Session:
             self._emit(Connected())
         elif isinstance(event, DisconnectedEvent):
             self._set_state(ConnectionState.DISCONNECTED)
-            self._emit(Disconnected.of(event.disconnect_reason))
+            detail = ""
+            if isinstance(self.runtime, DisconnectDetailSource):
+                detail = self.runtime.last_disconnect_detail
+            self._emit(Disconnected.of(event.disconnect_reason, detail))
 
 
 __all__ = [

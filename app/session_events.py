@@ -62,15 +62,18 @@ class Disconnected:
     reason: DisconnectReason
     explanation: str
     fix: str
+    # The runtime's own words about this disconnect, when it has any (e.g. which host
+    # name did not resolve); never a secret. Empty for runtimes that say nothing more.
+    detail: str = ""
 
     @classmethod
-    def of(cls, reason: DisconnectReason | int) -> Disconnected:
+    def of(cls, reason: DisconnectReason | int, detail: str = "") -> Disconnected:
         text = explain(reason)
         try:
             value = DisconnectReason(reason)
         except ValueError:
             value = DisconnectReason.UNKNOWN
-        return cls(value, text.explanation, text.fix)
+        return cls(value, text.explanation, text.fix, detail)
 
     @property
     def failed(self) -> bool:
@@ -90,6 +93,7 @@ class Disconnected:
             "code": int(self.reason),
             "explanation": self.explanation,
             "fix": self.fix,
+            **({"runtimeDetail": self.detail} if self.detail else {}),
         }
 
 

@@ -478,6 +478,8 @@ class EventPrinter:
                     self.text(f"  fix: {fix}")
                 return
             self.text(f"disconnected: {event.reason.spec_name} ({int(event.reason)})")
+            if event.detail:
+                self.text(f"  {event.detail}")
             self.text(f"  {event.explanation}")
             if event.failed:
                 self.text(f"  fix: {event.fix}")
