@@ -311,6 +311,31 @@ def check_rows(verdict: ValidationResult | dict[str, Any]) -> tuple[CheckRow, ..
     return tuple(rows)
 
 
+def refused_certificate(record: CallbackRecord) -> str:
+    """If `record` is a ValidateServerCertificate call that refused the server, one
+    sentence naming the failed check(s) and their reasons; else "".
+
+    The runtime's disconnect reason (HANDSHAKE_CONNECTION_FAILED) cannot say why the
+    client refused; the record's verdict can."""
+    if record.callback != "ValidateServerCertificate":
+        return ""
+    if record.error:
+        return f"The client's ValidateServerCertificate refused the server: {record.error}."
+    data = record.outputs.get("validationResultOut")
+    if not isinstance(data, dict):
+        return ""
+    verdict = verdict_from_json(data)
+    forced = record.inputs.get("forceRevocationCheck") is True
+    failed = verdict.failed_fields(revocation_forced=forced)
+    if not failed:
+        return ""
+    checks = "; ".join(
+        f"{name} ({verdict.reasons[name]})" if verdict.reasons.get(name) else name
+        for name in failed
+    )
+    return f"The client refused the server's certificate: failed {checks}."
+
+
 def verdict_from_json(data: dict[str, Any]) -> ValidationResult:
     """Rebuild a verdict from the spec-named JSON a callback record carries (fail
     closed: a missing field reads as failed)."""

@@ -59,6 +59,7 @@ class TofuDialog(QDialog):
             "before. Trust it only if the thumbprint matches the one the server's owner "
             "gave you out of band (for example as a QR code)."
         )
+        intro.setObjectName("tofuIntro")
         intro.setWordWrap(True)
         text = f"SHA-256: <code>{question.sha256}</code>"
         if question.sha1:
