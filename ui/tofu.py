@@ -124,7 +124,8 @@ class TofuPrompter(QObject):
 
     def ask_user(self, question: Any) -> bool:
         """The client policy's `AskUser` (`app.security.client_policy`): called on a
-        worker thread with a TofuQuestion (endpoint, sha256, sha1, system_result)."""
+        worker thread with a TofuQuestion (endpoint, sha256, sha1, system_result),
+        with the presented `chain` when the window's engine added it."""
         system = getattr(question, "system_result", None)
         why = tuple(
             f"{name}: {system.reasons.get(name, 'failed')}"
@@ -133,7 +134,7 @@ class TofuPrompter(QObject):
         return self.ask(
             str(question.endpoint),
             str(question.sha256),
-            (),
+            tuple(getattr(question, "chain", ())),
             sha1=str(getattr(question, "sha1", "")),
             why_untrusted=why,
         )

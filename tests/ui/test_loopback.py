@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet
 from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtWidgets import QApplication, QLabel
+from PySide6.QtWidgets import QApplication, QLabel, QPlainTextEdit
 
 from app.remoting.reasons import explain
 from app.security.records import CALLBACK_NAMES
@@ -49,7 +49,12 @@ def ends(qtbot, qasync_loop, tmp_path: Path) -> Iterator[tuple[MainWindow, MainW
         window.endpoint.disconnect()
     for window in (client, server):
         qtbot.waitUntil(lambda w=window: not w.endpoint.controller.active, timeout=15_000)
-        qtbot.waitUntil(lambda w=window: not w.jobs.busy, timeout=5_000)
+        qtbot.waitUntil(
+            lambda w=window: (
+                not (w.jobs.busy or w.endpoint.jobs.busy or w.endpoint.server_panel.jobs.busy)
+            ),
+            timeout=5_000,
+        )
 
 
 def _pfx_with_shared_secret(panel, pki_files: dict[str, Path]) -> None:
@@ -469,6 +474,8 @@ def test_tofu_dialog_trust_connects_remembers_and_is_not_asked_again(
     assert _leaf_sha256(pki) in _hex(thumbprint)
     assert "trustedRoot" in thumbprint  # why the system did not trust it
     assert f"127.0.0.1:{port}" in dialog.findChild(QLabel, "tofuIntro").text()
+    chain = dialog.findChild(QPlainTextEdit, "tofuChain").toPlainText()
+    assert "CN=localhost" in chain and "issuer 2" in chain  # the chain the server sent
     assert client.endpoint.controller.state == "connecting"  # waiting for the answer
     assert not known_hosts.exists()
     dialog.trust_button.click()
