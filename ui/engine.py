@@ -244,7 +244,7 @@ def describe_certificate(
     common = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     label = friendly_name or (str(common[0].value) if common else subject)
     return CertificateInfo(
-        title=f"{index}: {role}: {label}",
+        title=f"{role}: {label}",
         subject=subject,
         fields=rows,
         sha256=sha256,
@@ -269,7 +269,7 @@ def describe_chain(chain: Sequence[bytes]) -> tuple[CertificateInfo, ...]:
             sha256 = thumbs.der_sha256(der)
             infos.append(
                 CertificateInfo(
-                    title=f"{index}: unparseable certificate",
+                    title=f"certificate {index}: unparseable",
                     subject="(unparseable)",
                     fields=(("Problem", f"not a valid DER certificate: {exc}"),),
                     sha256=sha256,
