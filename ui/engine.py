@@ -244,7 +244,7 @@ def describe_certificate(
     common = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     label = friendly_name or (str(common[0].value) if common else subject)
     return CertificateInfo(
-        title=f"{index}: {role}: {label}",
+        title=f"{role}: {label}",
         subject=subject,
         fields=rows,
         sha256=sha256,
@@ -269,7 +269,7 @@ def describe_chain(chain: Sequence[bytes]) -> tuple[CertificateInfo, ...]:
             sha256 = thumbs.der_sha256(der)
             infos.append(
                 CertificateInfo(
-                    title=f"{index}: unparseable certificate",
+                    title=f"certificate {index}: unparseable",
                     subject="(unparseable)",
                     fields=(("Problem", f"not a valid DER certificate: {exc}"),),
                     sha256=sha256,
@@ -309,6 +309,31 @@ def check_rows(verdict: ValidationResult | dict[str, Any]) -> tuple[CheckRow, ..
             text = result.name_mismatch.name.replace("_", " ").lower()
         rows.append(CheckRow(name, name not in failed, text, result.reasons.get(name, "")))
     return tuple(rows)
+
+
+def refused_certificate(record: CallbackRecord) -> str:
+    """If `record` is a ValidateServerCertificate call that refused the server, one
+    sentence naming the failed check(s) and their reasons; else "".
+
+    The runtime's disconnect reason (HANDSHAKE_CONNECTION_FAILED) cannot say why the
+    client refused; the record's verdict can."""
+    if record.callback != "ValidateServerCertificate":
+        return ""
+    if record.error:
+        return f"The client's ValidateServerCertificate refused the server: {record.error}."
+    data = record.outputs.get("validationResultOut")
+    if not isinstance(data, dict):
+        return ""
+    verdict = verdict_from_json(data)
+    forced = record.inputs.get("forceRevocationCheck") is True
+    failed = verdict.failed_fields(revocation_forced=forced)
+    if not failed:
+        return ""
+    checks = "; ".join(
+        f"{name} ({verdict.reasons[name]})" if verdict.reasons.get(name) else name
+        for name in failed
+    )
+    return f"The client refused the server's certificate: failed {checks}."
 
 
 def verdict_from_json(data: dict[str, Any]) -> ValidationResult:
@@ -467,7 +492,54 @@ def callback_providers(settings: EndpointSettings, ask: TofuAsk) -> dict[str, An
         if settings.mode == "listen":
             return providers.server_providers(server_auth_settings(settings.server))
         client = client_auth_settings(settings.client)
-        return providers.client_providers(client, settings.port, ask=ask)
+        chains = ChainsSeen()
+        kwargs = providers.client_providers(client, settings.port, ask=chains.asking(ask))
+        kwargs["certificate_validator"] = chains.watching(kwargs["certificate_validator"])
+        return kwargs
+
+
+@dataclass(frozen=True)
+class TofuQuestionWithChain:
+    """The client policy's TofuQuestion (endpoint, sha256, sha1, system_result) and
+    the chain the server presented, for the dialog."""
+
+    question: Any
+    chain: tuple[bytes, ...]
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "question":  # not set yet (copying): no recursion
+            raise AttributeError(name)
+        return getattr(self.question, name)
+
+
+class ChainsSeen:
+    """The policy's question carries the leaf's thumbprint, not the chain: remember
+    each chain the validator is given (by its leaf's SHA-256, for this session) so
+    the trust-on-first-use dialog can show it."""
+
+    def __init__(self) -> None:
+        self._chains: dict[str, tuple[bytes, ...]] = {}
+        self._lock = threading.Lock()
+
+    def watching(self, validator: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        from app.security.thumbprints import der_sha256
+
+        def validate(request: Any) -> Any:
+            chain = tuple(request.chain)
+            if chain:
+                with self._lock:
+                    self._chains[der_sha256(chain[0])] = chain
+            return validator(request)
+
+        return validate
+
+    def asking(self, ask: TofuAsk) -> TofuAsk:
+        def ask_with_chain(question: Any) -> bool:
+            with self._lock:
+                chain = self._chains.get(str(question.sha256), ())
+            return ask(TofuQuestionWithChain(question, chain))
+
+        return ask_with_chain
 
 
 @contextlib.contextmanager

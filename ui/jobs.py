@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
+import shiboken6
 from PySide6.QtCore import QObject, Signal
 
 P = ParamSpec("P")
@@ -45,9 +46,14 @@ class Jobs(QObject):
             if finished.cancelled():
                 return
             exc = finished.exception()
-            if exc is not None:
-                log.debug("job %r failed: %s", what, type(exc).__name__)
-                self.failed.emit(what, exc)
+            if exc is None:
+                return
+            log.debug("job %r failed: %s", what, type(exc).__name__)
+            if not shiboken6.isValid(self):
+                # The widget that started it is gone (closed and deleted): nobody to
+                # tell, and emitting from a deleted QObject raises.
+                return
+            self.failed.emit(what, exc)
 
         task.add_done_callback(done)
         return task

@@ -60,6 +60,10 @@ async def render(out_dir: Path) -> None:
         settings = QSettings(str(Path(scratch) / "settings.ini"), QSettings.Format.IniFormat)
         window = MainWindow(settings, secret_store=NotRememberingStore("screenshots"))
         window.resize(*SIZE)
+        # The known-hosts default lives under the home folder: show it as ~, not as
+        # the home of the account that renders the pictures (often /root).
+        known_hosts = window.endpoint.client_panel.known_hosts
+        known_hosts.setText(known_hosts.text().replace(str(Path.home()), "~", 1))
         window.show()
         await asyncio.sleep(0.2)
         _save(window, out_dir / "idle.png")

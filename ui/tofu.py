@@ -59,6 +59,7 @@ class TofuDialog(QDialog):
             "before. Trust it only if the thumbprint matches the one the server's owner "
             "gave you out of band (for example as a QR code)."
         )
+        intro.setObjectName("tofuIntro")
         intro.setWordWrap(True)
         text = f"SHA-256: <code>{question.sha256}</code>"
         if question.sha1:
@@ -123,7 +124,8 @@ class TofuPrompter(QObject):
 
     def ask_user(self, question: Any) -> bool:
         """The client policy's `AskUser` (`app.security.client_policy`): called on a
-        worker thread with a TofuQuestion (endpoint, sha256, sha1, system_result)."""
+        worker thread with a TofuQuestion (endpoint, sha256, sha1, system_result),
+        with the presented `chain` when the window's engine added it."""
         system = getattr(question, "system_result", None)
         why = tuple(
             f"{name}: {system.reasons.get(name, 'failed')}"
@@ -132,7 +134,7 @@ class TofuPrompter(QObject):
         return self.ask(
             str(question.endpoint),
             str(question.sha256),
-            (),
+            tuple(getattr(question, "chain", ())),
             sha1=str(getattr(question, "sha1", "")),
             why_untrusted=why,
         )

@@ -5,8 +5,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import QByteArray, QDataStream, QIODevice, QRect, QSettings, QSize, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
     QInputDialog,
@@ -34,6 +34,23 @@ from ui.timeline_view import TimelineWidget
 from ui.tofu import TofuPrompter
 
 WINDOW_GEOMETRY_KEY = "window/geometry"
+# The size the window opens at when nothing (usable) was saved, and the smallest
+# restored size kept: below it the panels are cramped. Both are bounded by the
+# screen's available size (the smallest by 90 % of it).
+DEFAULT_WINDOW_SIZE = QSize(1280, 820)
+MIN_RESTORED_SIZE = QSize(1100, 700)
+
+
+def saved_frame_geometry(blob: QByteArray) -> QRect | None:
+    """The frame geometry inside a `saveGeometry()` value (format 3, Qt 5.x and 6),
+    or None when it is not one."""
+    stream = QDataStream(blob, QIODevice.OpenModeFlag.ReadOnly)
+    magic, major, _minor = stream.readUInt32(), stream.readUInt16(), stream.readUInt16()
+    if magic != 0x1D9D0CB or major != 3:
+        return None
+    frame = QRect()
+    stream >> frame
+    return frame if stream.status() == QDataStream.Status.Ok and frame.isValid() else None
 
 
 class RecordsToInspector:
@@ -302,11 +319,7 @@ class MainWindow(QMainWindow):
 
     def _restore(self) -> None:
         s = self.settings_store
-        geometry = s.value(WINDOW_GEOMETRY_KEY)
-        if geometry is not None:
-            self.restoreGeometry(geometry)  # type: ignore[arg-type]
-        else:
-            self.resize(1280, 820)
+        self.restore_window_geometry(s.value(WINDOW_GEOMETRY_KEY))
         self.endpoint.binder.restore(s)
         remember = str(s.value(REMEMBER_SECRETS_KEY, "false")).lower() == "true"
         self.remember_action.blockSignals(True)
@@ -314,6 +327,44 @@ class MainWindow(QMainWindow):
         self.remember_action.blockSignals(False)
         if remember:
             self.jobs.spawn("load secrets", self._load_secrets())
+
+    def restore_window_geometry(self, saved: object) -> None:
+        """The saved geometry, unless it is unreadable, smaller than the sensible
+        minimum (saved on a small screen, e.g. a small Xvfb) or on no screen now:
+        then the default size, centred on the primary screen."""
+        if isinstance(saved, QByteArray | bytes):
+            blob = QByteArray(saved)
+            frame = saved_frame_geometry(blob)
+            # restoreGeometry moves a window from a screen that is gone onto another
+            # one, squeezed against its edge: start afresh instead.
+            on_a_screen = frame is None or QGuiApplication.screenAt(frame.center()) is not None
+            if on_a_screen and self.restoreGeometry(blob) and self._restored_geometry_is_usable():
+                return
+        self.use_default_geometry()
+
+    def _restored_geometry_is_usable(self) -> bool:
+        frame = self.frameGeometry()  # before show, the geometry itself
+        screen = QGuiApplication.screenAt(frame.center())
+        if screen is None:
+            return False
+        if self.windowState() & (Qt.WindowState.WindowMaximized | Qt.WindowState.WindowFullScreen):
+            return True
+        # Nearly the whole screen is fine too (window frames take a few pixels).
+        least = MIN_RESTORED_SIZE.boundedTo(screen.availableGeometry().size() * 0.9)
+        return frame.width() >= least.width() and frame.height() >= least.height()
+
+    def use_default_geometry(self) -> None:
+        screen = QGuiApplication.primaryScreen()
+        self.setWindowState(Qt.WindowState.WindowNoState)
+        if screen is None:
+            self.resize(DEFAULT_WINDOW_SIZE)
+            return
+        available = screen.availableGeometry()
+        size = DEFAULT_WINDOW_SIZE.boundedTo(available.size())
+        self.resize(size)
+        frame = QRect(available.topLeft(), size)
+        frame.moveCenter(available.center())
+        self.move(frame.topLeft())
 
     async def _load_secrets(self) -> None:
         store = await run_blocking(lambda: self.secret_store)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import time
@@ -14,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet
 from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtWidgets import QApplication, QLabel, QPlainTextEdit
 
 from app.remoting.reasons import explain
 from app.security.records import CALLBACK_NAMES
@@ -23,6 +25,7 @@ from tests.ui.conftest import PASSPHRASE, TOKEN
 from tests.ui.latency_proxy import LatencyProxy
 from ui.secrets import NotRememberingStore
 from ui.timeline import CALLBACK
+from ui.tofu import TofuDialog
 from ui.window import MainWindow
 
 CONNECT_TIMEOUT_MS = 20_000
@@ -46,7 +49,12 @@ def ends(qtbot, qasync_loop, tmp_path: Path) -> Iterator[tuple[MainWindow, MainW
         window.endpoint.disconnect()
     for window in (client, server):
         qtbot.waitUntil(lambda w=window: not w.endpoint.controller.active, timeout=15_000)
-        qtbot.waitUntil(lambda w=window: not w.jobs.busy, timeout=5_000)
+        qtbot.waitUntil(
+            lambda w=window: (
+                not (w.jobs.busy or w.endpoint.jobs.busy or w.endpoint.server_panel.jobs.busy)
+            ),
+            timeout=5_000,
+        )
 
 
 def _pfx_with_shared_secret(panel, pki_files: dict[str, Path]) -> None:
@@ -400,3 +408,128 @@ def test_disconnect_stops_a_listener_that_refused_a_client(
     server.endpoint.disconnect_button.click()
     qtbot.waitUntil(lambda: not server.endpoint.controller.active, timeout=CONNECT_TIMEOUT_MS)
     assert server.endpoint.listen_button.isEnabled()
+
+
+# --- trust on first use, end to end ---------------------------------------------------
+
+
+def _leaf_sha256(pki: GeneratedPki) -> str:
+    return hashlib.sha256(pki.chain[0].public_bytes(serialization.Encoding.DER)).hexdigest()
+
+
+def _hex(text: str) -> str:
+    """Only the hex digits, lower case (thumbprints are shown with or without colons)."""
+    return "".join(c for c in text.lower() if c in "0123456789abcdef")
+
+
+def _fill_tofu_client(client: MainWindow, port: int, known_hosts: Path) -> None:
+    """No CA file and no pin: the test PKI is unknown to the client; trust on first
+    use asks the person and remembers the answer in `known_hosts`."""
+    _fill_client(client, port, TOKEN, Path())
+    p = client.endpoint.client_panel
+    p.ca_file.clear()
+    p.pin.clear()
+    p.tofu.setChecked(True)
+    p.known_hosts.setText(str(known_hosts))
+
+
+def _tofu_dialog(qtbot, client: MainWindow) -> TofuDialog:
+    """The dialog the client's prompter opened, found among the top-level widgets."""
+
+    def shown() -> list[TofuDialog]:
+        return [
+            w for w in QApplication.topLevelWidgets() if isinstance(w, TofuDialog) and w.isVisible()
+        ]
+
+    qtbot.waitUntil(lambda: len(shown()) == 1, timeout=CONNECT_TIMEOUT_MS)
+    dialog = shown()[0]
+    assert client.tofu.open_dialogs() == [dialog]
+    return dialog
+
+
+@pytest.fixture
+def asked(ends: tuple[MainWindow, MainWindow]) -> list[TofuDialog]:
+    """Every dialog the client's prompter opens."""
+    dialogs: list[TofuDialog] = []
+    ends[1].tofu.asked.connect(dialogs.append)
+    return dialogs
+
+
+def test_tofu_dialog_trust_connects_remembers_and_is_not_asked_again(
+    qtbot,
+    ends: tuple[MainWindow, MainWindow],
+    pki: GeneratedPki,
+    pki_files: dict[str, Path],
+    tmp_path: Path,
+    asked: list[TofuDialog],
+) -> None:
+    server, client = ends
+    known_hosts = tmp_path / "tofu" / "known_hosts"
+    port = _listen(qtbot, server, pki_files)
+    _fill_tofu_client(client, port, known_hosts)
+    client.endpoint.connect_button.click()
+
+    dialog = _tofu_dialog(qtbot, client)
+    thumbprint = dialog.findChild(QLabel, "tofuThumbprint").text()
+    assert _leaf_sha256(pki) in _hex(thumbprint)
+    assert "trustedRoot" in thumbprint  # why the system did not trust it
+    assert f"127.0.0.1:{port}" in dialog.findChild(QLabel, "tofuIntro").text()
+    chain = dialog.findChild(QPlainTextEdit, "tofuChain").toPlainText()
+    assert "CN=localhost" in chain and "issuer 2" in chain  # the chain the server sent
+    assert client.endpoint.controller.state == "connecting"  # waiting for the answer
+    assert not known_hosts.exists()
+    dialog.trust_button.click()
+
+    _wait_connected(qtbot, client, server)
+    assert client.status_state.text() == "Connected"
+    entries = [
+        line.split() for line in known_hosts.read_text().splitlines() if not line.startswith("#")
+    ]
+    assert entries == [[f"127.0.0.1:{port}", _leaf_sha256(pki)]]
+    assert client.tofu.open_dialogs() == []
+
+    # Reconnect: the remembered certificate is trusted without asking.
+    client.endpoint.disconnect_button.click()
+    for window in (client, server):
+        qtbot.waitUntil(lambda w=window: not w.endpoint.controller.active, timeout=15_000)
+    server.endpoint.port.setValue(port)  # the same host:port, as the known-hosts line
+    server.endpoint.listen_button.click()
+    qtbot.waitUntil(
+        lambda: server.endpoint.controller.listening_port == port, timeout=CONNECT_TIMEOUT_MS
+    )
+    client.endpoint.connect_button.click()
+    _wait_connected(qtbot, client, server)
+    assert len(asked) == 1
+    assert client.tofu.open_dialogs() == []
+    assert known_hosts.read_text().count(_leaf_sha256(pki)) == 1
+
+
+def test_tofu_dialog_refuse_fails_the_handshake_and_remembers_nothing(
+    qtbot,
+    ends: tuple[MainWindow, MainWindow],
+    pki: GeneratedPki,
+    pki_files: dict[str, Path],
+    tmp_path: Path,
+    asked: list[TofuDialog],
+) -> None:
+    server, client = ends
+    known_hosts = tmp_path / "tofu" / "known_hosts"
+    port = _listen(qtbot, server, pki_files)
+    _fill_tofu_client(client, port, known_hosts)
+    client.endpoint.connect_button.click()
+
+    dialog = _tofu_dialog(qtbot, client)
+    assert _leaf_sha256(pki) in _hex(dialog.findChild(QLabel, "tofuThumbprint").text())
+    dialog.refuse_button.click()
+
+    qtbot.waitUntil(lambda: client.endpoint.problem_text() != "", timeout=CONNECT_TIMEOUT_MS)
+    assert client.endpoint.controller.last_reason is not None
+    code, spec, _explanation, _fix = client.endpoint.controller.last_reason
+    assert code == int(DisconnectReason.HANDSHAKE_CONNECTION_FAILED)
+    assert spec == DisconnectReason.HANDSHAKE_CONNECTION_FAILED.spec_name
+    status = client.status_detail.text()
+    assert spec in status and "trustedRoot" in status
+    qtbot.waitUntil(lambda: not client.endpoint.controller.active, timeout=CONNECT_TIMEOUT_MS)
+    assert client.endpoint.connect_button.isEnabled()
+    assert not known_hosts.exists()
+    assert len(asked) == 1 and client.tofu.open_dialogs() == []
