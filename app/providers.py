@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from app.errors import HoloremoteError, InputError
-from app.remoting.builtin.options import BuiltinOptions
+from app.remoting.builtin.options import DEFAULT_HANDSHAKE_TIMEOUT_S, BuiltinOptions
 from app.remoting.builtin.protocol import Role
 from app.security.callback_types import (
     CallbackRefusal,
@@ -512,7 +512,7 @@ def builtin_options(
     role: Role | str,
     *,
     ca_file: str | None = None,
-    handshake_timeout: float = 30.0,
+    handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT_S,
     session_open_timeout: float = 10.0,
     disconnect_wait: float = 3.0,
 ) -> BuiltinOptions:

@@ -26,12 +26,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.security.client_policy import DEFAULT_ASK_TIMEOUT_SECONDS
 from ui import engine
 
-# How long the person has to answer before the connection attempt is refused. The
-# runtime's handshake timeout must be longer; 60 s is what browsers give a client
-# certificate prompt before the server gives up.
-TOFU_ANSWER_TIMEOUT_S = 60.0
+# How long the person has to answer before the connection attempt is refused: the
+# client policy's own limit, which is shorter than the built-in runtime's handshake
+# timeout (60 s) on both ends, so an answer in time is never cut off.
+TOFU_ANSWER_TIMEOUT_S = DEFAULT_ASK_TIMEOUT_SECONDS
 
 
 @dataclass

@@ -34,6 +34,7 @@ from app.commands.certificate_verdict import (
 from app.errors import HoloremoteError, InputError
 from app.providers import JWT_ALGORITHMS, ClientAuthSettings, ServerAuthSettings, SettingsError
 from app.remoting.builtin import BuiltinOptions, BuiltinRuntime
+from app.remoting.builtin.options import DEFAULT_HANDSHAKE_TIMEOUT_S
 from app.remoting.builtin.protocol import DEFAULT_HANDSHAKE_PORT, DEFAULT_TRANSPORT_PORT
 from app.remoting.contract import RemotingRuntime
 from app.security.callbacks import CertificateValidator
@@ -148,7 +149,11 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, side: str) -> None:
         help=f"the token (client) or the accepted token (server); else ${DEFAULT_TOKEN_ENV}",
     )
     parser.add_argument(
-        "--handshake-timeout", type=_seconds, default=30.0, metavar="S", help="default 30"
+        "--handshake-timeout",
+        type=_seconds,
+        default=DEFAULT_HANDSHAKE_TIMEOUT_S,
+        metavar="S",
+        help=f"default {DEFAULT_HANDSHAKE_TIMEOUT_S:g}",
     )
     parser.add_argument(
         "--session-open-timeout", type=_seconds, default=10.0, metavar="S", help="default 10"

@@ -26,7 +26,7 @@ from app.xr.values import CertificateNameValidationResult as NameResult
 
 # A person needs time to read a thumbprint and decide; past this we refuse (fail
 # closed) rather than hold the connection attempt open indefinitely.
-DEFAULT_ASK_TIMEOUT_SECONDS = 60.0
+DEFAULT_ASK_TIMEOUT_SECONDS = 45.0
 
 
 @dataclass(frozen=True)

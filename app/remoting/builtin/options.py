@@ -13,6 +13,12 @@ from dataclasses import dataclass, field, fields
 from app.remoting.builtin.protocol import PROTOCOL_VERSION, ROLES, Role
 from app.xr import limits
 
+# From TCP connected to the 200 answer. Generous because a person may be asked to
+# trust a server on first use during it: longer than the time the client policy gives
+# that person (app.security.client_policy.DEFAULT_ASK_TIMEOUT_SECONDS, 45 s), so an
+# answer given in time is never cut off by the handshake timeout on either end.
+DEFAULT_HANDSHAKE_TIMEOUT_S = 60.0
+
 
 @dataclass(frozen=True)
 class BuiltinOptions:
@@ -22,7 +28,7 @@ class BuiltinOptions:
     tcp_connect_timeout: float = 10.0
     #: From TCP connected to the 200 answer: TLS, validation, challenge, token
     #: (then REMOTING_HANDSHAKE_TIMEOUT). Generous: a person may be asked to trust.
-    handshake_timeout: float = 30.0
+    handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT_S
     #: From the 200 answer to the transport session being open, on both ends
     #: (then SESSION_OPEN_TIMEOUT); also how long a one-time session id stays valid.
     session_open_timeout: float = 10.0
