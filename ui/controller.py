@@ -186,6 +186,9 @@ class SessionController(QObject):
             code = int(event.reason)  # type: ignore[attr-defined]
             spec, explanation, fix = engine.reason_text(code)
             explanation = getattr(event, "explanation", None) or explanation
+            detail = getattr(event, "detail", "")
+            if detail:  # the runtime's own words first: which address, which name
+                explanation = f"{detail}. {explanation}"
             fix = getattr(event, "fix", None) or fix
             self.last_reason = (code, spec, explanation, fix)
             self._set_state("disconnected")

@@ -160,6 +160,25 @@ def test_wrong_token_shows_authentication_failed_explanation(
     assert expected.explanation in client.status_detail.text()
 
 
+def test_refused_connection_names_the_address_in_the_status(
+    qtbot, ends: tuple[MainWindow, MainWindow], pki_files: dict[str, Path]
+) -> None:
+    """The runtime's own detail (which address refused) comes before the explanation."""
+    import socket
+
+    _server, client = ends
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    _fill_client(client, port, TOKEN, pki_files["ca"])
+    client.endpoint.connect_button.click()
+    qtbot.waitUntil(lambda: client.endpoint.problem_text() != "", timeout=CONNECT_TIMEOUT_MS)
+    text = client.endpoint.problem_text()
+    assert DisconnectReason.HANDSHAKE_CONNECTION_REFUSED.spec_name in text
+    assert f"127.0.0.1:{port}" in text
+    assert explain(DisconnectReason.HANDSHAKE_CONNECTION_REFUSED).explanation in text
+
+
 def test_loopback_demo_connects_in_one_window(qtbot, qasync_loop, tmp_path: Path) -> None:
     window = _window(qtbot, tmp_path / "demo.ini")
     demo = window.open_loopback_demo()
