@@ -239,10 +239,9 @@ def common_name_problems(cert: x509.Certificate) -> list[str]:
     another spelling (other case, a U-label for an A-label SAN, hex/octal/zero-padded
     IPv4, upper-case or uncompressed IPv6). Such a CN is a misencoded certificate,
     and a legacy client that still reads the CN may take it for another name.
-    Also refused: a CN that is not among the SANs at all. Issue 4 asks for the CA/B
-    reading ("a CN that is not among them is an error, never a match"), which is what
-    webpki does too: such a leaf was issued against the Baseline Requirements, and a
-    legacy client that still reads the CN would connect to a name the CA never checked."""
+    What is not refused: a CN unrelated to the SANs. The CN is never used as a name
+    (see `match_host`), and Chrome, Firefox, rustls/webpki and cryptography's verifier
+    ignore it entirely; refusing it would refuse chains every browser accepts."""
     cns = common_names(cert)
     if not cns:
         return []
@@ -268,7 +267,4 @@ def common_name_problems(cert: x509.Certificate) -> list[str]:
     label = _cn_as_a_label(cn)
     if label is not None and label in (d.lower() for d in dns):
         return [f"{why}: the SAN is written '{next(d for d in dns if d.lower() == label)}'"]
-    return [
-        f"the subject CN '{cn}' is not among the subjectAltName entries; a leaf's names "
-        "come only from its SANs, so a CN outside them is an error (CA/B BR 7.1.4.3)"
-    ]
+    return []
