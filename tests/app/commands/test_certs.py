@@ -74,3 +74,94 @@ def test_passphrase_is_never_an_argument() -> None:
     with pytest.raises(SystemExit) as caught:
         main(["certs", "create", "--out", "x", "--host", "a.test", "--passphrase", "p"])
     assert caught.value.code == 2
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"x" * 5000, "is too large to be a passphrase file"),
+        (b"\xff\xfe not utf-8", "is not UTF-8 text"),
+    ],
+)
+def test_certs_create_bad_passphrase_file_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, expected: str
+) -> None:
+    secret_file = tmp_path / "pass.txt"
+    secret_file.write_bytes(content)
+    status = main(
+        [
+            "certs",
+            "create",
+            "--out",
+            str(tmp_path / "x"),
+            "--host",
+            "ok.test",
+            "--passphrase-file",
+            str(secret_file),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert status == 2
+    assert f"--passphrase-file {secret_file}: {expected}" in err
+    assert "x" * 50 not in err
+
+
+def test_certs_create_missing_passphrase_file_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "nope.txt"
+    status = main(
+        [
+            "certs",
+            "create",
+            "--out",
+            str(tmp_path / "x"),
+            "--host",
+            "ok.test",
+            "--passphrase-file",
+            str(missing),
+        ]
+    )
+    assert status == 2
+    assert f"--passphrase-file {missing}: cannot be read" in capsys.readouterr().err
+
+
+def test_certs_create_out_is_a_file_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "file"
+    target.write_text("")
+    assert main(["certs", "create", "--out", str(target), "--host", "ok.test"]) == 2
+    assert f"--out {target}: exists and is not a directory" in capsys.readouterr().err
+
+
+def test_certs_create_out_not_writable_names_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOLOREMOTE_KEY_PASSPHRASE", "from-env-pass")
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    out = blocker / "pki"  # a directory below a regular file cannot be made, even as root
+    assert main(["certs", "create", "--out", str(out), "--host", "ok.test"]) != 0
+    err = capsys.readouterr().err
+    assert f"--out {out}: cannot be written" in err
+    assert "from-env-pass" not in err
+
+
+def test_certs_create_empty_friendly_name_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main(
+        [
+            "certs",
+            "create",
+            "--out",
+            str(tmp_path / "x"),
+            "--host",
+            "ok.test",
+            "--friendly-name",
+            "  ",
+        ]
+    )
+    assert status == 2
+    assert "--friendly-name: is empty" in capsys.readouterr().err
