@@ -14,8 +14,8 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from app.security.records import CallbackRecord
-from app.security.verdict import ValidationResult
+from app.xr.records import CallbackRecord
+from app.xr.validation_result import ValidationResult
 from app.xr.values import Result
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 
+from app.endpoint.events import Connected, Disconnected, Listening
 from app.outcomes import Outcome, classify_record, event_is_failure, event_title
-from app.security.records import CallbackRecord
-from app.security.verdict import ValidationResult
-from app.session_events import Connected, Disconnected, Listening
+from app.xr.records import CallbackRecord
+from app.xr.validation_result import ValidationResult
 from app.xr.values import CertificateNameValidationResult, DisconnectReason, Result
 
 GOOD = ValidationResult(trusted_root=True, name_mismatch=CertificateNameValidationResult.MATCH)

@@ -10,9 +10,9 @@ import time
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QColor, QGuiApplication
 
+from app.endpoint.events import Disconnected, Listening
 from app.outcomes import Outcome
-from app.security.records import CALLBACK_NAMES, CallbackRecord
-from app.session_events import Disconnected, Listening
+from app.xr.records import CALLBACK_NAMES, CallbackRecord
 from app.xr.values import DisconnectReason, Result
 from tests.ui.conftest import TOKEN
 from ui.outcome_style import DARK, LIGHT, contrast_ratio, is_dark
