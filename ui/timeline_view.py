@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from PySide6.QtCore import QItemSelection, QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -27,7 +29,6 @@ from ui.timeline import (
     SUMMARY,
     TIME,
     CallbackFilterProxy,
-    RecordBatcher,
     TimelineModel,
     record_details,
 )
@@ -46,7 +47,6 @@ class TimelineWidget(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = TimelineModel(self)
-        self.batcher = RecordBatcher(self.model, self)
         self.proxy = CallbackFilterProxy(self)
         self.proxy.setSourceModel(self.model)
 
@@ -104,20 +104,21 @@ class TimelineWidget(QWidget):
 
         self._follow = True
         self.table.verticalScrollBar().valueChanged.connect(self._scrolled)
-        self.batcher.flushed.connect(self._after_flush)
         self.table.setToolTip(", ".join(COLUMNS))
 
     # --- feeding ---------------------------------------------------------------------
 
-    def add_record(self, record: CallbackRecord) -> None:
-        """Thread-safe: queues the record for the next batched insert."""
-        self.batcher.add(record)
-
-    def flush(self) -> None:
-        self.batcher.flush()
+    def add_records(self, records: Sequence[CallbackRecord]) -> None:
+        """A burst of records as the session delivered it: one model insertion (the
+        session's `RecordRelay` is the one place records are batched)."""
+        if not records:
+            return
+        self.model.append_records(records)
+        self.count_label.setText(f"{self.model.rowCount()} calls")
+        if self._follow:
+            self.table.scrollToBottom()
 
     def clear(self) -> None:
-        self.batcher.flush()
         self.model.clear()
         self.details.clear()
         self.count_label.setText("0 calls")
@@ -134,11 +135,6 @@ class TimelineWidget(QWidget):
     def _scrolled(self, value: int) -> None:
         bar = self.table.verticalScrollBar()
         self._follow = value >= bar.maximum() - 2
-
-    def _after_flush(self, _count: int) -> None:
-        self.count_label.setText(f"{self.model.rowCount()} calls")
-        if self._follow:
-            self.table.scrollToBottom()
 
     def _selection_changed(self, selected: QItemSelection, _deselected: QItemSelection) -> None:
         indexes = selected.indexes()

@@ -46,7 +46,7 @@ def ends(qtbot, qasync_loop, tmp_path: Path) -> Iterator[tuple[MainWindow, MainW
     client = _window(qtbot, tmp_path / "client.ini")
     yield server, client
     for window in (client, server):
-        window.endpoint.disconnect()
+        window.endpoint.end()
     for window in (client, server):
         qtbot.waitUntil(lambda w=window: not w.endpoint.controller.active, timeout=15_000)
         qtbot.waitUntil(
@@ -118,7 +118,6 @@ def _wait_connected(qtbot, *windows: MainWindow) -> None:
 
 
 def _callbacks_in(window: MainWindow) -> set[str]:
-    window.timeline.flush()
     model = window.timeline.model
     return {model.index(r, CALLBACK).data() for r in range(model.rowCount())}
 
@@ -184,7 +183,6 @@ def test_loopback_demo_connects_in_one_window(qtbot, qasync_loop, tmp_path: Path
     demo = window.open_loopback_demo()
     qtbot.addWidget(demo)
     qtbot.waitUntil(lambda: demo.client.controller.state == "connected", timeout=CONNECT_TIMEOUT_MS)
-    demo.timeline.flush()
     qtbot.waitUntil(
         lambda: (
             {
@@ -393,7 +391,6 @@ def test_listen_goes_on_after_a_refused_client_and_disconnect_stops_it(
     assert not server.endpoint.listen_button.isEnabled()
     assert server.status_state.text() == f"Listening on port {port}"
     assert refused in server.status_detail.text()  # still shown while listening again
-    server.timeline.flush()
     results = [
         server.timeline.model.record(r)
         for r in range(server.timeline.model.rowCount())
