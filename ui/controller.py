@@ -54,6 +54,11 @@ class SessionController(QObject):
     note = Signal(str, str)  # level, message
     startFailed = Signal(str, str)  # message, fix
     runtimeInUse = Signal(str)
+    # Every session event except the callback records (those go out as `records`), for
+    # the timeline's event rows and the connect progress.
+    # (Not named `event`: that would hide QObject.event, through which Qt delivers
+    # every event to this object.)
+    sessionEvent = Signal(object)  # SessionEvent
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -138,6 +143,7 @@ class SessionController(QObject):
         connected = False
         async for event in session.events():
             if isinstance(event, Disconnected) and self._listens_again(event, connected):
+                self.sessionEvent.emit(event)
                 self._report_refusal(event)
                 await session.listen_again()
                 if self._stopping:  # Disconnect was pressed while restarting
@@ -166,6 +172,8 @@ class SessionController(QObject):
         self.disconnected.emit(*self.last_reason)
 
     def _dispatch(self, event: SessionEvent) -> None:
+        if not isinstance(event, CallbacksCalled):
+            self.sessionEvent.emit(event)
         match event:
             case CallbacksCalled(records=records):
                 self.records.emit(records)

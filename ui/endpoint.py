@@ -418,6 +418,7 @@ class EndpointWidget(QWidget):
     """Connection fields + server and client panels + buttons + this end's status."""
 
     recordsArrived = Signal(tuple)  # tuple[CallbackRecord, ...]: one burst, in order
+    eventArrived = Signal(object)  # a session event other than callback records
     statusChanged = Signal(str, str)  # state text, detail (reason, explanation, fix)
 
     def __init__(
@@ -553,6 +554,7 @@ class EndpointWidget(QWidget):
         c.startFailed.connect(self._start_failed)
         c.runtimeInUse.connect(self._runtime_in_use)
         c.records.connect(self.recordsArrived)
+        c.sessionEvent.connect(self.eventArrived)
         c.records.connect(self._records)
         self._mode_changed()
         self._runtime_changed()

@@ -128,6 +128,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addWidget(self.status_detail, 1)
         self.chains = RecordsToInspector(self.jobs, self.inspector)
         self.endpoint.recordsArrived.connect(self.timeline.add_records)
+        self.endpoint.eventArrived.connect(self.timeline.add_event)
         self.endpoint.recordsArrived.connect(self.chains.records)
         self.endpoint.statusChanged.connect(self._update_status)
         self.timeline.chainSelected.connect(self.chains.record)
@@ -469,6 +470,7 @@ class LoopbackDemo(QWidget):
         layout.addWidget(body, 1)
         for end in (self.server, self.client):
             end.recordsArrived.connect(self.timeline.add_records)
+            end.eventArrived.connect(self.timeline.add_event)
             end.recordsArrived.connect(self.chains.records)
         self.server.controller.listening.connect(self._server_listening)
         self.client.controller.connected.connect(self._connected)
