@@ -45,8 +45,8 @@ from app.remoting.contract import (
     RemotingEvent,
     RemotingRuntime,
 )
-from app.security.callback_types import CallbackRefusal
 from app.xr import limits
+from app.xr.callback_types import CallbackRefusal
 from app.xr.channel_structs import (
     XrRemotingDataChannelCreateInfoMSFT,
     XrRemotingDataChannelSendDataInfoMSFT,

@@ -16,6 +16,9 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from app.endpoint.channels import ChannelClosedError
+from app.endpoint.events import ChannelClosed, ChannelOpened, Connected, Disconnected
+from app.endpoint.session import Session
 from app.remoting import channel_calls
 from app.remoting.builtin import BuiltinRuntime
 from app.remoting.builtin.channels import (
@@ -25,9 +28,6 @@ from app.remoting.builtin.channels import (
 )
 from app.remoting.contract import DataChannelError, RemotingCallError
 from app.security.testpki import GeneratedPki
-from app.session import Session
-from app.session_channels import ChannelClosedError
-from app.session_events import ChannelClosed, ChannelOpened, Connected, Disconnected
 from app.xr.values import DataChannelPriority, DataChannelResult, DataChannelStatus, Result
 from tests.app.remoting.remoting_support import (
     WAIT_S,

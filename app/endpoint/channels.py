@@ -18,6 +18,7 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from app.endpoint.events import ChannelClosed, ChannelOpened, SessionEvent
 from app.errors import HoloremoteError
 from app.remoting import channel_calls
 from app.remoting.contract import (
@@ -29,7 +30,6 @@ from app.remoting.contract import (
     DataChannelState,
     RemotingRuntime,
 )
-from app.session_events import ChannelClosed, ChannelOpened, SessionEvent
 from app.xr.values import DataChannelClosedReason, DataChannelPriority
 
 MAX_INBOX_BYTES = 64 << 20

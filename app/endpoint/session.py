@@ -35,6 +35,17 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from app.endpoint.callbacks import SecureConnectionCallbacks
+from app.endpoint.channels import ChannelHub
+from app.endpoint.events import (
+    CallbackCalled,
+    Connected,
+    Disconnected,
+    Listening,
+    Note,
+    SessionEvent,
+    StateChanged,
+)
 from app.errors import HoloremoteError, InputError
 from app.remoting import channel_calls
 from app.remoting.contract import (
@@ -50,18 +61,7 @@ from app.remoting.contract import (
     RemotingEvent,
     RemotingRuntime,
 )
-from app.security.callbacks import SecureConnectionCallbacks
-from app.security.records import CallbackRecord
-from app.session_channels import ChannelHub
-from app.session_events import (
-    CallbackCalled,
-    Connected,
-    Disconnected,
-    Listening,
-    Note,
-    SessionEvent,
-    StateChanged,
-)
+from app.xr.records import CallbackRecord
 from app.xr.structs import (
     XrRemotingConnectInfoMSFT,
     XrRemotingDisconnectInfoMSFT,
@@ -341,7 +341,7 @@ class Session:
         self._start_lock: asyncio.Lock | None = None
         # Strings referenced by the info structs must outlive the calls.
         self._keepalive: list[Any] = []
-        #: The session's data channels (plain bytes; app.session_channels).
+        #: The session's data channels (plain bytes; app.endpoint.channels).
         self.channels = ChannelHub(runtime, self._emit)
 
     @classmethod
