@@ -7,7 +7,7 @@ Copy button. The token is a secret and is never in the panel or the code.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QPointF, QSize, Qt
 from PySide6.QtGui import QGuiApplication, QPainter, QPaintEvent
 from PySide6.QtNetwork import QAbstractSocket, QNetworkInterface
 from PySide6.QtWidgets import (
@@ -88,7 +88,8 @@ class QrCodeView(QWidget):
             x = (self.width() - logical) / 2
             y = (self.height() - logical) / 2
             # Whole device pixels for the corner too, so module edges stay on pixels.
-            painter.drawImage(round(x * ratio) / ratio, round(y * ratio) / ratio, image)
+            corner = QPointF(round(x * ratio) / ratio, round(y * ratio) / ratio)
+            painter.drawImage(corner, image)
         finally:
             painter.end()
 

@@ -206,7 +206,7 @@ def ends(qtbot, qasync_loop, tmp_path: Path) -> Iterator[tuple[Any, Any]]:
     client = _window(qtbot, tmp_path / "client.ini")
     yield server, client
     for window in (client, server):
-        window.endpoint.disconnect()
+        window.endpoint.end()
     for window in (client, server):
         qtbot.waitUntil(lambda w=window: not w.endpoint.controller.active, timeout=15_000)
         qtbot.waitUntil(
