@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import defaults
 from ui import engine
 from ui.controller import STATE_TEXT, SessionController
 from ui.jobs import Jobs, run_blocking
@@ -456,12 +457,12 @@ class EndpointWidget(QWidget):
         self.port = QSpinBox()
         self.port.setObjectName(f"{prefix}port")
         self.port.setRange(0, 65535)
-        self.port.setValue(engine.DEFAULT_HANDSHAKE_PORT)
+        self.port.setValue(defaults.DEFAULT_HANDSHAKE_PORT)
         self.port.setSpecialValueText("any free port")
         self.transport_port = QSpinBox()
         self.transport_port.setObjectName(f"{prefix}transportPort")
         self.transport_port.setRange(0, 65535)
-        self.transport_port.setValue(engine.DEFAULT_TRANSPORT_PORT)
+        self.transport_port.setValue(defaults.DEFAULT_TRANSPORT_PORT)
         self.transport_port.setSpecialValueText("any free port")
         self.secure = QCheckBox("Secure (TLS, certificate and token)")
         self.secure.setObjectName(f"{prefix}secure")

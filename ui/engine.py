@@ -18,9 +18,9 @@ import datetime as dt
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from app import defaults
 from app.errors import HoloremoteError
 from app.xr.records import CALLBACK_NAMES, CallbackRecord
 from app.xr.validation_result import FIELD_NAMES, ValidationResult
@@ -58,9 +58,6 @@ Mode = Literal["connect", "listen"]
 RuntimeChoice = Literal["auto", "builtin", "openxr"]
 TokenMode = Literal["shared", "jwt"]
 
-DEFAULT_HANDSHAKE_PORT = 8265
-DEFAULT_TRANSPORT_PORT = 8266
-
 
 def explain_error(exc: BaseException) -> tuple[str, str]:
     """(message, fix) for any failure, for a message box or the status bar.
@@ -84,7 +81,7 @@ class ServerSettings:
     key_path: str = ""  # the key file of a PEM pair; empty for a .pfx or a PEM with both
     passphrase: str = field(default="", repr=False)
     subject_name: str = ""
-    realm: str = "holoremote"
+    realm: str = defaults.DEFAULT_REALM
     token_mode: TokenMode = "shared"  # noqa: S105 - a mode name
     shared_secrets: tuple[str, ...] = field(default=(), repr=False)
     jwt_key_path: str = ""  # a JWKS file or a PEM public key
@@ -109,8 +106,8 @@ class EndpointSettings:
     role: Role = "remote"
     mode: Mode = "connect"
     host: str = "127.0.0.1"
-    port: int = DEFAULT_HANDSHAKE_PORT
-    transport_port: int = DEFAULT_TRANSPORT_PORT
+    port: int = defaults.DEFAULT_HANDSHAKE_PORT
+    transport_port: int = defaults.DEFAULT_TRANSPORT_PORT
     secure: bool = True
     runtime: RuntimeChoice = "auto"
     runtime_json: str = ""
@@ -612,4 +609,4 @@ def reason_text(reason: int) -> tuple[str, str, str]:
 
 
 def default_known_hosts() -> str:
-    return str(Path.home() / ".config" / "holoremote" / "known_hosts")
+    return str(defaults.known_hosts_file())

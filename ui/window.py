@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import __version__
+from app import __version__, defaults
 from ui import engine
 from ui.dialogs import CreateTestPkiDialog, VerifyChainDialog
 from ui.endpoint import STORE_FILTER, EndpointWidget
@@ -97,7 +97,9 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setObjectName("mainWindow")
         self.setWindowTitle("holoremote: secure Holographic Remoting")
-        self.settings_store = settings or QSettings("holoremote", "holoremote")
+        self.settings_store = settings or QSettings(
+            str(defaults.window_settings_file()), QSettings.Format.IniFormat
+        )
         self._secret_store = secret_store
         self.jobs = Jobs(self)
         self.tofu = TofuPrompter(self)

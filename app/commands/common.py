@@ -30,6 +30,14 @@ from app.commands.certificate_verdict import (
     refusal_lines,
     refused_checks,
 )
+from app.defaults import (
+    DEFAULT_HANDSHAKE_PORT,
+    DEFAULT_REALM,
+    DEFAULT_TRANSPORT_PORT,
+    DISCONNECT_WAIT_S,
+    HANDSHAKE_TIMEOUT_S,
+    SESSION_OPEN_TIMEOUT_S,
+)
 from app.endpoint import providers
 from app.endpoint.callbacks import CertificateValidator
 from app.endpoint.events import (
@@ -48,11 +56,9 @@ from app.endpoint.providers import (
     ServerAuthSettings,
     SettingsError,
 )
-from app.endpoint.session import DEFAULT_REALM, ConfigError, Session, SessionConfig
+from app.endpoint.session import ConfigError, Session, SessionConfig
 from app.errors import HoloremoteError, InputError
 from app.remoting.builtin import BuiltinOptions, BuiltinRuntime
-from app.remoting.builtin.options import DEFAULT_HANDSHAKE_TIMEOUT_S
-from app.remoting.builtin.protocol import DEFAULT_HANDSHAKE_PORT, DEFAULT_TRANSPORT_PORT
 from app.remoting.contract import RemotingRuntime
 from app.security.client_policy import ClientPolicy
 from app.security.tokens import DEFAULT_TOKEN_ENV, token_from_env, token_from_file
@@ -158,15 +164,23 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, side: str) -> None:
     parser.add_argument(
         "--handshake-timeout",
         type=_seconds,
-        default=DEFAULT_HANDSHAKE_TIMEOUT_S,
+        default=HANDSHAKE_TIMEOUT_S,
         metavar="S",
-        help=f"default {DEFAULT_HANDSHAKE_TIMEOUT_S:g}",
+        help=f"default {HANDSHAKE_TIMEOUT_S:g}",
     )
     parser.add_argument(
-        "--session-open-timeout", type=_seconds, default=10.0, metavar="S", help="default 10"
+        "--session-open-timeout",
+        type=_seconds,
+        default=SESSION_OPEN_TIMEOUT_S,
+        metavar="S",
+        help=f"default {SESSION_OPEN_TIMEOUT_S:g}",
     )
     parser.add_argument(
-        "--disconnect-wait", type=_seconds, default=3.0, metavar="S", help="default 3"
+        "--disconnect-wait",
+        type=_seconds,
+        default=DISCONNECT_WAIT_S,
+        metavar="S",
+        help=f"default {DISCONNECT_WAIT_S:g}",
     )
     if side == "listen":
         parser.add_argument("--port", type=_port, default=DEFAULT_HANDSHAKE_PORT)

@@ -35,6 +35,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from app import defaults
 from app.endpoint.callbacks import SecureConnectionCallbacks
 from app.endpoint.channels import ChannelHub
 from app.endpoint.events import (
@@ -74,9 +75,6 @@ log = logging.getLogger(__name__)
 Mode = Literal["connect", "listen"]
 Role = Literal["remote", "player"]
 
-DEFAULT_HANDSHAKE_PORT = 8265
-DEFAULT_TRANSPORT_PORT = 8266
-DEFAULT_REALM = "holoremote"
 
 # Events kept for late subscribers and `wait_for`. A session that runs for days with a
 # busy listener makes a few records per connection; 10,000 is hours of history and a
@@ -161,12 +159,12 @@ class SessionConfig:
 
     mode: Mode
     host: str = ""
-    port: int = DEFAULT_HANDSHAKE_PORT
-    transport_port: int = DEFAULT_TRANSPORT_PORT
+    port: int = defaults.DEFAULT_HANDSHAKE_PORT
+    transport_port: int = defaults.DEFAULT_TRANSPORT_PORT
     listen_interface: str = "0.0.0.0"  # noqa: S104 - a listener is meant to be reachable
     secure: bool = True
     role: Role = "remote"
-    realm: str = DEFAULT_REALM
+    realm: str = defaults.DEFAULT_REALM
     perform_system_validation: bool = True
 
     def __post_init__(self) -> None:
