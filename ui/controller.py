@@ -22,6 +22,7 @@ from app.endpoint.events import (
     SessionEvent,
     StateChanged,
 )
+from app.endpoint.failure import WINDOW
 from app.endpoint.session import Session
 from ui import engine
 from ui.jobs import Jobs, run_blocking
@@ -43,6 +44,23 @@ STATE_TEXT = {
 def state_name(state: engine.ConnectionState) -> str:
     """'connected' for ConnectionState.CONNECTED: a key of STATE_TEXT."""
     return state.name.lower()
+
+
+def failure_text(event: Disconnected) -> tuple[str, str]:
+    """(explanation, fix) of a disconnect in the window's words: a refused server
+    certificate leads (which checks, why, what to set), then the runtime's own words
+    (which address, which name), then the reason's explanation."""
+    explanation, fix = event.explanation, event.fix
+    if event.detail:
+        explanation = f"{event.detail}. {explanation}"
+    if event.refusal is not None:
+        details = event.refusal.lines(WINDOW)
+        checks = "; ".join(
+            f"{check} ({reason})" if reason else check for check, reason, _ in details
+        )
+        explanation = f"The client refused the server's certificate: failed {checks}. {explanation}"
+        fix = " ".join(f"{f[0].upper()}{f[1:]}." for _, _, f in details if f) or fix
+    return explanation, fix
 
 
 class SessionController(QObject):
@@ -194,11 +212,9 @@ class SessionController(QObject):
                 self._set_state("connected")
                 self.connected.emit()
             case Disconnected():
+                explanation, fix = failure_text(event)
                 code = int(event.reason)
-                explanation = event.explanation
-                if event.detail:  # the runtime's own words first: which address, which name
-                    explanation = f"{event.detail}. {explanation}"
-                self.last_reason = (code, event.reason.spec_name, explanation, event.fix)
+                self.last_reason = (code, event.reason.spec_name, explanation, fix)
                 self._set_state("disconnected")
                 self.disconnected.emit(*self.last_reason)
             case Note(level=level, message=message):

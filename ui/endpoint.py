@@ -438,10 +438,6 @@ class EndpointWidget(QWidget):
         self._runtime_checks = 0  # the newest check's number; older answers are dropped
         self._runtime_problem = False
         self._problem = ""  # the status bar's text of what reason_label shows
-        # This attempt's refused server certificate (a sentence naming the failed
-        # checks) and its failed disconnect, whichever of the two arrives first.
-        self._refused_certificate = ""
-        self._failure: tuple[int, str, str, str] | None = None
 
         self.role = QComboBox()
         self.role.setObjectName(f"{prefix}role")
@@ -556,7 +552,6 @@ class EndpointWidget(QWidget):
         c.runtimeInUse.connect(self._runtime_in_use)
         c.records.connect(self.recordsArrived)
         c.sessionEvent.connect(self.eventArrived)
-        c.records.connect(self._records)
         self._mode_changed()
         self._runtime_changed()
         self._state_changed("idle")
@@ -593,8 +588,6 @@ class EndpointWidget(QWidget):
         if self.controller.active:
             return
         self.reason_label.hide()
-        self._refused_certificate = ""
-        self._failure = None
         self._runtime_problem = False
         self._runtime_checks += 1  # the session's own answer replaces any check under way
         self.controller.start(self.settings(), self.tofu.ask_user)
@@ -670,7 +663,6 @@ class EndpointWidget(QWidget):
     def _state_changed(self, state: str) -> None:
         if state == "connected":
             self.reason_label.hide()  # a listener's earlier refusal is over
-            self._failure = None
         active = state not in ("idle", "disconnected")
         text = STATE_TEXT.get(state, state)
         if state == "listening" and self.controller.listening_port is not None:
@@ -703,23 +695,6 @@ class EndpointWidget(QWidget):
             self.reason_label.hide()
             self.statusChanged.emit(STATE_TEXT["disconnected"], "")
             return
-        self._failure = (code, spec, explanation, fix)
-        self._show_failure()
-
-    def _records(self, records: tuple[engine.CallbackRecord, ...]) -> None:
-        refused = next((text for text in map(engine.refused_certificate, records) if text), "")
-        if refused:
-            self._refused_certificate = refused
-            if self._failure is not None and self.reason_label.isVisible():
-                self._show_failure()  # the record came after the disconnect
-
-    def _show_failure(self) -> None:
-        """The failed disconnect, led by the refused certificate check when this
-        attempt's ValidateServerCertificate refused the server."""
-        assert self._failure is not None
-        code, spec, explanation, fix = self._failure
-        if self._refused_certificate:
-            explanation = f"{self._refused_certificate} {explanation}"
         self.show_problem(f"{spec} ({code})", explanation, fix)
 
     def _start_failed(self, message: str, fix: str) -> None:

@@ -81,7 +81,12 @@ class RecordsToInspector:
         title = f"Chain presented by {host} ({len(infos)} certificate(s))"
         if record.error:
             title += f"; the callback refused: {record.error}"
-        self.inspector.show_chain(infos, verdict if isinstance(verdict, dict) else None, title)
+        self.inspector.show_chain(
+            infos,
+            verdict if isinstance(verdict, dict) else None,
+            title,
+            revocation_forced=record.inputs.get("forceRevocationCheck") is True,
+        )
 
 
 class MainWindow(QMainWindow):

@@ -47,6 +47,7 @@ from app.endpoint.events import (
     SessionEvent,
     StateChanged,
 )
+from app.endpoint.failure import CertificateRefusal
 from app.errors import HoloremoteError, InputError
 from app.remoting import channel_calls
 from app.remoting.contract import (
@@ -363,6 +364,8 @@ class Session:
         self._closing = False
         self._closed = False
         self._start_lock: asyncio.Lock | None = None
+        # This attempt's refused server certificate, if the client refused it.
+        self._refusal: CertificateRefusal | None = None
         # Strings referenced by the info structs must outlive the calls.
         self._keepalive: list[Any] = []
         #: The session's data channels (plain bytes; app.endpoint.channels).
@@ -431,6 +434,7 @@ class Session:
                         self.runtime.set_secure_connection_server_callbacks, server
                     )
             self._set_state(ConnectionState.CONNECTING)
+            self._refusal = None  # a new attempt
             try:
                 if config.mode == "connect":
                     host = config.host.encode("utf-8")
@@ -571,6 +575,8 @@ class Session:
 
     def _records_on_loop(self, records: Sequence[CallbackRecord]) -> None:
         """The relay's target: called on this session's loop, once per burst."""
+        for record in records:
+            self._refusal = CertificateRefusal.of(record) or self._refusal
         self._emit(CallbacksCalled(tuple(records)))
 
     def _notify(self) -> None:
@@ -660,7 +666,7 @@ class Session:
             detail = ""
             if isinstance(self.runtime, DisconnectDetailSource):
                 detail = self.runtime.last_disconnect_detail
-            self._emit(Disconnected.of(event.disconnect_reason, detail))
+            self._emit(Disconnected.of(event.disconnect_reason, detail, self._refusal))
 
 
 __all__ = [
