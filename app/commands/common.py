@@ -36,6 +36,7 @@ from app.endpoint.events import (
     CallbacksCalled,
     Connected,
     Disconnected,
+    HandshakeStage,
     Listening,
     Note,
     SessionEvent,
@@ -457,6 +458,8 @@ class EventPrinter:
         return f"this client refused the server's certificate ({', '.join(self._refused)})"
 
     def event(self, event: SessionEvent) -> None:
+        if isinstance(event, HandshakeStage):
+            return  # the window draws these; the command line's output stays as it was
         if isinstance(event, CallbacksCalled):
             for record in event.records:
                 self.record(record)

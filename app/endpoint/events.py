@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from app.remoting.contract import HandshakeStage
 from app.remoting.reasons import explain
 from app.xr.records import CallbackRecord
 from app.xr.values import ConnectionState, DisconnectReason
@@ -212,6 +213,7 @@ SessionEvent = (
     | Note
     | ChannelOpened
     | ChannelClosed
+    | HandshakeStage
 )
 
 __all__ = [
@@ -222,6 +224,7 @@ __all__ = [
     "ChannelOpened",
     "Connected",
     "Disconnected",
+    "HandshakeStage",
     "Listening",
     "Note",
     "NoteLevel",
