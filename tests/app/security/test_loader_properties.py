@@ -183,11 +183,15 @@ def test_known_hosts_accepts_only_well_formed_lines(tmp_path: Path, blob: bytes)
 # --- JWKS -----------------------------------------------------------------------------
 
 
-def jwks_documents(pki: GeneratedPki) -> st.SearchStrategy[bytes]:
-    public = KeySet.import_key_set(
-        {"keys": [KeySet.generate_key_set("EC", "P-256").as_dict(private=False)["keys"][0]]}
-    )
-    good = json.dumps(public.as_dict()).encode()
+@pytest.fixture(scope="module")
+def good_jwks() -> bytes:
+    """One public JWKS for every example (a new key each time would change the
+    examples' lengths and with them hypothesis's choices)."""
+    public = KeySet.generate_key_set("EC", "P-256").as_dict(private=False)
+    return json.dumps(public).encode()
+
+
+def jwks_documents(good: bytes) -> st.SearchStrategy[bytes]:
     json_values = st.recursive(
         st.none() | st.booleans() | st.integers() | st.text(max_size=20),
         lambda inner: (
@@ -206,10 +210,10 @@ def jwks_documents(pki: GeneratedPki) -> st.SearchStrategy[bytes]:
 @file_settings
 @given(data=st.data())
 def test_jwks_files_refuse_with_policy_error(
-    pki: GeneratedPki, tmp_path: Path, data: st.DataObject
+    good_jwks: bytes, tmp_path: Path, data: st.DataObject
 ) -> None:
     path = tmp_path / "jwks.json"
-    path.write_bytes(data.draw(jwks_documents(pki)))
+    path.write_bytes(data.draw(jwks_documents(good_jwks)))
     try:
         keys = jwt_key_from_jwks_file(path)
     except PolicyError as exc:
