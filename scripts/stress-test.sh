@@ -21,7 +21,7 @@ trap 'kill "$stressor" 2>/dev/null; wait "$stressor" 2>/dev/null' EXIT
 passed=0
 for run in $(seq 1 "$runs"); do
   echo "stress-test: run $run of $runs (stress-ng on $cores cores)"
-  if QT_QPA_PLATFORM=offscreen "$py" -m pytest -q >"$logs/run-$run.log" 2>&1; then
+  if QT_QPA_PLATFORM=offscreen "$py" -m pytest -q --durations=15 >"$logs/run-$run.log" 2>&1; then
     passed=$((passed + 1))
   else
     echo "stress-test: run $run FAILED; its failures:"

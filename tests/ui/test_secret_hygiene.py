@@ -53,8 +53,9 @@ def model_text(model: QAbstractItemModel) -> list[str]:
 
 def window_text(window: MainWindow) -> list[str]:
     """Everything the window shows or keeps for showing, except masked fields."""
-    window.timeline.flush()
+    assert window.timeline.model.rowCount() > 0  # the callbacks and events are there
     texts = model_text(window.timeline.model)
+    texts.append(window.timeline.details_text())
     for label in window.findChildren(QLabel):
         texts += [label.text(), label.toolTip()]
     for view in window.findChildren(QPlainTextEdit) + window.findChildren(QTextEdit):

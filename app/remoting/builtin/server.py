@@ -76,9 +76,14 @@ from app.xr.structs import XrRemotingSecureConnectionServerCallbacksMSFT
 from app.xr.values import DisconnectReason
 
 R = DisconnectReason
-# Pending TCP connections the kernel queues per port. A listener serves one session;
-# 16 leaves room for a few retrying clients and probes without tuning.
-LISTEN_BACKLOG = 16
+# Pending TCP connections the kernel queues per port before the listener accepts them.
+# Large on purpose: when this queue is full, Linux silently drops the handshake's last
+# ACK and retries its SYN-ACK after 1, 2, 4 ... s, so a burst of hostile connections
+# would delay a legitimate client by seconds before the listener ever sees it. Better
+# to accept them at once and let the admission gate's budgets and timeouts
+# (admission.py) decide. Precedent: nginx's `listen ... backlog` is 511 on Linux;
+# the kernel caps it at net.core.somaxconn (4096 since Linux 5.4).
+LISTEN_BACKLOG = 512
 
 
 def bind_listening_socket(interface: str, port: int) -> socket.socket:
