@@ -21,7 +21,9 @@ from app.endpoint.events import (
     Note,
     SessionEvent,
     StateChanged,
+    listens_again,
 )
+from app.endpoint.failure import WINDOW
 from app.endpoint.session import Session
 from ui import engine
 from ui.jobs import Jobs, run_blocking
@@ -43,6 +45,23 @@ STATE_TEXT = {
 def state_name(state: engine.ConnectionState) -> str:
     """'connected' for ConnectionState.CONNECTED: a key of STATE_TEXT."""
     return state.name.lower()
+
+
+def failure_text(event: Disconnected) -> tuple[str, str]:
+    """(explanation, fix) of a disconnect in the window's words: a refused server
+    certificate leads (which checks, why, what to set), then the runtime's own words
+    (which address, which name), then the reason's explanation."""
+    explanation, fix = event.explanation, event.fix
+    if event.detail:
+        explanation = f"{event.detail}. {explanation}"
+    if event.refusal is not None:
+        details = event.refusal.lines(WINDOW)
+        checks = "; ".join(
+            f"{check} ({reason})" if reason else check for check, reason, _ in details
+        )
+        explanation = f"The client refused the server's certificate: failed {checks}. {explanation}"
+        fix = " ".join(f"{f[0].upper()}{f[1:]}." for _, _, f in details if f) or fix
+    return explanation, fix
 
 
 class SessionController(QObject):
@@ -69,6 +88,8 @@ class SessionController(QObject):
         self.listening_port: int | None = None
         self._stopping = False  # Disconnect was asked for: do not listen again
         self._mode = "connect"
+        self._once = False
+        self.sessions_served = 0  # sessions a listener had before listening again
 
     @property
     def state(self) -> str:
@@ -90,6 +111,8 @@ class SessionController(QObject):
         self.listening_port = None
         self._stopping = False
         self._mode = settings.mode
+        self._once = settings.listen_once
+        self.sessions_served = 0
         self._set_state("starting")
         self.jobs.spawn("session", self._run(settings, ask_tofu))
 
@@ -135,40 +158,43 @@ class SessionController(QObject):
         """Re-emit the session's events as signals until it reports the Disconnected
         that ends it.
 
-        One attempt (or one listener's client) per session: the window starts a fresh
-        session for the next Connect / Listen. A listener that refused a client
-        (a wrong token, the same role, no common version) listens again on the same
-        ports, as `holoremote listen` does; the refusal is shown, and Disconnect ends
-        it."""
+        A listener listens again on the same ports after each session and after each
+        refused client (a wrong token, the same role, no common version), as
+        `holoremote listen` does, by the one rule (`app.endpoint.events.listens_again`):
+        not with "once", not after Disconnect, not when the listener itself cannot
+        run. The session's end is shown (a refusal as a problem, a clean end as
+        information) and the state goes back to Listening."""
         connected = False
         async for event in session.events():
-            if isinstance(event, Disconnected) and self._listens_again(event, connected):
-                self.sessionEvent.emit(event)
-                self._report_refusal(event)
-                await session.listen_again()
-                if self._stopping:  # Disconnect was pressed while restarting
-                    await session.disconnect()
-                continue
+            if isinstance(event, Disconnected) and self._mode == "listen":
+                again = listens_again(
+                    event, connected=connected, once=self._once, stop_requested=self._stopping
+                )
+                if again:
+                    self.sessionEvent.emit(event)
+                    self._report_refusal(event)
+                    if connected:
+                        self.sessions_served += 1
+                        self._set_state("starting")
+                    connected = False
+                    # "Listening on port N" again only once the ports are bound anew
+                    # (the Listening event): a client that connects earlier is refused.
+                    self.listening_port = None
+                    await session.listen_again()
+                    if self._stopping:  # Disconnect was pressed while restarting
+                        await session.disconnect()
+                    continue
             self._dispatch(event)
             if isinstance(event, Connected):
                 connected = True
             elif isinstance(event, Disconnected):
                 break
 
-    def _listens_again(self, event: Disconnected, connected: bool) -> bool:
-        return (
-            self._mode == "listen"
-            and not connected
-            and not self._stopping
-            and event.failed
-            and not event.listener_cannot_run
-        )
-
     def _report_refusal(self, event: Disconnected) -> None:
-        """A refused client: the reason goes out as a disconnect, the state stays
-        Listening."""
-        code = int(event.reason)
-        self.last_reason = (code, event.reason.spec_name, event.explanation, event.fix)
+        """A refused client or an ended session: the reason goes out as a
+        disconnect, the state stays Listening."""
+        explanation, fix = failure_text(event)
+        self.last_reason = (int(event.reason), event.reason.spec_name, explanation, fix)
         self.disconnected.emit(*self.last_reason)
 
     def _dispatch(self, event: SessionEvent) -> None:
@@ -194,11 +220,9 @@ class SessionController(QObject):
                 self._set_state("connected")
                 self.connected.emit()
             case Disconnected():
+                explanation, fix = failure_text(event)
                 code = int(event.reason)
-                explanation = event.explanation
-                if event.detail:  # the runtime's own words first: which address, which name
-                    explanation = f"{event.detail}. {explanation}"
-                self.last_reason = (code, event.reason.spec_name, explanation, event.fix)
+                self.last_reason = (code, event.reason.spec_name, explanation, fix)
                 self._set_state("disconnected")
                 self.disconnected.emit(*self.last_reason)
             case Note(level=level, message=message):
