@@ -22,12 +22,9 @@ from tests.ui.test_loopback import (
     _fill_client,
     _listen,
     _wait_connected,
-    ends,
 )
 from ui.secrets import NotRememberingStore
 from ui.window import MainWindow
-
-__all__ = ["ends"]  # the fixture, used by name below
 
 ROLES = (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.UserRole)
 
