@@ -106,9 +106,11 @@ def attempt(port: int, source: str, data: bytes, *, use_tls: bool = True) -> byt
     """`exchange`, or None when nothing listens (between two listens, or while the
     session is open and the listener does not accept)."""
     try:
-        return exchange(port, source, data, use_tls=use_tls)
+        answer = exchange(port, source, data, use_tls=use_tls)
     except (ConnectionRefusedError, ConnectionResetError, ssl.SSLEOFError):
         return None  # SSLEOFError: accepted by a listen that was ending
+    # Closed without a word: also a listen that was ending (it drops its connections).
+    return answer or None
 
 
 def until_listening(port: int, source: str, data: bytes) -> bytes:
