@@ -106,12 +106,12 @@ class OursClient:
     """The built-in runtime's client, as `holoremote connect --ca-file` sets it up."""
 
     def __init__(self, ca_file: str) -> None:
-        from app.remoting.builtin import BuiltinOptions, BuiltinRuntime
-        from app.security.callbacks import (
+        from app.endpoint.callbacks import (
             SecureConnectionCallbacks,
             fixed_token,
             system_result_validator,
         )
+        from app.remoting.builtin import BuiltinOptions, BuiltinRuntime
 
         self.callbacks = SecureConnectionCallbacks(
             token_provider=fixed_token(TOKEN), certificate_validator=system_result_validator

@@ -105,8 +105,8 @@ async def bare(seconds: float, rate: int) -> tuple[float, int, int]:
 
 
 def _records() -> list[Any]:
-    from app.security.masking import mask_secret
-    from app.security.records import CallbackRecord
+    from app.xr.masking import mask_secret
+    from app.xr.records import CallbackRecord
 
     now = time.time()
     return [
@@ -147,9 +147,9 @@ def _records() -> list[Any]:
 
 async def ours(seconds: float, rate: int) -> tuple[float, int, int, int]:
     """(max stall ms, sent, rows shown, dropped by the session) for the window's path."""
+    from app.endpoint.events import Note
+    from app.endpoint.session import Session, SessionConfig
     from app.remoting.builtin import BuiltinOptions, BuiltinRuntime
-    from app.session import Session, SessionConfig
-    from app.session_events import Note
     from ui.controller import SessionController
     from ui.timeline_view import TimelineWidget
 

@@ -621,7 +621,7 @@ class EndpointWidget(QWidget):
             )
 
     def check_runtime(self, *_args: object) -> None:
-        """Ask `app.remoting.selection` (off the UI thread) which runtime this choice
+        """Ask `app.endpoint.runtime_choice` (off the UI thread) which runtime this choice
         gives; "In use" shows its sentence, the status bar its error and fix."""
         if self.controller.active:
             return

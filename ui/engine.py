@@ -5,7 +5,7 @@ window makes into `app` is listed here, with plain-value inputs and outputs the
 widgets can show. Functions here may block (files, crypto, keyring, the OpenXR
 loader); callers run them with `ui.jobs.run_blocking`, never on the UI thread.
 
-The callback providers are `app.providers`', as for the command line, from the
+The callback providers are `app.endpoint.providers`', as for the command line, from the
 window's fields instead of its flags: see "callback providers" below. Heavy `app`
 modules are imported inside the functions that need them, so that opening the
 window stays fast.
@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from app.errors import HoloremoteError
-from app.security.records import CALLBACK_NAMES, CallbackRecord
-from app.security.verdict import FIELD_NAMES, ValidationResult
+from app.xr.records import CALLBACK_NAMES, CallbackRecord
+from app.xr.validation_result import FIELD_NAMES, ValidationResult
 from app.xr.values import (
     ConnectionState,
     DisconnectReason,
@@ -31,7 +31,7 @@ from app.xr.values import (
 )
 
 if TYPE_CHECKING:
-    from app.providers import ClientAuthSettings, ServerAuthSettings
+    from app.endpoint.providers import ClientAuthSettings, ServerAuthSettings
     from app.remoting.builtin import BuiltinOptions
     from app.remoting.contract import RemotingRuntime
 
@@ -419,9 +419,9 @@ def create_test_pki(
     )
 
 
-# --- callback providers: app.providers on the window's fields --------------------------
+# --- callback providers: app.endpoint.providers on the window's fields --------------------------
 #
-# The window's fields become app.providers settings; the providers themselves (store
+# The window's fields become app.endpoint.providers settings; the providers themselves (store
 # loading, subject selection, token checks, system validation, the client policy,
 # known hosts) are the command line's, so both front ends accept and refuse the same
 # settings. Errors name the window's fields.
@@ -430,7 +430,7 @@ def create_test_pki(
 TofuAsk = Callable[[Any], bool]
 RecordSink = Callable[[CallbackRecord], None]
 
-# What the window calls each setting of app.providers (its field labels).
+# What the window calls each setting of app.endpoint.providers (its field labels).
 FIELD_LABELS = {
     "store_path": "Certificate store",
     "key_path": "Key (PEM pair)",
@@ -450,7 +450,7 @@ FIELD_LABELS = {
 
 def server_auth_settings(server: ServerSettings) -> ServerAuthSettings:
     """The server panel's fields; the token check is one kind or the other."""
-    from app.providers import ServerAuthSettings
+    from app.endpoint.providers import ServerAuthSettings
 
     jwt = server.token_mode == "jwt"  # noqa: S105 - a mode name
     return ServerAuthSettings(
@@ -468,7 +468,7 @@ def server_auth_settings(server: ServerSettings) -> ServerAuthSettings:
 def client_auth_settings(client: ClientSettings) -> ClientAuthSettings:
     """The client panel's fields; the known-hosts file is used only with trust on
     first use (the window asks the person)."""
-    from app.providers import ClientAuthSettings
+    from app.endpoint.providers import ClientAuthSettings
 
     tofu = client.trust_on_first_use
     return ClientAuthSettings(
@@ -484,7 +484,7 @@ def client_auth_settings(client: ClientSettings) -> ClientAuthSettings:
 
 def callback_providers(settings: EndpointSettings, ask: TofuAsk) -> dict[str, Any]:
     """`SecureConnectionCallbacks` keyword arguments for the side this end plays."""
-    from app import providers
+    from app.endpoint import providers
 
     if not settings.secure:
         return {}
@@ -545,7 +545,7 @@ class ChainsSeen:
 @contextlib.contextmanager
 def _in_field_terms() -> Iterator[None]:
     """Settings errors name the window's fields."""
-    from app.providers import SettingsError
+    from app.endpoint.providers import SettingsError
 
     try:
         yield
@@ -569,9 +569,9 @@ def describe_runtime(choice: RuntimeChoice, runtime_json: str) -> str:
 
 
 def builtin_options(role: str, ca_file: str = "") -> BuiltinOptions:
-    """`app.providers.builtin_options`: the built-in runtime trusts the CA file (PEM)
+    """`app.endpoint.providers.builtin_options`: the built-in runtime trusts the CA file (PEM)
     for its own system validation."""
-    from app import providers
+    from app.endpoint import providers
 
     with _in_field_terms():
         return providers.builtin_options(role, ca_file=ca_file or None)
@@ -586,11 +586,11 @@ _RUNTIME_SELECTION = threading.Lock()
 def open_runtime(
     choice: RuntimeChoice, runtime_json: str, options: Any
 ) -> tuple[RemotingRuntime, str]:
-    """`app.remoting.selection.create_runtime`: the runtime and the sentence saying
+    """`app.endpoint.runtime_choice.create_runtime`: the runtime and the sentence saying
     which one and why. Blocking (the OpenXR loader); raises the selection's errors
     (missing or invalid manifest, no runtime, runtime without the extension), which
     carry the fix."""
-    from app.remoting.selection import create_runtime
+    from app.endpoint.runtime_choice import create_runtime
 
     with _RUNTIME_SELECTION:
         return create_runtime(choice, runtime_json or None, options)
@@ -599,7 +599,7 @@ def open_runtime(
 def check_runtime(choice: RuntimeChoice, runtime_json: str, role: str = "remote") -> str:
     """The sentence `open_runtime` gives for this choice, without keeping the runtime
     (the window shows it when the choice changes, before any session). Blocking."""
-    from app.remoting.selection import create_runtime
+    from app.endpoint.runtime_choice import create_runtime
 
     with _RUNTIME_SELECTION:
         runtime, description = create_runtime(choice, runtime_json or None, builtin_options(role))
@@ -608,8 +608,8 @@ def check_runtime(choice: RuntimeChoice, runtime_json: str, role: str = "remote"
 
 
 def session_config_for(settings: EndpointSettings) -> Any:
-    """`app.session.SessionConfig` from the window's fields."""
-    from app.session import SessionConfig
+    """`app.endpoint.session.SessionConfig` from the window's fields."""
+    from app.endpoint.session import SessionConfig
 
     listen = settings.mode == "listen"
     return SessionConfig(
@@ -634,7 +634,7 @@ def open_session(
     window's fields. Blocking (reads files, opens the runtime); refuses bad fields
     with the app's errors (which name the field and the fix). Returns (session,
     the sentence saying which runtime is in use)."""
-    from app.session import Session
+    from app.endpoint.session import Session
 
     config = session_config_for(settings)
     providers = callback_providers(settings, ask_trust_on_first_use)

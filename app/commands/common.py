@@ -24,25 +24,15 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from app import providers
 from app.commands._certificate_cli import PASSPHRASE_ENV, read_passphrase, report_error
 from app.commands.certificate_verdict import (
     callback_summary,
     refusal_lines,
     refused_checks,
 )
-from app.errors import HoloremoteError, InputError
-from app.providers import JWT_ALGORITHMS, ClientAuthSettings, ServerAuthSettings, SettingsError
-from app.remoting.builtin import BuiltinOptions, BuiltinRuntime
-from app.remoting.builtin.options import DEFAULT_HANDSHAKE_TIMEOUT_S
-from app.remoting.builtin.protocol import DEFAULT_HANDSHAKE_PORT, DEFAULT_TRANSPORT_PORT
-from app.remoting.contract import RemotingRuntime
-from app.security.callbacks import CertificateValidator
-from app.security.client_policy import ClientPolicy
-from app.security.tokens import DEFAULT_TOKEN_ENV, token_from_env, token_from_file
-from app.security.trust import TrustAnchors
-from app.session import DEFAULT_REALM, ConfigError, Session, SessionConfig
-from app.session_events import (
+from app.endpoint import providers
+from app.endpoint.callbacks import CertificateValidator
+from app.endpoint.events import (
     CallbackCalled,
     Connected,
     Disconnected,
@@ -51,6 +41,21 @@ from app.session_events import (
     SessionEvent,
     StateChanged,
 )
+from app.endpoint.providers import (
+    JWT_ALGORITHMS,
+    ClientAuthSettings,
+    ServerAuthSettings,
+    SettingsError,
+)
+from app.endpoint.session import DEFAULT_REALM, ConfigError, Session, SessionConfig
+from app.errors import HoloremoteError, InputError
+from app.remoting.builtin import BuiltinOptions, BuiltinRuntime
+from app.remoting.builtin.options import DEFAULT_HANDSHAKE_TIMEOUT_S
+from app.remoting.builtin.protocol import DEFAULT_HANDSHAKE_PORT, DEFAULT_TRANSPORT_PORT
+from app.remoting.contract import RemotingRuntime
+from app.security.client_policy import ClientPolicy
+from app.security.tokens import DEFAULT_TOKEN_ENV, token_from_env, token_from_file
+from app.security.trust import TrustAnchors
 from app.xr.values import ConnectionState, DisconnectReason
 
 EXIT_OK = 0
@@ -240,7 +245,7 @@ def read_key_passphrase(path: str | None) -> str | None:
     return read_passphrase(path, "--key-passphrase-file")
 
 
-# What the command line calls each setting of app.providers (in messages and fixes).
+# What the command line calls each setting of app.endpoint.providers (in messages and fixes).
 CLI_NAMES = {
     "store_path": "--cert-store",
     "passphrase": "--key-passphrase-file",
@@ -319,7 +324,7 @@ def client_policy(args: argparse.Namespace) -> ClientPolicy:
 
 
 def certificate_validator(args: argparse.Namespace, port: int) -> CertificateValidator:
-    """`app.providers.certificate_validator` on the flags. The command line cannot
+    """`app.endpoint.providers.certificate_validator` on the flags. The command line cannot
     ask a person, so --trust-on-first-use is the answer given in advance."""
     try:
         return providers.certificate_validator(client_auth_settings(args), port)
@@ -357,13 +362,13 @@ def make_runtime(args: argparse.Namespace, options: BuiltinOptions) -> tuple[Rem
     """The runtime `--runtime` asks for, and a sentence saying which and why.
 
     `builtin` and (today) `auto` give the built-in runtime; `openxr` goes through
-    `app.remoting.selection.create_runtime` (issue 6) when it is present."""
+    `app.endpoint.runtime_choice.create_runtime` (issue 6) when it is present."""
     choice = getattr(args, "runtime", "auto")
     runtime_json = getattr(args, "runtime_json", None)
     if choice == "builtin" and runtime_json:
         raise UsageError("--runtime-json", "is only used with --runtime openxr or auto")
-    if choice in ("openxr", "auto") and importlib.util.find_spec("app.remoting.selection"):
-        selection = importlib.import_module("app.remoting.selection")
+    if choice in ("openxr", "auto") and importlib.util.find_spec("app.endpoint.runtime_choice"):
+        selection = importlib.import_module("app.endpoint.runtime_choice")
         try:
             result = selection.create_runtime(choice, runtime_json, options)
         except HoloremoteError as exc:

@@ -28,9 +28,9 @@ from app.commands.common import (
     report_usage_error,
     server_providers,
 )
+from app.endpoint.events import Connected, Disconnected, SessionEvent
+from app.endpoint.session import Session, SessionConfig
 from app.errors import HoloremoteError
-from app.session import Session, SessionConfig
-from app.session_events import Connected, Disconnected, SessionEvent
 
 # A listener waits for clients as long as it runs; bounded only to keep every wait finite.
 FOREVER_S = 365 * 24 * 3600.0

@@ -1,6 +1,6 @@
 """The runtime contract: one interface, one method per extension function.
 
-Both runtimes implement it: the OpenXR one (`app/xr/openxr_runtime.py`, pyopenxr and
+Both runtimes implement it: the OpenXR one (`app/remoting/openxr/runtime.py`, pyopenxr and
 the Khronos loader) and the built-in one (`app/remoting/builtin/`). Methods take the
 extension's ctypes structs, exactly as the C functions do, so the session code that
 fills them is the same whichever runtime runs, and a struct that is wrong for one is

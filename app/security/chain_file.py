@@ -16,6 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from app.errors import InputError
+from app.security.acceptance import is_acceptable
 from app.security.certstore import load_certificate_store, read_bounded_file
 from app.security.client_policy import ClientPolicy, PolicyDecision, apply_policy
 from app.security.known_hosts import DEFAULT_REMOTING_PORT, KnownHosts
@@ -23,7 +24,7 @@ from app.security.revocation import RevocationOptions, parse_crls
 from app.security.revocation_fetch import http_fetcher
 from app.security.system_validation import ChainValidation, validate_server_chain
 from app.security.trust import anchors_from_file, system_anchors
-from app.security.verdict import ValidationResult, is_acceptable
+from app.xr.validation_result import ValidationResult
 
 
 @dataclass(frozen=True)

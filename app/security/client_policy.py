@@ -21,7 +21,7 @@ from pathlib import Path
 from app.security.errors import PolicyError
 from app.security.known_hosts import KnownHosts, endpoint_key
 from app.security.thumbprints import Pin, der_sha1, der_sha256, parse_pin
-from app.security.verdict import ValidationResult
+from app.xr.validation_result import ValidationResult
 from app.xr.values import CertificateNameValidationResult as NameResult
 
 # A person needs time to read a thumbprint and decide; past this we refuse (fail

@@ -30,12 +30,13 @@ from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509 import verification
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from app.security.acceptance import is_acceptable
 from app.security.cabf_rules import certificate_problems, describe
 from app.security.certstore import order_chain
 from app.security.hostnames import match_host, parse_host
 from app.security.revocation import RevocationOptions, check_revocation
 from app.security.trust import TrustAnchors
-from app.security.verdict import ValidationResult, is_acceptable
+from app.xr.validation_result import ValidationResult
 from app.xr.values import CertificateNameValidationResult as NameResult
 
 # RFC 5280 puts no bound on chain length; real server chains have 2-4 certificates,

@@ -7,10 +7,7 @@ import asyncio
 
 import pytest
 
-from app.remoting.reasons import explain
-from app.security.records import CallbackRecord
-from app.session import ConfigError, RecordRelay, SessionConfig
-from app.session_events import (
+from app.endpoint.events import (
     CallbackCalled,
     Connected,
     Disconnected,
@@ -18,6 +15,9 @@ from app.session_events import (
     Note,
     StateChanged,
 )
+from app.endpoint.session import ConfigError, RecordRelay, SessionConfig
+from app.remoting.reasons import explain
+from app.xr.records import CallbackRecord
 from app.xr.values import ConnectionState, DisconnectReason
 
 
@@ -163,7 +163,7 @@ def test_without_a_loop_records_are_forwarded_at_once_and_detach_stops_them() ->
 
 
 def test_a_loop_that_never_drains_keeps_only_the_newest_records() -> None:
-    from app.session import MAX_HISTORY
+    from app.endpoint.session import MAX_HISTORY
 
     loop = _CountingLoop()
     relay = RecordRelay()

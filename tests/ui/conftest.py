@@ -18,17 +18,17 @@ import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
-from app.security.callback_types import ServerCertificateMaterial
-from app.security.callbacks import (
+from app.endpoint.callbacks import (
     SecureConnectionCallbacks,
     fixed_server_certificate,
     fixed_token,
     system_result_validator,
 )
-from app.security.records import CallbackRecord
 from app.security.testpki import GeneratedPki, create_test_pki, generate_private_key
-from app.security.verdict import ValidationResult
 from app.xr import invoke
+from app.xr.callback_types import ServerCertificateMaterial
+from app.xr.records import CallbackRecord
+from app.xr.validation_result import ValidationResult
 from app.xr.values import CertificateNameValidationResult
 
 TOKEN = "s3cret-token-value-that-must-never-show"

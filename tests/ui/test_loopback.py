@@ -18,8 +18,8 @@ from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QLabel, QPlainTextEdit
 
 from app.remoting.reasons import explain
-from app.security.records import CALLBACK_NAMES
 from app.security.testpki import GeneratedPki
+from app.xr.records import CALLBACK_NAMES
 from app.xr.values import DisconnectReason
 from tests.ui.conftest import PASSPHRASE, TOKEN
 from tests.ui.latency_proxy import LatencyProxy

@@ -7,7 +7,7 @@ import threading
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QColor
 
-from app.security.records import CALLBACK_NAMES, CallbackRecord
+from app.xr.records import CALLBACK_NAMES, CallbackRecord
 from app.xr.values import Result
 from tests.ui.conftest import TOKEN
 from ui.timeline import (

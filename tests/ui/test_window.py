@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QDialogButtonBox, QInputDialog, QLineEdit
 
-from app.security.records import CALLBACK_NAMES, CallbackRecord
+from app.xr.records import CALLBACK_NAMES, CallbackRecord
 from tests.ui.conftest import PASSPHRASE, TOKEN
 from ui.secrets import KeyringSecretStore, NotRememberingStore, open_secret_store
 from ui.window import MainWindow

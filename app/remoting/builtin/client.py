@@ -42,9 +42,10 @@ from app.remoting.builtin.shell import (
     flush,
     transport_core,
 )
-from app.security.verdict import ValidationResult, is_acceptable
+from app.security.acceptance import is_acceptable
 from app.xr import invoke, limits
 from app.xr.structs import XrRemotingSecureConnectionClientCallbacksMSFT
+from app.xr.validation_result import ValidationResult
 from app.xr.values import DisconnectReason
 
 R = DisconnectReason

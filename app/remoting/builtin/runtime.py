@@ -39,8 +39,8 @@ from app.remoting.contract import (
     RemotingEvent,
     RemotingRuntime,
 )
-from app.security.callback_types import CallbackRefusal
 from app.xr import limits
+from app.xr.callback_types import CallbackRefusal
 from app.xr.structs import (
     XrRemotingConnectInfoMSFT,
     XrRemotingDisconnectInfoMSFT,

@@ -62,6 +62,7 @@ from app.remoting.builtin.shell import (
     flush,
     transport_core,
 )
+from app.remoting.builtin.tls_groups import TlsProfileError
 from app.security.certstore import server_tls_material
 from app.xr import invoke
 from app.xr.structs import XrRemotingSecureConnectionServerCallbacksMSFT
@@ -165,9 +166,9 @@ class Listener:
         try:
             context: ssl.SSLContext | None = None
             if self._secure:
-                context, problem = await self._server_context()
+                context, problem, failure = await self._server_context()
                 if context is None:
-                    reason, detail = R.NO_SERVER_CERTIFICATE, problem
+                    reason, detail = failure, problem
                     return
             try:
                 handshake_sock = bind_listening_socket(self._interface, self._handshake_port)
@@ -242,7 +243,7 @@ class Listener:
 
         return start
 
-    async def _server_context(self) -> tuple[ssl.SSLContext | None, str]:
+    async def _server_context(self) -> tuple[ssl.SSLContext | None, str, DisconnectReason]:
         """RequestServerCertificate (two-call idiom, via app.xr.invoke), then the
         store's chain and key into one TLS context."""
         loop = asyncio.get_running_loop()
@@ -255,7 +256,8 @@ class Listener:
         )
         outcome = await loop.run_in_executor(self._callback_executor, request)
         if not outcome.ok or outcome.value is None:
-            return None, outcome.problem or "RequestServerCertificate did not succeed"
+            problem = outcome.problem or "RequestServerCertificate did not succeed"
+            return None, problem, R.NO_SERVER_CERTIFICATE
         material = outcome.value
         try:
             chain_pem, key_pem = await loop.run_in_executor(
@@ -266,9 +268,12 @@ class Listener:
                 material.subject_name,
             )
             context = await loop.run_in_executor(None, tls.server_context, chain_pem, key_pem)
+        except TlsProfileError as exc:
+            # Fail closed: never listen with a weaker TLS profile than docs/security.md says.
+            return None, f"the TLS profile cannot be applied: {exc}", R.INTERNAL_ERROR
         except (HoloremoteError, ValueError, ssl.SSLError, OSError) as exc:
-            return None, f"the certificate store cannot be used: {exc}"
-        return context, ""
+            return None, f"the certificate store cannot be used: {exc}", R.NO_SERVER_CERTIFICATE
+        return context, "", R.NO_SERVER_CERTIFICATE
 
     # --- handshake port -----------------------------------------------------------------
 

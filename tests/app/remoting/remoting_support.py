@@ -11,22 +11,22 @@ import socket
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from app.remoting.builtin import BuiltinOptions, BuiltinRuntime
-from app.security.callback_types import ServerCertificateMaterial
-from app.security.callbacks import (
+from app.endpoint.callbacks import (
     fixed_server_certificate,
     fixed_token,
     system_result_validator,
 )
-from app.security.testpki import GeneratedPki
-from app.session import Session, SessionConfig
-from app.session_events import (
+from app.endpoint.events import (
     CallbackCalled,
     Connected,
     Disconnected,
     Listening,
     SessionEvent,
 )
+from app.endpoint.session import Session, SessionConfig
+from app.remoting.builtin import BuiltinOptions, BuiltinRuntime
+from app.security.testpki import GeneratedPki
+from app.xr.callback_types import ServerCertificateMaterial
 from app.xr.values import DisconnectReason
 
 TOKEN = "correct-horse-battery-staple"

@@ -13,6 +13,7 @@ import ssl
 
 import pytest
 
+from app.endpoint.events import CallbackCalled, Connected, Disconnected, Listening, Note
 from app.remoting.builtin import BuiltinOptions
 from app.remoting.builtin.frames import HelloReceived, TransportConnection
 from app.remoting.builtin.handshake import (
@@ -29,10 +30,9 @@ from app.remoting.builtin.protocol import (
     VERSION_HEADER,
 )
 from app.remoting.builtin.shell import connect_error_reason
-from app.security.callback_types import CallbackRefusal
 from app.security.testpki import GeneratedPki
-from app.security.verdict import ValidationResult
-from app.session_events import CallbackCalled, Connected, Disconnected, Listening, Note
+from app.xr.callback_types import CallbackRefusal
+from app.xr.validation_result import ValidationResult
 from app.xr.values import ConnectionState, DisconnectReason
 from tests.app.remoting.remoting_support import (
     TOKEN,
@@ -510,7 +510,7 @@ def test_canceling_a_connection_attempt(pki: GeneratedPki) -> None:
 
 
 def test_waiters_end_when_the_session_closes(pki: GeneratedPki) -> None:
-    from app.session import SessionClosedError
+    from app.endpoint.session import SessionClosedError
 
     async def scenario() -> None:
         server = server_session(pki)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
+from app.endpoint.events import CallbackCalled, Connected, Disconnected, Listening, StateChanged
 from app.security.testpki import GeneratedPki
-from app.session_events import CallbackCalled, Connected, Disconnected, Listening, StateChanged
 from app.xr.values import ConnectionState, DisconnectReason
 from tests.app.remoting.remoting_support import (
     TOKEN,

@@ -13,6 +13,8 @@ import ssl
 
 import pytest
 
+from app.endpoint.events import CallbackCalled, Disconnected, Listening, Note
+from app.endpoint.session import Session
 from app.remoting.builtin.protocol import (
     AUTH_BASE_BLOCK_SECONDS,
     AUTH_MAX_FAILURES,
@@ -22,8 +24,6 @@ from app.remoting.builtin.protocol import (
     VERSION_HEADER,
 )
 from app.security.testpki import GeneratedPki
-from app.session import Session
-from app.session_events import CallbackCalled, Disconnected, Listening, Note
 from app.xr.values import ConnectionState, DisconnectReason
 from tests.app.remoting.remoting_support import (
     TOKEN,

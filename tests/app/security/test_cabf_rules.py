@@ -11,10 +11,10 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pkibuild import Made, issue, make_v1
 
+from app.security.acceptance import is_acceptable
 from app.security.system_validation import ChainValidation, validate_server_chain
 from app.security.testpki import SigningKey
 from app.security.trust import anchors_from_certificates
-from app.security.verdict import is_acceptable
 from app.xr.values import CertificateNameValidationResult as Name
 
 

@@ -11,11 +11,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from pkibuild import Made, issue
 
+from app.security.acceptance import is_acceptable
 from app.security.revocation import RevocationOptions
 from app.security.system_validation import validate_server_chain
 from app.security.testpki import SigningKey
 from app.security.trust import anchors_from_certificates
-from app.security.verdict import is_acceptable
 
 
 def _crl(issuer: Made, now: dt.datetime, *, number: bool | None) -> x509.CertificateRevocationList:

@@ -14,11 +14,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from pkibuild import SERVER_AUTH, Made, issue, resign_with_serial
 
+from app.security.acceptance import is_acceptable
 from app.security.revocation import RevocationOptions
 from app.security.system_validation import MAX_PRESENTED_CERTIFICATES, validate_server_chain
 from app.security.testpki import SigningKey
 from app.security.trust import anchors_from_certificates
-from app.security.verdict import ValidationResult, is_acceptable
+from app.xr.validation_result import ValidationResult
 from app.xr.values import CertificateNameValidationResult as Name
 
 HOST = "server.test"

@@ -35,6 +35,16 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from app.endpoint.callbacks import SecureConnectionCallbacks
+from app.endpoint.events import (
+    CallbackCalled,
+    Connected,
+    Disconnected,
+    Listening,
+    Note,
+    SessionEvent,
+    StateChanged,
+)
 from app.errors import HoloremoteError, InputError
 from app.remoting.contract import (
     ConnectedEvent,
@@ -44,17 +54,7 @@ from app.remoting.contract import (
     RemotingEvent,
     RemotingRuntime,
 )
-from app.security.callbacks import SecureConnectionCallbacks
-from app.security.records import CallbackRecord
-from app.session_events import (
-    CallbackCalled,
-    Connected,
-    Disconnected,
-    Listening,
-    Note,
-    SessionEvent,
-    StateChanged,
-)
+from app.xr.records import CallbackRecord
 from app.xr.structs import (
     XrRemotingConnectInfoMSFT,
     XrRemotingDisconnectInfoMSFT,

@@ -25,15 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.errors import HoloremoteError, InputError
-from app.remoting.builtin.options import DEFAULT_HANDSHAKE_TIMEOUT_S, BuiltinOptions
-from app.remoting.builtin.protocol import Role
-from app.security.callback_types import (
-    CallbackRefusal,
-    CertificateValidationRequest,
-    ServerCertificateMaterial,
-)
-from app.security.callbacks import (
+from app.endpoint.callbacks import (
     CertificateValidator,
     ServerCertificateProvider,
     TokenProvider,
@@ -41,6 +33,10 @@ from app.security.callbacks import (
     fixed_server_certificate,
     fixed_token,
 )
+from app.errors import HoloremoteError, InputError
+from app.remoting.builtin.options import DEFAULT_HANDSHAKE_TIMEOUT_S, BuiltinOptions
+from app.remoting.builtin.protocol import Role
+from app.security.acceptance import combine_with_runtime
 from app.security.certstore import (
     load_certificate_store,
     read_bounded_file,
@@ -67,7 +63,12 @@ from app.security.token_validation import (
     validate_token_any,
 )
 from app.security.trust import TrustAnchors, anchors_from_file, system_anchors
-from app.security.verdict import ValidationResult, combine_with_runtime
+from app.xr.callback_types import (
+    CallbackRefusal,
+    CertificateValidationRequest,
+    ServerCertificateMaterial,
+)
+from app.xr.validation_result import ValidationResult
 
 __all__ = [
     "JWT_ALGORITHMS",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from app.remoting.reasons import explain
-from app.security.records import CallbackRecord
+from app.xr.records import CallbackRecord
 from app.xr.values import ConnectionState, DisconnectReason
 
 NoteLevel = Literal["info", "warning", "error"]
