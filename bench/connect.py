@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import socket
 import ssl
@@ -34,7 +33,7 @@ from typing import IO, Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import Figure, add_arguments, emit, make_pki, spread  # noqa: E402
+from bench.harness import Figure, add_arguments, bench_env, emit, make_pki, spread  # noqa: E402
 
 TOKEN = "bench-token-0123456789abcdefghijkl"
 WAIT_S = 30.0
@@ -175,6 +174,8 @@ class ListenerProcess:
                 "-m",
                 "app",
                 "listen",
+                "--runtime",
+                "builtin",
                 "--json",
                 "--listen-interface",
                 "127.0.0.1",
@@ -191,7 +192,7 @@ class ListenerProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            env=bench_env(),
         )
         self.port = 0
 

@@ -17,7 +17,6 @@ s_time completed. The two servers alternate within each round.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import socket
@@ -30,7 +29,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import BenchPki, Figure, add_arguments, cpu_seconds, emit, make_pki  # noqa: E402
+from bench.harness import (  # noqa: E402
+    BenchPki,
+    Figure,
+    add_arguments,
+    bench_env,
+    cpu_seconds,
+    emit,
+    make_pki,
+)
 
 TOKEN = "bench-token-0123456789abcdefghijkl"
 WAIT_S = 30.0
@@ -90,6 +97,8 @@ def start_holoremote(
         "-m",
         "app",
         "listen",
+        "--runtime",
+        "builtin",
         "--listen-interface",
         "127.0.0.1",
         "--port",
@@ -109,7 +118,7 @@ def start_holoremote(
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env=bench_env(),
     )
     wait_port(port, process)
     return process, port

@@ -128,6 +128,14 @@ def load_figures(text: str) -> list[Figure]:
     return [Figure(**item) for item in json.loads(text)]
 
 
+def bench_env() -> dict[str, str]:
+    """The environment for the processes a benchmark starts: the built-in runtime's
+    listener and clients, never an OpenXR runtime a test or the machine selected."""
+    env = {k: v for k, v in os.environ.items() if k != "XR_RUNTIME_JSON"}
+    env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
 # --- /proc --------------------------------------------------------------------------
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100

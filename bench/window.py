@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import Figure, add_arguments, emit  # noqa: E402
+from bench.harness import Figure, add_arguments, bench_env, emit  # noqa: E402
 
 SHOWN = "holoremote-shown"
 BARE_WINDOW = """
@@ -97,11 +97,10 @@ def measure(platform: str, rounds: int, starts: int, display: str | None) -> Fig
     bare_cmd = [sys.executable, "-c", BARE_WINDOW]
     with tempfile.TemporaryDirectory() as config:
         env = dict(
-            os.environ,
+            bench_env(),
             XDG_CONFIG_HOME=config,
             HOLOREMOTE_EXIT_WHEN_SHOWN="1",
             QT_QPA_PLATFORM=platform,
-            PYTHONPATH=str(ROOT),
         )
         if display:
             env["DISPLAY"] = display
