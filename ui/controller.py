@@ -51,6 +51,9 @@ class SessionController(QObject):
     note = Signal(str, str)  # level, message
     startFailed = Signal(str, str)  # message, fix
     runtimeInUse = Signal(str)
+    # Every session event except the callback records (those go out as `record`), for
+    # the timeline's event rows and the connect progress.
+    event = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -135,6 +138,7 @@ class SessionController(QObject):
         async for event in session.events():
             kind = type(event).__name__
             if kind == "Disconnected" and self._listens_again(event, connected):
+                self.event.emit(event)
                 self._report_refusal(event)
                 await session.listen_again()
                 if self._stopping:  # Disconnect was pressed while restarting
@@ -165,6 +169,8 @@ class SessionController(QObject):
 
     def _dispatch(self, event: object) -> None:
         kind = type(event).__name__
+        if kind != "CallbackCalled":
+            self.event.emit(event)
         if kind == "CallbackCalled":
             self.record.emit(event.record)  # type: ignore[attr-defined]
         elif kind == "StateChanged":

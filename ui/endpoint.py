@@ -416,6 +416,7 @@ class EndpointWidget(QWidget):
     """Connection fields + server and client panels + buttons + this end's status."""
 
     recordArrived = Signal(object)  # CallbackRecord
+    eventArrived = Signal(object)  # a session event other than a callback record
     statusChanged = Signal(str, str)  # state text, detail (reason, explanation, fix)
 
     def __init__(
@@ -551,6 +552,7 @@ class EndpointWidget(QWidget):
         c.startFailed.connect(self._start_failed)
         c.runtimeInUse.connect(self._runtime_in_use)
         c.record.connect(self.recordArrived)
+        c.event.connect(self.eventArrived)
         c.record.connect(self._record)
         self._mode_changed()
         self._runtime_changed()

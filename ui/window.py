@@ -121,6 +121,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addWidget(self.status_detail, 1)
         self.chains = RecordsToInspector(self.jobs, self.inspector)
         self.endpoint.recordArrived.connect(self.timeline.add_record)
+        self.endpoint.eventArrived.connect(self.timeline.add_event)
         self.endpoint.recordArrived.connect(self.chains.record)
         self.endpoint.statusChanged.connect(self._update_status)
         self.timeline.chainSelected.connect(self.chains.record)
@@ -463,6 +464,7 @@ class LoopbackDemo(QWidget):
         layout.addWidget(body, 1)
         for end in (self.server, self.client):
             end.recordArrived.connect(self.timeline.add_record)
+            end.eventArrived.connect(self.timeline.add_event)
             end.recordArrived.connect(self.chains.record)
         self.server.controller.listening.connect(self._server_listening)
         self.client.controller.connected.connect(self._connected)
