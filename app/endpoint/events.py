@@ -138,12 +138,58 @@ class Note:
         return {"event": "note", "level": self.level, "message": self.message}
 
 
-SessionEvent = StateChanged | Listening | Connected | Disconnected | CallbackCalled | Note
+@dataclass(frozen=True)
+class ChannelOpened:
+    """A data channel is open: created here and accepted, or created by the peer."""
+
+    channel: int
+    channel_id: int
+    by_peer: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event": "channelOpened",
+            "channelId": self.channel_id,
+            "createdBy": "peer" if self.by_peer else "this end",
+        }
+
+
+@dataclass(frozen=True)
+class ChannelClosed:
+    """A data channel closed: `reason` is the specification's PROTOCOL (the peer closed
+    it) or ERROR (connection lost, or a limit this end enforced), as its name."""
+
+    channel: int
+    channel_id: int
+    reason: str
+    detail: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event": "channelClosed",
+            "channelId": self.channel_id,
+            "reason": self.reason,
+            "detail": self.detail,
+        }
+
+
+SessionEvent = (
+    StateChanged
+    | Listening
+    | Connected
+    | Disconnected
+    | CallbackCalled
+    | Note
+    | ChannelOpened
+    | ChannelClosed
+)
 
 __all__ = [
     "CLEAN_REASONS",
     "LISTENER_FATAL_REASONS",
     "CallbackCalled",
+    "ChannelClosed",
+    "ChannelOpened",
     "Connected",
     "Disconnected",
     "Listening",

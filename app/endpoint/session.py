@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from app.endpoint.callbacks import SecureConnectionCallbacks
+from app.endpoint.channels import ChannelHub
 from app.endpoint.events import (
     CallbackCalled,
     Connected,
@@ -46,8 +47,14 @@ from app.endpoint.events import (
     StateChanged,
 )
 from app.errors import HoloremoteError, InputError
+from app.remoting import channel_calls
 from app.remoting.contract import (
     ConnectedEvent,
+    DataChannelClosedEvent,
+    DataChannelCreatedEvent,
+    DataChannelDataReceivedEvent,
+    DataChannelError,
+    DataChannelOpenedEvent,
     DisconnectedEvent,
     ListeningEvent,
     RemotingCallError,
@@ -82,6 +89,14 @@ MAX_PENDING_RECORDS = 1_000
 PUMP_WAIT_S = 0.25
 # Poll interval for runtimes that cannot wait (the OpenXR runtime polls xrPollEvent).
 POLL_INTERVAL_S = 0.02
+# Events taken from the runtime per trip to the worker thread.
+PUMP_BATCH = 256
+DATA_CHANNEL_EVENT_TYPES = (
+    DataChannelCreatedEvent,
+    DataChannelOpenedEvent,
+    DataChannelDataReceivedEvent,
+    DataChannelClosedEvent,
+)
 # `aclose()` waits this long for the runtime to report the disconnect it asked for.
 CLOSE_WAIT_S = 5.0
 # Longest realm: it travels in an HTTP header and in the callbacks struct, whose
@@ -326,6 +341,8 @@ class Session:
         self._start_lock: asyncio.Lock | None = None
         # Strings referenced by the info structs must outlive the calls.
         self._keepalive: list[Any] = []
+        #: The session's data channels (plain bytes; app.endpoint.channels).
+        self.channels = ChannelHub(runtime, self._emit)
 
     @classmethod
     def with_callbacks(
@@ -562,18 +579,44 @@ class Session:
                 return event
         return None
 
+    def _next_runtime_events(self) -> list[tuple[RemotingEvent, bytes | Exception | None]]:
+        """Runs on a worker thread: the next events (a few at once when they queue up),
+        each data packet already retrieved, so that it is read as soon as it is seen."""
+        batch: list[tuple[RemotingEvent, bytes | Exception | None]] = []
+        manual = self.channels.manual_retrieve
+        event = self._wait_runtime_event()
+        while event is not None:
+            data: bytes | Exception | None = None
+            if isinstance(event, DataChannelDataReceivedEvent) and not manual:
+                try:
+                    data = channel_calls.retrieve(
+                        self.runtime, event.channel, event.packet_id, event.size
+                    )
+                except (RemotingCallError, DataChannelError) as exc:
+                    data = exc
+            batch.append((event, data))
+            if len(batch) >= PUMP_BATCH:
+                break
+            event = self.runtime.poll_event()
+        return batch
+
     async def _pump(self) -> None:
         while not self._stop_pump.is_set():
             try:
-                event = await asyncio.to_thread(self._wait_runtime_event)
+                batch = await asyncio.to_thread(self._next_runtime_events)
             except RemotingCallError as exc:
                 self._emit(Note("error", f"polling the runtime failed: {exc}"))
                 return
             if isinstance(self.runtime, NoteSource):
                 for message in self.runtime.drain_notes():
                     self._emit(Note("info", message))
-            if event is not None:
-                self._on_runtime_event(event)
+            for event, data in batch:
+                if isinstance(event, DataChannelDataReceivedEvent) and isinstance(data, Exception):
+                    self.channels.retrieval_failed(event, data)
+                elif isinstance(event, DATA_CHANNEL_EVENT_TYPES):
+                    self.channels.on_event(event, data if isinstance(data, bytes) else None)
+                else:
+                    self._on_runtime_event(event)
 
     def _on_runtime_event(self, event: RemotingEvent) -> None:
         if isinstance(event, ListeningEvent):

@@ -36,6 +36,7 @@ from concurrent.futures import Executor
 from app.errors import HoloremoteError
 from app.remoting.builtin import tls
 from app.remoting.builtin.frames import (
+    ChannelFrame,
     DataReceived,
     HelloReceived,
     SessionOpened,
@@ -55,6 +56,7 @@ from app.remoting.builtin.options import BuiltinOptions
 from app.remoting.builtin.protocol import SESSION_ID_BYTES, RejectCode
 from app.remoting.builtin.shell import (
     CLOSE_GRACE_S,
+    Outbox,
     Reporter,
     TransportDriver,
     close_writer,
@@ -108,7 +110,8 @@ class Listener:
         realm: str,
         reporter: Reporter,
         callback_executor: Executor,
-        on_data: Callable[[DataReceived], None],
+        on_data: Callable[[DataReceived | ChannelFrame], None],
+        outbox: Outbox | None = None,
         throttle: TokenThrottle | None = None,
     ) -> None:
         self._options = options
@@ -121,6 +124,7 @@ class Listener:
         self._reporter = reporter
         self._callback_executor = callback_executor
         self._on_data = on_data
+        self._outbox = outbox
         # The runtime's, shared by its listens; a listener alone gets its own.
         self._throttle = throttle if throttle is not None else TokenThrottle()
         self._grants = SessionGrants()
@@ -147,10 +151,10 @@ class Listener:
             self._driver.abort(reason, detail)
         self._finish(reason, detail)
 
-    def send_data(self, channel_id: int, payload: bytes) -> None:
-        if self._driver is None:
-            raise RuntimeError("no transport session is open")
-        self._driver.send_data(channel_id, payload)
+    def wake(self) -> None:
+        """Channel frames were queued in the outbox: write them now."""
+        if self._driver is not None:
+            self._driver.wake()
 
     def _finish(self, reason: DisconnectReason, detail: str) -> None:
         if self._done is not None and not self._done.done():
@@ -370,10 +374,10 @@ class Listener:
                     core.reject(RejectCode.UNKNOWN_SESSION, "unknown, used or expired session id")
             elif isinstance(event, SessionOpened):
                 self._reporter.connected()
-            elif isinstance(event, DataReceived):
+            elif isinstance(event, DataReceived | ChannelFrame):
                 self._on_data(event)
 
-        driver = TransportDriver(core, reader, writer, on_event)
+        driver = TransportDriver(core, reader, writer, on_event, self._outbox)
         ended = await driver.run()
         if self._driver is driver:
             self._finish(ended.reason, ended.detail)

@@ -144,37 +144,6 @@ def test_listener_listens_again_after_a_session(pki: GeneratedPki) -> None:
     run(scenario())
 
 
-def test_data_channel_messages_cross_in_both_directions(pki: GeneratedPki) -> None:
-    async def scenario() -> None:
-        import asyncio
-
-        server = server_session(pki)
-        listening = await start_listening(server)
-        client = client_session(listening.port, pki)
-        await client.start()
-        await outcome(client)
-        await outcome(server)
-        await asyncio.to_thread(client.runtime.send_data, 7, b"hello player")  # type: ignore[attr-defined]
-        await asyncio.to_thread(server.runtime.send_data, 9, b"hello remote")  # type: ignore[attr-defined]
-
-        async def receive(runtime: object) -> object:
-            for _ in range(200):
-                message = runtime.poll_data()  # type: ignore[attr-defined]
-                if message is not None:
-                    return message
-                await asyncio.sleep(0.01)
-            raise AssertionError("no message")
-
-        got_server = await receive(server.runtime)
-        got_client = await receive(client.runtime)
-        assert (got_server.channel_id, got_server.payload) == (7, b"hello player")  # type: ignore[attr-defined]
-        assert (got_client.channel_id, got_client.payload) == (9, b"hello remote")  # type: ignore[attr-defined]
-        await client.aclose()
-        await server.aclose()
-
-    run(scenario())
-
-
 def test_close_is_idempotent_and_state_is_disconnected(pki: GeneratedPki) -> None:
     async def scenario() -> None:
         server = server_session(pki)
