@@ -7,6 +7,8 @@ runs through `ui.engine` off the UI thread.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QIcon
 from PySide6.QtWidgets import (
@@ -398,9 +400,9 @@ class ClientPanel(QGroupBox):
         if path:
             self.load_token_file(path)
 
-    async def _set_token_from(self, function: object, *args: str) -> None:
+    async def _set_token_from(self, function: Callable[..., str], *args: str) -> None:
         try:
-            token = await run_blocking(function, *args)  # type: ignore[arg-type]
+            token = await run_blocking(function, *args)
         except Exception as exc:  # noqa: BLE001 - shown under the field
             message, fix = engine.explain_error(exc)
             self.token_status.setText(message + (f" ({fix})" if fix else ""))
@@ -415,8 +417,8 @@ class ClientPanel(QGroupBox):
 class EndpointWidget(QWidget):
     """Connection fields + server and client panels + buttons + this end's status."""
 
-    recordArrived = Signal(object)  # CallbackRecord
-    eventArrived = Signal(object)  # a session event other than a callback record
+    recordsArrived = Signal(tuple)  # tuple[CallbackRecord, ...]: one burst, in order
+    eventArrived = Signal(object)  # a session event other than callback records
     statusChanged = Signal(str, str)  # state text, detail (reason, explanation, fix)
 
     def __init__(
@@ -544,16 +546,16 @@ class EndpointWidget(QWidget):
         self.runtime_json.editingFinished.connect(self.check_runtime)
         self.connect_button.clicked.connect(self.start)
         self.listen_button.clicked.connect(self.start)
-        self.disconnect_button.clicked.connect(self.controller.disconnect)
+        self.disconnect_button.clicked.connect(self.controller.end)
         c = self.controller
         c.stateChanged.connect(self._state_changed)
         c.listening.connect(self._listening)
         c.disconnected.connect(self._disconnected)
         c.startFailed.connect(self._start_failed)
         c.runtimeInUse.connect(self._runtime_in_use)
-        c.record.connect(self.recordArrived)
-        c.event.connect(self.eventArrived)
-        c.record.connect(self._record)
+        c.records.connect(self.recordsArrived)
+        c.sessionEvent.connect(self.eventArrived)
+        c.records.connect(self._records)
         self._mode_changed()
         self._runtime_changed()
         self._state_changed("idle")
@@ -562,7 +564,7 @@ class EndpointWidget(QWidget):
 
     @property
     def is_listen(self) -> bool:
-        return self.mode.currentData() == "listen"
+        return bool(self.mode.currentData() == "listen")
 
     def settings(self) -> engine.EndpointSettings:
         return engine.EndpointSettings(
@@ -596,8 +598,9 @@ class EndpointWidget(QWidget):
         self._runtime_checks += 1  # the session's own answer replaces any check under way
         self.controller.start(self.settings(), self.tofu.ask_user)
 
-    def disconnect(self) -> None:
-        self.controller.disconnect()
+    def end(self) -> None:
+        """The Disconnect button."""
+        self.controller.end()
 
     # --- reactions ---------------------------------------------------------------------
 
@@ -638,7 +641,9 @@ class EndpointWidget(QWidget):
             ),
         )
 
-    async def _check_runtime(self, number: int, choice: str, runtime_json: str, role: str) -> None:
+    async def _check_runtime(
+        self, number: int, choice: engine.RuntimeChoice, runtime_json: str, role: str
+    ) -> None:
         try:
             text = await run_blocking(engine.check_runtime, choice, runtime_json, role)
         except Exception as exc:  # noqa: BLE001 - shown in "In use" and the status bar
@@ -673,8 +678,8 @@ class EndpointWidget(QWidget):
         for widget in (self.connect_button, self.listen_button):
             widget.setEnabled(not active)
         self.disconnect_button.setEnabled(active)
-        for widget in (self.role, self.mode, self.host, self.port, self.transport_port):
-            widget.setEnabled(not active)
+        for field in (self.role, self.mode, self.host, self.port, self.transport_port):
+            field.setEnabled(not active)
         self.secure.setEnabled(not active)
         self.runtime_choice.setEnabled(not active)
         self.runtime_json.setEnabled(not active)
@@ -700,8 +705,8 @@ class EndpointWidget(QWidget):
         self._failure = (code, spec, explanation, fix)
         self._show_failure()
 
-    def _record(self, record: engine.CallbackRecord) -> None:
-        refused = engine.refused_certificate(record)
+    def _records(self, records: tuple[engine.CallbackRecord, ...]) -> None:
+        refused = next((text for text in map(engine.refused_certificate, records) if text), "")
         if refused:
             self._refused_certificate = refused
             if self._failure is not None and self.reason_label.isVisible():

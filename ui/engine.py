@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from app.endpoint.providers import ClientAuthSettings, ServerAuthSettings
     from app.remoting.builtin import BuiltinOptions
     from app.remoting.contract import RemotingRuntime
+    from app.security.client_policy import TofuQuestion
 
 __all__ = [
     "CALLBACK_NAMES",
@@ -427,7 +428,7 @@ def create_test_pki(
 # settings. Errors name the window's fields.
 
 # app.security.client_policy.AskUser: called off the UI thread with a TofuQuestion.
-TofuAsk = Callable[[Any], bool]
+TofuAsk = Callable[["TofuQuestion"], bool]
 RecordSink = Callable[[CallbackRecord], None]
 
 # What the window calls each setting of app.endpoint.providers (its field labels).
@@ -492,54 +493,7 @@ def callback_providers(settings: EndpointSettings, ask: TofuAsk) -> dict[str, An
         if settings.mode == "listen":
             return providers.server_providers(server_auth_settings(settings.server))
         client = client_auth_settings(settings.client)
-        chains = ChainsSeen()
-        kwargs = providers.client_providers(client, settings.port, ask=chains.asking(ask))
-        kwargs["certificate_validator"] = chains.watching(kwargs["certificate_validator"])
-        return kwargs
-
-
-@dataclass(frozen=True)
-class TofuQuestionWithChain:
-    """The client policy's TofuQuestion (endpoint, sha256, sha1, system_result) and
-    the chain the server presented, for the dialog."""
-
-    question: Any
-    chain: tuple[bytes, ...]
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "question":  # not set yet (copying): no recursion
-            raise AttributeError(name)
-        return getattr(self.question, name)
-
-
-class ChainsSeen:
-    """The policy's question carries the leaf's thumbprint, not the chain: remember
-    each chain the validator is given (by its leaf's SHA-256, for this session) so
-    the trust-on-first-use dialog can show it."""
-
-    def __init__(self) -> None:
-        self._chains: dict[str, tuple[bytes, ...]] = {}
-        self._lock = threading.Lock()
-
-    def watching(self, validator: Callable[[Any], Any]) -> Callable[[Any], Any]:
-        from app.security.thumbprints import der_sha256
-
-        def validate(request: Any) -> Any:
-            chain = tuple(request.chain)
-            if chain:
-                with self._lock:
-                    self._chains[der_sha256(chain[0])] = chain
-            return validator(request)
-
-        return validate
-
-    def asking(self, ask: TofuAsk) -> TofuAsk:
-        def ask_with_chain(question: Any) -> bool:
-            with self._lock:
-                chain = self._chains.get(str(question.sha256), ())
-            return ask(TofuQuestionWithChain(question, chain))
-
-        return ask_with_chain
+        return providers.client_providers(client, settings.port, ask=ask)
 
 
 @contextlib.contextmanager

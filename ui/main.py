@@ -8,7 +8,7 @@ Two environment switches exist for tests and benchmarks (they change nothing els
   screenshot of it (from the screen where the platform allows, else a widget grab)
   and quit.
 - `HOLOREMOTE_EXIT_WHEN_SHOWN=1`: print `holoremote-shown` once the window is shown
-  and painted, then quit (bench/ui.py times start-up with it).
+  and painted, then quit (bench/window.py times start-up with it).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import asyncio
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, QTimer
@@ -55,7 +56,7 @@ def apply_style(app: QApplication) -> None:
 class _FirstPaint(QObject):
     """Calls back once the watched widget has painted for the first time."""
 
-    def __init__(self, widget: QWidget, callback: object) -> None:
+    def __init__(self, widget: QWidget, callback: Callable[[], None]) -> None:
         super().__init__(widget)
         self._callback = callback
         self._done = False
@@ -65,7 +66,7 @@ class _FirstPaint(QObject):
         if not self._done and event.type() == QEvent.Type.Paint:
             self._done = True
             # After this paint has finished, not inside it.
-            QTimer.singleShot(0, self._callback)  # type: ignore[arg-type]
+            QTimer.singleShot(0, self._callback)
         return False
 
 

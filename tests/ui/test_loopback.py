@@ -49,7 +49,7 @@ def ends(qtbot, qasync_loop, tmp_path: Path) -> Iterator[tuple[MainWindow, MainW
     client = _window(qtbot, tmp_path / "client.ini")
     yield server, client
     for window in (client, server):
-        window.endpoint.disconnect()
+        window.endpoint.end()
     for window in (client, server):
         qtbot.waitUntil(lambda w=window: not w.endpoint.controller.active, timeout=15_000)
         qtbot.waitUntil(
@@ -121,7 +121,6 @@ def _wait_connected(qtbot, *windows: MainWindow) -> None:
 
 
 def _callbacks_in(window: MainWindow) -> set[str]:
-    window.timeline.flush()
     return {r.callback for r in window.timeline.model.callback_records()}
 
 
@@ -186,7 +185,6 @@ def test_loopback_demo_connects_in_one_window(qtbot, qasync_loop, tmp_path: Path
     demo = window.open_loopback_demo()
     qtbot.addWidget(demo)
     qtbot.waitUntil(lambda: demo.client.controller.state == "connected", timeout=CONNECT_TIMEOUT_MS)
-    demo.timeline.flush()
     qtbot.waitUntil(
         lambda: {r.callback for r in demo.timeline.model.callback_records()} == set(CALLBACK_NAMES),
         timeout=5_000,
@@ -388,7 +386,6 @@ def test_listen_goes_on_after_a_refused_client_and_disconnect_stops_it(
     assert not server.endpoint.listen_button.isEnabled()
     assert server.status_state.text() == f"Listening on port {port}"
     assert refused in server.status_detail.text()  # still shown while listening again
-    server.timeline.flush()
     model = server.timeline.model
     rows = [
         r
