@@ -69,6 +69,8 @@ class SessionController(QObject):
         self.listening_port: int | None = None
         self._stopping = False  # Disconnect was asked for: do not listen again
         self._mode = "connect"
+        self._once = False
+        self.sessions_served = 0  # sessions a listener had before listening again
 
     @property
     def state(self) -> str:
@@ -90,6 +92,8 @@ class SessionController(QObject):
         self.listening_port = None
         self._stopping = False
         self._mode = settings.mode
+        self._once = settings.listen_once
+        self.sessions_served = 0
         self._set_state("starting")
         self.jobs.spawn("session", self._run(settings, ask_tofu))
 
@@ -135,38 +139,41 @@ class SessionController(QObject):
         """Re-emit the session's events as signals until it reports the Disconnected
         that ends it.
 
-        One attempt (or one listener's client) per session: the window starts a fresh
-        session for the next Connect / Listen. A listener that refused a client
-        (a wrong token, the same role, no common version) listens again on the same
-        ports, as `holoremote listen` does; the refusal is shown, and Disconnect ends
-        it."""
+        A listener listens again on the same ports after each session and after each
+        refused client (a wrong token, the same role, no common version), as
+        `holoremote listen` does, by the engine's rule (`engine.listens_again`):
+        not with "once", not after Disconnect, not when the listener itself cannot
+        run. The session's end is shown (a refusal as a problem, a clean end as
+        information) and the state goes back to Listening."""
         connected = False
         async for event in session.events():
-            if isinstance(event, Disconnected) and self._listens_again(event, connected):
-                self.sessionEvent.emit(event)
-                self._report_refusal(event)
-                await session.listen_again()
-                if self._stopping:  # Disconnect was pressed while restarting
-                    await session.disconnect()
-                continue
+            if isinstance(event, Disconnected) and self._mode == "listen":
+                again = engine.listens_again(
+                    event, connected=connected, once=self._once, stop_requested=self._stopping
+                )
+                if again:
+                    self.sessionEvent.emit(event)
+                    self._report_refusal(event)
+                    if connected:
+                        self.sessions_served += 1
+                        self._set_state("starting")
+                    connected = False
+                    # "Listening on port N" again only once the ports are bound anew
+                    # (the Listening event): a client that connects earlier is refused.
+                    self.listening_port = None
+                    await session.listen_again()
+                    if self._stopping:  # Disconnect was pressed while restarting
+                        await session.disconnect()
+                    continue
             self._dispatch(event)
             if isinstance(event, Connected):
                 connected = True
             elif isinstance(event, Disconnected):
                 break
 
-    def _listens_again(self, event: Disconnected, connected: bool) -> bool:
-        return (
-            self._mode == "listen"
-            and not connected
-            and not self._stopping
-            and event.failed
-            and not event.listener_cannot_run
-        )
-
     def _report_refusal(self, event: Disconnected) -> None:
-        """A refused client: the reason goes out as a disconnect, the state stays
-        Listening."""
+        """A refused client or an ended session: the reason goes out as a
+        disconnect, the state stays Listening."""
         code = int(event.reason)
         self.last_reason = (code, event.reason.spec_name, event.explanation, event.fix)
         self.disconnected.emit(*self.last_reason)

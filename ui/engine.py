@@ -60,6 +60,8 @@ TokenMode = Literal["shared", "jwt"]
 
 DEFAULT_HANDSHAKE_PORT = 8265
 DEFAULT_TRANSPORT_PORT = 8266
+ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - a listener is meant to be reachable
+LOOPBACK_INTERFACE = "127.0.0.1"
 
 
 def explain_error(exc: BaseException) -> tuple[str, str]:
@@ -112,6 +114,10 @@ class EndpointSettings:
     port: int = DEFAULT_HANDSHAKE_PORT
     transport_port: int = DEFAULT_TRANSPORT_PORT
     secure: bool = True
+    # Listening: the interface (all of them by default, as `holoremote listen`), and
+    # whether to stop after one session instead of listening again.
+    listen_interface: str = ALL_INTERFACES
+    listen_once: bool = False
     runtime: RuntimeChoice = "auto"
     runtime_json: str = ""
     server: ServerSettings = field(default_factory=ServerSettings)
@@ -571,7 +577,7 @@ def session_config_for(settings: EndpointSettings) -> Any:
         host="" if listen else settings.host,
         port=settings.port,
         transport_port=settings.transport_port,
-        listen_interface=settings.host if listen else "",
+        listen_interface=(settings.listen_interface or ALL_INTERFACES) if listen else "",
         secure=settings.secure,
         role=settings.role,
         realm=settings.server.realm,
@@ -601,6 +607,46 @@ def open_session(
         runtime.close()
         raise
     return session, description
+
+
+def listens_again(event: Any, *, connected: bool, once: bool, stop_requested: bool) -> bool:
+    """`app.endpoint.events.listens_again`: the listener's rule, the command line's."""
+    from app.endpoint.events import listens_again as rule
+
+    return rule(event, connected=connected, once=once, stop_requested=stop_requested)
+
+
+def is_clean_disconnect(reason: int) -> bool:
+    """Ended on a request (ours or the peer's): information, not an error."""
+    from app.endpoint.events import CLEAN_REASONS
+
+    return reason in {int(r) for r in CLEAN_REASONS}
+
+
+def served_certificate(server: ServerSettings) -> CertificateInfo:
+    """The certificate a listener with these fields serves (the store's entry the
+    subject name selects, as the server's own provider chooses it). Blocking."""
+    from app.security.certstore import load_certificate_store, select_server_certificate
+
+    data = _read_inputs(server.store_path, server.key_path)
+    with _in_field_terms():
+        store = load_certificate_store(data, server.passphrase or None, source=server.store_path)
+        entry = select_server_certificate(store, server.subject_name or "")
+    return describe_certificate(entry.certificate, 0, entry.friendly_name, entry.private_key)
+
+
+def share_info(
+    interface: str, port: int, pin: str, listener_role: str, machine_addresses: Sequence[str]
+) -> Any:
+    """`app.share.ShareInfo`: what the Share panel shows for this listener."""
+    from app.share import ShareInfo, reachable_addresses
+
+    return ShareInfo(
+        addresses=reachable_addresses(interface, machine_addresses),
+        port=port,
+        pin=pin,
+        listener_role=listener_role,
+    )
 
 
 def reason_text(reason: int) -> tuple[str, str, str]:

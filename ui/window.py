@@ -515,6 +515,7 @@ class LoopbackDemo(QWidget):
         for end in (self.server, self.client):
             end.secure.setChecked(True)
             end.host.setText("127.0.0.1")
+            end.listen_interface.setText(engine.LOOPBACK_INTERFACE)
             end.port.setValue(0)
             end.transport_port.setValue(0)
         self.status.setText("Server: listening on a free port\u2026")

@@ -118,6 +118,19 @@ LISTENER_FATAL_REASONS = frozenset(
 )
 
 
+def listens_again(
+    last: Disconnected, *, connected: bool, once: bool = False, stop_requested: bool = False
+) -> bool:
+    """The one listen-again rule, for `holoremote listen` and the window: after each
+    session or refused client a listener listens again on the same ports (as
+    Microsoft's Player does), unless it was to serve once, its user asked it to stop,
+    or the listener itself cannot run (a port taken, no certificate), where trying
+    again would fail the same way."""
+    if once or stop_requested:
+        return False
+    return connected or not last.listener_cannot_run
+
+
 @dataclass(frozen=True)
 class CallbacksCalled:
     """Secure-connection callbacks ran (inputs/outputs masked), in the order they ran.
@@ -214,6 +227,7 @@ __all__ = [
     "NoteLevel",
     "SessionEvent",
     "StateChanged",
+    "listens_again",
     "record_json",
     "records_in",
 ]

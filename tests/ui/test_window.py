@@ -28,7 +28,8 @@ def test_mode_switches_panels_and_buttons(window: MainWindow) -> None:
     assert not e.disconnect_button.isEnabled()
     _listen(window)
     assert e.server_panel.isVisible() and not e.client_panel.isVisible()
-    assert e.listen_button.isVisible() and e.host_label.text() == "Listen on"
+    assert e.listen_button.isVisible() and e.listen_interface.isVisible()
+    assert not e.host.isVisible() and e.listen_once.isVisible()
     assert "built-in" in e.runtime_label.text()
     e.runtime_choice.setCurrentIndex(e.runtime_choice.findData("openxr"))
     e.runtime_json.setText("/opt/remoting/RemotingXR.json")
