@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import __version__
+from app import __version__, defaults
 from ui import engine
 from ui.dialogs import CreateTestPkiDialog, VerifyChainDialog
 from ui.endpoint import STORE_FILTER, EndpointWidget
@@ -81,7 +81,12 @@ class RecordsToInspector:
         title = f"Chain presented by {host} ({len(infos)} certificate(s))"
         if record.error:
             title += f"; the callback refused: {record.error}"
-        self.inspector.show_chain(infos, verdict if isinstance(verdict, dict) else None, title)
+        self.inspector.show_chain(
+            infos,
+            verdict if isinstance(verdict, dict) else None,
+            title,
+            revocation_forced=record.inputs.get("forceRevocationCheck") is True,
+        )
 
 
 class MainWindow(QMainWindow):
@@ -97,7 +102,9 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setObjectName("mainWindow")
         self.setWindowTitle("holoremote: secure Holographic Remoting")
-        self.settings_store = settings or QSettings("holoremote", "holoremote")
+        self.settings_store = settings or QSettings(
+            str(defaults.window_settings_file()), QSettings.Format.IniFormat
+        )
         self._secret_store = secret_store
         self.jobs = Jobs(self)
         self.tofu = TofuPrompter(self)
