@@ -206,6 +206,9 @@ class Connector:
             # (the stream protocol never hears of the close).
         return await self._transport(accepted, leaf)
 
+    def _validate_system(self, chain: tuple[bytes, ...]) -> ValidationResult:
+        return self._system_validator()(chain, self._host)
+
     async def _validate_chain(self, chain: tuple[bytes, ...]) -> None:
         loop = asyncio.get_running_loop()
         assert self._callbacks is not None
@@ -216,8 +219,9 @@ class Connector:
         system: ValidationResult | None = None
         if self._callbacks.performSystemValidation:
             try:
-                validator = await loop.run_in_executor(None, self._system_validator)
-                system = await loop.run_in_executor(None, validator, chain, self._host)
+                # One hop off the loop for both: the trust anchors (loaded on first
+                # use) and the validation.
+                system = await loop.run_in_executor(None, self._validate_system, chain)
             except HoloremoteError as exc:  # no usable trust store: say so, refuse
                 raise _Failed(
                     R.HANDSHAKE_CONNECTION_FAILED, f"system validation is impossible: {exc}"
