@@ -398,7 +398,7 @@ def validate_server_chain(
     if usable is None or store is None:
         return _no_usable_anchor(anchors, list(unusable), invalid, force_revocation_check)
     anchors = usable
-    leaf, rest = presented[0], presented[1:]
+    leaf, rest = presented[0], [*presented[1:], *anchors.intermediates]
     strict, strict_error = _strict_path(leaf, rest, store, host, moment)
     path: list[x509.Certificate] | None
     if strict is not None:
@@ -511,7 +511,11 @@ def _usable_anchors(
         usable = tuple(a for a, problem in checked if problem is None)
         if not usable:
             return None, unusable, None, {}
-        anchors = TrustAnchors(usable, f"{anchors.description}, less {len(unusable)} unreadable")
+        anchors = TrustAnchors(
+            usable,
+            f"{anchors.description}, less {len(unusable)} unreadable",
+            anchors.intermediates,
+        )
     store = verification.Store(list(anchors.certificates))
     return anchors, unusable, store, {id(a): describe(a) for a in anchors.certificates}
 
