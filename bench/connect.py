@@ -119,12 +119,22 @@ class OursClient:
         self.runtime = BuiltinRuntime(BuiltinOptions(role="remote", trust_ca_pem=ca_pem))
         self.runtime.set_secure_connection_client_callbacks(self.callbacks.client_callbacks())
 
+    def _drain(self) -> None:
+        """Take what the runtime keeps for the session besides events (handshake
+        stages, notes), as the session's pump does: `wait_event` returns at once
+        while any is pending."""
+        for name in ("drain_stages", "drain_notes"):
+            drain = getattr(self.runtime, name, None)
+            if drain is not None:
+                drain()
+
     def _wait(self, kind: type) -> object:
         from app.remoting.contract import DisconnectedEvent
 
         deadline = time.monotonic() + WAIT_S
         while time.monotonic() < deadline:
             event = self.runtime.wait_event(0.5)
+            self._drain()
             if isinstance(event, kind):
                 return event
             if isinstance(event, DisconnectedEvent):
@@ -145,6 +155,7 @@ class OursClient:
         self.runtime.disconnect(XrRemotingDisconnectInfoMSFT())
         deadline = time.monotonic() + WAIT_S
         while not isinstance(self.runtime.wait_event(0.5), DisconnectedEvent):
+            self._drain()
             if time.monotonic() > deadline:
                 raise TimeoutError("no disconnect")
         return elapsed
