@@ -71,9 +71,9 @@ stress-test: system-deps-stress $(STAMP_TEST)
 screenshots: system-deps-test $(STAMP_TEST)
 	$(PY) -m ui.screenshots docs/images
 
-bench: $(STAMP_TEST)
-	$(PY) bench/handshake.py
-	$(PY) bench/ui.py
+# One table: every figure against its baseline in the same run (docs/benchmarks.md).
+bench: system-deps-test $(STAMP_TEST)
+	$(PY) bench/run.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
