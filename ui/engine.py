@@ -144,6 +144,10 @@ class CertificateInfo:
     sha1: str
     pin: str
     has_private_key: bool = False
+    pem: str = ""
+    der: bytes = field(default=b"", repr=False)
+    expiry: str = ""  # "expires in N days", "expired N days ago"
+    expiry_severity: str = ""  # "ok", "warning" (under 30 days) or "error" (expired)
 
 
 @dataclass(frozen=True)
@@ -240,6 +244,7 @@ def describe_certificate(
     """Every field the security module lists for a certificate, as labelled text."""
     from cryptography.x509.oid import NameOID
 
+    from app.security import cert_extensions as extensions
     from app.security import certinfo
     from app.security import thumbprints as thumbs
 
@@ -256,6 +261,8 @@ def describe_certificate(
     subject = str(info.get("subject") or "(empty subject)")
     common = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     label = friendly_name or (str(common[0].value) if common else subject)
+    days = extensions.days_left(cert, dt.datetime.now(dt.UTC))
+    rows = rows + extensions.describe_extensions(cert)
     return CertificateInfo(
         title=f"{role}: {label}",
         subject=subject,
@@ -264,6 +271,10 @@ def describe_certificate(
         sha1=str(info.get("sha1") or thumbs.sha1_thumbprint(cert)),
         pin=thumbs.sha256_pin(cert),
         has_private_key=private_key is not None,
+        pem=extensions.to_pem(cert),
+        der=extensions.to_der(cert),
+        expiry=extensions.expiry_text(days),
+        expiry_severity=extensions.expiry_severity(days),
     )
 
 
@@ -288,6 +299,7 @@ def describe_chain(chain: Sequence[bytes]) -> tuple[CertificateInfo, ...]:
                     sha256=sha256,
                     sha1=thumbs.der_sha1(der),
                     pin=thumbs.PIN_PREFIX_SHA256 + sha256,
+                    der=der,
                 )
             )
             continue
@@ -718,3 +730,15 @@ def fetch_certificate_sha256(endpoint: str, timeout: float = FETCH_TIMEOUT_S) ->
             f"{endpoint} presented no certificate", fix="is it a secure listener?"
         )
     return der_sha256(der)
+
+
+def chain_pem(infos: Sequence[CertificateInfo]) -> str:
+    """The chain (as shown, leaf first) as one PEM text."""
+    return "".join(info.pem for info in infos if info.pem)
+
+
+def write_export(path: str, data: bytes) -> None:
+    """Write an exported certificate or chain. Blocking."""
+    from pathlib import Path
+
+    Path(path).write_bytes(data)
