@@ -32,6 +32,7 @@ from ui.secrets import NotRememberingStore, SecretStore, open_secret_store
 from ui.settings import REMEMBER_SECRETS_KEY, forget_secrets, load_secrets, save_secrets
 from ui.timeline_view import TimelineWidget
 from ui.tofu import TofuPrompter
+from ui.waterfall import WaterfallWidget
 
 WINDOW_GEOMETRY_KEY = "window/geometry"
 # The size the window opens at when nothing (usable) was saved, and the smallest
@@ -113,7 +114,10 @@ class MainWindow(QMainWindow):
         self.inspector = ChainInspector()
         self.tabs = QTabWidget()
         self.tabs.setObjectName("mainTabs")
+        self.waterfall = WaterfallWidget()
+        self.waterfall.setObjectName("waterfall")
         self.tabs.addTab(self.timeline, "Callback timeline")
+        self.tabs.addTab(self.waterfall, "Handshake waterfall")
         self.tabs.addTab(self.inspector, "Certificate chain")
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -136,6 +140,8 @@ class MainWindow(QMainWindow):
         self.chains = RecordsToInspector(self.jobs, self.inspector)
         self.endpoint.recordsArrived.connect(self.timeline.add_records)
         self.endpoint.eventArrived.connect(self.timeline.add_event)
+        self.endpoint.eventArrived.connect(self.waterfall.add_event)
+        self.endpoint.recordsArrived.connect(self.waterfall.add_records)
         self.endpoint.recordsArrived.connect(self.chains.records)
         self.endpoint.statusChanged.connect(self._update_status)
         self.timeline.chainSelected.connect(self.chains.record)

@@ -38,6 +38,7 @@ from app.endpoint.events import (
     CallbacksCalled,
     Connected,
     Disconnected,
+    HandshakeStage,
     Listening,
     Note,
     SessionEvent,
@@ -393,6 +394,8 @@ class EventPrinter:
             self.text(message)
 
     def event(self, event: SessionEvent) -> None:
+        if isinstance(event, HandshakeStage):
+            return  # the window draws these; the command line's output stays as it was
         if isinstance(event, CallbacksCalled):
             for record in event.records:
                 self.record(record)

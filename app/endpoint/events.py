@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from app.endpoint.failure import CertificateRefusal
+from app.remoting.contract import HandshakeStage
 from app.remoting.reasons import explain
 from app.xr.records import CallbackRecord
 from app.xr.values import ConnectionState, DisconnectReason
@@ -228,6 +229,7 @@ SessionEvent = (
     | Note
     | ChannelOpened
     | ChannelClosed
+    | HandshakeStage
 )
 
 __all__ = [
@@ -238,6 +240,7 @@ __all__ = [
     "ChannelOpened",
     "Connected",
     "Disconnected",
+    "HandshakeStage",
     "Listening",
     "Note",
     "NoteLevel",

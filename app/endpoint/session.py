@@ -58,6 +58,7 @@ from app.remoting.contract import (
     DataChannelError,
     DataChannelOpenedEvent,
     DisconnectedEvent,
+    HandshakeStage,
     ListeningEvent,
     RemotingCallError,
     RemotingEvent,
@@ -131,6 +132,13 @@ class NoteSource(Protocol):
     """A runtime with things to say that are not events (refused handshakes, ...)."""
 
     def drain_notes(self) -> list[str]: ...
+
+
+@runtime_checkable
+class StageSource(Protocol):
+    """A runtime that reports its own handshake stages (the built-in one)."""
+
+    def drain_stages(self) -> list[HandshakeStage]: ...
 
 
 @runtime_checkable
@@ -638,12 +646,15 @@ class Session:
                 self._emit(Note("error", f"polling the runtime failed: {exc}"))
                 return
             notes = self.runtime.drain_notes() if isinstance(self.runtime, NoteSource) else []
-            if batch or notes:
+            stages = self.runtime.drain_stages() if isinstance(self.runtime, StageSource) else []
+            if batch or notes or stages:
                 # The records made before these events (the handshake's callbacks) come
                 # first, so a consumer sees an attempt's callbacks before its outcome.
                 self.record_sink.drain()
             for message in notes:
                 self._emit(Note("info", message))
+            for stage in stages:  # before the Connected / Disconnected they led to
+                self._emit(stage)
             for event, data in batch:
                 if isinstance(event, DataChannelDataReceivedEvent) and isinstance(data, Exception):
                     self.channels.retrieval_failed(event, data)
