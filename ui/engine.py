@@ -101,6 +101,14 @@ class ClientSettings:
     known_hosts: str = ""
     allow_name_mismatch: bool = False
     allow_unverified_chain: bool = False
+    check_revocation: bool = False
+    force_revocation_check: bool = False
+    crl_files: str = ""  # paths separated by ';'
+
+
+def crl_paths(text: str) -> tuple[str, ...]:
+    """The CRL files field: paths separated by ';', blanks ignored."""
+    return tuple(p.strip() for p in text.split(";") if p.strip())
 
 
 @dataclass(frozen=True)
@@ -445,6 +453,9 @@ def client_auth_settings(client: ClientSettings) -> ClientAuthSettings:
         trust_on_first_use=tofu,
         allow_name_mismatch=client.allow_name_mismatch,
         allow_unverified_chain=client.allow_unverified_chain,
+        check_revocation=client.check_revocation,
+        force_revocation_check=client.force_revocation_check,
+        crl_files=crl_paths(client.crl_files),
     )
 
 

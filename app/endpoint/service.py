@@ -93,16 +93,22 @@ def session_config(settings: EndpointSettings) -> SessionConfig:
 
 
 def builtin_options(
-    role: Role | str, *, ca_file: str | None = None, timeouts: Timeouts = Timeouts()
+    role: Role | str,
+    *,
+    ca_file: str | None = None,
+    timeouts: Timeouts = Timeouts(),
+    force_revocation_check: bool = False,
 ) -> BuiltinOptions:
     """The built-in runtime's options (it trusts the CA file for its own system
-    validation); raises `SettingsError`."""
+    validation and passes forceRevocationCheck as the client asked); raises
+    `SettingsError`."""
     return providers.builtin_options(
         role,
         ca_file=ca_file,
         handshake_timeout=timeouts.handshake_s,
         session_open_timeout=timeouts.session_open_s,
         disconnect_wait=timeouts.disconnect_wait_s,
+        force_revocation_check=force_revocation_check,
     )
 
 
@@ -142,6 +148,7 @@ def open_endpoint(
         config = session_config(settings)
         callbacks = {}
         ca_file = None
+        forced = False
         if settings.secure and settings.mode == "listen":
             if server is None:
                 raise ValueError("a secure listener needs its server settings")
@@ -151,8 +158,14 @@ def open_endpoint(
                 raise ValueError("a secure client needs its client settings")
             client_settings = client()
             ca_file = client_settings.ca_file
+            forced = client_settings.force_revocation_check
             callbacks = providers.client_providers(client_settings, settings.port, ask=ask)
-        options = builtin_options(settings.role, ca_file=ca_file, timeouts=settings.timeouts)
+        options = builtin_options(
+            settings.role,
+            ca_file=ca_file,
+            timeouts=settings.timeouts,
+            force_revocation_check=forced,
+        )
     except (SettingsError, ConfigError) as exc:
         raise face.input_error(exc, kind) from None
     try:

@@ -391,8 +391,12 @@ def validate_server_chain(
         usable = tuple(a for a, problem in checked if problem is None)
         if not usable:
             return _no_usable_anchor(anchors, unusable, invalid, force_revocation_check)
-        anchors = TrustAnchors(usable, f"{anchors.description}, less {len(unusable)} unreadable")
-    leaf, rest = presented[0], presented[1:]
+        anchors = TrustAnchors(
+            usable,
+            f"{anchors.description}, less {len(unusable)} unreadable",
+            anchors.intermediates,
+        )
+    leaf, rest = presented[0], [*presented[1:], *anchors.intermediates]
     store = verification.Store(list(anchors.certificates))
     strict, strict_error = _strict_path(leaf, rest, store, host, moment)
     path: list[x509.Certificate] | None
