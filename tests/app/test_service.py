@@ -54,3 +54,22 @@ def test_a_plain_listener_gets_the_runtime_it_asked_for() -> None:
         assert opened.session.config.listen_interface == "127.0.0.1"
     finally:
         asyncio.run(opened.session.aclose())
+
+
+def test_the_clients_forced_revocation_check_reaches_the_runtime() -> None:
+    """forceRevocationCheck is a client setting the built-in runtime passes on (as
+    Microsoft's runtime does): the service carries it from the client's settings."""
+    from app.endpoint.providers import ClientAuthSettings
+    from app.remoting.builtin import BuiltinRuntime
+
+    settings = EndpointSettings(mode="connect", host="127.0.0.1", runtime="builtin")
+    opened = service.open_endpoint(
+        settings,
+        face=COMMAND_LINE,
+        client=lambda: ClientAuthSettings(token="t" * 20, force_revocation_check=True),
+    )
+    try:
+        assert isinstance(opened.session.runtime, BuiltinRuntime)
+        assert opened.session.runtime.options.force_revocation_check is True
+    finally:
+        asyncio.run(opened.session.aclose())
