@@ -3,8 +3,6 @@ the setting as the face the person uses calls it."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from app.endpoint import service
@@ -12,6 +10,12 @@ from app.endpoint.failure import COMMAND_LINE, WINDOW
 from app.endpoint.providers import ServerAuthSettings
 from app.endpoint.service import EndpointSettings
 from app.errors import InputError
+
+
+def _discard(opened: service.OpenedEndpoint) -> None:
+    """A session that never started holds only its runtime and callbacks context."""
+    opened.session.runtime.close()
+    opened.session.callbacks.close()
 
 
 def _no_store() -> ServerAuthSettings:
@@ -53,7 +57,7 @@ def test_a_plain_listener_gets_the_runtime_it_asked_for() -> None:
         assert "built-in" in opened.runtime_description
         assert opened.session.config.listen_interface == "127.0.0.1"
     finally:
-        asyncio.run(opened.session.aclose())
+        _discard(opened)
 
 
 def test_the_clients_forced_revocation_check_reaches_the_runtime() -> None:
@@ -72,4 +76,4 @@ def test_the_clients_forced_revocation_check_reaches_the_runtime() -> None:
         assert isinstance(opened.session.runtime, BuiltinRuntime)
         assert opened.session.runtime.options.force_revocation_check is True
     finally:
-        asyncio.run(opened.session.aclose())
+        _discard(opened)
