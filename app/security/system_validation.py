@@ -37,11 +37,13 @@ from app.security.cabf_rules import (
     certificate_problems,
     describe,
     find_extension,
+    wildcard_constraint_problems,
 )
 from app.security.certstore import order_chain
 from app.security.hostnames import match_host, parse_host
 from app.security.revocation import RevocationOptions, check_revocation
 from app.security.trust import TrustAnchors
+from app.security.verifier_messages import GENERAL, classify
 from app.xr.validation_result import ValidationResult
 from app.xr.values import CertificateNameValidationResult as NameResult
 
@@ -257,7 +259,10 @@ def _untrusted_reason(
             f"in the presented chain nor in the {anchors.description} (a missing intermediate, "
             "or an unknown CA)"
         )
-    return f"{why} [verifier: {verifier_message}]" if verifier_message else why
+    refusal = classify(verifier_message) if verifier_message else GENERAL
+    if refusal is not GENERAL and refusal.field == "trustedRoot":
+        return f"{why} ({refusal.reason})"
+    return why
 
 
 def _expiry(path: Sequence[x509.Certificate], at: dt.datetime) -> list[str]:
@@ -416,6 +421,11 @@ def validate_server_chain(
         root_name = names.get(id(path[-1])) or describe(path[-1])
         reasons["trustedRoot"] = f"chains to '{root_name}' from the {anchors.description}"
         eval_path = list(path)
+        outside = wildcard_constraint_problems(eval_path)
+        if outside:
+            # A name-constraint violation: the CA does not vouch for this leaf.
+            trusted = False
+            reasons["trustedRoot"] = "; ".join(outside)
     else:
         reasons["trustedRoot"] = _untrusted_reason(presented, anchors, relaxed_error)
         eval_path = order_chain(leaf, rest)
@@ -459,7 +469,7 @@ def validate_server_chain(
     notes: list[str] = []
     if strict is None and is_acceptable(result, revocation_forced=False):
         result = _attribute_refusal(result, strict_error)
-        notes.append(f"the WebPKI verifier refused the chain: {strict_error}")
+        notes.append(f"the web PKI rules refused the chain: {classify(strict_error).reason}")
     if invalid:
         result = result.with_changes(
             reasons={**result.reasons, "invalidCertOrChain": "; ".join(invalid)}
@@ -538,18 +548,18 @@ def _no_usable_anchor(
 
 
 def _attribute_refusal(result: ValidationResult, message: str) -> ValidationResult:
-    """The strict verifier refused what our own checks passed: put its reason under
-    the field it names, or under invalidCertOrChain. Never lets the chain through."""
-    lowered = message.lower()
-    why = f"the WebPKI verifier refused the chain: {message}"
-    if "subjectaltname" in lowered:
-        return result.with_changes(
-            name_mismatch=NameResult.MISMATCH, reasons={**result.reasons, "nameMismatch": why}
-        )
-    if "eku" in lowered or "key usage" in lowered or "keyusage" in lowered:
-        return result.with_changes(wrong_usage=True, reasons={**result.reasons, "wrongUsage": why})
-    if "validation time" in lowered:
-        return result.with_changes(expired=True, reasons={**result.reasons, "expired": why})
-    return result.with_changes(
-        invalid_cert_or_chain=True, reasons={**result.reasons, "invalidCertOrChain": why}
-    )
+    """The strict verifier refused what our own checks passed: put the refusal under
+    the field it concerns, in our words (`verifier_messages.classify`), or under
+    invalidCertOrChain. Never lets the chain through."""
+    refusal = classify(message)
+    why = f"the web PKI rules refuse the chain: {refusal.reason}"
+    reasons = {**result.reasons, refusal.field: why}
+    if refusal.field == "nameMismatch":
+        return result.with_changes(name_mismatch=NameResult.MISMATCH, reasons=reasons)
+    if refusal.field == "wrongUsage":
+        return result.with_changes(wrong_usage=True, reasons=reasons)
+    if refusal.field == "expired":
+        return result.with_changes(expired=True, reasons=reasons)
+    if refusal.field == "trustedRoot":
+        return result.with_changes(trusted_root=False, reasons=reasons)
+    return result.with_changes(invalid_cert_or_chain=True, reasons=reasons)
