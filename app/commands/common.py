@@ -57,6 +57,7 @@ from app.endpoint.session import Session
 from app.errors import HoloremoteError, InputError
 from app.remoting.builtin import BuiltinOptions
 from app.security.client_policy import ClientPolicy
+from app.security.revocation import RevocationOptions
 from app.security.tokens import DEFAULT_TOKEN_ENV, token_from_env, token_from_file
 from app.security.trust import TrustAnchors
 from app.xr.records import CallbackRecord
@@ -322,6 +323,15 @@ def client_auth_settings(args: argparse.Namespace, token: str = "") -> ClientAut
 def trust_anchors(args: argparse.Namespace) -> TrustAnchors | None:
     try:
         return providers.trust_anchors(client_auth_settings(args))
+    except SettingsError as exc:
+        raise _in_cli_terms(exc) from None
+
+
+def revocation_settings(args: argparse.Namespace) -> RevocationOptions:
+    """--check-revocation, --force-revocation-check and --crl as the validator's
+    revocation options (a bad --crl is a usage error naming it)."""
+    try:
+        return providers.revocation_settings(client_auth_settings(args))
     except SettingsError as exc:
         raise _in_cli_terms(exc) from None
 

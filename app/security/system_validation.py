@@ -19,8 +19,9 @@ not):
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
-import functools
+import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -505,16 +506,42 @@ def _overlong_chain(count: int, anchors: TrustAnchors, forced: bool) -> ChainVal
     return ChainValidation(result, (), anchors.description)
 
 
-@functools.lru_cache(maxsize=8)
-def _usable_anchors(
-    anchors: TrustAnchors,
-) -> tuple[TrustAnchors | None, tuple[str, ...], verification.Store | None, dict[int, str]]:
+_PreparedAnchors = tuple[
+    TrustAnchors | None, tuple[str, ...], verification.Store | None, dict[int, str]
+]
+# The anchor sets prepared last, by identity (hashing a TrustAnchors hashes every
+# certificate in it, which for a system store costs more than the work saved).
+_PREPARED: collections.OrderedDict[int, tuple[TrustAnchors, _PreparedAnchors]] = (
+    collections.OrderedDict()
+)
+_PREPARED_LOCK = threading.Lock()
+MAX_PREPARED_ANCHOR_SETS = 8
+
+
+def _usable_anchors(anchors: TrustAnchors) -> _PreparedAnchors:
+    """`_prepare_anchors(anchors)`, made once per anchor set object: a runtime or a
+    session validates every connection against the same immutable `TrustAnchors`
+    (the system store: some 150 roots), so reading them and building the store per
+    connection is waste (docs/benchmarks.md). The entry holds the anchors, so an
+    id is never reused while it is cached."""
+    key = id(anchors)
+    with _PREPARED_LOCK:
+        hit = _PREPARED.get(key)
+        if hit is not None and hit[0] is anchors:
+            _PREPARED.move_to_end(key)
+            return hit[1]
+    prepared = _prepare_anchors(anchors)
+    with _PREPARED_LOCK:
+        _PREPARED[key] = (anchors, prepared)
+        while len(_PREPARED) > MAX_PREPARED_ANCHOR_SETS:
+            _PREPARED.popitem(last=False)
+    return prepared
+
+
+def _prepare_anchors(anchors: TrustAnchors) -> _PreparedAnchors:
     """The anchors whose extensions can be read, why the others cannot, the
     verifier's store of the usable ones, and their labels by object identity (the
-    verifier hands back the store's own objects; the cache keeps them alive). Pure
-    in `anchors` (immutable), so a runtime validating every connection against the
-    same system store (some 150 roots) reads them and builds the store once, not per
-    connection (docs/benchmarks.md)."""
+    verifier hands back the store's own objects, which the cache keeps alive)."""
     checked = [(a, extensions_problem(a)) for a in anchors.certificates]
     unusable = tuple(problem for _, problem in checked if problem)
     if unusable:
