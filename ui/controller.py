@@ -90,6 +90,10 @@ class SessionController(QObject):
         self._mode = "connect"
         self._once = False
         self.sessions_served = 0  # sessions a listener had before listening again
+        # Which `start` the running `_run` belongs to. A session that ended is closed
+        # (its runtime shut down) after the state says Disconnected, so Connect may be
+        # pressed again while it closes: its end must not touch the newer session.
+        self._run_id = 0
 
     @property
     def state(self) -> str:
@@ -123,8 +127,9 @@ class SessionController(QObject):
         self._mode = settings.mode
         self._once = settings.listen_once
         self.sessions_served = 0
+        self._run_id += 1
         self._set_state("starting")
-        self.jobs.spawn("session", self._run(settings, ask_tofu))
+        self.jobs.spawn("session", self._run(self._run_id, settings, ask_tofu))
 
     def end(self) -> None:
         """Disconnect (or stop listening); the outcome arrives as a signal."""
@@ -137,7 +142,9 @@ class SessionController(QObject):
     async def _disconnect(self, session: Session) -> None:
         await session.disconnect()
 
-    async def _run(self, settings: engine.EndpointSettings, ask_tofu: engine.TofuAsk) -> None:
+    async def _run(
+        self, run_id: int, settings: engine.EndpointSettings, ask_tofu: engine.TofuAsk
+    ) -> None:
         try:
             session, runtime_text = await run_blocking(
                 engine.open_session, settings, ask_trust_on_first_use=ask_tofu
@@ -165,11 +172,14 @@ class SessionController(QObject):
             message, fix = engine.explain_error(exc)
             self.startFailed.emit(message, fix)
         finally:
-            self._session = None
+            if run_id == self._run_id:
+                self._session = None
             try:
                 await session.aclose()
             finally:
-                self._set_state("idle")
+                # Only if no newer session started while this one was closing.
+                if run_id == self._run_id:
+                    self._set_state("idle")
 
     async def follow(self, session: Session) -> None:
         """Re-emit the session's events as signals until it reports the Disconnected

@@ -59,6 +59,11 @@ class Jobs(QObject):
         return task
 
     @property
+    def count(self) -> int:
+        """Jobs still running (a test waits for one of several to end)."""
+        return len(self._tasks)
+
+    @property
     def busy(self) -> bool:
         return bool(self._tasks)
 

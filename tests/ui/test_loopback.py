@@ -414,6 +414,50 @@ def test_listen_goes_on_after_a_refused_client_and_disconnect_stops_it(
     assert server.endpoint.listen_button.isEnabled()
 
 
+def test_a_connect_clicked_while_the_failed_one_still_closes_keeps_its_own_state(
+    qtbot, ends: tuple[MainWindow, MainWindow], pki_files: dict[str, Path]
+) -> None:
+    """Connect pressed again as soon as an attempt failed: the failed attempt's session
+    is still closing (its runtime shuts down off the UI thread) while the new one
+    starts. Its end must not be taken for the new session's: the window once showed
+    "Disconnected" (idle, Connect enabled) while the new session went on connecting,
+    or for good once it was connected."""
+    import socket
+
+    server, client = ends
+    port = _listen(qtbot, server, pki_files)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = int(probe.getsockname()[1])
+    _fill_client(client, closed_port, TOKEN, pki_files["ca"])
+    controller = client.endpoint.controller
+    states: list[str] = []
+    failed_jobs = controller.jobs.count
+
+    def again_at_once(*_reason: object) -> None:
+        if client.endpoint.port.value() == closed_port:
+            # The failed attempt's last event: its session is not closed yet.
+            states.append("(failed)")
+            client.endpoint.port.setValue(port)
+            client.endpoint.connect_button.click()
+
+    controller.stateChanged.connect(states.append)
+    controller.disconnected.connect(again_at_once)
+    client.endpoint.connect_button.click()
+    qtbot.waitUntil(lambda: client.endpoint.port.value() == port, timeout=CONNECT_TIMEOUT_MS)
+    _wait_connected(qtbot, server, client)
+    # The failed attempt's job has ended (its session closed): only the new one runs.
+    qtbot.waitUntil(lambda: controller.jobs.count == failed_jobs + 1, timeout=CONNECT_TIMEOUT_MS)
+    second = states[states.index("(failed)") + 1 :]
+    assert second == ["starting", "connecting", "connected"]
+    assert controller.state == "connected" and controller.active
+    assert client.endpoint.disconnect_button.isEnabled()
+    client.endpoint.disconnect_button.click()
+    qtbot.waitUntil(lambda: not controller.active, timeout=CONNECT_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: controller.jobs.count == failed_jobs, timeout=CONNECT_TIMEOUT_MS)
+    assert states[-2:] == ["disconnected", "idle"]
+
+
 def test_disconnect_stops_a_listener_that_refused_a_client(
     qtbot, ends: tuple[MainWindow, MainWindow], pki_files: dict[str, Path]
 ) -> None:
