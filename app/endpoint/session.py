@@ -1,6 +1,6 @@
 """The asyncio worker that owns one runtime and one callbacks object.
 
-DESIGN.md, "The flow of one connection": the window (on Qt's loop through qasync) and
+docs/architecture.md, "The path of one connection": the window (on Qt's loop through qasync) and
 the command line (on a plain asyncio loop) run this same code. Nothing here blocks
 the loop: every runtime call goes through `asyncio.to_thread`, the runtime's events are
 pumped by a worker thread that waits on the runtime, and callback records, which
