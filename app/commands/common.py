@@ -34,6 +34,8 @@ from app.endpoint import providers
 from app.endpoint.callbacks import CertificateValidator
 from app.endpoint.events import (
     CallbackCalled,
+    ChannelClosed,
+    ChannelOpened,
     Connected,
     Disconnected,
     Listening,
@@ -509,6 +511,15 @@ class EventPrinter:
                 self.text(line)
         elif isinstance(event, Note):
             self.text(f"{event.level}: {event.message}")
+        elif isinstance(event, ChannelOpened):
+            who = "created by the peer" if event.by_peer else "created here"
+            self.text(f"data channel {event.channel_id} open ({who})")
+        elif isinstance(event, ChannelClosed):
+            self.text(
+                f"data channel {event.channel_id} closed: "
+                f"XR_REMOTING_DATA_CHANNEL_CLOSED_REASON_{event.reason}_MSFT"
+                + (f" ({event.detail})" if event.detail else "")
+            )
 
 
 def report_usage_error(command: str, error: HoloremoteError) -> int:

@@ -112,8 +112,16 @@ class ChannelHub:
         """Queue one message (at most 1 MiB). `paced` first waits until fewer than
         PACE_QUEUE_BYTES are unsent on the channel (for bulk transfers)."""
         if paced:
-            while (await self.state(handle)).send_queue_size > PACE_QUEUE_BYTES:
-                await asyncio.sleep(PACE_POLL_S)
+            await asyncio.to_thread(
+                channel_calls.send_paced,
+                self._runtime,
+                handle,
+                data,
+                limit=PACE_QUEUE_BYTES,
+                poll_s=PACE_POLL_S,
+                guaranteed=guaranteed,
+            )
+            return
         await asyncio.to_thread(
             channel_calls.send, self._runtime, handle, data, guaranteed=guaranteed
         )
