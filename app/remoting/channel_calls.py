@@ -10,7 +10,12 @@ from __future__ import annotations
 import ctypes
 import time
 
-from app.remoting.contract import DataChannelState, RemotingCallError, RemotingRuntime
+from app.remoting.contract import (
+    DataChannelState,
+    RemotingCallError,
+    RemotingRuntime,
+    RetrieveCapacityError,
+)
 from app.xr.channel_structs import (
     XrRemotingDataChannelCreateInfoMSFT,
     XrRemotingDataChannelSendDataInfoMSFT,
@@ -78,11 +83,10 @@ def retrieve(runtime: RemotingRuntime, channel: int, packet_id: int, size_hint: 
         buffer = (ctypes.c_uint8 * capacity)()
         try:
             count = runtime.retrieve_remoting_data(channel, packet_id, capacity, buffer)
-        except RemotingCallError as exc:
-            required = getattr(exc, "required", None)
-            if required is None or required <= capacity:
+        except RetrieveCapacityError as exc:
+            if exc.required <= capacity:
                 raise
-            capacity = required
+            capacity = exc.required
             continue
         return ctypes.string_at(buffer, count)
     raise RemotingCallError(

@@ -74,6 +74,25 @@ class DisconnectedEvent:
     disconnect_reason: DisconnectReason
 
 
+class RetrieveCapacityError(RemotingCallError):
+    """xrRetrieveRemotingDataMSFT with a buffer too small for the packet: `required` is
+    what dataBytesCountOutput said (the second call's capacity)."""
+
+    def __init__(
+        self,
+        required: int,
+        capacity: int,
+        result: int = Result.ERROR_VALIDATION_FAILURE,
+    ) -> None:
+        super().__init__(
+            "xrRetrieveRemotingDataMSFT",
+            result,
+            f"the packet is {required} bytes, the buffer holds {capacity}",
+            fix="call again with dataBytesCapacityInput of at least dataBytesCountOutput",
+        )
+        self.required = required
+
+
 class DataChannelError(HoloremoteError):
     """A data-channel function failed with one of the `XR_ERROR_REMOTING_DATA_CHANNEL_*`
     codes. Named, not numbered: their numbers are in no source this app has (see
@@ -247,5 +266,6 @@ __all__ = [
     "RemotingEvent",
     "RemotingRuntime",
     "Result",
+    "RetrieveCapacityError",
     "check",
 ]
