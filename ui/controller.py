@@ -70,6 +70,13 @@ class SessionController(QObject):
         return self._state
 
     @property
+    def channels(self) -> Any:
+        """The session's data channels (app.endpoint.channels.ChannelHub) while a
+        session exists, else None."""
+        session = self._session
+        return None if session is None else session.channels
+
+    @property
     def active(self) -> bool:
         return self._state not in ("idle", "disconnected")
 

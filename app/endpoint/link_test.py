@@ -28,7 +28,7 @@ import statistics
 import struct
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -282,6 +282,7 @@ class ChannelServices:
         on_file: Callable[[FileReceived], None] | None = None,
         on_refusal: Callable[[str], None] | None = None,
         on_progress: Callable[[str, int], None] | None = None,
+        on_other: Callable[[int, bytes], Awaitable[None]] | None = None,
     ) -> None:
         self._hub = hub
         self._echo = echo
@@ -289,13 +290,19 @@ class ChannelServices:
         self._on_file = on_file
         self._on_refusal = on_refusal
         self._on_progress = on_progress
+        # Channels of any other purpose (text, the test stream): given the channel and
+        # its first message; without it they are refused.
+        self._on_other = on_other
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
         """Serve every channel the peer opens, until cancelled."""
         try:
             while True:
-                handle = await self._hub.accept()
+                try:
+                    handle = await self._hub.accept()
+                except ChannelClosedError:
+                    return  # the session is closed
                 task = asyncio.ensure_future(self._serve(handle))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
@@ -321,6 +328,8 @@ class ChannelServices:
                     )
                 else:
                     await self._receive_file(handle, first[len(FILE_MAGIC) :], self._save_dir)
+            elif self._on_other is not None:
+                await self._on_other(handle, first)
             else:
                 await self._refuse(handle, "unknown channel purpose")
         except (ChannelClosedError, TimeoutError, LinkTestError, HoloremoteError) as exc:
@@ -381,6 +390,13 @@ class ChannelServices:
         digest = hashlib.sha256()
         received = 0
         kept = False
+
+        async def refuse(reason: str) -> None:
+            # Nothing half-written stays behind, and it is gone before the sender hears.
+            with contextlib.suppress(OSError):
+                temp.unlink()
+            await self._refuse(handle, reason)
+
         try:
             with os.fdopen(descriptor, "wb") as out:
                 while True:
@@ -388,7 +404,8 @@ class ChannelServices:
                     if message[:1] == b"C":
                         received += len(message) - 1
                         if received > size:
-                            await self._refuse(handle, f"more than the announced {size} bytes")
+                            out.close()
+                            await refuse(f"more than the announced {size} bytes")
                             return
                         digest.update(message[1:])
                         await asyncio.to_thread(out.write, message[1:])
@@ -400,14 +417,13 @@ class ChannelServices:
                         raise LinkTestError(f"unexpected message {message[:1]!r} in a file")
             actual = digest.hexdigest()
             if received != size or actual != expected:
-                await self._refuse(
-                    handle,
+                await refuse(
                     f"{safe}: got {received} bytes with SHA-256 {actual}, expected {size} "
-                    f"bytes with {expected}; not kept",
+                    f"bytes with {expected}; not kept"
                 )
                 return
             if target.exists():
-                await self._refuse(handle, f"{target} exists; not overwritten")
+                await refuse(f"{target} exists; not overwritten")
                 return
             os.replace(temp, target)
             kept = True
