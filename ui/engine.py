@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from app.endpoint.providers import ClientAuthSettings, ServerAuthSettings
     from app.remoting.builtin import BuiltinOptions
     from app.remoting.contract import RemotingRuntime
+    from app.security.client_policy import TofuQuestion
 
 __all__ = [
     "CALLBACK_NAMES",
@@ -59,6 +60,8 @@ TokenMode = Literal["shared", "jwt"]
 
 DEFAULT_HANDSHAKE_PORT = 8265
 DEFAULT_TRANSPORT_PORT = 8266
+ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - a listener is meant to be reachable
+LOOPBACK_INTERFACE = "127.0.0.1"
 
 
 def explain_error(exc: BaseException) -> tuple[str, str]:
@@ -111,6 +114,10 @@ class EndpointSettings:
     port: int = DEFAULT_HANDSHAKE_PORT
     transport_port: int = DEFAULT_TRANSPORT_PORT
     secure: bool = True
+    # Listening: the interface (all of them by default, as `holoremote listen`), and
+    # whether to stop after one session instead of listening again.
+    listen_interface: str = ALL_INTERFACES
+    listen_once: bool = False
     runtime: RuntimeChoice = "auto"
     runtime_json: str = ""
     server: ServerSettings = field(default_factory=ServerSettings)
@@ -427,7 +434,7 @@ def create_test_pki(
 # settings. Errors name the window's fields.
 
 # app.security.client_policy.AskUser: called off the UI thread with a TofuQuestion.
-TofuAsk = Callable[[Any], bool]
+TofuAsk = Callable[["TofuQuestion"], bool]
 RecordSink = Callable[[CallbackRecord], None]
 
 # What the window calls each setting of app.endpoint.providers (its field labels).
@@ -492,54 +499,7 @@ def callback_providers(settings: EndpointSettings, ask: TofuAsk) -> dict[str, An
         if settings.mode == "listen":
             return providers.server_providers(server_auth_settings(settings.server))
         client = client_auth_settings(settings.client)
-        chains = ChainsSeen()
-        kwargs = providers.client_providers(client, settings.port, ask=chains.asking(ask))
-        kwargs["certificate_validator"] = chains.watching(kwargs["certificate_validator"])
-        return kwargs
-
-
-@dataclass(frozen=True)
-class TofuQuestionWithChain:
-    """The client policy's TofuQuestion (endpoint, sha256, sha1, system_result) and
-    the chain the server presented, for the dialog."""
-
-    question: Any
-    chain: tuple[bytes, ...]
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "question":  # not set yet (copying): no recursion
-            raise AttributeError(name)
-        return getattr(self.question, name)
-
-
-class ChainsSeen:
-    """The policy's question carries the leaf's thumbprint, not the chain: remember
-    each chain the validator is given (by its leaf's SHA-256, for this session) so
-    the trust-on-first-use dialog can show it."""
-
-    def __init__(self) -> None:
-        self._chains: dict[str, tuple[bytes, ...]] = {}
-        self._lock = threading.Lock()
-
-    def watching(self, validator: Callable[[Any], Any]) -> Callable[[Any], Any]:
-        from app.security.thumbprints import der_sha256
-
-        def validate(request: Any) -> Any:
-            chain = tuple(request.chain)
-            if chain:
-                with self._lock:
-                    self._chains[der_sha256(chain[0])] = chain
-            return validator(request)
-
-        return validate
-
-    def asking(self, ask: TofuAsk) -> TofuAsk:
-        def ask_with_chain(question: Any) -> bool:
-            with self._lock:
-                chain = self._chains.get(str(question.sha256), ())
-            return ask(TofuQuestionWithChain(question, chain))
-
-        return ask_with_chain
+        return providers.client_providers(client, settings.port, ask=ask)
 
 
 @contextlib.contextmanager
@@ -617,7 +577,7 @@ def session_config_for(settings: EndpointSettings) -> Any:
         host="" if listen else settings.host,
         port=settings.port,
         transport_port=settings.transport_port,
-        listen_interface=settings.host if listen else "",
+        listen_interface=(settings.listen_interface or ALL_INTERFACES) if listen else "",
         secure=settings.secure,
         role=settings.role,
         realm=settings.server.realm,
@@ -647,6 +607,46 @@ def open_session(
         runtime.close()
         raise
     return session, description
+
+
+def listens_again(event: Any, *, connected: bool, once: bool, stop_requested: bool) -> bool:
+    """`app.endpoint.events.listens_again`: the listener's rule, the command line's."""
+    from app.endpoint.events import listens_again as rule
+
+    return rule(event, connected=connected, once=once, stop_requested=stop_requested)
+
+
+def is_clean_disconnect(reason: int) -> bool:
+    """Ended on a request (ours or the peer's): information, not an error."""
+    from app.endpoint.events import CLEAN_REASONS
+
+    return reason in {int(r) for r in CLEAN_REASONS}
+
+
+def served_certificate(server: ServerSettings) -> CertificateInfo:
+    """The certificate a listener with these fields serves (the store's entry the
+    subject name selects, as the server's own provider chooses it). Blocking."""
+    from app.security.certstore import load_certificate_store, select_server_certificate
+
+    data = _read_inputs(server.store_path, server.key_path)
+    with _in_field_terms():
+        store = load_certificate_store(data, server.passphrase or None, source=server.store_path)
+        entry = select_server_certificate(store, server.subject_name or "")
+    return describe_certificate(entry.certificate, 0, entry.friendly_name, entry.private_key)
+
+
+def share_info(
+    interface: str, port: int, pin: str, listener_role: str, machine_addresses: Sequence[str]
+) -> Any:
+    """`app.share.ShareInfo`: what the Share panel shows for this listener."""
+    from app.share import ShareInfo, reachable_addresses
+
+    return ShareInfo(
+        addresses=reachable_addresses(interface, machine_addresses),
+        port=port,
+        pin=pin,
+        listener_role=listener_role,
+    )
 
 
 def reason_text(reason: int) -> tuple[str, str, str]:

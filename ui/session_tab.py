@@ -146,7 +146,7 @@ def encode_jpeg(image: QImage, quality: int = 80) -> bytes:
     data = QByteArray()
     buffer = QBuffer(data)
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    if not image.save(buffer, "JPEG", quality):
+    if not image.save(buffer, "JPEG", quality):  # type: ignore[call-overload]  # the stubs say bytes; PySide 6.11 takes str
         raise ValueError("Qt could not encode the frame as JPEG")
     buffer.close()
     return bytes(data.data())
@@ -609,7 +609,7 @@ class SessionTab(QWidget):
                 self._message(f"stream: {exc}")
                 continue
             stats = self._meter.frame(frame)
-            image = QImage.fromData(frame.image, "JPEG")
+            image = QImage.fromData(frame.image, "JPEG")  # type: ignore[arg-type]  # as above
             if image.isNull():
                 self._message(f"stream: frame {frame.number} is not a JPEG image")
                 continue

@@ -12,7 +12,6 @@ record arrives.
 
 from __future__ import annotations
 
-import collections
 import json
 import time
 from collections.abc import Iterable, Sequence
@@ -27,8 +26,6 @@ from PySide6.QtCore import (
     QRegularExpression,
     QSortFilterProxyModel,
     Qt,
-    QTimer,
-    Signal,
 )
 from PySide6.QtGui import QBrush, QColor
 
@@ -46,9 +43,6 @@ from ui.outcome_style import is_dark, outcome_icon, styles
 COLUMNS = ("Time", "Side", "Callback / event", "Outcome", "Summary", "Result", "Duration")
 TIME, SIDE, CALLBACK, OUTCOME, SUMMARY, RESULT, DURATION = range(len(COLUMNS))
 
-# One flush per 40 ms is 25 updates a second: smooth to the eye, and at 10,000
-# records/s only ~400 rows per insert, which a QTableView absorbs in well under a frame.
-FLUSH_INTERVAL_MS = 40
 # Rows kept before the oldest are dropped (in one batch). 200,000 rows of records is
 # ~100 MiB at most; a long-running listener must not grow without bound.
 MAX_ROWS = 200_000
@@ -371,53 +365,6 @@ def export_jsonl(rows: Iterable[Row], path: str) -> int:
             handle.write(json.dumps(row_json(row), ensure_ascii=False, default=str) + "\n")
             count += 1
     return count
-
-
-class RecordBatcher(QObject):
-    """Collects records from any thread; inserts them into the model on a timer tick.
-
-    `add` only appends to a deque (thread-safe in CPython), so a runtime thread's
-    record sink or the session's event pump may call it directly."""
-
-    flushed = Signal(int)  # rows inserted in this flush
-
-    def __init__(
-        self,
-        model: TimelineModel,
-        parent: QObject | None = None,
-        *,
-        interval_ms: int = FLUSH_INTERVAL_MS,
-    ) -> None:
-        super().__init__(parent)
-        self._model = model
-        self._pending: collections.deque[Row] = collections.deque()
-        self._timer = QTimer(self)
-        self._timer.setInterval(interval_ms)
-        self._timer.timeout.connect(self.flush)
-        self._timer.start()
-
-    def add(self, record: Row) -> None:
-        self._pending.append(record)
-
-    def extend(self, records: Iterable[Row]) -> None:
-        self._pending.extend(records)
-
-    @property
-    def pending(self) -> int:
-        return len(self._pending)
-
-    def flush(self) -> None:
-        pending = self._pending
-        count = len(pending)
-        if not count:
-            return
-        batch = [pending.popleft() for _ in range(count)]
-        self._model.append_records(batch)
-        self.flushed.emit(count)
-
-    def stop(self) -> None:
-        self._timer.stop()
-        self.flush()
 
 
 class CallbackFilterProxy(QSortFilterProxyModel):

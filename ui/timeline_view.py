@@ -4,6 +4,7 @@ model."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import QItemSelection, QModelIndex, Qt, Signal
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.endpoint.events import CallbacksCalled, SessionEvent, StateChanged
 from app.outcomes import Outcome
 from ui.engine import CALLBACK_NAMES, CallbackRecord
 from ui.jobs import Jobs, run_blocking
@@ -40,7 +42,6 @@ from ui.timeline import (
     CallbackFilterProxy,
     EventRow,
     OutcomeFilterProxy,
-    RecordBatcher,
     Row,
     TimelineModel,
     detail_rows,
@@ -67,7 +68,6 @@ class TimelineWidget(QWidget):
         super().__init__(parent)
         self.jobs = Jobs(self)
         self.model = TimelineModel(self)
-        self.batcher = RecordBatcher(self.model, self)
         self.proxy = CallbackFilterProxy(self)
         self.proxy.setSourceModel(self.model)
         self.outcome_proxy = OutcomeFilterProxy(self)
@@ -181,27 +181,26 @@ class TimelineWidget(QWidget):
         self._follow = True
         self._selected: Row | None = None
         self.table.verticalScrollBar().valueChanged.connect(self._scrolled)
-        self.batcher.flushed.connect(self._after_flush)
         self.table.setToolTip(", ".join(COLUMNS))
 
     # --- feeding ---------------------------------------------------------------------
 
-    def add_record(self, record: CallbackRecord) -> None:
-        """Thread-safe: queues the record for the next batched insert."""
-        self.batcher.add(record)
+    def add_records(self, records: Sequence[CallbackRecord]) -> None:
+        """A burst of records as the session delivered it: one model insertion (the
+        session's `RecordRelay` is the one place records are batched)."""
+        if records:
+            self.model.append_records(records)
+            self._after_insert()
 
-    def add_event(self, event: Any) -> None:
+    def add_event(self, event: SessionEvent) -> None:
         """A session event (listening, connected, disconnected, a note) as a row;
-        callback events are shown through `add_record` instead."""
-        if type(event).__name__ in ("CallbackCalled", "StateChanged"):
+        records come through `add_records`, state changes are in the status bar."""
+        if isinstance(event, CallbacksCalled | StateChanged):
             return
-        self.batcher.add(EventRow.of(event))
-
-    def flush(self) -> None:
-        self.batcher.flush()
+        self.model.append_records([EventRow.of(event)])
+        self._after_insert()
 
     def clear(self) -> None:
-        self.batcher.flush()
         self.model.clear()
         self._show_row(None)
         self.count_label.setText("0 calls")
@@ -221,10 +220,12 @@ class TimelineWidget(QWidget):
     def details_text(self) -> str:
         """What the details table shows, one 'field: value' per line (for tests and
         screen readers that read the table as text)."""
-        return "\n".join(
-            f"{self.details.item(r, 0).text()}: {self.details.item(r, 1).text()}"
-            for r in range(self.details.rowCount())
-        )
+        lines = []
+        for row in range(self.details.rowCount()):
+            field, value = self.details.item(row, 0), self.details.item(row, 1)
+            if field is not None and value is not None:
+                lines.append(f"{field.text()}: {value.text()}")
+        return "\n".join(lines)
 
     def selected_json(self) -> str:
         return record_details(self._selected) if self._selected is not None else ""
@@ -247,7 +248,6 @@ class TimelineWidget(QWidget):
     def export_to(self, path: str) -> None:
         """Write the rows the filters show (all rows when none is set), off the UI
         thread; `exported` reports the count."""
-        self.batcher.flush()
         rows = [
             self.outcome_proxy.index(r, 0).data(RECORD_ROLE)
             for r in range(self.outcome_proxy.rowCount())
@@ -271,7 +271,7 @@ class TimelineWidget(QWidget):
         bar = self.table.verticalScrollBar()
         self._follow = value >= bar.maximum() - 2
 
-    def _after_flush(self, _count: int) -> None:
+    def _after_insert(self) -> None:
         calls = len(self.model.callback_records())
         events = self.model.rowCount() - calls
         self.count_label.setText(f"{calls} calls" + (f", {events} events" if events else ""))

@@ -33,7 +33,7 @@ from app.commands.certificate_verdict import (
 from app.endpoint import providers
 from app.endpoint.callbacks import CertificateValidator
 from app.endpoint.events import (
-    CallbackCalled,
+    CallbacksCalled,
     ChannelClosed,
     ChannelOpened,
     Connected,
@@ -42,6 +42,7 @@ from app.endpoint.events import (
     Note,
     SessionEvent,
     StateChanged,
+    record_json,
 )
 from app.endpoint.providers import (
     JWT_ALGORITHMS,
@@ -58,6 +59,7 @@ from app.remoting.contract import RemotingRuntime
 from app.security.client_policy import ClientPolicy
 from app.security.tokens import DEFAULT_TOKEN_ENV, token_from_env, token_from_file
 from app.security.trust import TrustAnchors
+from app.xr.records import CallbackRecord
 from app.xr.values import ConnectionState, DisconnectReason
 
 EXIT_OK = 0
@@ -457,17 +459,12 @@ class EventPrinter:
         return f"this client refused the server's certificate ({', '.join(self._refused)})"
 
     def event(self, event: SessionEvent) -> None:
+        if isinstance(event, CallbacksCalled):
+            for record in event.records:
+                self.record(record)
+            return
         if isinstance(event, StateChanged) and event.state == ConnectionState.CONNECTING:
             self._refused, self._refusal_fixes = None, []
-        elif isinstance(event, CallbackCalled):
-            checks = refused_checks(event.record)
-            if checks is not None:
-                self._refused = checks
-                self._refusal_fixes = [
-                    line.strip().removeprefix("fix: ")
-                    for line in refusal_lines(event.record)
-                    if line.strip().startswith("fix: ")
-                ]
         if self.as_json:
             data = event.to_json()
             if isinstance(event, Disconnected) and (why := self._certificate_refusal(event)):
@@ -475,51 +472,67 @@ class EventPrinter:
                 data["failedChecks"] = list(self._refused or [])
             self.json(data)
             return
-        if isinstance(event, StateChanged):
-            self.text(f"state: {event.state.spec_name}")
-        elif isinstance(event, Listening):
-            extra = f", transport port {event.transport_port}" if event.transport_port else ""
-            self.text(f"listening: handshake port {event.port}{extra}")
-        elif isinstance(event, Connected):
-            self.text("connected")
-        elif isinstance(event, Disconnected):
-            why = self._certificate_refusal(event)
-            if why is not None:
-                self.text(f"disconnected: {event.reason.spec_name} ({int(event.reason)}): {why}")
-                for fix in self._refusal_fixes or [event.fix]:
-                    self.text(f"  fix: {fix}")
-                return
-            self.text(f"disconnected: {event.reason.spec_name} ({int(event.reason)})")
-            if event.detail:
-                self.text(f"  {event.detail}")
-            self.text(f"  {event.explanation}")
-            if event.failed:
-                self.text(f"  fix: {event.fix}")
-        elif isinstance(event, CallbackCalled):
-            record = event.record
-            summary = callback_summary(record)
-            self.text(
-                f"callback {record.callback} ({record.side}) -> {record.result_name} "
-                f"in {record.duration_s * 1000:.2f} ms"
-                + (f": {summary}" if summary else "")
-                + (f" ({record.error})" if record.error else "")
-            )
-            verdict = record.outputs.get("validationResultOut")
-            for warning in verdict.get("warnings", []) if isinstance(verdict, dict) else []:
-                self.text(f"  warning: {warning}")
-            for line in refusal_lines(record):
-                self.text(line)
-        elif isinstance(event, Note):
-            self.text(f"{event.level}: {event.message}")
-        elif isinstance(event, ChannelOpened):
-            who = "created by the peer" if event.by_peer else "created here"
-            self.text(f"data channel {event.channel_id} open ({who})")
-        elif isinstance(event, ChannelClosed):
-            self.text(
-                f"data channel {event.channel_id} closed: "
-                f"XR_REMOTING_DATA_CHANNEL_CLOSED_REASON_{event.reason}_MSFT"
-                + (f" ({event.detail})" if event.detail else "")
-            )
+        match event:
+            case StateChanged(state=state):
+                self.text(f"state: {state.spec_name}")
+            case Listening(port=port, transport_port=transport_port):
+                extra = f", transport port {transport_port}" if transport_port else ""
+                self.text(f"listening: handshake port {port}{extra}")
+            case Connected():
+                self.text("connected")
+            case Disconnected():
+                self._disconnected(event)
+            case Note(level=level, message=message):
+                self.text(f"{level}: {message}")
+            case ChannelOpened(channel_id=channel_id, by_peer=by_peer):
+                who = "created by the peer" if by_peer else "created here"
+                self.text(f"data channel {channel_id} open ({who})")
+            case ChannelClosed(channel_id=channel_id, reason=reason, detail=detail):
+                self.text(
+                    f"data channel {channel_id} closed: "
+                    f"XR_REMOTING_DATA_CHANNEL_CLOSED_REASON_{reason}_MSFT"
+                    + (f" ({detail})" if detail else "")
+                )
+
+    def _disconnected(self, event: Disconnected) -> None:
+        why = self._certificate_refusal(event)
+        if why is not None:
+            self.text(f"disconnected: {event.reason.spec_name} ({int(event.reason)}): {why}")
+            for fix in self._refusal_fixes or [event.fix]:
+                self.text(f"  fix: {fix}")
+            return
+        self.text(f"disconnected: {event.reason.spec_name} ({int(event.reason)})")
+        if event.detail:
+            self.text(f"  {event.detail}")
+        self.text(f"  {event.explanation}")
+        if event.failed:
+            self.text(f"  fix: {event.fix}")
+
+    def record(self, record: CallbackRecord) -> None:
+        """One callback record: a line (or a JSON object) of its own."""
+        checks = refused_checks(record)
+        if checks is not None:
+            self._refused = checks
+            self._refusal_fixes = [
+                line.strip().removeprefix("fix: ")
+                for line in refusal_lines(record)
+                if line.strip().startswith("fix: ")
+            ]
+        if self.as_json:
+            self.json(record_json(record))
+            return
+        summary = callback_summary(record)
+        self.text(
+            f"callback {record.callback} ({record.side}) -> {record.result_name} "
+            f"in {record.duration_s * 1000:.2f} ms"
+            + (f": {summary}" if summary else "")
+            + (f" ({record.error})" if record.error else "")
+        )
+        verdict = record.outputs.get("validationResultOut")
+        for warning in verdict.get("warnings", []) if isinstance(verdict, dict) else []:
+            self.text(f"  warning: {warning}")
+        for line in refusal_lines(record):
+            self.text(line)
 
 
 def report_usage_error(command: str, error: HoloremoteError) -> int:

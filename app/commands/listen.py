@@ -32,7 +32,7 @@ from app.commands.common import (
     report_usage_error,
     server_providers,
 )
-from app.endpoint.events import Connected, Disconnected, SessionEvent
+from app.endpoint.events import Connected, Disconnected, SessionEvent, listens_again
 from app.endpoint.link_test import ChannelServices
 from app.endpoint.session import Session, SessionConfig
 from app.errors import HoloremoteError
@@ -123,7 +123,7 @@ async def serve(args: argparse.Namespace) -> int:
             if args.once:
                 status = exit_status(last, was_connected=connected)
                 return status
-            if isinstance(last, Disconnected) and not connected and last.listener_cannot_run:
+            if isinstance(last, Disconnected) and not listens_again(last, connected=connected):
                 return EXIT_CONNECTION_FAILED  # the listener itself cannot run
             mark = session.event_count
             await session.listen_again()

@@ -31,14 +31,14 @@ import dataclasses
 import ipaddress
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from app.endpoint.callbacks import SecureConnectionCallbacks
 from app.endpoint.channels import ChannelHub
 from app.endpoint.events import (
-    CallbackCalled,
+    CallbacksCalled,
     Connected,
     Disconnected,
     Listening,
@@ -84,6 +84,10 @@ DEFAULT_REALM = "holoremote"
 MAX_HISTORY = 10_000
 # Callback records made before `start()` attached the relay to a loop.
 MAX_PENDING_RECORDS = 1_000
+# At most one burst of records per this many seconds: 25 a second is smooth to the eye
+# (the window inserts each burst into its timeline in one go), and at 10,000 records a
+# second a burst is ~400 rows, which a table view absorbs in well under a frame.
+RECORD_PACE_S = 0.04
 # How long the pump thread waits on the runtime per round. It only bounds how fast
 # `aclose()` returns when the runtime cannot be woken; events arrive immediately.
 PUMP_WAIT_S = 0.25
@@ -213,6 +217,10 @@ class SessionConfig:
             return self.host == "localhost"
 
 
+# Receives each burst of records, in order.
+RecordsTarget = Callable[[Sequence[CallbackRecord]], None]
+
+
 class RecordRelay:
     """A thread-safe record sink: pass it as `record_sink=` to the callbacks object.
 
@@ -221,13 +229,16 @@ class RecordRelay:
     `call_soon_threadsafe` drain when none is pending; the drain hands every queued
     record to the target on the loop, in order. Why: each thread-safe call wakes the
     loop (under qasync it becomes a Qt timer), so at thousands of records a second a
-    hop per record is what stalls the window; a burst now costs one wake-up.
+    hop per record is what stalls the window; a burst now costs one wake-up. Bursts are
+    at least `RECORD_PACE_S` apart (a drain due sooner waits on the loop's timer).
     Attached without a loop, it forwards each record at once on the caller's thread.
+    The target always receives a sequence of records: this is the one place records
+    are batched, and the window and the command line take the batches as they come.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._target: Callable[[CallbackRecord], None] | None = None
+        self._target: RecordsTarget | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: collections.deque[CallbackRecord] = collections.deque(
             maxlen=MAX_PENDING_RECORDS
@@ -235,6 +246,7 @@ class RecordRelay:
         self._queued: collections.deque[CallbackRecord] = collections.deque()
         self._drain_scheduled = False
         self._dropped = 0
+        self._next_drain_at = 0.0  # loop time before which no drain runs
 
     def __call__(self, record: CallbackRecord) -> None:
         with self._lock:
@@ -248,7 +260,7 @@ class RecordRelay:
                     return
                 self._drain_scheduled = True
         if loop is None:
-            target(record)
+            target((record,))
             return
         self._schedule(loop)
 
@@ -262,11 +274,24 @@ class RecordRelay:
 
     def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
         try:
-            loop.call_soon_threadsafe(self._drain)
+            loop.call_soon_threadsafe(self._drain_when_due, loop)
         except RuntimeError:  # the loop closed: nobody will read these records
             with self._lock:
                 self._queued.clear()
                 self._drain_scheduled = False
+
+    def _drain_when_due(self, loop: asyncio.AbstractEventLoop) -> None:
+        """On the loop: drain now, or when `RECORD_PACE_S` since the last one is up."""
+        delay = self._next_drain_at - loop.time()
+        if delay > 0:
+            loop.call_later(delay, self._drain)
+        else:
+            self._drain()
+
+    def drain(self) -> None:
+        """On the loop: hand over what is queued now (the session does this before
+        a disconnect, so that the records of an attempt precede its outcome)."""
+        self._drain()
 
     def _drain(self) -> None:
         """On the loop: every record queued so far, in order."""
@@ -275,16 +300,17 @@ class RecordRelay:
             self._queued.clear()
             self._drain_scheduled = False
             target, dropped, self._dropped = self._target, self._dropped, 0
+            if self._loop is not None and records:
+                self._next_drain_at = self._loop.time() + RECORD_PACE_S
         if dropped:
             log.warning("session: %d callback records dropped (the loop did not run)", dropped)
-        if target is None:
+        if target is None or not records:
             return
-        for record in records:
-            target(record)
+        target(records)
 
     def attach(
         self,
-        target: Callable[[CallbackRecord], None],
+        target: RecordsTarget,
         loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         """Deliver to `target`: on `loop`, batched, when given; else at once."""
@@ -303,8 +329,8 @@ class RecordRelay:
         if schedule:
             assert loop is not None
             self._schedule(loop)
-        for record in pending:
-            target(record)
+        if pending:
+            target(pending)
 
     def detach(self) -> None:
         with self._lock:
@@ -541,14 +567,14 @@ class Session:
             self._loop = loop
             self._changed = asyncio.Event()
             self._start_lock = asyncio.Lock()
-            self.record_sink.attach(self._record_on_loop, loop)
+            self.record_sink.attach(self._records_on_loop, loop)
             self._pump_task = loop.create_task(self._pump(), name="holoremote-session-pump")
         elif self._loop is not loop:
             raise HoloremoteError("a session is bound to the event loop it first ran on")
 
-    def _record_on_loop(self, record: CallbackRecord) -> None:
-        """The relay's target: called on this session's loop, in batches."""
-        self._emit(CallbackCalled(record))
+    def _records_on_loop(self, records: Sequence[CallbackRecord]) -> None:
+        """The relay's target: called on this session's loop, once per burst."""
+        self._emit(CallbacksCalled(tuple(records)))
 
     def _notify(self) -> None:
         if self._changed is not None:
@@ -608,9 +634,13 @@ class Session:
             except RemotingCallError as exc:
                 self._emit(Note("error", f"polling the runtime failed: {exc}"))
                 return
-            if isinstance(self.runtime, NoteSource):
-                for message in self.runtime.drain_notes():
-                    self._emit(Note("info", message))
+            notes = self.runtime.drain_notes() if isinstance(self.runtime, NoteSource) else []
+            if batch or notes:
+                # The records made before these events (the handshake's callbacks) come
+                # first, so a consumer sees an attempt's callbacks before its outcome.
+                self.record_sink.drain()
+            for message in notes:
+                self._emit(Note("info", message))
             for event, data in batch:
                 if isinstance(event, DataChannelDataReceivedEvent) and isinstance(data, Exception):
                     self.channels.retrieval_failed(event, data)

@@ -184,3 +184,34 @@ def records(pki: GeneratedPki) -> list[CallbackRecord]:
 @pytest.fixture(scope="session")
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def _window(qtbot, path: Path) -> Any:
+    from ui.secrets import NotRememberingStore
+    from ui.window import MainWindow
+
+    window = MainWindow(
+        QSettings(str(path), QSettings.Format.IniFormat), secret_store=NotRememberingStore("tests")
+    )
+    qtbot.addWidget(window)
+    window.show()
+    return window
+
+
+@pytest.fixture
+def ends(qtbot, qasync_loop, tmp_path: Path) -> Iterator[tuple[Any, Any]]:
+    """Two real main windows (a listener and a client) with their own settings; at
+    the end both are disconnected and their jobs have finished."""
+    server = _window(qtbot, tmp_path / "server.ini")
+    client = _window(qtbot, tmp_path / "client.ini")
+    yield server, client
+    for window in (client, server):
+        window.endpoint.end()
+    for window in (client, server):
+        qtbot.waitUntil(lambda w=window: not w.endpoint.controller.active, timeout=15_000)
+        qtbot.waitUntil(
+            lambda w=window: (
+                not (w.jobs.busy or w.endpoint.jobs.busy or w.endpoint.server_panel.jobs.busy)
+            ),
+            timeout=5_000,
+        )

@@ -1,10 +1,9 @@
-"""The timeline model, batcher, filter and details pane, fed real callback records."""
+"""The timeline model, widget, filter and details pane, fed real callback records."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import threading
 import time
 
 from PySide6.QtCore import QModelIndex, Qt
@@ -29,7 +28,6 @@ from ui.timeline import (
     CallbackFilterProxy,
     EventRow,
     OutcomeFilterProxy,
-    RecordBatcher,
     TimelineModel,
     record_details,
     row_json,
@@ -75,19 +73,18 @@ def test_secrets_never_appear_in_cells_or_details(records: list[CallbackRecord],
     assert "\u2022" in text  # the masking function's bullets are there instead
 
 
-def test_batch_is_one_insert(qapp, records: list[CallbackRecord]) -> None:
-    model = TimelineModel()
+def test_a_burst_is_one_insert(qtbot, records: list[CallbackRecord]) -> None:
+    """The session delivers records in bursts; the widget inserts a burst at once."""
+    widget = TimelineWidget()
+    qtbot.addWidget(widget)
     inserts: list[tuple[int, int]] = []
-    model.rowsInserted.connect(lambda _p, first, last: inserts.append((first, last)))
-    batcher = RecordBatcher(model, interval_ms=10_000)
-    many = (records * 10_000)[:10_000]
-    worker = threading.Thread(target=lambda: [batcher.add(r) for r in many])
-    worker.start()
-    worker.join()
-    assert model.rowCount() == 0  # nothing until the timer tick
-    batcher.flush()
+    widget.model.rowsInserted.connect(lambda _p, first, last: inserts.append((first, last)))
+    many = tuple((records * 10_000)[:10_000])
+    widget.add_records(many)
+    widget.add_records(())
     assert inserts == [(0, 9999)]
-    assert model.rowCount() == 10_000
+    assert widget.model.rowCount() == 10_000
+    assert widget.count_label.text() == "10000 calls"
 
 
 def test_oldest_rows_dropped_past_the_cap(records: list[CallbackRecord]) -> None:
@@ -119,9 +116,8 @@ def test_widget_filter_and_details(qtbot, records: list[CallbackRecord]) -> None
     widget.show()
     chains: list[CallbackRecord] = []
     widget.chainSelected.connect(chains.append)
-    for record in records:
-        widget.add_record(record)
-    qtbot.waitUntil(lambda: widget.model.rowCount() == len(records), timeout=2000)
+    widget.add_records(tuple(records))
+    assert widget.model.rowCount() == len(records)
     assert widget.count_label.text() == f"{len(records)} calls"
     started = time.localtime(records[0].started_at)
     widget.table.selectRow(0)
@@ -261,8 +257,7 @@ def test_export_round_trips(qtbot, qasync_loop, tmp_path, records: list[Callback
     widget = TimelineWidget()
     qtbot.addWidget(widget)
     rows = [EventRow.of(Listening(port=1234)), *records, _refused_token_record(records)]
-    for row in rows:
-        widget.batcher.add(row)
+    widget.model.append_records(rows)
     path = tmp_path / "timeline.jsonl"
     with qtbot.waitSignal(widget.exported, timeout=5000) as done:
         widget.export_to(str(path))

@@ -17,11 +17,11 @@ from app.endpoint.callbacks import (
     system_result_validator,
 )
 from app.endpoint.events import (
-    CallbackCalled,
     Connected,
     Disconnected,
     Listening,
     SessionEvent,
+    records_in,
 )
 from app.endpoint.session import Session, SessionConfig
 from app.remoting.builtin import BuiltinOptions, BuiltinRuntime
@@ -134,11 +134,7 @@ async def disconnected(session: Session, after: int = 0) -> Disconnected:
 
 def callbacks_of(session: Session) -> list[tuple[str, str]]:
     """(callback, result name) of every callback call, in order."""
-    return [
-        (e.record.callback, e.record.result_name)
-        for e in session.history
-        if isinstance(e, CallbackCalled)
-    ]
+    return [(record.callback, record.result_name) for record in records_in(session.history)]
 
 
 def assert_reason(event: SessionEvent, reason: DisconnectReason) -> None:

@@ -13,7 +13,7 @@ import ssl
 
 import pytest
 
-from app.endpoint.events import CallbackCalled, Connected, Disconnected, Listening, Note
+from app.endpoint.events import Connected, Disconnected, Listening, Note, records_in
 from app.remoting.builtin import BuiltinOptions
 from app.remoting.builtin.frames import HelloReceived, TransportConnection
 from app.remoting.builtin.handshake import (
@@ -201,7 +201,7 @@ def test_expired_certificate_is_refused(expired_pki: GeneratedPki) -> None:
         client = client_session(listening.port, expired_pki)
         await client.start()
         assert_reason(await outcome(client), R.HANDSHAKE_CONNECTION_FAILED)
-        record = next(e.record for e in client.history if isinstance(e, CallbackCalled))
+        record = records_in(client.history)[0]
         assert record.inputs["systemValidationResult"]["expired"] is True
         await client.aclose()
         await server.aclose()
@@ -254,9 +254,9 @@ def test_bad_token_fails_authentication_on_both_ends_then_the_listener_listens_a
         )
         assert "the token was refused" in server.runtime.last_disconnect_detail  # type: ignore[attr-defined]
         record = next(
-            e.record
-            for e in server.history
-            if isinstance(e, CallbackCalled) and e.record.callback == "ValidateAuthenticationToken"
+            record
+            for record in records_in(server.history)
+            if record.callback == "ValidateAuthenticationToken"
         )
         assert record.outputs["tokenValidOut"] is False
         # The application listens again, and the right token gets in.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from app.endpoint.events import CallbackCalled, Connected, Disconnected, Listening, StateChanged
+from app.endpoint.events import Connected, Disconnected, Listening, StateChanged, records_in
 from app.security.testpki import GeneratedPki
 from app.xr.values import ConnectionState, DisconnectReason
 from tests.app.remoting.remoting_support import (
@@ -53,10 +53,10 @@ def test_secure_loopback_fires_each_callback_once_in_protocol_order(pki: Generat
         # certificate (server, at listen) -> validation (client, after TLS) -> token
         # (client, after the challenge) -> token validation (server).
         completed = sorted(
-            (e.record.started_at, e.record.callback)
+            (record.started_at, record.callback)
             for s in (server, client)
-            for e in s.history
-            if isinstance(e, CallbackCalled) and e.record.result_name == SUCCESS
+            for record in records_in(s.history)
+            if record.result_name == SUCCESS
         )
         assert [name for _, name in completed] == [
             "RequestServerCertificate",
@@ -65,9 +65,9 @@ def test_secure_loopback_fires_each_callback_once_in_protocol_order(pki: Generat
             "ValidateAuthenticationToken",
         ]
         validation = next(
-            e.record
-            for e in client.history
-            if isinstance(e, CallbackCalled) and e.record.callback == "ValidateServerCertificate"
+            record
+            for record in records_in(client.history)
+            if record.callback == "ValidateServerCertificate"
         )
         assert len(validation.chain) == 3  # leaf, intermediate, root: the whole chain
         assert validation.chain == chain_der(pki)

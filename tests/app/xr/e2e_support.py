@@ -15,7 +15,7 @@ from cryptography import x509
 from cryptography.x509 import verification
 
 from app.endpoint.callbacks import TokenProvider, fixed_server_certificate, fixed_token
-from app.endpoint.events import CallbackCalled, Connected, Disconnected, Listening
+from app.endpoint.events import Connected, Disconnected, Listening, records_in
 from app.endpoint.runtime_choice import create_runtime
 from app.endpoint.session import Session, SessionConfig
 from app.remoting.builtin import BuiltinOptions, BuiltinRuntime
@@ -97,7 +97,7 @@ def builtin(role: str) -> Callable[[], RemotingRuntime]:
 
 
 def records(session: Session) -> list[CallbackRecord]:
-    return [e.record for e in session.history if isinstance(e, CallbackCalled)]
+    return records_in(session.history)
 
 
 async def connect_pair(
