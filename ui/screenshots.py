@@ -107,14 +107,14 @@ async def render(out_dir: Path) -> None:
 
         # The Session tabs: the Remote's test stream on the Player, and a link test.
         remote, player = demo.client_session, demo.server_session
-        await _until(lambda: remote.stream_button.isEnabled(), "the Session tab")
-        demo.tabs.setCurrentWidget(player)
+        await _until(remote.stream_button.isEnabled, "the Session tab")
+        demo.tabs.setCurrentWidget(demo.server_session_page)
         remote.rate.setValue(20)
         remote.stream_button.setChecked(True)
         await _until(lambda: player.frame_view.frames >= 20, "frames on the Player")
         _save(demo, out_dir / "session-stream.png")
         remote.stream_button.setChecked(False)
-        demo.tabs.setCurrentWidget(remote)
+        demo.tabs.setCurrentWidget(demo.client_session_page)
         remote.seconds.setValue(3)
         remote.message_size.setValue(16 * 1024)
         remote.run_link_test()

@@ -112,7 +112,7 @@ class MainWindow(QMainWindow):
         self.session_tab = SessionTab(
             self.endpoint.controller, lambda: self.endpoint.settings().role
         )
-        self.tabs.addTab(self.session_tab, "Session")
+        self.tabs.addTab(_scrolled(self.session_tab), "Session")
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.endpoint)
@@ -438,6 +438,14 @@ class MainWindow(QMainWindow):
         await self.jobs.wait_all()
 
 
+def _scrolled(widget: QWidget) -> QScrollArea:
+    """A tab's page that scrolls, so that its minimum size never widens the window."""
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setWidget(widget)
+    return scroll
+
+
 class LoopbackDemo(QWidget):
     """Both ends side by side in one window, secure, fresh test PKI, random token."""
 
@@ -475,8 +483,10 @@ class LoopbackDemo(QWidget):
         tabs.setObjectName("demoTabs")
         tabs.addTab(self.timeline, "Callback timeline (both ends)")
         tabs.addTab(self.inspector, "Certificate chain")
-        tabs.addTab(self.client_session, "Remote session (sends the test stream)")
-        tabs.addTab(self.server_session, "Player session (shows the test stream)")
+        self.client_session_page = _scrolled(self.client_session)
+        self.server_session_page = _scrolled(self.server_session)
+        tabs.addTab(self.client_session_page, "Remote session (sends the test stream)")
+        tabs.addTab(self.server_session_page, "Player session (shows the test stream)")
         self.tabs = tabs
         body = QSplitter(Qt.Orientation.Vertical)
         body.addWidget(ends)

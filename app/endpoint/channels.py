@@ -144,6 +144,18 @@ class ChannelHub:
             channel_calls.send, self._runtime, handle, data, guaranteed=guaranteed
         )
 
+    async def send_many(self, handle: int, messages: list[bytes]) -> None:
+        """Several messages in one trip to a worker thread, each paced as with
+        `send(paced=True)`: bulk transfers pay the thread hop once per batch."""
+
+        def send_all() -> None:
+            for message in messages:
+                channel_calls.send_paced(
+                    self._runtime, handle, message, limit=PACE_QUEUE_BYTES, poll_s=PACE_POLL_S
+                )
+
+        await asyncio.to_thread(send_all)
+
     async def drain(self, handle: int, timeout: float = 60.0) -> None:
         """Wait until nothing is left unsent on the channel."""
         loop = asyncio.get_running_loop()
