@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import defaults
 from ui import engine
 from ui.controller import STATE_TEXT, SessionController
 from ui.jobs import Jobs, run_blocking
@@ -442,10 +443,6 @@ class EndpointWidget(QWidget):
         self._runtime_checks = 0  # the newest check's number; older answers are dropped
         self._runtime_problem = False
         self._problem = ""  # the status bar's text of what reason_label shows
-        # This attempt's refused server certificate (a sentence naming the failed
-        # checks) and its failed disconnect, whichever of the two arrives first.
-        self._refused_certificate = ""
-        self._failure: tuple[int, str, str, str] | None = None
 
         self.role = QComboBox()
         self.role.setObjectName(f"{prefix}role")
@@ -487,13 +484,13 @@ class EndpointWidget(QWidget):
         self.port = QSpinBox()
         self.port.setObjectName(f"{prefix}port")
         self.port.setRange(0, 65535)
-        self.port.setValue(engine.DEFAULT_HANDSHAKE_PORT)
+        self.port.setValue(defaults.DEFAULT_HANDSHAKE_PORT)
         self.port.setSpecialValueText("any free port")
         self.port.setAccessibleName("Handshake port")
         self.transport_port = QSpinBox()
         self.transport_port.setObjectName(f"{prefix}transportPort")
         self.transport_port.setRange(0, 65535)
-        self.transport_port.setValue(engine.DEFAULT_TRANSPORT_PORT)
+        self.transport_port.setValue(defaults.DEFAULT_TRANSPORT_PORT)
         self.transport_port.setSpecialValueText("any free port")
         self.transport_port.setAccessibleName("Transport port")
         self.secure = QCheckBox("Secure (TLS, certificate and token)")
@@ -610,7 +607,6 @@ class EndpointWidget(QWidget):
         c.runtimeInUse.connect(self._runtime_in_use)
         c.records.connect(self.recordsArrived)
         c.sessionEvent.connect(self.eventArrived)
-        c.records.connect(self._records)
         self._mode_changed()
         self._runtime_changed()
         self._state_changed("idle")
@@ -649,8 +645,6 @@ class EndpointWidget(QWidget):
         if self.controller.active:
             return
         self.reason_label.hide()
-        self._refused_certificate = ""
-        self._failure = None
         self._runtime_problem = False
         self._runtime_checks += 1  # the session's own answer replaces any check under way
         self.controller.start(self.settings(), self.tofu.ask_user)
@@ -727,7 +721,6 @@ class EndpointWidget(QWidget):
     def _state_changed(self, state: str) -> None:
         if state == "connected":
             self.reason_label.hide()  # a listener's earlier refusal is over
-            self._failure = None
         active = state not in ("idle", "disconnected")
         text = STATE_TEXT.get(state, state)
         if state == "listening" and self.controller.listening_port is not None:
@@ -785,30 +778,12 @@ class EndpointWidget(QWidget):
     def _disconnected(self, code: int, spec: str, explanation: str, fix: str) -> None:
         if code == int(engine.DisconnectReason.PEER_DISCONNECT_REQUEST):
             # The peer ended the session: information, not an error.
-            self._failure = None
             self.show_information("The other end closed the session", explanation)
             return
         if engine.is_clean_disconnect(code):
             self.reason_label.hide()
             self.statusChanged.emit(self.state_label.text(), "")
             return
-        self._failure = (code, spec, explanation, fix)
-        self._show_failure()
-
-    def _records(self, records: tuple[engine.CallbackRecord, ...]) -> None:
-        refused = next((text for text in map(engine.refused_certificate, records) if text), "")
-        if refused:
-            self._refused_certificate = refused
-            if self._failure is not None and self.reason_label.isVisible():
-                self._show_failure()  # the record came after the disconnect
-
-    def _show_failure(self) -> None:
-        """The failed disconnect, led by the refused certificate check when this
-        attempt's ValidateServerCertificate refused the server."""
-        assert self._failure is not None
-        code, spec, explanation, fix = self._failure
-        if self._refused_certificate:
-            explanation = f"{self._refused_certificate} {explanation}"
         self.show_problem(f"{spec} ({code})", explanation, fix)
 
     def _start_failed(self, message: str, fix: str) -> None:
@@ -830,8 +805,6 @@ class EndpointWidget(QWidget):
         self.reason_label.hide()
         self.reason_label.clear()
         self._problem = ""
-        self._failure = None
-        self._refused_certificate = ""
         self.share_panel.clear()
         self.share_panel.hide()
         self.statusChanged.emit(self.state_label.text(), "")

@@ -18,9 +18,9 @@ import datetime as dt
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from app import defaults
 from app.errors import HoloremoteError
 from app.xr.records import CALLBACK_NAMES, CallbackRecord
 from app.xr.validation_result import FIELD_NAMES, ValidationResult
@@ -58,8 +58,6 @@ Mode = Literal["connect", "listen"]
 RuntimeChoice = Literal["auto", "builtin", "openxr"]
 TokenMode = Literal["shared", "jwt"]
 
-DEFAULT_HANDSHAKE_PORT = 8265
-DEFAULT_TRANSPORT_PORT = 8266
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - a listener is meant to be reachable
 LOOPBACK_INTERFACE = "127.0.0.1"
 
@@ -86,7 +84,7 @@ class ServerSettings:
     key_path: str = ""  # the key file of a PEM pair; empty for a .pfx or a PEM with both
     passphrase: str = field(default="", repr=False)
     subject_name: str = ""
-    realm: str = "holoremote"
+    realm: str = defaults.DEFAULT_REALM
     token_mode: TokenMode = "shared"  # noqa: S105 - a mode name
     shared_secrets: tuple[str, ...] = field(default=(), repr=False)
     jwt_key_path: str = ""  # a JWKS file or a PEM public key
@@ -111,8 +109,8 @@ class EndpointSettings:
     role: Role = "remote"
     mode: Mode = "connect"
     host: str = "127.0.0.1"
-    port: int = DEFAULT_HANDSHAKE_PORT
-    transport_port: int = DEFAULT_TRANSPORT_PORT
+    port: int = defaults.DEFAULT_HANDSHAKE_PORT
+    transport_port: int = defaults.DEFAULT_TRANSPORT_PORT
     secure: bool = True
     # Listening: the interface (all of them by default, as `holoremote listen`), and
     # whether to stop after one session instead of listening again.
@@ -302,11 +300,15 @@ class CheckRow:
     reason: str
 
 
-def check_rows(verdict: ValidationResult | dict[str, Any]) -> tuple[CheckRow, ...]:
+def check_rows(
+    verdict: ValidationResult | dict[str, Any], *, revocation_forced: bool = False
+) -> tuple[CheckRow, ...]:
     """The seven fields of a verdict (a `ValidationResult`, or its JSON as a callback
-    record carries it) with a pass mark each, using the app's acceptance rule."""
+    record carries it) with a pass mark each, by the app's acceptance rule: a failed
+    revocation check fails only when the revocation check was forced (as the record's
+    forceRevocationCheck says), as the command line and the runtime decide."""
     result = verdict if isinstance(verdict, ValidationResult) else verdict_from_json(verdict)
-    failed = set(result.failed_fields(revocation_forced=True))
+    failed = set(result.failed_fields(revocation_forced=revocation_forced))
     values = result.to_json()
     rows = []
     for name in FIELD_NAMES:
@@ -316,31 +318,6 @@ def check_rows(verdict: ValidationResult | dict[str, Any]) -> tuple[CheckRow, ..
             text = result.name_mismatch.name.replace("_", " ").lower()
         rows.append(CheckRow(name, name not in failed, text, result.reasons.get(name, "")))
     return tuple(rows)
-
-
-def refused_certificate(record: CallbackRecord) -> str:
-    """If `record` is a ValidateServerCertificate call that refused the server, one
-    sentence naming the failed check(s) and their reasons; else "".
-
-    The runtime's disconnect reason (HANDSHAKE_CONNECTION_FAILED) cannot say why the
-    client refused; the record's verdict can."""
-    if record.callback != "ValidateServerCertificate":
-        return ""
-    if record.error:
-        return f"The client's ValidateServerCertificate refused the server: {record.error}."
-    data = record.outputs.get("validationResultOut")
-    if not isinstance(data, dict):
-        return ""
-    verdict = verdict_from_json(data)
-    forced = record.inputs.get("forceRevocationCheck") is True
-    failed = verdict.failed_fields(revocation_forced=forced)
-    if not failed:
-        return ""
-    checks = "; ".join(
-        f"{name} ({verdict.reasons[name]})" if verdict.reasons.get(name) else name
-        for name in failed
-    )
-    return f"The client refused the server's certificate: failed {checks}."
 
 
 def verdict_from_json(data: dict[str, Any]) -> ValidationResult:
@@ -437,23 +414,6 @@ def create_test_pki(
 TofuAsk = Callable[["TofuQuestion"], bool]
 RecordSink = Callable[[CallbackRecord], None]
 
-# What the window calls each setting of app.endpoint.providers (its field labels).
-FIELD_LABELS = {
-    "store_path": "Certificate store",
-    "key_path": "Key (PEM pair)",
-    "passphrase": "Passphrase",
-    "subject_name": "Subject name",
-    "shared_secrets": "Accepted tokens",
-    "jwt_key_path": "JWT key / JWKS",
-    "jwt_settings": "JWT settings",
-    "token": "Token",
-    "ca_file": "CA file",
-    "pins": "Pinned thumbprint",
-    "known_hosts": "Known hosts",
-    "trust_on_first_use": "Trust on first use",
-    "policy": "Client policy",
-}
-
 
 def server_auth_settings(server: ServerSettings) -> ServerAuthSettings:
     """The server panel's fields; the token check is one kind or the other."""
@@ -505,12 +465,14 @@ def callback_providers(settings: EndpointSettings, ask: TofuAsk) -> dict[str, An
 @contextlib.contextmanager
 def _in_field_terms() -> Iterator[None]:
     """Settings errors name the window's fields."""
+    from app.endpoint.failure import WINDOW
     from app.endpoint.providers import SettingsError
+    from app.endpoint.session import ConfigError
 
     try:
         yield
-    except SettingsError as exc:
-        raise exc.named(FIELD_LABELS) from None
+    except (SettingsError, ConfigError) as exc:
+        raise WINDOW.input_error(exc) from None
 
 
 # --- runtime and session ------------------------------------------------------------------
@@ -572,17 +534,18 @@ def session_config_for(settings: EndpointSettings) -> Any:
     from app.endpoint.session import SessionConfig
 
     listen = settings.mode == "listen"
-    return SessionConfig(
-        mode=settings.mode,
-        host="" if listen else settings.host,
-        port=settings.port,
-        transport_port=settings.transport_port,
-        listen_interface=(settings.listen_interface or ALL_INTERFACES) if listen else "",
-        secure=settings.secure,
-        role=settings.role,
-        realm=settings.server.realm,
-        perform_system_validation=settings.client.system_validation,
-    )
+    with _in_field_terms():
+        return SessionConfig(
+            mode=settings.mode,
+            host="" if listen else settings.host,
+            port=settings.port,
+            transport_port=settings.transport_port,
+            listen_interface=(settings.listen_interface or ALL_INTERFACES) if listen else "",
+            secure=settings.secure,
+            role=settings.role,
+            realm=settings.server.realm,
+            perform_system_validation=settings.client.system_validation,
+        )
 
 
 def open_session(
@@ -607,13 +570,6 @@ def open_session(
         runtime.close()
         raise
     return session, description
-
-
-def listens_again(event: Any, *, connected: bool, once: bool, stop_requested: bool) -> bool:
-    """`app.endpoint.events.listens_again`: the listener's rule, the command line's."""
-    from app.endpoint.events import listens_again as rule
-
-    return rule(event, connected=connected, once=once, stop_requested=stop_requested)
 
 
 def is_clean_disconnect(reason: int) -> bool:
@@ -649,16 +605,8 @@ def share_info(
     )
 
 
-def reason_text(reason: int) -> tuple[str, str, str]:
-    """(spec name, explanation, fix) of a disconnect reason."""
-    from app.remoting.reasons import explain
-
-    text = explain(reason)
-    return text.spec_name, text.explanation, text.fix
-
-
 def default_known_hosts() -> str:
-    return str(Path.home() / ".config" / "holoremote" / "known_hosts")
+    return str(defaults.known_hosts_file())
 
 
 # --- data channels (the Session tab) ------------------------------------------------
@@ -690,6 +638,8 @@ async def run_link_test(
 
 
 async def send_file(hub: Any, channel_id: int, path: str) -> Any:
+    from pathlib import Path
+
     from app.endpoint.link_test import send_file as send
 
     return await send(hub, channel_id, Path(path))

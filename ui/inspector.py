@@ -228,6 +228,8 @@ class ChainInspector(QWidget):
         infos: Sequence[CertificateInfo],
         verdict: ValidationResult | dict[str, Any] | None,
         title: str,
+        *,
+        revocation_forced: bool = False,
     ) -> None:
         self.title_label.setText(title)
         self.message_label.hide()
@@ -258,16 +260,21 @@ class ChainInspector(QWidget):
             self.leaf_label.hide()
             self._show_thumbprints(None)
             self.qr_label.clear()
-        self.show_verdict(verdict)
+        self.show_verdict(verdict, revocation_forced=revocation_forced)
 
-    def show_verdict(self, verdict: ValidationResult | dict[str, Any] | None) -> None:
+    def show_verdict(
+        self,
+        verdict: ValidationResult | dict[str, Any] | None,
+        *,
+        revocation_forced: bool = False,
+    ) -> None:
         self.checks_model.removeRows(0, self.checks_model.rowCount())
         self._rows = ()
         if verdict is None:
             self.warnings_label.hide()
             self.failed_label.hide()
             return
-        self._rows = check_rows(verdict)
+        self._rows = check_rows(verdict, revocation_forced=revocation_forced)
         for row in self._rows:
             tooltip = f"{row.name}: {'passed' if row.passed else 'FAILED'}. {row.reason}".strip()
             mark = _item(PASS_MARK if row.passed else FAIL_MARK, tooltip)

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import __version__
+from app import __version__, defaults
 from ui import engine
 from ui.dialogs import CreateTestPkiDialog, VerifyChainDialog
 from ui.endpoint import STORE_FILTER, EndpointWidget
@@ -33,6 +33,7 @@ from ui.session_tab import SessionTab
 from ui.settings import REMEMBER_SECRETS_KEY, forget_secrets, load_secrets, save_secrets
 from ui.timeline_view import TimelineWidget
 from ui.tofu import TofuPrompter
+from ui.waterfall import WaterfallWidget
 
 WINDOW_GEOMETRY_KEY = "window/geometry"
 # The size the window opens at when nothing (usable) was saved, and the smallest
@@ -82,7 +83,12 @@ class RecordsToInspector:
         title = f"Chain presented by {host} ({len(infos)} certificate(s))"
         if record.error:
             title += f"; the callback refused: {record.error}"
-        self.inspector.show_chain(infos, verdict if isinstance(verdict, dict) else None, title)
+        self.inspector.show_chain(
+            infos,
+            verdict if isinstance(verdict, dict) else None,
+            title,
+            revocation_forced=record.inputs.get("forceRevocationCheck") is True,
+        )
 
 
 class MainWindow(QMainWindow):
@@ -98,7 +104,9 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setObjectName("mainWindow")
         self.setWindowTitle("holoremote: secure Holographic Remoting")
-        self.settings_store = settings or QSettings("holoremote", "holoremote")
+        self.settings_store = settings or QSettings(
+            str(defaults.window_settings_file()), QSettings.Format.IniFormat
+        )
         self._secret_store = secret_store
         self.jobs = Jobs(self)
         self.tofu = TofuPrompter(self)
@@ -107,7 +115,10 @@ class MainWindow(QMainWindow):
         self.inspector = ChainInspector()
         self.tabs = QTabWidget()
         self.tabs.setObjectName("mainTabs")
+        self.waterfall = WaterfallWidget()
+        self.waterfall.setObjectName("waterfall")
         self.tabs.addTab(self.timeline, "Callback timeline")
+        self.tabs.addTab(self.waterfall, "Handshake waterfall")
         self.tabs.addTab(self.inspector, "Certificate chain")
         self.session_tab = SessionTab(
             self.endpoint.controller, lambda: self.endpoint.settings().role
@@ -134,6 +145,8 @@ class MainWindow(QMainWindow):
         self.chains = RecordsToInspector(self.jobs, self.inspector)
         self.endpoint.recordsArrived.connect(self.timeline.add_records)
         self.endpoint.eventArrived.connect(self.timeline.add_event)
+        self.endpoint.eventArrived.connect(self.waterfall.add_event)
+        self.endpoint.recordsArrived.connect(self.waterfall.add_records)
         self.endpoint.recordsArrived.connect(self.chains.records)
         self.endpoint.statusChanged.connect(self._update_status)
         self.timeline.chainSelected.connect(self.chains.record)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app import defaults
 from app.endpoint.callbacks import (
     CertificateValidator,
     ServerCertificateProvider,
@@ -34,7 +35,7 @@ from app.endpoint.callbacks import (
     fixed_token,
 )
 from app.errors import HoloremoteError, InputError
-from app.remoting.builtin.options import DEFAULT_HANDSHAKE_TIMEOUT_S, BuiltinOptions
+from app.remoting.builtin.options import BuiltinOptions
 from app.remoting.builtin.protocol import Role
 from app.security.acceptance import combine_with_runtime
 from app.security.certstore import (
@@ -482,9 +483,9 @@ def builtin_options(
     role: Role | str,
     *,
     ca_file: str | None = None,
-    handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT_S,
-    session_open_timeout: float = 10.0,
-    disconnect_wait: float = 3.0,
+    handshake_timeout: float = defaults.HANDSHAKE_TIMEOUT_S,
+    session_open_timeout: float = defaults.SESSION_OPEN_TIMEOUT_S,
+    disconnect_wait: float = defaults.DISCONNECT_WAIT_S,
 ) -> BuiltinOptions:
     """The built-in runtime's options; it trusts the CA file (when PEM) for its own
     system validation."""

@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from app import defaults
 from app.security.errors import CertificateFileError
 
 # The handshake port the Microsoft samples and `holoremote listen` use by default;
 # the endpoint a known-hosts line names when no other port is given.
-DEFAULT_REMOTING_PORT = 8265
+DEFAULT_REMOTING_PORT = defaults.DEFAULT_HANDSHAKE_PORT
 # Thousands of endpoints is far beyond a person's remoting setups; 1 MiB bounds it.
 MAX_KNOWN_HOSTS_BYTES = 1024 * 1024
 _LINE = re.compile(r"^(\S+:\d{1,5})\s+([0-9a-fA-F]{64})\s*$")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import enum
 from typing import Literal
 
+from app import defaults
+
 Role = Literal["remote", "player"]
 ROLES: tuple[Role, ...] = ("remote", "player")
 
@@ -17,8 +19,8 @@ ROLES: tuple[Role, ...] = ("remote", "player")
 PROTOCOL_VERSION = 1
 SUPPORTED_VERSIONS = frozenset({PROTOCOL_VERSION})
 
-DEFAULT_HANDSHAKE_PORT = 8265
-DEFAULT_TRANSPORT_PORT = 8266
+DEFAULT_HANDSHAKE_PORT = defaults.DEFAULT_HANDSHAKE_PORT
+DEFAULT_TRANSPORT_PORT = defaults.DEFAULT_TRANSPORT_PORT
 
 # --- handshake (HTTP/1.1 over TLS, framed by h11) ------------------------------------
 

@@ -40,6 +40,7 @@ from app.remoting.contract import (
     DataChannelError,
     DataChannelState,
     DisconnectedEvent,
+    HandshakeStage,
     ListeningEvent,
     RemotingCallError,
     RemotingEvent,
@@ -109,6 +110,9 @@ class _Reporter:
         log.info("remoting.note %s", message)
         self._runtime._note(message)
 
+    def stage(self, report: HandshakeStage) -> None:
+        self._runtime._stage(self._generation, report)
+
 
 def _check_type(struct: Any, expected: StructureType, function: str) -> None:
     if struct.type != int(expected):
@@ -140,6 +144,9 @@ class BuiltinRuntime(RemotingRuntime):
         self._changed = threading.Condition(self._lock)
         self._events: collections.deque[RemotingEvent] = collections.deque()
         self._notes: collections.deque[str] = collections.deque(maxlen=MAX_QUEUED_EVENTS)
+        self._stages: collections.deque[HandshakeStage] = collections.deque(
+            maxlen=MAX_QUEUED_EVENTS
+        )
         self._channels = ChannelTable(self.options.role)
         self._outbox = _Outbox(self)
         self._state = ConnectionState.DISCONNECTED
@@ -233,6 +240,15 @@ class BuiltinRuntime(RemotingRuntime):
     def _note(self, message: str) -> None:
         with self._changed:
             self._notes.append(message)
+
+    def _stage(self, generation: int, report: HandshakeStage) -> None:
+        """A finished handshake stage: kept for `drain_stages`, and the event pump is
+        woken so that a waterfall and a progress display follow it live."""
+        with self._changed:
+            if generation != self._generation or self._closed:
+                return
+            self._stages.append(report)
+            self._changed.notify_all()
 
     def _on_data(self, message: DataReceived | ChannelFrame) -> None:
         """A data-channel frame from the peer (on the loop)."""
@@ -480,7 +496,9 @@ class BuiltinRuntime(RemotingRuntime):
     def wait_event(self, timeout: float) -> RemotingEvent | None:
         """Like `poll_event`, but waits up to `timeout` seconds for an event (or close)."""
         with self._changed:
-            self._changed.wait_for(lambda: bool(self._events) or self._closed, timeout)
+            self._changed.wait_for(
+                lambda: bool(self._events) or bool(self._stages) or self._closed, timeout
+            )
             return self._events.popleft() if self._events else None
 
     def close(self) -> None:
@@ -518,6 +536,13 @@ class BuiltinRuntime(RemotingRuntime):
         """The runtime's own words about the last disconnect (no secrets)."""
         with self._lock:
             return self._last_detail
+
+    def drain_stages(self) -> list[HandshakeStage]:
+        """The handshake stages finished since the last call, in order."""
+        with self._lock:
+            stages = list(self._stages)
+            self._stages.clear()
+            return stages
 
     def drain_notes(self) -> list[str]:
         """Things worth telling the user that are not events (refused handshakes ...)."""
