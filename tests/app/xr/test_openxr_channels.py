@@ -17,12 +17,15 @@ from collections.abc import AsyncIterator
 import pytest
 
 from app.endpoint.channels import ChannelClosedError
-from app.endpoint.events import ChannelClosed, Connected
+from app.endpoint.events import ChannelClosed, Connected, Disconnected
 from app.endpoint.session import Session
 from app.remoting import channel_calls
-from app.remoting.contract import RemotingCallError, RetrieveCapacityError
+from app.remoting.builtin import BuiltinRuntime
+from app.remoting.builtin.channels import MAX_MESSAGE_BYTES, MAX_UNRETRIEVED_BYTES
+from app.remoting.contract import DataChannelError, RemotingCallError, RetrieveCapacityError
 from app.remoting.openxr.runtime import OpenXRRuntime
 from app.xr.values import DataChannelPriority, DataChannelResult, DataChannelStatus, Result
+from tests.app.remoting.test_builtin_channels import parked_loop
 from tests.app.xr.conftest import installed
 from tests.app.xr.e2e_support import TIMEOUT, Secrets, builtin, connect_pair, make_secrets, openxr
 from tests.support.openxr_runtime.build import BuiltRuntime
@@ -164,3 +167,102 @@ def test_a_runtime_without_data_channels_answers_function_unsupported(
             assert unsupported.value.result == Result.ERROR_FUNCTION_UNSUPPORTED
 
     asyncio.run(asyncio.wait_for(scenario(), 60))
+
+
+def _engine(built: BuiltRuntime, remote: Session) -> BuiltinRuntime:
+    """The test runtime's own engine behind this session's OpenXR instance."""
+    runtime = remote.runtime
+    assert isinstance(runtime, OpenXRRuntime)
+    state = installed(built)._instances[int(runtime._instance)]
+    engine = state.backend
+    assert isinstance(engine, BuiltinRuntime)
+    return engine
+
+
+def test_pending_send_priorities_flood_and_disconnect_through_the_loader(
+    xr_runtimes: dict[str, BuiltRuntime], shared: Secrets
+) -> None:
+    built = xr_runtimes["full"]
+    trace = installed(built).trace
+
+    async def scenario() -> None:
+        async with openxr_remote(shared, built) as (remote, player):
+            runtime, engine = remote.runtime, _engine(built, remote)
+
+            def pending_then_priorities() -> tuple[int, int]:
+                with parked_loop(engine):  # nothing leaves the OpenXR end meanwhile
+                    pending = channel_calls.create(runtime, 1, DataChannelPriority.LOW)
+                    assert channel_calls.state(runtime, pending).status == (
+                        DataChannelStatus.OPEN_PENDING
+                    )
+                    with pytest.raises(RemotingCallError) as early:
+                        channel_calls.send(runtime, pending, b"early")
+                    assert early.value.result == CHANNEL_RESULTS[DataChannelResult.OPEN_PENDING]
+                return pending, 0
+
+            pending, _ = await asyncio.to_thread(pending_then_priorities)
+            await player.channels.accept(TIMEOUT)
+            low = await remote.channels.open(2, DataChannelPriority.LOW)
+            high = await remote.channels.open(3, DataChannelPriority.HIGH)
+            low_peer = await player.channels.accept(TIMEOUT)
+            high_peer = await player.channels.accept(TIMEOUT)
+
+            def queue_parked() -> int:
+                with parked_loop(engine):
+                    for index in range(6):
+                        channel_calls.send(runtime, low, bytes([index]) * MAX_MESSAGE_BYTES)
+                    channel_calls.send(runtime, high, b"urgent")
+                    return channel_calls.state(runtime, low).send_queue_size
+
+            assert await asyncio.to_thread(queue_parked) == 6 * MAX_MESSAGE_BYTES
+            order: list[str] = []
+
+            async def read(handle: int, name: str, count: int) -> None:
+                for _ in range(count):
+                    await player.channels.receive(handle, TIMEOUT)
+                    order.append(name)
+
+            await asyncio.gather(read(low_peer, "low", 6), read(high_peer, "high", 1))
+            assert order.index("high") <= 1, order
+
+            # a flood from the built-in end: the OpenXR end reads nothing, its engine
+            # closes that channel with ERROR (seen by raw type), the other goes on
+            remote.channels.manual_retrieve = True
+            flood = await player.channels.open(80)
+            await remote.channels.accept(TIMEOUT)
+            mark = remote.event_count
+            chunk = b"f" * MAX_MESSAGE_BYTES
+            for _ in range(MAX_UNRETRIEVED_BYTES // MAX_MESSAGE_BYTES + 8):
+                try:
+                    await player.channels.send(flood, chunk, paced=True)
+                except DataChannelError:
+                    break
+            closed = await remote.wait_for(
+                lambda e: isinstance(e, ChannelClosed) and e.channel_id == 80, TIMEOUT, after=mark
+            )
+            assert isinstance(closed, ChannelClosed) and closed.reason == "ERROR"
+            assert CLOSED in trace.events
+            await player.channels.send(high_peer, b"still here")
+            while not any(e.channel == high for e in remote.channels.announced):
+                remote.channels.announced_changed.clear()
+                await asyncio.wait_for(remote.channels.announced_changed.wait(), TIMEOUT)
+
+            # a disconnect closes every channel (ERROR) before the Disconnected event
+            mark = remote.event_count
+            await player.disconnect()
+            await remote.wait_for(lambda e: isinstance(e, Disconnected), TIMEOUT, after=mark)
+            tail = [e for e in remote.history[mark:] if isinstance(e, ChannelClosed | Disconnected)]
+            assert isinstance(tail[-1], Disconnected)
+            assert tail[:-1] and all(
+                isinstance(e, ChannelClosed) and e.reason == "ERROR" for e in tail[:-1]
+            )
+
+            def closed_after() -> None:
+                with pytest.raises(RemotingCallError) as late:
+                    channel_calls.send(runtime, low, b"late")
+                assert late.value.result == CHANNEL_RESULTS[DataChannelResult.CLOSED]
+                channel_calls.destroy(runtime, pending)
+
+            await asyncio.to_thread(closed_after)
+
+    asyncio.run(asyncio.wait_for(scenario(), 90))
