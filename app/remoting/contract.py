@@ -273,6 +273,16 @@ class RemotingRuntime(abc.ABC):
         """Tear down (xrDestroyInstance for OpenXR). Safe to call twice."""
 
 
+def check_retrieve_buffer(capacity: int, buffer: ctypes.Array[ctypes.c_uint8] | None) -> None:
+    """xrRetrieveRemotingDataMSFT's valid usage: a capacity needs a buffer that holds it."""
+    if capacity and (buffer is None or ctypes.sizeof(buffer) < capacity):
+        raise RemotingCallError(
+            "xrRetrieveRemotingDataMSFT",
+            Result.ERROR_VALIDATION_FAILURE,
+            "dataBytess must hold dataBytesCapacityInput bytes",
+        )
+
+
 def check(function: str, result: int, detail: str = "") -> None:
     """Raise `RemotingCallError` unless `result` is a success code."""
     if result < 0:
@@ -297,4 +307,5 @@ __all__ = [
     "Result",
     "RetrieveCapacityError",
     "check",
+    "check_retrieve_buffer",
 ]

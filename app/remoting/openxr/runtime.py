@@ -95,6 +95,7 @@ from app.remoting.contract import (
     RemotingEvent,
     RemotingRuntime,
     RetrieveCapacityError,
+    check_retrieve_buffer,
 )
 from app.remoting.openxr import manifest as manifests
 from app.remoting.openxr.errors import (
@@ -632,23 +633,13 @@ class OpenXRRuntime(RemotingRuntime):
     def create_data_channel(self, create_info: XrRemotingDataChannelCreateInfoMSFT) -> int:
         function = "xrCreateRemotingDataChannelMSFT"
         handle = XrRemotingDataChannelMSFT(0)
-        with self._lock:
-            self._check_open(function)
-            target = self._functions.get(function)
-            if target is None:
-                raise RemotingCallError(
-                    function,
-                    int(Result.ERROR_FUNCTION_UNSUPPORTED),
-                    f"OpenXR runtime '{self.runtime_name}' does not offer it",
-                )
-            result = int(
-                target(
-                    self._instance,
-                    self._system_id,
-                    ctypes.byref(create_info),
-                    ctypes.byref(handle),
-                )
-            )
+        result = self._channel_call(
+            function,
+            self._instance,
+            self._system_id,
+            ctypes.byref(create_info),
+            ctypes.byref(handle),
+        )
         self._channel_check(function, result)
         return int(handle.value)
 
@@ -686,12 +677,7 @@ class OpenXRRuntime(RemotingRuntime):
         buffer: ctypes.Array[ctypes.c_uint8] | None,
     ) -> int:
         function = "xrRetrieveRemotingDataMSFT"
-        if capacity and (buffer is None or ctypes.sizeof(buffer) < capacity):
-            raise RemotingCallError(
-                function,
-                int(Result.ERROR_VALIDATION_FAILURE),
-                "dataBytess must hold dataBytesCapacityInput bytes",
-            )
+        check_retrieve_buffer(capacity, buffer)
         count = ctypes.c_uint32(0)
         data = (
             ctypes.cast(buffer, ctypes.POINTER(ctypes.c_uint8))
