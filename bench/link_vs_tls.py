@@ -128,9 +128,9 @@ def _tls_peer(cert: str, key: str, port_queue: multiprocessing.Queue, size: int)
                 total = int(count)
                 if kind == b"U":
                     left = total
+                    sink = memoryview(bytearray(1 << 18))
                     while left:
-                        chunk = reader.read(min(left, 1 << 20))
-                        left -= len(chunk)
+                        left -= reader.readinto(sink[: min(left, len(sink))])
                     conn.sendall(b"ok\n")
                 else:
                     message = os.urandom(size)
@@ -164,8 +164,9 @@ def bare_tls(folder: Path, ca: str, up: int, down: int, size: int) -> tuple[floa
         start = time.perf_counter()
         conn.sendall(f"D {down}\n".encode())
         got = 0
+        sink = memoryview(bytearray(1 << 18))
         while got < down:
-            got += len(conn.recv(1 << 20))
+            got += conn.recv_into(sink)
         down_s = time.perf_counter() - start
     child.join(10)
     return up / up_s, down / down_s
