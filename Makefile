@@ -53,9 +53,9 @@ test: system-deps-test $(STAMP_TEST) lint typecheck pytest
 screenshots: system-deps-test $(STAMP_TEST)
 	$(PY) -m ui.screenshots docs/images
 
-bench: $(STAMP_TEST)
-	$(PY) bench/handshake.py
-	$(PY) bench/ui.py
+# One table: every figure against its baseline in the same run (docs/benchmarks.md).
+bench: system-deps-test $(STAMP_TEST)
+	$(PY) bench/run.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

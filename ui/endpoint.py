@@ -313,6 +313,17 @@ class ClientPanel(QGroupBox):
         self.allow_name_mismatch.setObjectName(f"{prefix}allowNameMismatch")
         self.allow_unverified_chain = QCheckBox("Allow unverified chain")
         self.allow_unverified_chain.setObjectName(f"{prefix}allowUnverifiedChain")
+        self.check_revocation = QCheckBox(
+            "Check revocation (CRL distribution points and OCSP over HTTP)"
+        )
+        self.check_revocation.setObjectName(f"{prefix}checkRevocation")
+        self.force_revocation_check = QCheckBox(
+            "Refuse when revocation cannot be determined (forceRevocationCheck)"
+        )
+        self.force_revocation_check.setObjectName(f"{prefix}forceRevocationCheck")
+        self.crl_files = QLineEdit()
+        self.crl_files.setObjectName(f"{prefix}crlFiles")
+        self.crl_files.setPlaceholderText("CRL files, separated by ';' (consulted offline)")
 
         self.warnings = {
             "system": _warning(
@@ -355,6 +366,9 @@ class ClientPanel(QGroupBox):
         form.addRow(self.warnings["name"])
         form.addRow(self.allow_unverified_chain)
         form.addRow(self.warnings["chain"])
+        form.addRow(self.check_revocation)
+        form.addRow(self.force_revocation_check)
+        form.addRow("CRL files", self.crl_files)
 
         self.system_validation.toggled.connect(
             lambda on: self.warnings["system"].setVisible(not on)
@@ -376,6 +390,9 @@ class ClientPanel(QGroupBox):
             ("knownHosts", self.known_hosts),
             ("allowNameMismatch", self.allow_name_mismatch),
             ("allowUnverifiedChain", self.allow_unverified_chain),
+            ("checkRevocation", self.check_revocation),
+            ("forceRevocationCheck", self.force_revocation_check),
+            ("crlFiles", self.crl_files),
         ):
             binder.add(key, widget)
         binder.add_secret("token", self.token)
@@ -390,6 +407,9 @@ class ClientPanel(QGroupBox):
             known_hosts=self.known_hosts.text().strip(),
             allow_name_mismatch=self.allow_name_mismatch.isChecked(),
             allow_unverified_chain=self.allow_unverified_chain.isChecked(),
+            check_revocation=self.check_revocation.isChecked(),
+            force_revocation_check=self.force_revocation_check.isChecked(),
+            crl_files=self.crl_files.text().strip(),
         )
 
     def active_warnings(self) -> list[str]:

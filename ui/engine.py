@@ -102,6 +102,14 @@ class ClientSettings:
     known_hosts: str = ""
     allow_name_mismatch: bool = False
     allow_unverified_chain: bool = False
+    check_revocation: bool = False
+    force_revocation_check: bool = False
+    crl_files: str = ""  # paths separated by ';'
+
+
+def crl_paths(text: str) -> tuple[str, ...]:
+    """The CRL files field: paths separated by ';', blanks ignored."""
+    return tuple(p.strip() for p in text.split(";") if p.strip())
 
 
 @dataclass(frozen=True)
@@ -446,6 +454,9 @@ def client_auth_settings(client: ClientSettings) -> ClientAuthSettings:
         trust_on_first_use=tofu,
         allow_name_mismatch=client.allow_name_mismatch,
         allow_unverified_chain=client.allow_unverified_chain,
+        check_revocation=client.check_revocation,
+        force_revocation_check=client.force_revocation_check,
+        crl_files=crl_paths(client.crl_files),
     )
 
 
@@ -490,13 +501,17 @@ def describe_runtime(choice: RuntimeChoice, runtime_json: str) -> str:
     return "automatic: built-in unless an OpenXR runtime with the extension is found"
 
 
-def builtin_options(role: str, ca_file: str = "") -> BuiltinOptions:
+def builtin_options(
+    role: str, ca_file: str = "", *, force_revocation_check: bool = False
+) -> BuiltinOptions:
     """`app.endpoint.providers.builtin_options`: the built-in runtime trusts the CA file (PEM)
-    for its own system validation."""
+    for its own system validation and sets forceRevocationCheck from the client panel."""
     from app.endpoint import providers
 
     with _in_field_terms():
-        return providers.builtin_options(role, ca_file=ca_file or None)
+        return providers.builtin_options(
+            role, ca_file=ca_file or None, force_revocation_check=force_revocation_check
+        )
 
 
 # One runtime selection at a time: a check of the combo and a session's start may run
@@ -561,8 +576,10 @@ def open_session(
 
     config = session_config_for(settings)
     providers = callback_providers(settings, ask_trust_on_first_use)
-    ca_file = settings.client.ca_file if settings.mode == "connect" else ""
-    options = builtin_options(settings.role, ca_file)
+    connecting = settings.mode == "connect"
+    ca_file = settings.client.ca_file if connecting else ""
+    forced = connecting and settings.client.force_revocation_check
+    options = builtin_options(settings.role, ca_file, force_revocation_check=forced)
     runtime, description = open_runtime(settings.runtime, settings.runtime_json, options)
     try:
         session = Session.with_callbacks(config, runtime, **providers)

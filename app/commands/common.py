@@ -240,6 +240,23 @@ def add_client_trust_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--allow-unverified-chain", action="store_true", help="escape hatch (warns)"
     )
+    parser.add_argument(
+        "--check-revocation",
+        action="store_true",
+        help="ask the CRL distribution points and OCSP responders the certificates name",
+    )
+    parser.add_argument(
+        "--force-revocation-check",
+        action="store_true",
+        help="as forceRevocationCheck: refuse a server whose revocation cannot be determined",
+    )
+    parser.add_argument(
+        "--crl",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a CRL file consulted offline (repeatable)",
+    )
 
 
 # --- secrets and files --------------------------------------------------------------------
@@ -308,6 +325,9 @@ def client_auth_settings(args: argparse.Namespace, token: str = "") -> ClientAut
             trust_on_first_use=bool(getattr(args, "trust_on_first_use", False)),
             allow_name_mismatch=args.allow_name_mismatch,
             allow_unverified_chain=args.allow_unverified_chain,
+            check_revocation=bool(getattr(args, "check_revocation", False)),
+            force_revocation_check=bool(getattr(args, "force_revocation_check", False)),
+            crl_files=tuple(getattr(args, "crl", None) or ()),
         )
     except SettingsError as exc:
         raise _in_cli_terms(exc) from None
@@ -354,6 +374,7 @@ def builtin_options(args: argparse.Namespace, *, role: str) -> BuiltinOptions:
             handshake_timeout=args.handshake_timeout,
             session_open_timeout=args.session_open_timeout,
             disconnect_wait=args.disconnect_wait,
+            force_revocation_check=bool(getattr(args, "force_revocation_check", False)),
         )
     except SettingsError as exc:
         raise _in_cli_terms(exc) from None

@@ -24,15 +24,16 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-from cryptography import x509
+from typing import TYPE_CHECKING, Any
 
 from app.errors import InputError
 from app.security.acceptance import is_acceptable
 from app.security.thumbprints import sha256_pin
 from app.xr.records import CallbackRecord
 from app.xr.validation_result import FIELD_NAMES, ValidationResult
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ COMMAND_LINE = Face(
         "pins": "--pin",
         "known_hosts": "--known-hosts",
         "trust_on_first_use": "--trust-on-first-use",
+        "crl_files": "--crl",
         "allow_name_mismatch": "--allow-name-mismatch",
         "policy": "--pin / --known-hosts / --allow-*",
         "timeouts": "--handshake-timeout / --session-open-timeout / --disconnect-wait",
@@ -108,6 +110,7 @@ WINDOW = Face(
         "pins": "Pinned thumbprint",
         "known_hosts": "Known hosts",
         "trust_on_first_use": "Trust on first use",
+        "crl_files": "CRL files",
         "allow_name_mismatch": "Allow name mismatch",
         "policy": "Client policy",
         "timeouts": "timeouts",
@@ -174,6 +177,10 @@ def refused_checks(record: CallbackRecord) -> list[str] | None:
 def _leaf(record: CallbackRecord) -> x509.Certificate | None:
     if not record.chain:
         return None
+    # Imported here, when a failure is explained: the window imports this module
+    # and is shown without the X.509 stack (docs/benchmarks.md, window start).
+    from cryptography import x509
+
     try:
         return x509.load_der_x509_certificate(record.chain[0])
     except ValueError:
@@ -183,6 +190,8 @@ def _leaf(record: CallbackRecord) -> x509.Certificate | None:
 def _names(leaf: x509.Certificate | None) -> list[str]:
     if leaf is None:
         return []
+    from cryptography import x509
+
     try:
         sans = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except (x509.ExtensionNotFound, ValueError):

@@ -26,7 +26,7 @@ import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from app.remoting.builtin import tls
+from app.remoting.builtin import event_loop, tls
 from app.remoting.builtin.channels import MAX_UNRETRIEVED_PACKETS, ChannelTable
 from app.remoting.builtin.client import Connector, SystemValidator
 from app.remoting.builtin.frames import ChannelFrame, DataReceived
@@ -171,7 +171,7 @@ class BuiltinRuntime(RemotingRuntime):
         self._callback_pool = concurrent.futures.ThreadPoolExecutor(
             CALLBACK_THREADS, thread_name_prefix="holoremote-callback"
         )
-        self._loop = asyncio.new_event_loop()
+        self._loop = event_loop.new_event_loop()
         self._thread = threading.Thread(
             target=self._run_loop, name="holoremote-builtin-runtime", daemon=True
         )
