@@ -1,12 +1,14 @@
 # make run   : create .venv, install, open the window (built-in runtime unless an OpenXR one is found)
 # make test  : create .venv with test extras, lint, type-check, run the whole suite
+# make fuzz  : the property tests with the long hypothesis profile (thousands of examples)
+# make stress-test : the whole suite 5 times back to back under CPU load (stress-ng)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: run test lint typecheck pytest system-deps-run system-deps-test screenshots bench clean
+.PHONY: run test lint typecheck pytest system-deps-run system-deps-test system-deps-stress screenshots bench clean fuzz stress-test
 
 # Serial even under `make -jN` or a MAKEFLAGS=-j from the environment: the system
 # packages (python3-venv among them) must be in before the venv is made.
@@ -35,6 +37,9 @@ system-deps-run:
 system-deps-test:
 	@PYTHON=$(PYTHON) scripts/system-deps.sh test
 
+system-deps-stress:
+	@PYTHON=$(PYTHON) scripts/system-deps.sh stress
+
 run: system-deps-run $(STAMP_RUN)
 	$(VENV)/bin/holoremote
 
@@ -49,6 +54,19 @@ pytest: system-deps-test $(STAMP_TEST)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
 test: system-deps-test $(STAMP_TEST) lint typecheck pytest
+
+# The property tests (tests/**/test_*properties.py) with HYPOTHESIS_PROFILE=long:
+# random (not derandomized) examples, thousands per test; each test still has a bound.
+FUZZ_TESTS := $(shell find tests -name 'test_*properties.py' | sort)
+fuzz: system-deps-test $(STAMP_TEST)
+	QT_QPA_PLATFORM=offscreen HYPOTHESIS_PROFILE=long $(PY) -m pytest -q -p no:cacheprovider \
+	  -o timeout=900 $(FUZZ_TESTS)
+
+# The whole suite STRESS_RUNS times back to back while stress-ng keeps every core busy
+# (scripts/stress-test.sh): a test that fails once under load is a bug to fix.
+STRESS_RUNS ?= 5
+stress-test: system-deps-stress $(STAMP_TEST)
+	STRESS_RUNS=$(STRESS_RUNS) PY=$(PY) scripts/stress-test.sh
 
 screenshots: system-deps-test $(STAMP_TEST)
 	$(PY) -m ui.screenshots docs/images

@@ -2,6 +2,7 @@
 # Installs the Debian packages holoremote needs that a fresh machine may lack.
 #   scripts/system-deps.sh run    libraries the Qt xcb platform plugin loads (make run)
 #   scripts/system-deps.sh test   the above, plus the peers and tools the tests drive
+#   scripts/system-deps.sh stress the test ones, plus stress-ng (make stress-test)
 # As root it runs apt-get; otherwise it prints the exact command and exits 1.
 set -euo pipefail
 
@@ -19,12 +20,15 @@ RUN_PACKAGES=(
 # Tests: gcc builds the layout probe and the test OpenXR runtime; curl and openssl are
 # interop peers; xvfb + xauth give the real xcb window a display.
 TEST_PACKAGES=(gcc libc6-dev curl openssl xvfb xauth)
+# make stress-test: stress-ng keeps the cores busy while the suite runs.
+STRESS_PACKAGES=(stress-ng)
 
 want=("${RUN_PACKAGES[@]}")
 case "${1:-run}" in
   run) ;;
   test) want+=("${TEST_PACKAGES[@]}") ;;
-  *) echo "usage: $0 run|test" >&2; exit 2 ;;
+  stress) want+=("${TEST_PACKAGES[@]}" "${STRESS_PACKAGES[@]}") ;;
+  *) echo "usage: $0 run|test|stress" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -144,6 +144,10 @@ class CertificateInfo:
     sha1: str
     pin: str
     has_private_key: bool = False
+    pem: str = ""
+    der: bytes = field(default=b"", repr=False)
+    expiry: str = ""  # "expires in N days", "expired N days ago"
+    expiry_severity: str = ""  # "ok", "warning" (under 30 days) or "error" (expired)
 
 
 @dataclass(frozen=True)
@@ -240,6 +244,7 @@ def describe_certificate(
     """Every field the security module lists for a certificate, as labelled text."""
     from cryptography.x509.oid import NameOID
 
+    from app.security import cert_extensions as extensions
     from app.security import certinfo
     from app.security import thumbprints as thumbs
 
@@ -256,6 +261,8 @@ def describe_certificate(
     subject = str(info.get("subject") or "(empty subject)")
     common = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     label = friendly_name or (str(common[0].value) if common else subject)
+    days = extensions.days_left(cert, dt.datetime.now(dt.UTC))
+    rows = rows + extensions.describe_extensions(cert)
     return CertificateInfo(
         title=f"{role}: {label}",
         subject=subject,
@@ -264,6 +271,10 @@ def describe_certificate(
         sha1=str(info.get("sha1") or thumbs.sha1_thumbprint(cert)),
         pin=thumbs.sha256_pin(cert),
         has_private_key=private_key is not None,
+        pem=extensions.to_pem(cert),
+        der=extensions.to_der(cert),
+        expiry=extensions.expiry_text(days),
+        expiry_severity=extensions.expiry_severity(days),
     )
 
 
@@ -288,6 +299,7 @@ def describe_chain(chain: Sequence[bytes]) -> tuple[CertificateInfo, ...]:
                     sha256=sha256,
                     sha1=thumbs.der_sha1(der),
                     pin=thumbs.PIN_PREFIX_SHA256 + sha256,
+                    der=der,
                 )
             )
             continue
@@ -667,3 +679,109 @@ def stream_protocol() -> Any:
     from app.endpoint import test_stream
 
     return test_stream
+
+
+# --- known hosts (Settings > Known hosts) ------------------------------------------------
+
+
+def known_host_entries(path: str) -> list[tuple[str, str]]:
+    """(host:port, SHA-256 hex) of every remembered server, sorted. Blocking."""
+    from app.security.known_hosts import load_known_hosts
+
+    return sorted(load_known_hosts(path).entries.items())
+
+
+def remove_known_host(path: str, endpoint: str) -> list[tuple[str, str]]:
+    """Forget one server (as `ssh-keygen -R`); the file is replaced atomically.
+    Returns the entries left. Blocking."""
+    from types import MappingProxyType
+
+    from app.security.known_hosts import KnownHosts, load_known_hosts
+
+    hosts = load_known_hosts(path)
+    if endpoint not in hosts.entries:
+        raise HoloremoteError(
+            f"{endpoint} is not in {path}", fix="reload the list: the file changed meanwhile"
+        )
+    kept = {name: digest for name, digest in hosts.entries.items() if name != endpoint}
+    KnownHosts(MappingProxyType(kept)).save(path)
+    return sorted(kept.items())
+
+
+def replace_known_host(path: str, endpoint: str, sha256: str) -> list[tuple[str, str]]:
+    """Remember a new certificate for a server the person checked. Blocking."""
+    from app.security.known_hosts import load_known_hosts
+
+    digest = normalize_sha256(sha256)
+    if not digest:
+        raise HoloremoteError(
+            "the new fingerprint is not a SHA-256 thumbprint",
+            fix="paste the 64 hex digits the server's owner gave you, or fetch them",
+        )
+    updated = load_known_hosts(path).with_entry(endpoint, digest)
+    updated.save(path)
+    return sorted(updated.entries.items())
+
+
+def normalize_sha256(text: str) -> str:
+    """Lower-case hex of a SHA-256 thumbprint typed any usual way (`SHA256:` prefix,
+    colons, spaces, base64 after the prefix), or "" if it is not one."""
+    from app.security.thumbprints import parse_pin
+
+    if not text.strip():
+        return ""
+    try:
+        pin = parse_pin(text)
+    except HoloremoteError:
+        return ""
+    return pin.digest.hex() if pin.algorithm == "sha256" else ""
+
+
+# How long Fetch from the server waits for the TCP connect and the TLS handshake.
+FETCH_TIMEOUT_S = 10.0
+
+
+def fetch_certificate_sha256(endpoint: str, timeout: float = FETCH_TIMEOUT_S) -> str:
+    """The SHA-256 of the certificate `host:port` presents now (as `ssh-keyscan`:
+    nothing is trusted or sent, the person compares it with what the owner says).
+    Blocking: the network."""
+    import socket
+    import ssl
+
+    from app.security.thumbprints import der_sha256
+
+    host, _, port_text = endpoint.rpartition(":")
+    host = host.strip("[]")
+    if not host or not port_text.isdigit():
+        raise HoloremoteError(f"{endpoint!r} is not host:port", fix="pick an entry of the list")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # reading the certificate, not trusting it
+    try:
+        with (
+            socket.create_connection((host, int(port_text)), timeout=timeout) as raw,
+            context.wrap_socket(raw, server_hostname=host) as tls_socket,
+        ):
+            der = tls_socket.getpeercert(binary_form=True)
+    except OSError as exc:
+        raise HoloremoteError(
+            f"could not read the certificate of {endpoint}: {exc.strerror or exc}",
+            fix="check that the server is listening there",
+        ) from None
+    if not der:
+        raise HoloremoteError(
+            f"{endpoint} presented no certificate", fix="is it a secure listener?"
+        )
+    return der_sha256(der)
+
+
+def chain_pem(infos: Sequence[CertificateInfo]) -> str:
+    """The chain (as shown, leaf first) as one PEM text."""
+    return "".join(info.pem for info in infos if info.pem)
+
+
+def write_export(path: str, data: bytes) -> None:
+    """Write an exported certificate or chain. Blocking."""
+    from pathlib import Path
+
+    Path(path).write_bytes(data)

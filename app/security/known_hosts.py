@@ -76,7 +76,15 @@ def load_known_hosts(path: str | os.PathLike[str]) -> KnownHosts:
             fix="point --known-hosts at the right file",
         )
     entries: dict[str, str] = {}
-    for number, raw in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise CertificateFileError(
+            str(file),
+            f"is not UTF-8 text (byte {exc.start}); not a known-hosts file",
+            fix="point --known-hosts at the right file",
+        ) from None
+    for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue

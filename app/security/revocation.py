@@ -69,15 +69,20 @@ class RevocationOutcome:
 
 
 def parse_crls(data: bytes) -> list[x509.CertificateRevocationList]:
-    """One DER CRL, or any number of PEM ones. Raises ValueError if none parse."""
-    if b"-----BEGIN X509 CRL-----" in data:
-        blocks = data.split(b"-----END X509 CRL-----")
-        return [
-            x509.load_pem_x509_crl(block + b"-----END X509 CRL-----")
-            for block in blocks
-            if b"-----BEGIN X509 CRL-----" in block
-        ]
-    return [x509.load_der_x509_crl(data)]
+    """One DER CRL, or any number of PEM ones. Raises ValueError if one does not parse
+    (cryptography's InvalidVersion, for a CRL with a version it does not know, is not
+    a ValueError; it is turned into one so callers catch a single type)."""
+    try:
+        if b"-----BEGIN X509 CRL-----" in data:
+            blocks = data.split(b"-----END X509 CRL-----")
+            return [
+                x509.load_pem_x509_crl(block + b"-----END X509 CRL-----")
+                for block in blocks
+                if b"-----BEGIN X509 CRL-----" in block
+            ]
+        return [x509.load_der_x509_crl(data)]
+    except x509.InvalidVersion as exc:
+        raise ValueError(f"unknown CRL version: {exc}") from None
 
 
 def crl_problems(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> list[str]:

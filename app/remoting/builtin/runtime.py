@@ -148,6 +148,9 @@ class BuiltinRuntime(RemotingRuntime):
         self._stages: collections.deque[HandshakeStage] = collections.deque(
             maxlen=MAX_QUEUED_EVENTS
         )
+        # Pending stages wake `wait_event` only for a consumer that drains them (the
+        # session's pump); anyone else would be woken for nothing, again and again.
+        self._stages_wanted = False
         self._channels = ChannelTable(self.options.role)
         self._outbox = _Outbox(self)
         self._state = ConnectionState.DISCONNECTED
@@ -498,7 +501,12 @@ class BuiltinRuntime(RemotingRuntime):
         """Like `poll_event`, but waits up to `timeout` seconds for an event (or close)."""
         with self._changed:
             self._changed.wait_for(
-                lambda: bool(self._events) or bool(self._stages) or self._closed, timeout
+                lambda: (
+                    bool(self._events)
+                    or (self._stages_wanted and bool(self._stages))
+                    or self._closed
+                ),
+                timeout,
             )
             return self._events.popleft() if self._events else None
 
@@ -541,6 +549,7 @@ class BuiltinRuntime(RemotingRuntime):
     def drain_stages(self) -> list[HandshakeStage]:
         """The handshake stages finished since the last call, in order."""
         with self._lock:
+            self._stages_wanted = True
             stages = list(self._stages)
             self._stages.clear()
             return stages
