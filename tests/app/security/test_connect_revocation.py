@@ -329,3 +329,25 @@ def test_ocsp_from_openssl_decides_a_live_connection(
     else:
         assert code == 0 and verdict["revoked"] is False, out
         assert url in str(reasons["revocationCheckFailed"])
+
+
+def test_doctor_applies_the_revocation_settings(
+    root: Made,
+    keys: dict[str, SigningKey],
+    window: dict[str, dt.datetime],
+    now: dt.datetime,
+    tmp_path: Path,
+) -> None:
+    leaf = _leaf(root, keys["leaf"], window)
+    crl_file = tmp_path / "ca.crl"
+    crl_file.write_bytes(_crl(root, [leaf.cert.serial_number], now))
+    files = _server_files(leaf, root, tmp_path)
+    with Listener("--cert-store", str(files["store"]), "--token-file", str(files["token"])) as srv:
+        port, _ = srv.ports()
+        args = ["doctor", f"{HOST}:{port}", "--ca-file", str(files["ca"]), "--json"]
+        plain = run_cli(*args)
+        checked = run_cli(*args, "--crl", str(crl_file))
+    chain = next(json.loads(line) for line in plain.stdout.splitlines() if '"chain"' in line)
+    assert chain["ok"] is True and chain["validation"]["revoked"] is False
+    chain = next(json.loads(line) for line in checked.stdout.splitlines() if '"chain"' in line)
+    assert chain["ok"] is False and chain["validation"]["revoked"] is True
