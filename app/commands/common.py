@@ -1,11 +1,12 @@
-"""What `listen`, `connect`, `demo` and `doctor` share: the options of DESIGN.md,
-their conversion into callback providers and runtime options, the runtime choice,
-and printing session events (text or one JSON object per line).
+"""What `listen`, `connect`, `demo` and `doctor` share: their options, turning the
+flags into the endpoint service's settings (`app.endpoint.service`, which decides;
+see docs/architecture.md), and printing session events (text or one JSON object per
+line).
 
 Secrets never come from argv alone: tokens from --token-file or $HOLOREMOTE_TOKEN,
 key passphrases from --key-passphrase-file or $HOLOREMOTE_KEY_PASSPHRASE.
 
-Exit status (DESIGN.md): 0 connected and closed cleanly, 2 usage or bad input (the
+Exit status (README.md): 0 connected and closed cleanly, 2 usage or bad input (the
 message names the flag or file and the fix), 3 the connection failed (the reason by
 its specification name, with explanation and fix).
 """
@@ -36,6 +37,7 @@ from app.endpoint import providers, service
 from app.endpoint.callbacks import CertificateValidator
 from app.endpoint.events import (
     CallbacksCalled,
+    CallStarted,
     ChannelClosed,
     ChannelOpened,
     Connected,
@@ -429,7 +431,7 @@ class EventPrinter:
             self.text(message)
 
     def event(self, event: SessionEvent) -> None:
-        if isinstance(event, HandshakeStage):
+        if isinstance(event, HandshakeStage | CallStarted):
             return  # the window draws these; the command line's output stays as it was
         if isinstance(event, CallbacksCalled):
             for record in event.records:

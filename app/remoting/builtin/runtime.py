@@ -34,7 +34,7 @@ from app.remoting.builtin.handshake import TokenThrottle
 from app.remoting.builtin.options import BuiltinOptions
 from app.remoting.builtin.protocol import FrameType
 from app.remoting.builtin.server import Listener
-from app.remoting.builtin.trust import RuntimeTrust
+from app.remoting.builtin.system_validation import RuntimeTrust
 from app.remoting.contract import (
     ConnectedEvent,
     DataChannelError,

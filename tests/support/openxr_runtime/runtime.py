@@ -60,6 +60,7 @@ from app.xr import channel_structs as cs
 from app.xr import invoke, limits
 from app.xr import structs as s
 from app.xr.callback_types import ServerCertificateMaterial
+from app.xr.validation_result_struct import read_verdict, write_verdict
 from app.xr.values import (
     XR_FALSE,
     XR_TRUE,
@@ -69,7 +70,6 @@ from app.xr.values import (
     Result,
     StructureType,
 )
-from app.xr.verdict_struct import read_verdict, write_verdict
 from tests.support.builtin_options import quick_options
 
 from . import core
