@@ -33,6 +33,7 @@ from ui.inspector import ChainInspector
 from ui.jobs import Jobs, run_blocking
 from ui.known_hosts_dialog import KnownHostsDialog
 from ui.secrets import NotRememberingStore, SecretStore, open_secret_store
+from ui.session_tab import SessionTab
 from ui.settings import REMEMBER_SECRETS_KEY, forget_secrets, load_secrets, save_secrets
 from ui.timeline_view import TimelineWidget
 from ui.tofu import TofuPrompter
@@ -123,6 +124,10 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.timeline, "Callback timeline")
         self.tabs.addTab(self.waterfall, "Handshake waterfall")
         self.tabs.addTab(self.inspector, "Certificate chain")
+        self.session_tab = SessionTab(
+            self.endpoint.controller, lambda: self.endpoint.settings().role
+        )
+        self.tabs.addTab(_scrolled(self.session_tab), "Session")
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.endpoint)
@@ -567,10 +572,19 @@ class MainWindow(QMainWindow):
 
     async def aclose(self) -> None:
         """Wait for sessions and jobs to end (after the window closed)."""
+        await self.session_tab.aclose()
         await self.endpoint.controller.aclose()
         if self.demo is not None:
             await self.demo.aclose()
         await self.jobs.wait_all()
+
+
+def _scrolled(widget: QWidget) -> QScrollArea:
+    """A tab's page that scrolls, so that its minimum size never widens the window."""
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setWidget(widget)
+    return scroll
 
 
 class LoopbackDemo(QWidget):
@@ -614,9 +628,21 @@ class LoopbackDemo(QWidget):
             scroll.setWidgetResizable(True)
             scroll.setWidget(end)
             ends.addWidget(scroll)
+        self.client_session = SessionTab(
+            self.client.controller, lambda: self.client.settings().role, name="client"
+        )
+        self.server_session = SessionTab(
+            self.server.controller, lambda: self.server.settings().role, name="server"
+        )
         tabs = QTabWidget()
+        tabs.setObjectName("demoTabs")
         tabs.addTab(self.timeline, "Callback timeline (both ends)")
         tabs.addTab(self.inspector, "Certificate chain")
+        self.client_session_page = _scrolled(self.client_session)
+        self.server_session_page = _scrolled(self.server_session)
+        tabs.addTab(self.client_session_page, "Remote session (sends the test stream)")
+        tabs.addTab(self.server_session_page, "Player session (shows the test stream)")
+        self.tabs = tabs
         body = QSplitter(Qt.Orientation.Vertical)
         body.addWidget(ends)
         body.addWidget(tabs)
@@ -718,6 +744,8 @@ class LoopbackDemo(QWidget):
         super().closeEvent(event)
 
     async def aclose(self) -> None:
+        await self.client_session.aclose()
+        await self.server_session.aclose()
         await self.client.controller.aclose()
         await self.server.controller.aclose()
         await self.jobs.wait_all()
