@@ -33,18 +33,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.remoting.builtin import BuiltinOptions, BuiltinRuntime  # noqa: E402
-from app.remoting.builtin.protocol import HANDSHAKE_PATH  # noqa: E402
-from app.remoting.contract import ConnectedEvent, DisconnectedEvent, ListeningEvent  # noqa: E402
-from app.security.callback_types import ServerCertificateMaterial  # noqa: E402
-from app.security.callbacks import (  # noqa: E402
+from app.endpoint.callbacks import (  # noqa: E402
     SecureConnectionCallbacks,
     fixed_server_certificate,
     fixed_token,
     system_result_validator,
 )
+from app.remoting.builtin import BuiltinOptions, BuiltinRuntime  # noqa: E402
+from app.remoting.builtin.protocol import HANDSHAKE_PATH  # noqa: E402
+from app.remoting.contract import ConnectedEvent, DisconnectedEvent, ListeningEvent  # noqa: E402
 from app.security.certstore import server_tls_material  # noqa: E402
 from app.security.testpki import create_test_pki  # noqa: E402
+from app.xr.callback_types import ServerCertificateMaterial  # noqa: E402
 from app.xr.structs import (  # noqa: E402
     XrRemotingConnectInfoMSFT,
     XrRemotingDisconnectInfoMSFT,

@@ -10,10 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from app.endpoint.events import (
+    CallbacksCalled,
+    Connected,
+    Disconnected,
+    Listening,
+    Note,
+    SessionEvent,
+    StateChanged,
+)
+from app.endpoint.session import Session
 from ui import engine
 from ui.jobs import Jobs, run_blocking
 
@@ -31,15 +40,9 @@ STATE_TEXT = {
 }
 
 
-def state_name(state: object) -> str:
-    """'connected' for ConnectionState.CONNECTED, the spec name or a plain string."""
-    if isinstance(state, engine.ConnectionState):
-        return state.name.lower()
-    text = str(getattr(state, "name", state)).lower()
-    for name in ("disconnected", "connecting", "connected", "listening"):
-        if name in text:
-            return name
-    return text
+def state_name(state: engine.ConnectionState) -> str:
+    """'connected' for ConnectionState.CONNECTED: a key of STATE_TEXT."""
+    return state.name.lower()
 
 
 class SessionController(QObject):
@@ -47,20 +50,27 @@ class SessionController(QObject):
     listening = Signal(int)  # the port actually listened on (ephemeral ports resolved)
     connected = Signal()
     disconnected = Signal(int, str, str, str)  # reason code, spec name, explanation, fix
-    record = Signal(object)  # CallbackRecord
+    records = Signal(tuple)  # tuple[CallbackRecord, ...]: one burst, in order
     note = Signal(str, str)  # level, message
     startFailed = Signal(str, str)  # message, fix
     runtimeInUse = Signal(str)
+    # Every session event except the callback records (those go out as `records`), for
+    # the timeline's event rows and the connect progress.
+    # (Not named `event`: that would hide QObject.event, through which Qt delivers
+    # every event to this object.)
+    sessionEvent = Signal(object)  # SessionEvent
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.jobs = Jobs(self)
-        self._session: Any = None
+        self._session: Session | None = None
         self._state = "idle"
         self.last_reason: tuple[int, str, str, str] | None = None
         self.listening_port: int | None = None
         self._stopping = False  # Disconnect was asked for: do not listen again
         self._mode = "connect"
+        self._once = False
+        self.sessions_served = 0  # sessions a listener had before listening again
 
     @property
     def state(self) -> str:
@@ -82,17 +92,20 @@ class SessionController(QObject):
         self.listening_port = None
         self._stopping = False
         self._mode = settings.mode
+        self._once = settings.listen_once
+        self.sessions_served = 0
         self._set_state("starting")
         self.jobs.spawn("session", self._run(settings, ask_tofu))
 
-    def disconnect(self) -> None:
+    def end(self) -> None:
+        """Disconnect (or stop listening); the outcome arrives as a signal."""
         self._stopping = True
         session = self._session
         if session is None:
             return
         self.jobs.spawn("disconnect", self._disconnect(session))
 
-    async def _disconnect(self, session: Any) -> None:
+    async def _disconnect(self, session: Session) -> None:
         await session.disconnect()
 
     async def _run(self, settings: engine.EndpointSettings, ask_tofu: engine.TofuAsk) -> None:
@@ -122,79 +135,81 @@ class SessionController(QObject):
             finally:
                 self._set_state("idle")
 
-    async def follow(self, session: Any) -> None:
+    async def follow(self, session: Session) -> None:
         """Re-emit the session's events as signals until it reports the Disconnected
         that ends it.
 
-        One attempt (or one listener's client) per session: the window starts a fresh
-        session for the next Connect / Listen. A listener that refused a client
-        (a wrong token, the same role, no common version) listens again on the same
-        ports, as `holoremote listen` does; the refusal is shown, and Disconnect ends
-        it."""
+        A listener listens again on the same ports after each session and after each
+        refused client (a wrong token, the same role, no common version), as
+        `holoremote listen` does, by the engine's rule (`engine.listens_again`):
+        not with "once", not after Disconnect, not when the listener itself cannot
+        run. The session's end is shown (a refusal as a problem, a clean end as
+        information) and the state goes back to Listening."""
         connected = False
         async for event in session.events():
-            kind = type(event).__name__
-            if kind == "Disconnected" and self._listens_again(event, connected):
-                self._report_refusal(event)
-                await session.listen_again()
-                if self._stopping:  # Disconnect was pressed while restarting
-                    await session.disconnect()
-                continue
+            if isinstance(event, Disconnected) and self._mode == "listen":
+                again = engine.listens_again(
+                    event, connected=connected, once=self._once, stop_requested=self._stopping
+                )
+                if again:
+                    self.sessionEvent.emit(event)
+                    self._report_refusal(event)
+                    if connected:
+                        self.sessions_served += 1
+                        self._set_state("starting")
+                    connected = False
+                    # "Listening on port N" again only once the ports are bound anew
+                    # (the Listening event): a client that connects earlier is refused.
+                    self.listening_port = None
+                    await session.listen_again()
+                    if self._stopping:  # Disconnect was pressed while restarting
+                        await session.disconnect()
+                    continue
             self._dispatch(event)
-            if kind == "Connected":
+            if isinstance(event, Connected):
                 connected = True
-            elif kind == "Disconnected":
+            elif isinstance(event, Disconnected):
                 break
 
-    def _listens_again(self, event: Any, connected: bool) -> bool:
-        return (
-            self._mode == "listen"
-            and not connected
-            and not self._stopping
-            and event.failed
-            and not event.listener_cannot_run
-        )
-
-    def _report_refusal(self, event: Any) -> None:
-        """A refused client: the reason goes out as a disconnect, the state stays
-        Listening."""
+    def _report_refusal(self, event: Disconnected) -> None:
+        """A refused client or an ended session: the reason goes out as a
+        disconnect, the state stays Listening."""
         code = int(event.reason)
-        spec, explanation, fix = engine.reason_text(code)
-        self.last_reason = (code, spec, event.explanation or explanation, event.fix or fix)
+        self.last_reason = (code, event.reason.spec_name, event.explanation, event.fix)
         self.disconnected.emit(*self.last_reason)
 
-    def _dispatch(self, event: object) -> None:
-        kind = type(event).__name__
-        if kind == "CallbackCalled":
-            self.record.emit(event.record)  # type: ignore[attr-defined]
-        elif kind == "StateChanged":
-            name = state_name(event.state)  # type: ignore[attr-defined]
-            # The Listening event says more than "disconnected" while waiting for a peer,
-            # and a listener's Disconnected event says whether it listens again.
-            if not (
-                name == "disconnected" and (self._state == "listening" or self._mode == "listen")
-            ):
-                self._set_state(name)
-        elif kind == "Listening":
-            self.listening_port = int(event.port)  # type: ignore[attr-defined]
-            self._set_state("listening")
-            self.listening.emit(self.listening_port)
-        elif kind == "Connected":
-            self._set_state("connected")
-            self.connected.emit()
-        elif kind == "Disconnected":
-            code = int(event.reason)  # type: ignore[attr-defined]
-            spec, explanation, fix = engine.reason_text(code)
-            explanation = getattr(event, "explanation", None) or explanation
-            detail = getattr(event, "detail", "")
-            if detail:  # the runtime's own words first: which address, which name
-                explanation = f"{detail}. {explanation}"
-            fix = getattr(event, "fix", None) or fix
-            self.last_reason = (code, spec, explanation, fix)
-            self._set_state("disconnected")
-            self.disconnected.emit(code, spec, explanation, fix)
-        elif kind == "Note":
-            self.note.emit(str(event.level), str(event.message))  # type: ignore[attr-defined]
+    def _dispatch(self, event: SessionEvent) -> None:
+        if not isinstance(event, CallbacksCalled):
+            self.sessionEvent.emit(event)
+        match event:
+            case CallbacksCalled(records=records):
+                self.records.emit(records)
+            case StateChanged(state=state):
+                name = state_name(state)
+                # The Listening event says more than "disconnected" while waiting for a
+                # peer, and a listener's Disconnected event says whether it listens again.
+                if not (
+                    name == "disconnected"
+                    and (self._state == "listening" or self._mode == "listen")
+                ):
+                    self._set_state(name)
+            case Listening(port=port):
+                self.listening_port = port
+                self._set_state("listening")
+                self.listening.emit(port)
+            case Connected():
+                self._set_state("connected")
+                self.connected.emit()
+            case Disconnected():
+                code = int(event.reason)
+                explanation = event.explanation
+                if event.detail:  # the runtime's own words first: which address, which name
+                    explanation = f"{event.detail}. {explanation}"
+                self.last_reason = (code, event.reason.spec_name, explanation, event.fix)
+                self._set_state("disconnected")
+                self.disconnected.emit(*self.last_reason)
+            case Note(level=level, message=message):
+                self.note.emit(level, message)
 
     async def aclose(self) -> None:
         session = self._session

@@ -94,11 +94,11 @@ class CreateTestPkiDialog(QDialog):
         results.addWidget(self.qr_label)
         layout.addLayout(results)
         layout.addLayout(buttons)
-        self.create_button.clicked.connect(self.create)
+        self.create_button.clicked.connect(self.create_files)
         self.use_button.clicked.connect(self._use)
         self.files: engine.TestPkiFiles | None = None
 
-    def create(self) -> None:
+    def create_files(self) -> None:
         self.create_button.setEnabled(False)
         self.result_text.setPlainText("Creating\u2026")
         self.jobs.spawn("create test PKI", self._create())

@@ -7,6 +7,8 @@ runs through `ui.engine` off the UI thread.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QIcon
 from PySide6.QtWidgets import (
@@ -29,6 +31,7 @@ from ui import engine
 from ui.controller import STATE_TEXT, SessionController
 from ui.jobs import Jobs, run_blocking
 from ui.settings import FieldBinder
+from ui.share_panel import SharePanel, machine_addresses
 from ui.tofu import TofuPrompter
 
 STORE_FILTER = "Certificate stores (*.pfx *.p12 *.pem *.crt *.cer *.der);;All files (*)"
@@ -43,6 +46,10 @@ def path_row(
     row = QHBoxLayout()
     button = QPushButton("Browse\u2026")
     button.setObjectName(f"{edit.objectName()}Browse")
+    # Five "Browse…" buttons must not sound the same to a screen reader.
+    button.setAccessibleName(f"Browse for {caption}")
+    if not edit.accessibleName():
+        edit.setAccessibleName(caption)
 
     def browse() -> None:
         if directory:
@@ -398,9 +405,9 @@ class ClientPanel(QGroupBox):
         if path:
             self.load_token_file(path)
 
-    async def _set_token_from(self, function: object, *args: str) -> None:
+    async def _set_token_from(self, function: Callable[..., str], *args: str) -> None:
         try:
-            token = await run_blocking(function, *args)  # type: ignore[arg-type]
+            token = await run_blocking(function, *args)
         except Exception as exc:  # noqa: BLE001 - shown under the field
             message, fix = engine.explain_error(exc)
             self.token_status.setText(message + (f" ({fix})" if fix else ""))
@@ -415,7 +422,8 @@ class ClientPanel(QGroupBox):
 class EndpointWidget(QWidget):
     """Connection fields + server and client panels + buttons + this end's status."""
 
-    recordArrived = Signal(object)  # CallbackRecord
+    recordsArrived = Signal(tuple)  # tuple[CallbackRecord, ...]: one burst, in order
+    eventArrived = Signal(object)  # a session event other than callback records
     statusChanged = Signal(str, str)  # state text, detail (reason, explanation, fix)
 
     def __init__(
@@ -450,16 +458,44 @@ class EndpointWidget(QWidget):
         self.host = QLineEdit("127.0.0.1")
         self.host.setObjectName(f"{prefix}host")
         self.host_label = QLabel("Host")
+        self.host.setAccessibleName("Host")
+        # The listener's own field: switching modes never carries a client's host
+        # name into it. All interfaces by default, as `holoremote listen`.
+        self.listen_interface = QLineEdit(engine.ALL_INTERFACES)
+        self.listen_interface.setObjectName(f"{prefix}listenInterface")
+        self.listen_interface.setAccessibleName("Listen on interface")
+        self.listen_interface.setToolTip(
+            "The address to listen on: 0.0.0.0 for all interfaces, 127.0.0.1 for this machine only"
+        )
+        self.all_interfaces_button = QPushButton("All interfaces")
+        self.all_interfaces_button.setObjectName(f"{prefix}allInterfaces")
+        self.all_interfaces_button.clicked.connect(
+            lambda: self.listen_interface.setText(engine.ALL_INTERFACES)
+        )
+        self.loopback_button = QPushButton("Loopback only")
+        self.loopback_button.setObjectName(f"{prefix}loopbackOnly")
+        self.loopback_button.clicked.connect(
+            lambda: self.listen_interface.setText(engine.LOOPBACK_INTERFACE)
+        )
+        self.listen_interface_label = QLabel("Listen on")
+        self.listen_once = QCheckBox("Stop after one session")
+        self.listen_once.setObjectName(f"{prefix}listenOnce")
+        self.listen_once.setToolTip(
+            "Without this the listener listens again after each session, as Microsoft's "
+            "Holographic Remoting Player does"
+        )
         self.port = QSpinBox()
         self.port.setObjectName(f"{prefix}port")
         self.port.setRange(0, 65535)
         self.port.setValue(engine.DEFAULT_HANDSHAKE_PORT)
         self.port.setSpecialValueText("any free port")
+        self.port.setAccessibleName("Handshake port")
         self.transport_port = QSpinBox()
         self.transport_port.setObjectName(f"{prefix}transportPort")
         self.transport_port.setRange(0, 65535)
         self.transport_port.setValue(engine.DEFAULT_TRANSPORT_PORT)
         self.transport_port.setSpecialValueText("any free port")
+        self.transport_port.setAccessibleName("Transport port")
         self.secure = QCheckBox("Secure (TLS, certificate and token)")
         self.secure.setObjectName(f"{prefix}secure")
         self.secure.setChecked(True)
@@ -492,15 +528,31 @@ class EndpointWidget(QWidget):
 
         self.server_panel = ServerPanel(prefix)
         self.client_panel = ClientPanel(prefix)
+        self.share_panel = SharePanel(prefix)
+        self.share_panel.hide()
+        self.role.setAccessibleName("Role")
+        self.mode.setAccessibleName("Mode")
+        self.runtime_choice.setAccessibleName("Runtime")
+        self.runtime_json.setAccessibleName("OpenXR runtime manifest")
 
         connection = QGroupBox("Connection")
         form = QFormLayout(connection)
         form.addRow("Role", self.role)
         form.addRow("Mode", self.mode)
         form.addRow(self.host_label, self.host)
+        interface_row = QHBoxLayout()
+        interface_row.addWidget(self.listen_interface, 1)
+        interface_row.addWidget(self.all_interfaces_button)
+        interface_row.addWidget(self.loopback_button)
+        self._interface_row = QWidget()
+        self._interface_row.setLayout(interface_row)
+        interface_row.setContentsMargins(0, 0, 0, 0)
+        form.addRow(self.listen_interface_label, self._interface_row)
+        self._form = form
         form.addRow("Handshake port", self.port)
         form.addRow("Transport port", self.transport_port)
         form.addRow(self.secure)
+        form.addRow(self.listen_once)
         runtime_row = QHBoxLayout()
         runtime_row.addWidget(self.runtime_choice)
         runtime_row.addLayout(path_row(self.runtime_json, "OpenXR runtime manifest", "*.json"), 1)
@@ -519,6 +571,7 @@ class EndpointWidget(QWidget):
         layout.addWidget(self.client_panel)
         layout.addLayout(buttons)
         layout.addWidget(self.reason_label)
+        layout.addWidget(self.share_panel)
         layout.addStretch(1)
 
         self.binder = FieldBinder(name or "endpoint")
@@ -526,6 +579,8 @@ class EndpointWidget(QWidget):
             ("role", self.role),
             ("mode", self.mode),
             ("host", self.host),
+            ("listenInterface", self.listen_interface),
+            ("listenOnce", self.listen_once),
             ("port", self.port),
             ("transportPort", self.transport_port),
             ("secure", self.secure),
@@ -537,21 +592,25 @@ class EndpointWidget(QWidget):
         self.client_panel.bind(self.binder)
 
         self.mode.currentIndexChanged.connect(self._mode_changed)
+        # A problem found with one file says nothing about another.
+        self.server_panel.store_path.textChanged.connect(self.clear_problem)
+        self.client_panel.ca_file.textChanged.connect(self.clear_problem)
         self.secure.toggled.connect(self._mode_changed)
         self.runtime_choice.currentIndexChanged.connect(self.check_runtime)
         self.runtime_json.textChanged.connect(self._runtime_changed)
         self.runtime_json.editingFinished.connect(self.check_runtime)
         self.connect_button.clicked.connect(self.start)
         self.listen_button.clicked.connect(self.start)
-        self.disconnect_button.clicked.connect(self.controller.disconnect)
+        self.disconnect_button.clicked.connect(self.controller.end)
         c = self.controller
         c.stateChanged.connect(self._state_changed)
         c.listening.connect(self._listening)
         c.disconnected.connect(self._disconnected)
         c.startFailed.connect(self._start_failed)
         c.runtimeInUse.connect(self._runtime_in_use)
-        c.record.connect(self.recordArrived)
-        c.record.connect(self._record)
+        c.records.connect(self.recordsArrived)
+        c.sessionEvent.connect(self.eventArrived)
+        c.records.connect(self._records)
         self._mode_changed()
         self._runtime_changed()
         self._state_changed("idle")
@@ -560,13 +619,15 @@ class EndpointWidget(QWidget):
 
     @property
     def is_listen(self) -> bool:
-        return self.mode.currentData() == "listen"
+        return bool(self.mode.currentData() == "listen")
 
     def settings(self) -> engine.EndpointSettings:
         return engine.EndpointSettings(
             role="player" if self.role.currentData() == "player" else "remote",
             mode="listen" if self.is_listen else "connect",
             host=self.host.text().strip(),
+            listen_interface=self.listen_interface.text().strip() or engine.ALL_INTERFACES,
+            listen_once=self.listen_once.isChecked(),
             port=self.port.value(),
             transport_port=self.transport_port.value(),
             secure=self.secure.isChecked(),
@@ -594,17 +655,19 @@ class EndpointWidget(QWidget):
         self._runtime_checks += 1  # the session's own answer replaces any check under way
         self.controller.start(self.settings(), self.tofu.ask_user)
 
-    def disconnect(self) -> None:
-        self.controller.disconnect()
+    def end(self) -> None:
+        """The Disconnect button."""
+        self.controller.end()
 
     # --- reactions ---------------------------------------------------------------------
 
     def _mode_changed(self, *_args: object) -> None:
         listen = self.is_listen
-        self.host_label.setText("Listen on" if listen else "Host")
-        self.host.setToolTip(
-            "Interface to listen on (0.0.0.0 for all)" if listen else "Host name or IP address"
-        )
+        self.host.setToolTip("Host name or IP address of the listener")
+        self._form.setRowVisible(self.host, not listen)
+        self._form.setRowVisible(self._interface_row, listen)
+        self.listen_once.setVisible(listen)
+        self.clear_problem()
         self.server_panel.setVisible(listen)
         self.client_panel.setVisible(not listen)
         self.connect_button.setVisible(not listen)
@@ -621,7 +684,7 @@ class EndpointWidget(QWidget):
             )
 
     def check_runtime(self, *_args: object) -> None:
-        """Ask `app.remoting.selection` (off the UI thread) which runtime this choice
+        """Ask `app.endpoint.runtime_choice` (off the UI thread) which runtime this choice
         gives; "In use" shows its sentence, the status bar its error and fix."""
         if self.controller.active:
             return
@@ -636,7 +699,9 @@ class EndpointWidget(QWidget):
             ),
         )
 
-    async def _check_runtime(self, number: int, choice: str, runtime_json: str, role: str) -> None:
+    async def _check_runtime(
+        self, number: int, choice: engine.RuntimeChoice, runtime_json: str, role: str
+    ) -> None:
         try:
             text = await run_blocking(engine.check_runtime, choice, runtime_json, role)
         except Exception as exc:  # noqa: BLE001 - shown in "In use" and the status bar
@@ -671,8 +736,21 @@ class EndpointWidget(QWidget):
         for widget in (self.connect_button, self.listen_button):
             widget.setEnabled(not active)
         self.disconnect_button.setEnabled(active)
-        for widget in (self.role, self.mode, self.host, self.port, self.transport_port):
-            widget.setEnabled(not active)
+        fields: tuple[QWidget, ...] = (
+            self.role,
+            self.mode,
+            self.host,
+            self.port,
+            self.transport_port,
+            self.listen_interface,
+            self.all_interfaces_button,
+            self.loopback_button,
+            self.listen_once,
+        )
+        for field_widget in fields:
+            field_widget.setEnabled(not active)
+        if state in ("idle", "disconnected"):
+            self.share_panel.hide()
         self.secure.setEnabled(not active)
         self.runtime_choice.setEnabled(not active)
         self.runtime_json.setEnabled(not active)
@@ -686,20 +764,39 @@ class EndpointWidget(QWidget):
         """Listening (again, after a refused client: its reason stays shown)."""
         self.state_label.setText(f"Listening on port {port}")
         self.statusChanged.emit(self.state_label.text(), self._problem_detail())
+        settings = self.settings()
+        self.jobs.spawn("share", self._share(settings, port))
+
+    async def _share(self, settings: engine.EndpointSettings, port: int) -> None:
+        """Fill the Share panel: the pin of the certificate served (read off the UI
+        thread), the addresses, the connect line."""
+        pin = ""
+        if settings.secure:
+            served = await run_blocking(engine.served_certificate, settings.server)
+            pin = served.pin
+        if self.controller.state != "listening" or self.controller.listening_port != port:
+            return  # stopped (or moved) meanwhile
+        info = engine.share_info(
+            settings.listen_interface, port, pin, settings.role, machine_addresses()
+        )
+        self.share_panel.show_listener(info)
+        self.share_panel.show()
 
     def _disconnected(self, code: int, spec: str, explanation: str, fix: str) -> None:
-        if code in (
-            int(engine.DisconnectReason.NONE),
-            int(engine.DisconnectReason.DISCONNECT_REQUEST),
-        ):
+        if code == int(engine.DisconnectReason.PEER_DISCONNECT_REQUEST):
+            # The peer ended the session: information, not an error.
+            self._failure = None
+            self.show_information("The other end closed the session", explanation)
+            return
+        if engine.is_clean_disconnect(code):
             self.reason_label.hide()
-            self.statusChanged.emit(STATE_TEXT["disconnected"], "")
+            self.statusChanged.emit(self.state_label.text(), "")
             return
         self._failure = (code, spec, explanation, fix)
         self._show_failure()
 
-    def _record(self, record: engine.CallbackRecord) -> None:
-        refused = engine.refused_certificate(record)
+    def _records(self, records: tuple[engine.CallbackRecord, ...]) -> None:
+        refused = next((text for text in map(engine.refused_certificate, records) if text), "")
         if refused:
             self._refused_certificate = refused
             if self._failure is not None and self.reason_label.isVisible():
@@ -717,11 +814,34 @@ class EndpointWidget(QWidget):
     def _start_failed(self, message: str, fix: str) -> None:
         self.show_problem("Could not start", message, fix)
 
+    def show_information(self, title: str, explanation: str) -> None:
+        """A clean end (the peer's request): said in the information style."""
+        self.reason_label.setText(f"<b>{title}</b><br>{explanation}")
+        set_severity(self.reason_label, "info")
+        self.reason_label.show()
+        self._problem = f"{title}: {explanation}"
+        self.statusChanged.emit(self.state_label.text(), self._problem)
+
+    def clear_problem(self) -> None:
+        """Forget the last attempt's problem (the mode or a file changed: it no
+        longer applies)."""
+        if self.controller.active:
+            return
+        self.reason_label.hide()
+        self.reason_label.clear()
+        self._problem = ""
+        self._failure = None
+        self._refused_certificate = ""
+        self.share_panel.clear()
+        self.share_panel.hide()
+        self.statusChanged.emit(self.state_label.text(), "")
+
     def show_problem(self, title: str, explanation: str, fix: str) -> None:
         text = f"<b>{title}</b><br>{explanation}"
         if fix:
             text += f"<br><i>Fix:</i> {fix}"
         self.reason_label.setText(text)
+        set_severity(self.reason_label, "error")
         self.reason_label.show()
         self._problem = f"{title}: {explanation}" + (f" Fix: {fix}" if fix else "")
         self.statusChanged.emit(self.state_label.text(), self._problem)

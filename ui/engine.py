@@ -5,7 +5,7 @@ window makes into `app` is listed here, with plain-value inputs and outputs the
 widgets can show. Functions here may block (files, crypto, keyring, the OpenXR
 loader); callers run them with `ui.jobs.run_blocking`, never on the UI thread.
 
-The callback providers are `app.providers`', as for the command line, from the
+The callback providers are `app.endpoint.providers`', as for the command line, from the
 window's fields instead of its flags: see "callback providers" below. Heavy `app`
 modules are imported inside the functions that need them, so that opening the
 window stays fast.
@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from app.errors import HoloremoteError
-from app.security.records import CALLBACK_NAMES, CallbackRecord
-from app.security.verdict import FIELD_NAMES, ValidationResult
+from app.xr.records import CALLBACK_NAMES, CallbackRecord
+from app.xr.validation_result import FIELD_NAMES, ValidationResult
 from app.xr.values import (
     ConnectionState,
     DisconnectReason,
@@ -31,9 +31,10 @@ from app.xr.values import (
 )
 
 if TYPE_CHECKING:
-    from app.providers import ClientAuthSettings, ServerAuthSettings
+    from app.endpoint.providers import ClientAuthSettings, ServerAuthSettings
     from app.remoting.builtin import BuiltinOptions
     from app.remoting.contract import RemotingRuntime
+    from app.security.client_policy import TofuQuestion
 
 __all__ = [
     "CALLBACK_NAMES",
@@ -59,6 +60,8 @@ TokenMode = Literal["shared", "jwt"]
 
 DEFAULT_HANDSHAKE_PORT = 8265
 DEFAULT_TRANSPORT_PORT = 8266
+ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - a listener is meant to be reachable
+LOOPBACK_INTERFACE = "127.0.0.1"
 
 
 def explain_error(exc: BaseException) -> tuple[str, str]:
@@ -111,6 +114,10 @@ class EndpointSettings:
     port: int = DEFAULT_HANDSHAKE_PORT
     transport_port: int = DEFAULT_TRANSPORT_PORT
     secure: bool = True
+    # Listening: the interface (all of them by default, as `holoremote listen`), and
+    # whether to stop after one session instead of listening again.
+    listen_interface: str = ALL_INTERFACES
+    listen_once: bool = False
     runtime: RuntimeChoice = "auto"
     runtime_json: str = ""
     server: ServerSettings = field(default_factory=ServerSettings)
@@ -419,18 +426,18 @@ def create_test_pki(
     )
 
 
-# --- callback providers: app.providers on the window's fields --------------------------
+# --- callback providers: app.endpoint.providers on the window's fields --------------------------
 #
-# The window's fields become app.providers settings; the providers themselves (store
+# The window's fields become app.endpoint.providers settings; the providers themselves (store
 # loading, subject selection, token checks, system validation, the client policy,
 # known hosts) are the command line's, so both front ends accept and refuse the same
 # settings. Errors name the window's fields.
 
 # app.security.client_policy.AskUser: called off the UI thread with a TofuQuestion.
-TofuAsk = Callable[[Any], bool]
+TofuAsk = Callable[["TofuQuestion"], bool]
 RecordSink = Callable[[CallbackRecord], None]
 
-# What the window calls each setting of app.providers (its field labels).
+# What the window calls each setting of app.endpoint.providers (its field labels).
 FIELD_LABELS = {
     "store_path": "Certificate store",
     "key_path": "Key (PEM pair)",
@@ -450,7 +457,7 @@ FIELD_LABELS = {
 
 def server_auth_settings(server: ServerSettings) -> ServerAuthSettings:
     """The server panel's fields; the token check is one kind or the other."""
-    from app.providers import ServerAuthSettings
+    from app.endpoint.providers import ServerAuthSettings
 
     jwt = server.token_mode == "jwt"  # noqa: S105 - a mode name
     return ServerAuthSettings(
@@ -468,7 +475,7 @@ def server_auth_settings(server: ServerSettings) -> ServerAuthSettings:
 def client_auth_settings(client: ClientSettings) -> ClientAuthSettings:
     """The client panel's fields; the known-hosts file is used only with trust on
     first use (the window asks the person)."""
-    from app.providers import ClientAuthSettings
+    from app.endpoint.providers import ClientAuthSettings
 
     tofu = client.trust_on_first_use
     return ClientAuthSettings(
@@ -484,7 +491,7 @@ def client_auth_settings(client: ClientSettings) -> ClientAuthSettings:
 
 def callback_providers(settings: EndpointSettings, ask: TofuAsk) -> dict[str, Any]:
     """`SecureConnectionCallbacks` keyword arguments for the side this end plays."""
-    from app import providers
+    from app.endpoint import providers
 
     if not settings.secure:
         return {}
@@ -492,60 +499,13 @@ def callback_providers(settings: EndpointSettings, ask: TofuAsk) -> dict[str, An
         if settings.mode == "listen":
             return providers.server_providers(server_auth_settings(settings.server))
         client = client_auth_settings(settings.client)
-        chains = ChainsSeen()
-        kwargs = providers.client_providers(client, settings.port, ask=chains.asking(ask))
-        kwargs["certificate_validator"] = chains.watching(kwargs["certificate_validator"])
-        return kwargs
-
-
-@dataclass(frozen=True)
-class TofuQuestionWithChain:
-    """The client policy's TofuQuestion (endpoint, sha256, sha1, system_result) and
-    the chain the server presented, for the dialog."""
-
-    question: Any
-    chain: tuple[bytes, ...]
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "question":  # not set yet (copying): no recursion
-            raise AttributeError(name)
-        return getattr(self.question, name)
-
-
-class ChainsSeen:
-    """The policy's question carries the leaf's thumbprint, not the chain: remember
-    each chain the validator is given (by its leaf's SHA-256, for this session) so
-    the trust-on-first-use dialog can show it."""
-
-    def __init__(self) -> None:
-        self._chains: dict[str, tuple[bytes, ...]] = {}
-        self._lock = threading.Lock()
-
-    def watching(self, validator: Callable[[Any], Any]) -> Callable[[Any], Any]:
-        from app.security.thumbprints import der_sha256
-
-        def validate(request: Any) -> Any:
-            chain = tuple(request.chain)
-            if chain:
-                with self._lock:
-                    self._chains[der_sha256(chain[0])] = chain
-            return validator(request)
-
-        return validate
-
-    def asking(self, ask: TofuAsk) -> TofuAsk:
-        def ask_with_chain(question: Any) -> bool:
-            with self._lock:
-                chain = self._chains.get(str(question.sha256), ())
-            return ask(TofuQuestionWithChain(question, chain))
-
-        return ask_with_chain
+        return providers.client_providers(client, settings.port, ask=ask)
 
 
 @contextlib.contextmanager
 def _in_field_terms() -> Iterator[None]:
     """Settings errors name the window's fields."""
-    from app.providers import SettingsError
+    from app.endpoint.providers import SettingsError
 
     try:
         yield
@@ -569,9 +529,9 @@ def describe_runtime(choice: RuntimeChoice, runtime_json: str) -> str:
 
 
 def builtin_options(role: str, ca_file: str = "") -> BuiltinOptions:
-    """`app.providers.builtin_options`: the built-in runtime trusts the CA file (PEM)
+    """`app.endpoint.providers.builtin_options`: the built-in runtime trusts the CA file (PEM)
     for its own system validation."""
-    from app import providers
+    from app.endpoint import providers
 
     with _in_field_terms():
         return providers.builtin_options(role, ca_file=ca_file or None)
@@ -586,11 +546,11 @@ _RUNTIME_SELECTION = threading.Lock()
 def open_runtime(
     choice: RuntimeChoice, runtime_json: str, options: Any
 ) -> tuple[RemotingRuntime, str]:
-    """`app.remoting.selection.create_runtime`: the runtime and the sentence saying
+    """`app.endpoint.runtime_choice.create_runtime`: the runtime and the sentence saying
     which one and why. Blocking (the OpenXR loader); raises the selection's errors
     (missing or invalid manifest, no runtime, runtime without the extension), which
     carry the fix."""
-    from app.remoting.selection import create_runtime
+    from app.endpoint.runtime_choice import create_runtime
 
     with _RUNTIME_SELECTION:
         return create_runtime(choice, runtime_json or None, options)
@@ -599,7 +559,7 @@ def open_runtime(
 def check_runtime(choice: RuntimeChoice, runtime_json: str, role: str = "remote") -> str:
     """The sentence `open_runtime` gives for this choice, without keeping the runtime
     (the window shows it when the choice changes, before any session). Blocking."""
-    from app.remoting.selection import create_runtime
+    from app.endpoint.runtime_choice import create_runtime
 
     with _RUNTIME_SELECTION:
         runtime, description = create_runtime(choice, runtime_json or None, builtin_options(role))
@@ -608,8 +568,8 @@ def check_runtime(choice: RuntimeChoice, runtime_json: str, role: str = "remote"
 
 
 def session_config_for(settings: EndpointSettings) -> Any:
-    """`app.session.SessionConfig` from the window's fields."""
-    from app.session import SessionConfig
+    """`app.endpoint.session.SessionConfig` from the window's fields."""
+    from app.endpoint.session import SessionConfig
 
     listen = settings.mode == "listen"
     return SessionConfig(
@@ -617,7 +577,7 @@ def session_config_for(settings: EndpointSettings) -> Any:
         host="" if listen else settings.host,
         port=settings.port,
         transport_port=settings.transport_port,
-        listen_interface=settings.host if listen else "",
+        listen_interface=(settings.listen_interface or ALL_INTERFACES) if listen else "",
         secure=settings.secure,
         role=settings.role,
         realm=settings.server.realm,
@@ -634,7 +594,7 @@ def open_session(
     window's fields. Blocking (reads files, opens the runtime); refuses bad fields
     with the app's errors (which name the field and the fix). Returns (session,
     the sentence saying which runtime is in use)."""
-    from app.session import Session
+    from app.endpoint.session import Session
 
     config = session_config_for(settings)
     providers = callback_providers(settings, ask_trust_on_first_use)
@@ -647,6 +607,46 @@ def open_session(
         runtime.close()
         raise
     return session, description
+
+
+def listens_again(event: Any, *, connected: bool, once: bool, stop_requested: bool) -> bool:
+    """`app.endpoint.events.listens_again`: the listener's rule, the command line's."""
+    from app.endpoint.events import listens_again as rule
+
+    return rule(event, connected=connected, once=once, stop_requested=stop_requested)
+
+
+def is_clean_disconnect(reason: int) -> bool:
+    """Ended on a request (ours or the peer's): information, not an error."""
+    from app.endpoint.events import CLEAN_REASONS
+
+    return reason in {int(r) for r in CLEAN_REASONS}
+
+
+def served_certificate(server: ServerSettings) -> CertificateInfo:
+    """The certificate a listener with these fields serves (the store's entry the
+    subject name selects, as the server's own provider chooses it). Blocking."""
+    from app.security.certstore import load_certificate_store, select_server_certificate
+
+    data = _read_inputs(server.store_path, server.key_path)
+    with _in_field_terms():
+        store = load_certificate_store(data, server.passphrase or None, source=server.store_path)
+        entry = select_server_certificate(store, server.subject_name or "")
+    return describe_certificate(entry.certificate, 0, entry.friendly_name, entry.private_key)
+
+
+def share_info(
+    interface: str, port: int, pin: str, listener_role: str, machine_addresses: Sequence[str]
+) -> Any:
+    """`app.share.ShareInfo`: what the Share panel shows for this listener."""
+    from app.share import ShareInfo, reachable_addresses
+
+    return ShareInfo(
+        addresses=reachable_addresses(interface, machine_addresses),
+        port=port,
+        pin=pin,
+        listener_role=listener_role,
+    )
 
 
 def reason_text(reason: int) -> tuple[str, str, str]:

@@ -17,6 +17,7 @@ import asyncio
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, QTimer
@@ -53,7 +54,7 @@ def apply_style(app: QApplication) -> None:
 class _FirstPaint(QObject):
     """Calls back once the watched widget has painted for the first time."""
 
-    def __init__(self, widget: QWidget, callback: object) -> None:
+    def __init__(self, widget: QWidget, callback: Callable[[], None]) -> None:
         super().__init__(widget)
         self._callback = callback
         self._done = False
@@ -63,7 +64,7 @@ class _FirstPaint(QObject):
         if not self._done and event.type() == QEvent.Type.Paint:
             self._done = True
             # After this paint has finished, not inside it.
-            QTimer.singleShot(0, self._callback)  # type: ignore[arg-type]
+            QTimer.singleShot(0, self._callback)
         return False
 
 

@@ -99,7 +99,6 @@ async def render(out_dir: Path) -> None:
         )
         await _until(lambda: demo.timeline.model.rowCount() >= 4, "the four callbacks")
         await asyncio.sleep(0.3)
-        demo.timeline.flush()
         _save(demo, out_dir / "connected-timeline.png")
         demo.stop()
         window.close()

@@ -12,10 +12,10 @@ record arrives.
 
 from __future__ import annotations
 
-import collections
 import json
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import (
@@ -26,40 +26,80 @@ from PySide6.QtCore import (
     QRegularExpression,
     QSortFilterProxyModel,
     Qt,
-    QTimer,
-    Signal,
 )
 from PySide6.QtGui import QBrush, QColor
 
+from app.outcomes import (
+    SIZE_QUERY_REASON,
+    Classified,
+    Outcome,
+    classify_record,
+    event_is_failure,
+    event_title,
+)
 from ui.engine import CallbackRecord, Result, verdict_from_json
+from ui.outcome_style import is_dark, outcome_icon, styles
 
-COLUMNS = ("Time", "Side", "Callback", "Summary", "Result", "Duration")
-TIME, SIDE, CALLBACK, SUMMARY, RESULT, DURATION = range(len(COLUMNS))
+COLUMNS = ("Time", "Side", "Callback / event", "Outcome", "Summary", "Result", "Duration")
+TIME, SIDE, CALLBACK, OUTCOME, SUMMARY, RESULT, DURATION = range(len(COLUMNS))
 
-# One flush per 40 ms is 25 updates a second: smooth to the eye, and at 10,000
-# records/s only ~400 rows per insert, which a QTableView absorbs in well under a frame.
-FLUSH_INTERVAL_MS = 40
 # Rows kept before the oldest are dropped (in one batch). 200,000 rows of records is
 # ~100 MiB at most; a long-running listener must not grow without bound.
 MAX_ROWS = 200_000
-# Custom role: the CallbackRecord behind a row.
+# Custom roles: the row's value (a CallbackRecord or an EventRow) and its Outcome.
 RECORD_ROLE = Qt.ItemDataRole.UserRole + 1
+OUTCOME_ROLE = Qt.ItemDataRole.UserRole + 2
 
 _DISPLAY = Qt.ItemDataRole.DisplayRole
 _TOOLTIP = Qt.ItemDataRole.ToolTipRole
 _FOREGROUND = Qt.ItemDataRole.ForegroundRole
+_DECORATION = Qt.ItemDataRole.DecorationRole
+_ACCESSIBLE = Qt.ItemDataRole.AccessibleTextRole
 _ALIGN = Qt.ItemDataRole.TextAlignmentRole
 _HORIZONTAL = Qt.Orientation.Horizontal
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 _BACKGROUND = Qt.ItemDataRole.BackgroundRole
-_FAILED_BRUSH = QBrush(QColor("#b00020"))
 # XR_ERROR_SIZE_INSUFFICIENT is the normal first half of the specification's two-call
 # idiom (the runtime offers a buffer, the callback asks for a larger one, the runtime
-# calls again): shown in amber, not as a failure.
+# calls again): shown in amber as a size query, not as a failure.
 SIZE_INSUFFICIENT = int(Result.ERROR_SIZE_INSUFFICIENT)
-SIZE_QUERY_TOOLTIP = "first call of the two-call idiom: the callback asked for a larger buffer"
-_SIZE_QUERY_BRUSH = QBrush(QColor("#8a5a00"))
-_SIZE_QUERY_BACKGROUND = QBrush(QColor("#fff4d6"))
+SIZE_QUERY_TOOLTIP = SIZE_QUERY_REASON
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """A connection event (listening, connected, disconnected, a note) in the
+    timeline, stamped when the window received it."""
+
+    at: float
+    title: str
+    data: dict[str, Any]
+    failed: bool = False
+
+    @classmethod
+    def of(cls, event: Any, at: float | None = None) -> EventRow:
+        data = event.to_json() if hasattr(event, "to_json") else {}
+        return cls(
+            at=time.time() if at is None else at,
+            title=event_title(event),
+            data=dict(data),
+            failed=event_is_failure(event),
+        )
+
+    def summary(self) -> str:
+        if "explanation" in self.data:
+            return str(self.data.get("runtimeDetail") or self.data["explanation"])
+        if "message" in self.data:
+            return str(self.data["message"])
+        if "transportPort" in self.data:
+            return f"transport port {self.data['transportPort']}"
+        return ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.data, "at": self.at}
+
+
+Row = CallbackRecord | EventRow
 
 
 def format_time(started_at: float) -> str:
@@ -67,31 +107,68 @@ def format_time(started_at: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(started_at)) + f".{millis:03d}"
 
 
+def format_local_datetime(at: float) -> str:
+    """The local date and time a person reads, with the zone."""
+    millis = int(at * 1000) % 1000
+    stamp = time.localtime(at)
+    return (
+        time.strftime("%Y-%m-%d %H:%M:%S", stamp) + f".{millis:03d} " + time.strftime("%Z", stamp)
+    )
+
+
 def format_duration(seconds: float) -> str:
     millis = seconds * 1000
     return f"{millis:.2f} ms" if millis < 1000 else f"{seconds:.2f} s"
 
 
+def classify(row: Row) -> Classified:
+    if isinstance(row, EventRow):
+        return Classified(Outcome.EVENT, row.summary())
+    return classify_record(row)
+
+
 class TimelineModel(QAbstractTableModel):
-    """Rows are `CallbackRecord`s in arrival order."""
+    """Rows are `CallbackRecord`s and `EventRow`s in arrival order, each with the
+    outcome `app.outcomes` gives it (computed once, when the row arrives)."""
 
     def __init__(self, parent: QObject | None = None, *, max_rows: int = MAX_ROWS) -> None:
         super().__init__(parent)
-        self._records: list[CallbackRecord] = []
+        self._rows: list[Row] = []
+        self._outcomes: list[Classified] = []
         self._max_rows = max_rows
+        self.set_dark(is_dark())
+
+    def set_dark(self, dark: bool) -> None:
+        """Colours for the light or the dark palette."""
+        self._dark = dark
+        self._styles = styles(dark)
+        self._fg = {o: QBrush(QColor(s.foreground)) for o, s in self._styles.items()}
+        self._bg = {
+            o: QBrush(QColor(s.background)) if s.background else None
+            for o, s in self._styles.items()
+        }
+        if self._rows:
+            self.dataChanged.emit(
+                self.index(0, 0), self.index(len(self._rows) - 1, len(COLUMNS) - 1)
+            )
 
     # --- Qt model interface (called per visible cell: keep it lean) -----------------
 
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._records)
+        return 0 if parent.isValid() else len(self._rows)
 
     def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(COLUMNS)
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = _DISPLAY) -> Any:
-        record = self._records[index.row()]
+        row = index.row()
+        record = self._rows[row]
         column = index.column()
         if role == _DISPLAY:
+            if column == OUTCOME:
+                return self._outcomes[row].outcome.label
+            if isinstance(record, EventRow):
+                return self._event_cell(record, column)
             if column == CALLBACK:
                 return record.callback
             if column == TIME:
@@ -107,19 +184,50 @@ class TimelineModel(QAbstractTableModel):
             return None
         if role == RECORD_ROLE:
             return record
+        if role == OUTCOME_ROLE:
+            return self._outcomes[row].outcome
         if role == _FOREGROUND:
-            if record.result >= 0:
+            outcome = self._outcomes[row].outcome
+            if outcome is Outcome.SUCCESS and column != OUTCOME:
                 return None
-            return _SIZE_QUERY_BRUSH if record.result == SIZE_INSUFFICIENT else _FAILED_BRUSH
+            if outcome is Outcome.EVENT and isinstance(record, EventRow) and record.failed:
+                return self._fg[Outcome.RUNTIME_ERROR]
+            return self._fg[outcome]
         if role == _BACKGROUND:
-            return _SIZE_QUERY_BACKGROUND if record.result == SIZE_INSUFFICIENT else None
+            return self._bg[self._outcomes[row].outcome]
+        if role == _DECORATION and column == OUTCOME:
+            outcome = self._outcomes[row].outcome
+            if isinstance(record, EventRow) and record.failed:
+                outcome = Outcome.RUNTIME_ERROR
+            return outcome_icon(outcome, self._dark)
         if role == _TOOLTIP:
-            if record.result == SIZE_INSUFFICIENT:
+            classified = self._outcomes[row]
+            if classified.outcome is Outcome.SIZE_QUERY:
                 return SIZE_QUERY_TOOLTIP
-            return record.summary()
+            text = record.summary() if isinstance(record, CallbackRecord) else record.title
+            if classified.reason and classified.reason not in text:
+                text += f": {classified.reason}"
+            return f"{classified.outcome.label}: {text}"
+        if role == _ACCESSIBLE and column == OUTCOME:
+            classified = self._outcomes[row]
+            return classified.outcome.label + (
+                f", {classified.reason}" if classified.reason else ""
+            )
         if role == _ALIGN and column == DURATION:
             return _RIGHT
         return None
+
+    @staticmethod
+    def _event_cell(row: EventRow, column: int) -> str | None:
+        if column == TIME:
+            return format_time(row.at)
+        if column == CALLBACK:
+            return row.title
+        if column == SUMMARY:
+            return row.summary()
+        if column == SIDE:
+            return "session"
+        return ""
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY) -> Any:
         if role == _DISPLAY and orientation == _HORIZONTAL:
@@ -128,33 +236,43 @@ class TimelineModel(QAbstractTableModel):
 
     # --- feeding ------------------------------------------------------------------------
 
-    def append_records(self, records: Sequence[CallbackRecord]) -> None:
+    def append_records(self, records: Sequence[Row]) -> None:
         """Insert a batch at the end with one begin/endInsertRows."""
         if not records:
             return
-        overflow = len(self._records) + len(records) - self._max_rows
+        overflow = len(self._rows) + len(records) - self._max_rows
         if overflow > 0:
-            drop = min(overflow, len(self._records))
+            drop = min(overflow, len(self._rows))
             if drop:
                 self.beginRemoveRows(QModelIndex(), 0, drop - 1)
-                del self._records[:drop]
+                del self._rows[:drop]
+                del self._outcomes[:drop]
                 self.endRemoveRows()
             records = records[-self._max_rows :]
-        first = len(self._records)
+        outcomes = [classify(r) for r in records]
+        first = len(self._rows)
         self.beginInsertRows(QModelIndex(), first, first + len(records) - 1)
-        self._records.extend(records)
+        self._rows.extend(records)
+        self._outcomes.extend(outcomes)
         self.endInsertRows()
 
     def clear(self) -> None:
         self.beginResetModel()
-        self._records.clear()
+        self._rows.clear()
+        self._outcomes.clear()
         self.endResetModel()
 
-    def record(self, row: int) -> CallbackRecord:
-        return self._records[row]
+    def record(self, row: int) -> Row:
+        return self._rows[row]
 
-    def records(self) -> list[CallbackRecord]:
-        return list(self._records)
+    def outcome(self, row: int) -> Classified:
+        return self._outcomes[row]
+
+    def records(self) -> list[Row]:
+        return list(self._rows)
+
+    def callback_records(self) -> list[CallbackRecord]:
+        return [r for r in self._rows if isinstance(r, CallbackRecord)]
 
 
 def summarize_io(record: CallbackRecord) -> str:
@@ -172,58 +290,81 @@ def summarize_io(record: CallbackRecord) -> str:
     return "; ".join(parts)
 
 
-def record_details(record: CallbackRecord) -> str:
-    """The details pane: the whole record, inputs and outputs as masked at source."""
-    data = record.to_json()
-    data["chainCertificates"] = len(record.chain)
-    return json.dumps(data, indent=2, ensure_ascii=False, default=str)
+def row_json(row: Row, outcome: Classified | None = None) -> dict[str, Any]:
+    """One row as JSON (what Copy as JSON and the JSON-lines export write): the
+    record's or event's own JSON plus its outcome. Secrets were masked at source."""
+    classified = outcome or classify(row)
+    if isinstance(row, EventRow):
+        data: dict[str, Any] = {"kind": "event", **row.to_json()}
+    else:
+        data = {"kind": "callback", **row.to_json(), "chainCertificates": len(row.chain)}
+    data["outcome"] = classified.outcome.value
+    if classified.reason:
+        data["outcomeReason"] = classified.reason
+    return data
 
 
-class RecordBatcher(QObject):
-    """Collects records from any thread; inserts them into the model on a timer tick.
+def record_details(record: Row) -> str:
+    """The whole row as indented JSON (Copy as JSON)."""
+    return json.dumps(row_json(record), indent=2, ensure_ascii=False, default=str)
 
-    `add` only appends to a deque (thread-safe in CPython), so a runtime thread's
-    record sink or the session's event pump may call it directly."""
 
-    flushed = Signal(int)  # rows inserted in this flush
+def detail_rows(row: Row, outcome: Classified | None = None) -> list[tuple[str, str]]:
+    """The details table: one (field, value) pair per line a person reads, times in
+    local time, nested values (the verdict) one level deep."""
+    classified = outcome or classify(row)
+    lines: list[tuple[str, str]] = [("Outcome", classified.outcome.label)]
+    if classified.reason:
+        lines.append(("Why", classified.reason))
+    if isinstance(row, EventRow):
+        lines.append(("Event", row.title))
+        lines.append(("Received", format_local_datetime(row.at)))
+        for key, value in row.data.items():
+            if key != "event":
+                lines.append((key, _cell_text(value)))
+        return lines
+    lines += [
+        ("Callback", row.callback),
+        ("Side", row.side),
+        ("Started", format_local_datetime(row.started_at)),
+        ("Duration", format_duration(row.duration_s)),
+        ("Result", row.result_name),
+    ]
+    if row.error:
+        lines.append(("Error", row.error))
+    for prefix, values in (("in", row.inputs), ("out", row.outputs)):
+        for key, value in values.items():
+            if isinstance(value, dict):
+                for inner, inner_value in value.items():
+                    lines.append((f"{prefix}: {key}.{inner}", _cell_text(inner_value)))
+            else:
+                lines.append((f"{prefix}: {key}", _cell_text(value)))
+    if row.chain:
+        lines.append(("Chain", f"{len(row.chain)} certificate(s)"))
+    return lines
 
-    def __init__(
-        self,
-        model: TimelineModel,
-        parent: QObject | None = None,
-        *,
-        interval_ms: int = FLUSH_INTERVAL_MS,
-    ) -> None:
-        super().__init__(parent)
-        self._model = model
-        self._pending: collections.deque[CallbackRecord] = collections.deque()
-        self._timer = QTimer(self)
-        self._timer.setInterval(interval_ms)
-        self._timer.timeout.connect(self.flush)
-        self._timer.start()
 
-    def add(self, record: CallbackRecord) -> None:
-        self._pending.append(record)
+def _cell_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return ", ".join(_cell_text(v) for v in value) or "(none)"
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    if value is None:
+        return "(none)"
+    return str(value)
 
-    def extend(self, records: Iterable[CallbackRecord]) -> None:
-        self._pending.extend(records)
 
-    @property
-    def pending(self) -> int:
-        return len(self._pending)
-
-    def flush(self) -> None:
-        pending = self._pending
-        count = len(pending)
-        if not count:
-            return
-        batch = [pending.popleft() for _ in range(count)]
-        self._model.append_records(batch)
-        self.flushed.emit(count)
-
-    def stop(self) -> None:
-        self._timer.stop()
-        self.flush()
+def export_jsonl(rows: Iterable[Row], path: str) -> int:
+    """Write one JSON object per row (JSON lines); returns the number written.
+    Blocking: run off the UI thread."""
+    count = 0
+    with open(path, "w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row_json(row), ensure_ascii=False, default=str) + "\n")
+            count += 1
+    return count
 
 
 class CallbackFilterProxy(QSortFilterProxyModel):
@@ -243,3 +384,23 @@ class CallbackFilterProxy(QSortFilterProxyModel):
     @property
     def callback(self) -> str:
         return self._callback
+
+
+class OutcomeFilterProxy(QSortFilterProxyModel):
+    """Shows all rows, or only those of one outcome (matched on the Outcome column's
+    word, so the filtering stays in Qt's C++ code whatever the number of rows)."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.setFilterKeyColumn(OUTCOME)
+        self._outcome: Outcome | None = None
+
+    def set_outcome(self, outcome: Outcome | None) -> None:
+        """None shows every outcome."""
+        self._outcome = outcome
+        pattern = f"^{QRegularExpression.escape(outcome.label)}$" if outcome else ""
+        self.setFilterRegularExpression(QRegularExpression(pattern))
+
+    @property
+    def outcome(self) -> Outcome | None:
+        return self._outcome

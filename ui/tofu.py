@@ -14,7 +14,6 @@ import concurrent.futures
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
@@ -26,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.security.client_policy import DEFAULT_ASK_TIMEOUT_SECONDS
+from app.security.client_policy import DEFAULT_ASK_TIMEOUT_SECONDS, TofuQuestion
 from ui import engine
 
 # How long the person has to answer before the connection attempt is refused: the
@@ -123,20 +122,19 @@ class TofuPrompter(QObject):
         self._open: set[TofuDialog] = set()
         self._lock = threading.Lock()
 
-    def ask_user(self, question: Any) -> bool:
+    def ask_user(self, question: TofuQuestion) -> bool:
         """The client policy's `AskUser` (`app.security.client_policy`): called on a
-        worker thread with a TofuQuestion (endpoint, sha256, sha1, system_result),
-        with the presented `chain` when the window's engine added it."""
-        system = getattr(question, "system_result", None)
+        worker thread with a TofuQuestion (endpoint, thumbprints, the system result
+        and the chain the server presented)."""
+        system = question.system_result
         why = tuple(
-            f"{name}: {system.reasons.get(name, 'failed')}"
-            for name in (system.failed_fields() if system is not None else ())
+            f"{name}: {system.reasons.get(name, 'failed')}" for name in system.failed_fields()
         )
         return self.ask(
-            str(question.endpoint),
-            str(question.sha256),
-            tuple(getattr(question, "chain", ())),
-            sha1=str(getattr(question, "sha1", "")),
+            question.endpoint,
+            question.sha256,
+            question.chain,
+            sha1=question.sha1,
             why_untrusted=why,
         )
 

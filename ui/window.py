@@ -61,9 +61,16 @@ class RecordsToInspector:
         self.jobs = jobs
         self.inspector = inspector
 
+    def records(self, records: tuple[engine.CallbackRecord, ...]) -> None:
+        """A burst of records: the newest chain a ValidateServerCertificate received."""
+        for record in reversed(records):
+            if record.callback == "ValidateServerCertificate" and record.chain:
+                self.jobs.spawn("describe chain", self._show(record))
+                return
+
     def record(self, record: engine.CallbackRecord) -> None:
-        if record.callback == "ValidateServerCertificate" and record.chain:
-            self.jobs.spawn("describe chain", self._show(record))
+        """One record (a timeline row the person selected)."""
+        self.records((record,))
 
     async def _show(self, record: engine.CallbackRecord) -> None:
         infos = await run_blocking(engine.describe_chain, record.chain)
@@ -120,8 +127,9 @@ class MainWindow(QMainWindow):
         self.statusBar().addWidget(self.status_state)
         self.statusBar().addWidget(self.status_detail, 1)
         self.chains = RecordsToInspector(self.jobs, self.inspector)
-        self.endpoint.recordArrived.connect(self.timeline.add_record)
-        self.endpoint.recordArrived.connect(self.chains.record)
+        self.endpoint.recordsArrived.connect(self.timeline.add_records)
+        self.endpoint.eventArrived.connect(self.timeline.add_event)
+        self.endpoint.recordsArrived.connect(self.chains.records)
         self.endpoint.statusChanged.connect(self._update_status)
         self.timeline.chainSelected.connect(self.chains.record)
         self.jobs.failed.connect(self._job_failed)
@@ -411,7 +419,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_settings()
-        self.endpoint.disconnect()
+        self.endpoint.end()
         if self.demo is not None:
             self.demo.close()
         super().closeEvent(event)
@@ -422,7 +430,6 @@ class MainWindow(QMainWindow):
         if self.demo is not None:
             await self.demo.aclose()
         await self.jobs.wait_all()
-        self.timeline.batcher.stop()
 
 
 class LoopbackDemo(QWidget):
@@ -462,8 +469,9 @@ class LoopbackDemo(QWidget):
         layout.addWidget(self.status)
         layout.addWidget(body, 1)
         for end in (self.server, self.client):
-            end.recordArrived.connect(self.timeline.add_record)
-            end.recordArrived.connect(self.chains.record)
+            end.recordsArrived.connect(self.timeline.add_records)
+            end.eventArrived.connect(self.timeline.add_event)
+            end.recordsArrived.connect(self.chains.records)
         self.server.controller.listening.connect(self._server_listening)
         self.client.controller.connected.connect(self._connected)
         self.jobs.failed.connect(
@@ -507,6 +515,7 @@ class LoopbackDemo(QWidget):
         for end in (self.server, self.client):
             end.secure.setChecked(True)
             end.host.setText("127.0.0.1")
+            end.listen_interface.setText(engine.LOOPBACK_INTERFACE)
             end.port.setValue(0)
             end.transport_port.setValue(0)
         self.status.setText("Server: listening on a free port\u2026")
@@ -526,8 +535,8 @@ class LoopbackDemo(QWidget):
         )
 
     def stop(self) -> None:
-        self.client.disconnect()
-        self.server.disconnect()
+        self.client.end()
+        self.server.end()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.stop()

@@ -3,7 +3,7 @@ a reason per field, and, when it was refused, which check failed and what to do.
 
 The reasons cannot cross the C struct: `XrRemotingCertificateValidationResultMSFT`
 has seven values and no text, so a runtime's system result arrives without them.
-`app.security.verdict.combine_with_runtime` puts them back from this app's own
+`app.security.acceptance.combine_with_runtime` puts them back from this app's own
 validation of the same chain (the window does the same). `refusal_lines` turns a
 refused verdict into one line per failed check with its fix; `callback_summary` is
 the one-line summary of each callback record.
@@ -18,13 +18,10 @@ from typing import Any
 
 from cryptography import x509
 
-from app.security.records import CallbackRecord
+from app.security.acceptance import is_acceptable
 from app.security.thumbprints import sha256_pin
-from app.security.verdict import (
-    FIELD_NAMES,
-    ValidationResult,
-    is_acceptable,
-)
+from app.xr.records import CallbackRecord
+from app.xr.validation_result import FIELD_NAMES, ValidationResult
 
 
 def verdict_from_json(data: Mapping[str, Any]) -> ValidationResult:

@@ -24,33 +24,40 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from app import providers
 from app.commands._certificate_cli import PASSPHRASE_ENV, read_passphrase, report_error
 from app.commands.certificate_verdict import (
     callback_summary,
     refusal_lines,
     refused_checks,
 )
-from app.errors import HoloremoteError, InputError
-from app.providers import JWT_ALGORITHMS, ClientAuthSettings, ServerAuthSettings, SettingsError
-from app.remoting.builtin import BuiltinOptions, BuiltinRuntime
-from app.remoting.builtin.options import DEFAULT_HANDSHAKE_TIMEOUT_S
-from app.remoting.builtin.protocol import DEFAULT_HANDSHAKE_PORT, DEFAULT_TRANSPORT_PORT
-from app.remoting.contract import RemotingRuntime
-from app.security.callbacks import CertificateValidator
-from app.security.client_policy import ClientPolicy
-from app.security.tokens import DEFAULT_TOKEN_ENV, token_from_env, token_from_file
-from app.security.trust import TrustAnchors
-from app.session import DEFAULT_REALM, ConfigError, Session, SessionConfig
-from app.session_events import (
-    CallbackCalled,
+from app.endpoint import providers
+from app.endpoint.callbacks import CertificateValidator
+from app.endpoint.events import (
+    CallbacksCalled,
     Connected,
     Disconnected,
     Listening,
     Note,
     SessionEvent,
     StateChanged,
+    record_json,
 )
+from app.endpoint.providers import (
+    JWT_ALGORITHMS,
+    ClientAuthSettings,
+    ServerAuthSettings,
+    SettingsError,
+)
+from app.endpoint.session import DEFAULT_REALM, ConfigError, Session, SessionConfig
+from app.errors import HoloremoteError, InputError
+from app.remoting.builtin import BuiltinOptions, BuiltinRuntime
+from app.remoting.builtin.options import DEFAULT_HANDSHAKE_TIMEOUT_S
+from app.remoting.builtin.protocol import DEFAULT_HANDSHAKE_PORT, DEFAULT_TRANSPORT_PORT
+from app.remoting.contract import RemotingRuntime
+from app.security.client_policy import ClientPolicy
+from app.security.tokens import DEFAULT_TOKEN_ENV, token_from_env, token_from_file
+from app.security.trust import TrustAnchors
+from app.xr.records import CallbackRecord
 from app.xr.values import ConnectionState, DisconnectReason
 
 EXIT_OK = 0
@@ -240,7 +247,7 @@ def read_key_passphrase(path: str | None) -> str | None:
     return read_passphrase(path, "--key-passphrase-file")
 
 
-# What the command line calls each setting of app.providers (in messages and fixes).
+# What the command line calls each setting of app.endpoint.providers (in messages and fixes).
 CLI_NAMES = {
     "store_path": "--cert-store",
     "passphrase": "--key-passphrase-file",
@@ -319,7 +326,7 @@ def client_policy(args: argparse.Namespace) -> ClientPolicy:
 
 
 def certificate_validator(args: argparse.Namespace, port: int) -> CertificateValidator:
-    """`app.providers.certificate_validator` on the flags. The command line cannot
+    """`app.endpoint.providers.certificate_validator` on the flags. The command line cannot
     ask a person, so --trust-on-first-use is the answer given in advance."""
     try:
         return providers.certificate_validator(client_auth_settings(args), port)
@@ -357,13 +364,13 @@ def make_runtime(args: argparse.Namespace, options: BuiltinOptions) -> tuple[Rem
     """The runtime `--runtime` asks for, and a sentence saying which and why.
 
     `builtin` and (today) `auto` give the built-in runtime; `openxr` goes through
-    `app.remoting.selection.create_runtime` (issue 6) when it is present."""
+    `app.endpoint.runtime_choice.create_runtime` (issue 6) when it is present."""
     choice = getattr(args, "runtime", "auto")
     runtime_json = getattr(args, "runtime_json", None)
     if choice == "builtin" and runtime_json:
         raise UsageError("--runtime-json", "is only used with --runtime openxr or auto")
-    if choice in ("openxr", "auto") and importlib.util.find_spec("app.remoting.selection"):
-        selection = importlib.import_module("app.remoting.selection")
+    if choice in ("openxr", "auto") and importlib.util.find_spec("app.endpoint.runtime_choice"):
+        selection = importlib.import_module("app.endpoint.runtime_choice")
         try:
             result = selection.create_runtime(choice, runtime_json, options)
         except HoloremoteError as exc:
@@ -450,17 +457,12 @@ class EventPrinter:
         return f"this client refused the server's certificate ({', '.join(self._refused)})"
 
     def event(self, event: SessionEvent) -> None:
+        if isinstance(event, CallbacksCalled):
+            for record in event.records:
+                self.record(record)
+            return
         if isinstance(event, StateChanged) and event.state == ConnectionState.CONNECTING:
             self._refused, self._refusal_fixes = None, []
-        elif isinstance(event, CallbackCalled):
-            checks = refused_checks(event.record)
-            if checks is not None:
-                self._refused = checks
-                self._refusal_fixes = [
-                    line.strip().removeprefix("fix: ")
-                    for line in refusal_lines(event.record)
-                    if line.strip().startswith("fix: ")
-                ]
         if self.as_json:
             data = event.to_json()
             if isinstance(event, Disconnected) and (why := self._certificate_refusal(event)):
@@ -468,42 +470,58 @@ class EventPrinter:
                 data["failedChecks"] = list(self._refused or [])
             self.json(data)
             return
-        if isinstance(event, StateChanged):
-            self.text(f"state: {event.state.spec_name}")
-        elif isinstance(event, Listening):
-            extra = f", transport port {event.transport_port}" if event.transport_port else ""
-            self.text(f"listening: handshake port {event.port}{extra}")
-        elif isinstance(event, Connected):
-            self.text("connected")
-        elif isinstance(event, Disconnected):
-            why = self._certificate_refusal(event)
-            if why is not None:
-                self.text(f"disconnected: {event.reason.spec_name} ({int(event.reason)}): {why}")
-                for fix in self._refusal_fixes or [event.fix]:
-                    self.text(f"  fix: {fix}")
-                return
-            self.text(f"disconnected: {event.reason.spec_name} ({int(event.reason)})")
-            if event.detail:
-                self.text(f"  {event.detail}")
-            self.text(f"  {event.explanation}")
-            if event.failed:
-                self.text(f"  fix: {event.fix}")
-        elif isinstance(event, CallbackCalled):
-            record = event.record
-            summary = callback_summary(record)
-            self.text(
-                f"callback {record.callback} ({record.side}) -> {record.result_name} "
-                f"in {record.duration_s * 1000:.2f} ms"
-                + (f": {summary}" if summary else "")
-                + (f" ({record.error})" if record.error else "")
-            )
-            verdict = record.outputs.get("validationResultOut")
-            for warning in verdict.get("warnings", []) if isinstance(verdict, dict) else []:
-                self.text(f"  warning: {warning}")
-            for line in refusal_lines(record):
-                self.text(line)
-        elif isinstance(event, Note):
-            self.text(f"{event.level}: {event.message}")
+        match event:
+            case StateChanged(state=state):
+                self.text(f"state: {state.spec_name}")
+            case Listening(port=port, transport_port=transport_port):
+                extra = f", transport port {transport_port}" if transport_port else ""
+                self.text(f"listening: handshake port {port}{extra}")
+            case Connected():
+                self.text("connected")
+            case Disconnected():
+                self._disconnected(event)
+            case Note(level=level, message=message):
+                self.text(f"{level}: {message}")
+
+    def _disconnected(self, event: Disconnected) -> None:
+        why = self._certificate_refusal(event)
+        if why is not None:
+            self.text(f"disconnected: {event.reason.spec_name} ({int(event.reason)}): {why}")
+            for fix in self._refusal_fixes or [event.fix]:
+                self.text(f"  fix: {fix}")
+            return
+        self.text(f"disconnected: {event.reason.spec_name} ({int(event.reason)})")
+        if event.detail:
+            self.text(f"  {event.detail}")
+        self.text(f"  {event.explanation}")
+        if event.failed:
+            self.text(f"  fix: {event.fix}")
+
+    def record(self, record: CallbackRecord) -> None:
+        """One callback record: a line (or a JSON object) of its own."""
+        checks = refused_checks(record)
+        if checks is not None:
+            self._refused = checks
+            self._refusal_fixes = [
+                line.strip().removeprefix("fix: ")
+                for line in refusal_lines(record)
+                if line.strip().startswith("fix: ")
+            ]
+        if self.as_json:
+            self.json(record_json(record))
+            return
+        summary = callback_summary(record)
+        self.text(
+            f"callback {record.callback} ({record.side}) -> {record.result_name} "
+            f"in {record.duration_s * 1000:.2f} ms"
+            + (f": {summary}" if summary else "")
+            + (f" ({record.error})" if record.error else "")
+        )
+        verdict = record.outputs.get("validationResultOut")
+        for warning in verdict.get("warnings", []) if isinstance(verdict, dict) else []:
+            self.text(f"  warning: {warning}")
+        for line in refusal_lines(record):
+            self.text(line)
 
 
 def report_usage_error(command: str, error: HoloremoteError) -> int:

@@ -24,9 +24,9 @@ from app.commands.common import (
     print_events,
     report_usage_error,
 )
+from app.endpoint.events import Connected, Disconnected, SessionEvent
+from app.endpoint.session import Session, SessionConfig
 from app.errors import HoloremoteError
-from app.session import Session, SessionConfig
-from app.session_events import Connected, Disconnected, SessionEvent
 
 # Beyond the protocol's own timeouts, how long to wait for the runtime's verdict.
 OUTCOME_MARGIN_S = 5.0

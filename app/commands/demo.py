@@ -20,15 +20,15 @@ from app.commands.common import (
     print_events,
     report_usage_error,
 )
+from app.endpoint.callbacks import fixed_server_certificate, fixed_token, system_result_validator
+from app.endpoint.events import Connected, Disconnected, Listening
+from app.endpoint.session import Session, SessionConfig
 from app.errors import HoloremoteError
 from app.remoting.builtin import BuiltinOptions, BuiltinRuntime
-from app.security.callback_types import ServerCertificateMaterial
-from app.security.callbacks import fixed_server_certificate, fixed_token, system_result_validator
 from app.security.testpki import create_test_pki
 from app.security.token_validation import SharedSecretValidator
 from app.security.tokens import generate_shared_secret
-from app.session import Session, SessionConfig
-from app.session_events import Connected, Disconnected, Listening
+from app.xr.callback_types import ServerCertificateMaterial
 
 # Each wait of the demo; the whole run takes well under a second on loopback.
 STEP_TIMEOUT_S = 5.0

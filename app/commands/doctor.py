@@ -51,11 +51,12 @@ from app.remoting.builtin.handshake import (
 )
 from app.remoting.builtin.shell import connect_error_reason, describe_connect_error
 from app.remoting.reasons import explain
+from app.security.acceptance import is_acceptable
 from app.security.certinfo import describe_certificate
 from app.security.client_policy import apply_policy
 from app.security.system_validation import validate_server_chain
 from app.security.trust import system_anchors
-from app.security.verdict import FIELD_NAMES, is_acceptable
+from app.xr.validation_result import FIELD_NAMES
 from app.xr.values import DisconnectReason
 
 R = DisconnectReason

@@ -28,9 +28,9 @@ from app.commands.common import (
     report_usage_error,
     server_providers,
 )
+from app.endpoint.events import Connected, Disconnected, SessionEvent, listens_again
+from app.endpoint.session import Session, SessionConfig
 from app.errors import HoloremoteError
-from app.session import Session, SessionConfig
-from app.session_events import Connected, Disconnected, SessionEvent
 
 # A listener waits for clients as long as it runs; bounded only to keep every wait finite.
 FOREVER_S = 365 * 24 * 3600.0
@@ -81,7 +81,7 @@ async def serve(args: argparse.Namespace) -> int:
             if args.once:
                 status = exit_status(last, was_connected=connected)
                 return status
-            if isinstance(last, Disconnected) and not connected and last.listener_cannot_run:
+            if isinstance(last, Disconnected) and not listens_again(last, connected=connected):
                 return EXIT_CONNECTION_FAILED  # the listener itself cannot run
             mark = session.event_count
             await session.listen_again()

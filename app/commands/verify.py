@@ -31,7 +31,7 @@ from app.security.known_hosts import (
     load_known_hosts,
 )
 from app.security.thumbprints import der_sha256, parse_pin
-from app.security.verdict import FIELD_NAMES, ValidationResult
+from app.xr.validation_result import FIELD_NAMES, ValidationResult
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,6 +1,6 @@
 """The runtime contract: one interface, one method per extension function.
 
-Both runtimes implement it: the OpenXR one (`app/xr/openxr_runtime.py`, pyopenxr and
+Both runtimes implement it: the OpenXR one (`app/remoting/openxr/runtime.py`, pyopenxr and
 the Khronos loader) and the built-in one (`app/remoting/builtin/`). Methods take the
 extension's ctypes structs, exactly as the C functions do, so the session code that
 fills them is the same whichever runtime runs, and a struct that is wrong for one is
@@ -13,9 +13,14 @@ event loop.
 from __future__ import annotations
 
 import abc
+import ctypes
 from dataclasses import dataclass
 
 from app.errors import HoloremoteError
+from app.xr.channel_structs import (
+    XrRemotingDataChannelCreateInfoMSFT,
+    XrRemotingDataChannelSendDataInfoMSFT,
+)
 from app.xr.structs import (
     XrRemotingConnectInfoMSFT,
     XrRemotingDisconnectInfoMSFT,
@@ -24,7 +29,15 @@ from app.xr.structs import (
     XrRemotingSecureConnectionClientCallbacksMSFT,
     XrRemotingSecureConnectionServerCallbacksMSFT,
 )
-from app.xr.values import ConnectionState, DisconnectReason, Result, result_name
+from app.xr.values import (
+    ConnectionState,
+    DataChannelClosedReason,
+    DataChannelResult,
+    DataChannelStatus,
+    DisconnectReason,
+    Result,
+    result_name,
+)
 
 
 class RemotingCallError(HoloremoteError):
@@ -61,7 +74,69 @@ class DisconnectedEvent:
     disconnect_reason: DisconnectReason
 
 
-RemotingEvent = ListeningEvent | ConnectedEvent | DisconnectedEvent
+class DataChannelError(HoloremoteError):
+    """A data-channel function failed with one of the `XR_ERROR_REMOTING_DATA_CHANNEL_*`
+    codes. Named, not numbered: their numbers are in no source this app has (see
+    `app.xr.values.DataChannelResult`)."""
+
+    def __init__(
+        self, function: str, code: DataChannelResult, detail: str = "", *, fix: str | None = None
+    ) -> None:
+        message = f"{function} failed with {code.spec_name}"
+        if detail:
+            message += f": {detail}"
+        super().__init__(message, fix=fix)
+        self.function = function
+        self.code = code
+
+
+@dataclass(frozen=True)
+class DataChannelState:
+    """XrRemotingDataChannelStateMSFT: unsent bytes and the channel's status."""
+
+    send_queue_size: int
+    status: DataChannelStatus
+
+
+@dataclass(frozen=True)
+class DataChannelCreatedEvent:
+    """XrEventDataRemotingDataChannelCreatedMSFT: the peer created a channel."""
+
+    channel_id: int
+    channel: int
+
+
+@dataclass(frozen=True)
+class DataChannelOpenedEvent:
+    """XrEventDataRemotingDataChannelOpenedMSFT: a channel this end created is open."""
+
+    channel: int
+
+
+@dataclass(frozen=True)
+class DataChannelDataReceivedEvent:
+    """XrEventDataRemotingDataChannelDataReceivedMSFT: retrieve it by `packet_id`."""
+
+    channel: int
+    size: int
+    packet_id: int
+
+
+@dataclass(frozen=True)
+class DataChannelClosedEvent:
+    """XrEventDataRemotingDataChannelClosedMSFT; the handle stays valid until destroyed."""
+
+    channel: int
+    closed_reason: DataChannelClosedReason
+
+
+DataChannelEvent = (
+    DataChannelCreatedEvent
+    | DataChannelOpenedEvent
+    | DataChannelDataReceivedEvent
+    | DataChannelClosedEvent
+)
+RemotingEvent = ListeningEvent | ConnectedEvent | DisconnectedEvent | DataChannelEvent
 
 
 class RemotingRuntime(abc.ABC):
@@ -109,6 +184,43 @@ class RemotingRuntime(abc.ABC):
     def poll_event(self) -> RemotingEvent | None:
         """xrPollEvent, filtered to the remoting events; None when the queue is empty."""
 
+    # --- data channels (a runtime without them answers FUNCTION_UNSUPPORTED) -----------
+
+    def _unsupported(self, function: str) -> RemotingCallError:
+        return RemotingCallError(
+            function, Result.ERROR_FUNCTION_UNSUPPORTED, f"{self.display_name} has no data channels"
+        )
+
+    def create_data_channel(self, create_info: XrRemotingDataChannelCreateInfoMSFT) -> int:
+        """xrCreateRemotingDataChannelMSFT: the new channel's handle (OPEN_PENDING)."""
+        raise self._unsupported("xrCreateRemotingDataChannelMSFT")
+
+    def destroy_data_channel(self, channel: int) -> None:
+        """xrDestroyRemotingDataChannelMSFT: the handle is invalid afterwards."""
+        raise self._unsupported("xrDestroyRemotingDataChannelMSFT")
+
+    def get_data_channel_state(self, channel: int) -> DataChannelState:
+        """xrGetRemotingDataChannelStateMSFT."""
+        raise self._unsupported("xrGetRemotingDataChannelStateMSFT")
+
+    def send_remoting_data(
+        self, channel: int, send_info: XrRemotingDataChannelSendDataInfoMSFT
+    ) -> None:
+        """xrSendRemotingDataMSFT: queues the bytes `send_info` points at (copied)."""
+        raise self._unsupported("xrSendRemotingDataMSFT")
+
+    def retrieve_remoting_data(
+        self,
+        channel: int,
+        packet_id: int,
+        capacity: int,
+        buffer: ctypes.Array[ctypes.c_uint8] | None,
+    ) -> int:
+        """xrRetrieveRemotingDataMSFT, the two-call idiom: with capacity 0 (buffer may be
+        None) the packet's size; otherwise the bytes written into `buffer`. A capacity
+        below the size raises with the size needed (`required`)."""
+        raise self._unsupported("xrRetrieveRemotingDataMSFT")
+
     @abc.abstractmethod
     def close(self) -> None:
         """Tear down (xrDestroyInstance for OpenXR). Safe to call twice."""
@@ -122,6 +234,13 @@ def check(function: str, result: int, detail: str = "") -> None:
 
 __all__ = [
     "ConnectedEvent",
+    "DataChannelClosedEvent",
+    "DataChannelCreatedEvent",
+    "DataChannelDataReceivedEvent",
+    "DataChannelError",
+    "DataChannelEvent",
+    "DataChannelOpenedEvent",
+    "DataChannelState",
     "DisconnectedEvent",
     "ListeningEvent",
     "RemotingCallError",

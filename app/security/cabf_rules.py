@@ -22,10 +22,12 @@ from app.security.hostnames import common_name_problems
 MIN_RSA_BITS = 2048
 # RFC 5280 4.1.2.2: serial numbers are positive and at most 20 octets long.
 MAX_SERIAL_OCTETS = 20
-# RFC 5280 4.2.1.11 and 4.2.1.14: "Conforming CAs MUST mark this extension as
-# critical." (nameConstraints, 4.2.1.10, is left out on purpose: CA/B BR 7.1.2.10.8
-# allows it non-critical, and browsers accept that.)
+# RFC 5280 4.2.1.10, 4.2.1.11 and 4.2.1.14: "Conforming CAs MUST mark this
+# extension as critical." A name constraint that is not critical is ignored by a
+# client that does not process constraints, so the CA's restriction would not hold
+# everywhere; refused here, on every CA certificate including the trust anchor.
 MUST_BE_CRITICAL: tuple[type[x509.ExtensionType], ...] = (
+    x509.NameConstraints,
     x509.PolicyConstraints,
     x509.InhibitAnyPolicy,
 )
@@ -142,6 +144,28 @@ def _signed_by_own_key(cert: x509.Certificate) -> bool:
     return True
 
 
+def ca_key_usage_problems(
+    path: Sequence[x509.Certificate], anchors: Sequence[x509.Certificate] = ()
+) -> list[str]:
+    """RFC 5280 4.2.1.3 and CA/B BR 7.1.2.10.7: a CA certificate whose key signs
+    certificates carries keyUsage. Not applied to the trust anchor, which is trusted
+    for its name and key only (RFC 5280 6.1.1(d))."""
+    problems = []
+    for index, cert in enumerate(path[1:], start=1):
+        is_anchor = cert in anchors or index == len(path) - 1
+        if is_anchor or not _is_ca(cert):
+            continue
+        try:
+            cert.extensions.get_extension_for_class(x509.KeyUsage)
+        except x509.ExtensionNotFound:
+            problems.append(
+                f"CA certificate '{describe(cert)}' has no keyUsage extension (RFC 5280 4.2.1.3)"
+            )
+        except ValueError:
+            continue  # reported as a malformed extension
+    return problems
+
+
 def key_identifier_problems(
     path: Sequence[x509.Certificate], anchors: Sequence[x509.Certificate] = ()
 ) -> list[str]:
@@ -152,12 +176,12 @@ def key_identifier_problems(
     both are present; a self-signed root's AKI, if present, carries a keyIdentifier
     equal to its own SKI and no issuer/serial fields.
 
-    A self-signed trust anchor without SKI is accepted: the Mozilla store ships such
-    roots, and browsers take them."""
+    RFC 5280 4.2.1.2: the SKI "MUST appear in all conforming CA certificates", the
+    trust anchor included (a path to an anchor without one is refused; the key
+    identifier is how a child names its issuer key)."""
     problems: list[str] = []
     for index, cert in enumerate(path):
-        is_anchor = cert in anchors or index == len(path) - 1
-        if _is_ca(cert) and not is_anchor and _ski(cert) is None:
+        if _is_ca(cert) and _ski(cert) is None:
             problems.append(
                 f"CA certificate '{describe(cert)}' has no subjectKeyIdentifier (RFC 5280 4.2.1.2)"
             )
@@ -228,6 +252,7 @@ def certificate_problems(
         if not is_anchor:
             problems += serial_problems(cert)
     problems += key_identifier_problems(path, anchors)
+    problems += ca_key_usage_problems(path, anchors)
     if path:
         problems += common_name_problems(path[0])
     return problems

@@ -142,13 +142,16 @@ def load_certificate_store(
     *,
     source: str,
     now: dt.datetime | None = None,
+    max_certificates: int = MAX_CERTIFICATES_PER_STORE,
 ) -> CertificateStore:
     """Parse a PKCS#12, PEM or DER blob into a `CertificateStore`.
 
     `source` names the blob (a path, "the server callback") in messages. Private keys
     are matched to certificates by public key; a key that matches none is refused.
     Expired or not-yet-valid certificates give warnings, not refusals (a user may be
-    inspecting exactly that)."""
+    inspecting exactly that). `max_certificates` bounds the count; a chain to be
+    validated passes a larger bound, because an overlong chain is the validator's
+    refusal (with its reason), not unreadable input."""
     if len(data) > MAX_STORE_BYTES:
         raise _too_big(source, len(data))
     if not data.strip():
@@ -161,10 +164,10 @@ def load_certificate_store(
     else:
         _check_der_length(data, source)
         fmt, entries = _load_binary(data, secret, passphrase, source)
-    if len(entries) > MAX_CERTIFICATES_PER_STORE:
+    if len(entries) > max_certificates:
         raise CertificateFileError(
             source,
-            f"holds {len(entries)} certificates, over the limit of {MAX_CERTIFICATES_PER_STORE}",
+            f"holds {len(entries)} certificates, over the limit of {max_certificates}",
             fix="keep only the server certificate, its key and its chain in the store",
         )
     return CertificateStore(source, fmt, tuple(entries), tuple(_validity_warnings(entries, now)))
@@ -381,7 +384,14 @@ def _attach_keys(
     keys: Sequence[PrivateKeyTypes],
     source: str,
 ) -> list[StoreEntry]:
-    by_public = {public_key_der(c): i for i, c in enumerate(certs)}
+    by_public: dict[bytes, int] = {}
+    for i, c in enumerate(certs):
+        try:
+            by_public.setdefault(public_key_der(c), i)
+        except ValueError:
+            # A key cryptography cannot read (bad DER, explicit curve parameters) pairs
+            # with no private key; validation refuses such a certificate with a reason.
+            continue
     owned: dict[int, PrivateKeyTypes] = {}
     for key in keys:
         spki = key.public_key().public_bytes(

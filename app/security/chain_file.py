@@ -16,6 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from app.errors import InputError
+from app.security.acceptance import is_acceptable
 from app.security.certstore import load_certificate_store, read_bounded_file
 from app.security.client_policy import ClientPolicy, PolicyDecision, apply_policy
 from app.security.known_hosts import DEFAULT_REMOTING_PORT, KnownHosts
@@ -23,7 +24,12 @@ from app.security.revocation import RevocationOptions, parse_crls
 from app.security.revocation_fetch import http_fetcher
 from app.security.system_validation import ChainValidation, validate_server_chain
 from app.security.trust import anchors_from_file, system_anchors
-from app.security.verdict import ValidationResult, is_acceptable
+from app.xr.validation_result import ValidationResult
+
+# A chain file is what a server would present: more certificates than the validator
+# takes (`MAX_PRESENTED_CERTIFICATES`) are its refusal, with the bound as reason, not
+# unreadable input. This only bounds parsing (the file is at most 1 MiB anyway).
+MAX_CHAIN_FILE_CERTIFICATES = 1024
 
 
 @dataclass(frozen=True)
@@ -104,7 +110,9 @@ def verify_chain_file(
     Raises the security module's `InputError`s for unreadable inputs (naming the file
     and the fix); a chain that fails validation is a result, not an error."""
     data = read_bounded_file(path, what="chain file")
-    store = load_certificate_store(data, passphrase, source=path, now=at)
+    store = load_certificate_store(
+        data, passphrase, source=path, now=at, max_certificates=MAX_CHAIN_FILE_CERTIFICATES
+    )
     anchors = anchors_from_file(ca_file) if ca_file else system_anchors()
     certificates = tuple(store.certificates)
     chain = [c.public_bytes(serialization.Encoding.DER) for c in certificates]

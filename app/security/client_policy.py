@@ -21,7 +21,7 @@ from pathlib import Path
 from app.security.errors import PolicyError
 from app.security.known_hosts import KnownHosts, endpoint_key
 from app.security.thumbprints import Pin, der_sha1, der_sha256, parse_pin
-from app.security.verdict import ValidationResult
+from app.xr.validation_result import ValidationResult
 from app.xr.values import CertificateNameValidationResult as NameResult
 
 # A person needs time to read a thumbprint and decide; past this we refuse (fail
@@ -37,6 +37,8 @@ class TofuQuestion:
     sha256: str
     sha1: str
     system_result: ValidationResult
+    # The chain the server presented (DER, leaf first), so the dialog can show it.
+    chain: tuple[bytes, ...] = field(default=(), repr=False)
 
 
 AskUser = Callable[[TofuQuestion], bool]
@@ -165,7 +167,7 @@ def apply_policy(
                     f"line for {endpoint} from {policy.known_hosts}",
                 )
             )
-        question = TofuQuestion(endpoint, sha256, sha1, system)
+        question = TofuQuestion(endpoint, sha256, sha1, system, tuple(map(bytes, chain_der)))
         if user_accepts is None:
             return PolicyDecision(
                 _untrusted(system, f"first connection to {endpoint}: waiting for a decision"),
@@ -235,13 +237,40 @@ def decide(
     known_hosts: KnownHosts | None = None,
     ask: AskUser | None = None,
     ask_timeout: float = DEFAULT_ASK_TIMEOUT_SECONDS,
+    trust_on_first_use: bool = True,
 ) -> PolicyDecision:
-    """`apply_policy`, asking `ask` (in a worker thread, bounded by `ask_timeout`)
-    when TOFU meets an unknown endpoint. Without `ask`, the first use is refused."""
+    """`apply_policy`, deciding a first use (an endpoint not in the known-hosts file):
+    refused when `trust_on_first_use` is off; else `ask` is asked (in a worker
+    thread, bounded by `ask_timeout`; no answer is no), and without `ask` the setting
+    itself is the answer given in advance (the command line cannot ask). An accepted
+    first use carries a warning saying what was learned and where it was saved."""
     decision = apply_policy(system, chain_der, host, port, policy, known_hosts=known_hosts)
-    if decision.question is None:
+    question = decision.question
+    if question is None:
         return decision
-    answer = ask_with_timeout(ask, decision.question, ask_timeout) if ask else False
-    return apply_policy(
+    if not trust_on_first_use:
+        refused = apply_policy(
+            system, chain_der, host, port, policy, known_hosts=known_hosts, user_accepts=False
+        )
+        reason = (
+            f"first connection to {question.endpoint}: it is not in the known-hosts file "
+            f"{policy.known_hosts}, and trust on first use is off"
+        )
+        return PolicyDecision(
+            refused.result.with_changes(reasons={**refused.result.reasons, "trustedRoot": reason})
+        )
+    answer = ask_with_timeout(ask, question, ask_timeout) if ask is not None else True
+    decision = apply_policy(
         system, chain_der, host, port, policy, known_hosts=known_hosts, user_accepts=answer
+    )
+    if not answer:
+        return decision
+    note = (
+        f"trusted on first use: learned the certificate of {question.endpoint} "
+        f"(SHA256:{question.sha256}) and saved it to {policy.known_hosts}; later "
+        "connections must present it"
+    )
+    return PolicyDecision(
+        decision.result.with_changes(warnings=(*decision.result.warnings, note)),
+        known_hosts=decision.known_hosts,
     )

@@ -10,12 +10,15 @@ module is the stricter of the two (CN never used, no public-suffix wildcards).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass
 
+import idna
 from cryptography import x509
 from cryptography.x509.oid import NameOID
+from publicsuffixlist import PublicSuffixList
 
 from app.xr.values import CertificateNameValidationResult as NameResult
 
@@ -25,42 +28,13 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 MAX_HOST_NAME_LENGTH = 253
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
-# A small built-in list of registry-controlled / public suffixes with more than one
-# label (every single label, i.e. a TLD, is treated as a public suffix anyway). Not
-# the full Public Suffix List (that needs a download and updates): it covers the
-# common country second levels and the big shared hosting suffixes, where a
-# wildcard certificate would span many unrelated owners.
-_PUBLIC_SUFFIX_TEXT = """
-    co.uk org.uk ac.uk gov.uk me.uk net.uk ltd.uk plc.uk sch.uk nhs.uk
-    com.au net.au org.au edu.au gov.au id.au
-    co.nz org.nz net.nz govt.nz ac.nz
-    co.jp ne.jp or.jp ac.jp go.jp
-    co.kr or.kr ac.kr go.kr
-    com.cn net.cn org.cn gov.cn edu.cn
-    com.hk org.hk net.hk edu.hk gov.hk
-    com.tw org.tw net.tw edu.tw gov.tw
-    com.sg org.sg net.sg edu.sg gov.sg
-    co.in net.in org.in gov.in ac.in
-    com.br net.br org.br gov.br
-    com.mx org.mx gob.mx
-    com.ar org.ar gob.ar
-    co.za org.za gov.za ac.za
-    com.tr org.tr gov.tr
-    co.il org.il ac.il gov.il
-    com.ua org.ua gov.ua
-    com.pl net.pl org.pl
-    com.es org.es gob.es
-    co.id or.id go.id ac.id
-    com.my org.my gov.my
-    com.ph org.ph gov.ph
-    com.vn gov.vn
-    github.io gitlab.io herokuapp.com azurewebsites.net cloudapp.net
-    blob.core.windows.net trafficmanager.net appspot.com blogspot.com
-    s3.amazonaws.com cloudfront.net elasticbeanstalk.com netlify.app
-    vercel.app pages.dev workers.dev web.app firebaseapp.com fly.dev
-    onrender.com ngrok.io ngrok-free.app
-"""
-PUBLIC_SUFFIXES = frozenset(_PUBLIC_SUFFIX_TEXT.split())
+
+@functools.cache
+def _public_suffix_list() -> PublicSuffixList:
+    """The Public Suffix List the `publicsuffixlist` package ships (ICANN and private
+    sections; read once, no network at run time). An unknown TLD counts as a public
+    suffix, so a wildcard directly under it never matches."""
+    return PublicSuffixList()
 
 
 @dataclass(frozen=True)
@@ -79,7 +53,10 @@ def parse_host(host: str) -> IPAddress | str:
         return ipaddress.ip_address(text)
     except ValueError:
         pass
-    name = text.lower().removesuffix(".")
+    name = text.removesuffix(".")
+    if not name.isascii():
+        name = to_a_label(name, host)
+    name = name.lower()
     if not name or len(name) > MAX_HOST_NAME_LENGTH:
         raise ValueError(f"'{host}' is not a host name or IP address")
     if not all(_LABEL.match(label) for label in name.split(".")):
@@ -87,10 +64,24 @@ def parse_host(host: str) -> IPAddress | str:
     return name
 
 
+def to_a_label(name: str, shown: str | None = None) -> str:
+    """The A-label (punycode) form of a Unicode host name, through UTS 46 mapping
+    and IDNA 2008 (RFC 5891); certificates carry only A-labels (RFC 5280 7.2), so a
+    host typed as 'bücher.lab' is matched as 'xn--bcher-kva.lab'. Raises ValueError
+    naming the host when it is not a valid internationalised name."""
+    try:
+        return idna.encode(name, uts46=True).decode("ascii")
+    except idna.IDNAError as exc:
+        raise ValueError(
+            f"'{shown or name}' is not a valid internationalised host name ({exc})"
+        ) from None
+
+
 def is_public_suffix(domain: str) -> bool:
-    """True for a TLD (one label) or a suffix in `PUBLIC_SUFFIXES`."""
+    """True for a TLD (one label) or a public suffix of the Public Suffix List
+    (co.uk, github.io, ...), where a wildcard would span unrelated owners."""
     name = domain.lower().removesuffix(".")
-    return "." not in name or name in PUBLIC_SUFFIXES
+    return "." not in name or bool(_public_suffix_list().is_public(name))
 
 
 def san_names(cert: x509.Certificate) -> tuple[list[str], list[IPAddress]] | None:
@@ -223,11 +214,17 @@ def _cn_as_address(cn: str) -> IPAddress | None:
 
 
 def _cn_as_a_label(cn: str) -> str | None:
-    """The ASCII (A-label) form of a DNS-looking CN, lower case; None if it is not one."""
+    """The ASCII (A-label) form of a CN that is a DNS host name (at least two
+    labels, letters/digits/'-' once in A-label form), lower case; None if the CN is
+    not a host name at all ("My lab server", "EE")."""
     try:
-        return cn.encode("idna").decode("ascii").lower() if not cn.isascii() else cn.lower()
-    except UnicodeError:
+        name = cn.lower() if cn.isascii() else to_a_label(cn).lower()
+    except ValueError:
         return None
+    labels = name.split(".")
+    if len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
+        return None
+    return name
 
 
 def common_name_problems(cert: x509.Certificate) -> list[str]:
@@ -239,9 +236,11 @@ def common_name_problems(cert: x509.Certificate) -> list[str]:
     another spelling (other case, a U-label for an A-label SAN, hex/octal/zero-padded
     IPv4, upper-case or uncompressed IPv6). Such a CN is a misencoded certificate,
     and a legacy client that still reads the CN may take it for another name.
-    What is not refused: a CN unrelated to the SANs. The CN is never used as a name
-    (see `match_host`), and Chrome, Firefox, rustls/webpki and cryptography's verifier
-    ignore it entirely; refusing it would refuse chains every browser accepts."""
+    Also refused: a CN that is a host name (ASCII, A-label or U-label) or an IP
+    address that is not among the SANs. BR 7.1.4.3 allows the CN only as a copy of
+    a SAN; a CN naming another host is what a client that still reads the CN would
+    connect to. What is not refused: a CN that is not a host name at all ("My lab
+    server", "EE"); the CN is never used as a name (see `match_host`)."""
     cns = common_names(cert)
     if not cns:
         return []
@@ -267,4 +266,24 @@ def common_name_problems(cert: x509.Certificate) -> list[str]:
     label = _cn_as_a_label(cn)
     if label is not None and label in (d.lower() for d in dns):
         return [f"{why}: the SAN is written '{next(d for d in dns if d.lower() == label)}'"]
+    if address is not None and address not in ips:
+        return [_cn_not_in_sans(cn, dns, ips)]
+    if label is not None and dns and not any(_within(d.lower(), label) for d in dns):
+        return [_cn_not_in_sans(cn, dns, ips)]
     return []
+
+
+def _within(san: str, cn: str) -> bool:
+    """Whether the DNS SAN lies at or below the CN's domain ('www.lab.test' or
+    '*.lab.test' under 'lab.test'): the CN then names the zone the CA validated the
+    SANs in, the legacy 'CN = the site's domain' form, not another host."""
+    base = san[2:] if san.startswith("*.") else san
+    return base == cn or base.endswith("." + cn)
+
+
+def _cn_not_in_sans(cn: str, dns: list[str], ips: list[IPAddress]) -> str:
+    return (
+        f"the subject CN '{cn}' names a host that is not among the subjectAltNames "
+        f"({', '.join([*dns, *map(str, ips)]) or 'none'}); CA/B BR 7.1.4.3 allows the CN "
+        "only as a copy of one of them"
+    )

@@ -111,6 +111,84 @@ def crl_problems(crl: x509.CertificateRevocationList, issuer: x509.Certificate) 
     return problems
 
 
+def _distribution_point_names(cert: x509.Certificate) -> set[x509.GeneralName] | None:
+    """The full names of the certificate's CRL distribution points; None when it has
+    no CRLDistributionPoints extension."""
+    try:
+        points = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    except x509.ExtensionNotFound:
+        return None
+    except ValueError:
+        return set()
+    return {name for point in points for name in (point.full_name or [])}
+
+
+def crl_scope_problem(crl: x509.CertificateRevocationList, cert: x509.Certificate) -> str | None:
+    """Why a CRL's issuingDistributionPoint says it does not cover `cert` (RFC 5280
+    5.2.5 and 6.3.3(b)(2)), or None when it covers it. A CRL that does not cover a
+    certificate is no answer for it, neither "good" nor "revoked".
+
+    - onlyContainsUserCerts: not for a CA certificate; onlyContainsCACerts: not for
+      an end entity; onlyContainsAttributeCerts: for no public-key certificate.
+    - onlySomeReasons: a partial CRL; without the other partitions it cannot say
+      "good" (6.3.3(d)), so it is not used.
+    - indirectCRL: entries may belong to other issuers (5.3.3); not processed.
+    - a distribution point name (full name): one of the certificate's CRL
+      distribution point names must match it; a certificate without that extension
+      is covered only by a complete CRL of its issuer. A relative name is not
+      processed."""
+    try:
+        idp = crl.extensions.get_extension_for_class(x509.IssuingDistributionPoint).value
+    except x509.ExtensionNotFound:
+        return None
+    except ValueError as exc:
+        return f"the CRL's issuingDistributionPoint cannot be read ({exc})"
+    label = describe(cert)
+    try:
+        constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+        is_ca = bool(constraints.ca)
+    except (x509.ExtensionNotFound, ValueError):
+        is_ca = False
+    if idp.only_contains_user_certs and is_ca:
+        return f"the CRL covers only end-entity certificates, and '{label}' is a CA"
+    if idp.only_contains_ca_certs and not is_ca:
+        return f"the CRL covers only CA certificates, and '{label}' is not one"
+    if idp.only_contains_attribute_certs:
+        return "the CRL covers only attribute certificates"
+    if idp.only_some_reasons:
+        return (
+            "the CRL covers only some revocation reasons "
+            f"({', '.join(sorted(r.value for r in idp.only_some_reasons))}), so it cannot say "
+            f"'{label}' is not revoked"
+        )
+    if idp.indirect_crl:
+        return "the CRL is an indirect CRL, which is not processed"
+    if idp.relative_name is not None:
+        return "the CRL names its distribution point relatively, which is not processed"
+    if idp.full_name:
+        names = _distribution_point_names(cert)
+        if not names or not names.intersection(idp.full_name):
+            where = ", ".join(str(getattr(n, "value", n)) for n in idp.full_name)
+            return (
+                f"the CRL is for distribution point {where}, which is not one of "
+                f"'{label}''s CRL distribution points"
+            )
+    return None
+
+
+def _partial_crl_lists(
+    crl: x509.CertificateRevocationList, cert: x509.Certificate, at: dt.datetime
+) -> bool:
+    try:
+        idp = crl.extensions.get_extension_for_class(x509.IssuingDistributionPoint).value
+    except (x509.ExtensionNotFound, ValueError):
+        return False
+    if not idp.only_some_reasons or idp.indirect_crl:
+        return False
+    entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
+    return entry is not None and entry.revocation_date_utc <= at + FRESHNESS_LEEWAY
+
+
 def _crl_status(
     cert: x509.Certificate,
     issuer: x509.Certificate,
@@ -138,6 +216,14 @@ def _crl_status(
     problems = crl_problems(crl, issuer)
     if problems:
         notes.extend(problems)
+        return None
+    scope = crl_scope_problem(crl, cert)
+    if scope and _partial_crl_lists(crl, cert, at):
+        # A partitioned-by-reason CRL cannot say "good", but a listing in it is a
+        # revocation for that reason (RFC 5280 6.3.3(d), (i)).
+        return "revoked"
+    if scope:
+        notes.append(scope)
         return None
     if crl.last_update_utc > at + FRESHNESS_LEEWAY:
         notes.append(f"the CRL of '{describe(issuer)}' is not valid yet ({crl.last_update_utc})")

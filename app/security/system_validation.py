@@ -30,12 +30,13 @@ from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509 import verification
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from app.security.acceptance import is_acceptable
 from app.security.cabf_rules import certificate_problems, describe
 from app.security.certstore import order_chain
 from app.security.hostnames import match_host, parse_host
 from app.security.revocation import RevocationOptions, check_revocation
 from app.security.trust import TrustAnchors
-from app.security.verdict import ValidationResult, is_acceptable
+from app.xr.validation_result import ValidationResult
 from app.xr.values import CertificateNameValidationResult as NameResult
 
 # RFC 5280 puts no bound on chain length; real server chains have 2-4 certificates,
@@ -130,6 +131,17 @@ def _signature_path(
     return None
 
 
+def _strict_ca_policy() -> verification.ExtensionPolicy:
+    """cryptography's WebPKI CA policy, with keyUsage allowed to be absent: RFC 5280
+    6.1.1(d) takes from a trust anchor only its name and key, and 6.3.3(f) lets a
+    CRL issuer without keyUsage sign CRLs. keyUsage on a CA *below* the anchor is
+    still required (`cabf_rules.ca_key_usage_problems`), and where present must
+    allow keyCertSign (`_usage_problems`)."""
+    return verification.ExtensionPolicy.webpki_defaults_ca().may_be_present(
+        x509.KeyUsage, verification.Criticality.AGNOSTIC, None
+    )
+
+
 def _relaxed_ca_policy() -> verification.ExtensionPolicy:
     return verification.ExtensionPolicy.permit_all().require_present(
         x509.BasicConstraints, verification.Criticality.AGNOSTIC, None
@@ -162,6 +174,10 @@ def _strict_path(
             .store(store)
             .time(at)
             .max_chain_depth(MAX_CHAIN_DEPTH)
+            .extension_policies(
+                ca_policy=_strict_ca_policy(),
+                ee_policy=verification.ExtensionPolicy.webpki_defaults_ee(),
+            )
             .build_server_verifier(subject)
         )
         return verifier.verify(leaf, rest), ""
@@ -346,7 +362,7 @@ def validate_server_chain(
         result = ValidationResult(invalid_cert_or_chain=True, reasons=reasons)
         return ChainValidation(result, (), anchors.description)
     if len(chain_der) > MAX_PRESENTED_CERTIFICATES:
-        chain_der = chain_der[:MAX_PRESENTED_CERTIFICATES]
+        return _overlong_chain(len(chain_der), anchors, force_revocation_check)
     presented, invalid = _parse_chain(chain_der)
     if not presented:
         not_checked = "not checked: the server certificate could not be parsed"
@@ -447,6 +463,30 @@ def validate_server_chain(
             reasons={**result.reasons, "invalidCertOrChain": "every certificate is well formed"}
         )
     return ChainValidation(result, tuple(eval_path), anchors.description, tuple(notes))
+
+
+def _overlong_chain(count: int, anchors: TrustAnchors, forced: bool) -> ChainValidation:
+    """A bound of path building was exceeded: a refusal with its reason, never an
+    error and never a search through the whole list (RFC 4158 3.5 asks path builders
+    to bound their work; a hostile server can send hundreds of certificates)."""
+    not_checked = (
+        f"not checked: the server presented {count} certificates, over the limit of "
+        f"{MAX_PRESENTED_CERTIFICATES}"
+    )
+    reasons = dict.fromkeys(
+        ("revoked", "expired", "wrongUsage", "nameMismatch", "revocationCheckFailed"), not_checked
+    )
+    reasons["trustedRoot"] = (
+        f"no path was built: the server presented {count} certificates, over the limit of "
+        f"{MAX_PRESENTED_CERTIFICATES} that path building examines"
+    )
+    reasons["invalidCertOrChain"] = (
+        f"the chain holds {count} certificates; at most {MAX_PRESENTED_CERTIFICATES} are accepted"
+    )
+    result = ValidationResult(
+        invalid_cert_or_chain=True, revocation_check_failed=forced, reasons=reasons
+    )
+    return ChainValidation(result, (), anchors.description)
 
 
 def _no_usable_anchor(

@@ -14,9 +14,8 @@ import ctypes
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from app.security.callback_types import ServerCertificateMaterial
-from app.security.verdict import ValidationResult
 from app.xr import limits
+from app.xr.callback_types import ServerCertificateMaterial
 from app.xr.structs import (
     XrRemotingAuthenticationTokenRequestMSFT,
     XrRemotingAuthenticationTokenValidationMSFT,
@@ -27,6 +26,7 @@ from app.xr.structs import (
     XrRemotingServerCertificateRequestMSFT,
     XrRemotingServerCertificateValidationMSFT,
 )
+from app.xr.validation_result import ValidationResult
 from app.xr.values import XR_FALSE, XR_TRUE, Result
 from app.xr.verdict_struct import fail_closed_verdict, read_verdict, write_verdict
 

@@ -23,15 +23,14 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from app.errors import HoloremoteError
-from app.security.callback_types import (
+from app.xr import limits
+from app.xr.callback_types import (
     CallbackRefusal,
     CertificateValidationRequest,
     ServerCertificateMaterial,
 )
-from app.security.masking import mask_secret
-from app.security.records import CallbackRecord
-from app.security.verdict import ValidationResult
-from app.xr import limits
+from app.xr.masking import mask_secret
+from app.xr.records import CallbackRecord
 from app.xr.structs import (
     PFN_xrRemotingRequestAuthenticationTokenCallbackMSFT,
     PFN_xrRemotingRequestServerCertificateCallbackMSFT,
@@ -44,6 +43,7 @@ from app.xr.structs import (
     XrRemotingServerCertificateRequestMSFT,
     XrRemotingServerCertificateValidationMSFT,
 )
+from app.xr.validation_result import ValidationResult
 from app.xr.values import XR_FALSE, XR_TRUE, Result, StructureType
 from app.xr.verdict_struct import fail_closed_verdict, read_verdict, write_verdict
 
@@ -56,7 +56,11 @@ VALIDATION_FAILURE = int(Result.ERROR_VALIDATION_FAILURE)
 
 
 class CallbackHandler(Protocol):
-    """What a context object must offer; `SecureConnectionCallbacks` implements it."""
+    """What a context object must offer, in plain Python values of this package.
+
+    Defined here, beside the trampolines that call it, so that `app.xr` depends on
+    nothing above it; `app.endpoint.callbacks.SecureConnectionCallbacks` implements
+    it with the providers the session chose."""
 
     def request_authentication_token(self) -> str: ...
 

@@ -19,6 +19,7 @@ class Result(enum.IntEnum):
 
     SUCCESS = 0
     TIMEOUT_EXPIRED = 1
+    SESSION_LOSS_PENDING = 3
     EVENT_UNAVAILABLE = 4
     ERROR_VALIDATION_FAILURE = -1
     ERROR_RUNTIME_FAILURE = -2
@@ -32,6 +33,7 @@ class Result(enum.IntEnum):
     ERROR_SIZE_INSUFFICIENT = -11
     ERROR_HANDLE_INVALID = -12
     ERROR_INSTANCE_LOST = -13
+    ERROR_SESSION_LOST = -17
     ERROR_SYSTEM_INVALID = -18
     ERROR_FORM_FACTOR_UNSUPPORTED = -34
     ERROR_FORM_FACTOR_UNAVAILABLE = -35
@@ -70,6 +72,14 @@ class StructureType(enum.IntEnum):
     REMOTING_SERVER_CERTIFICATE_REQUEST_MSFT = 1000065012
     REMOTING_SECURE_CONNECTION_CLIENT_CALLBACKS_MSFT = 1000065013
     REMOTING_SECURE_CONNECTION_SERVER_CALLBACKS_MSFT = 1000065014
+    # Data channels (the values file's "Data channels" table).
+    EVENT_DATA_REMOTING_DATA_CHANNEL_CREATED_MSFT = 1000065015
+    EVENT_DATA_REMOTING_DATA_CHANNEL_OPENED_MSFT = 1000065016
+    EVENT_DATA_REMOTING_DATA_CHANNEL_DATA_RECEIVED_MSFT = 1000065017
+    EVENT_DATA_REMOTING_DATA_CHANNEL_CLOSED_MSFT = 1000065018
+    REMOTING_DATA_CHANNEL_CREATE_INFO_MSFT = 1000065019
+    REMOTING_DATA_CHANNEL_STATE_MSFT = 1000065020
+    REMOTING_DATA_CHANNEL_SEND_DATA_INFO_MSFT = 1000065021
 
     @property
     def spec_name(self) -> str:
@@ -160,3 +170,66 @@ class DepthBufferStreamResolution(enum.IntEnum):
     FULL = 1
     QUARTER = 2
     DISABLED = 3
+
+
+class DataChannelPriority(enum.IntEnum):
+    """XrRemotingDataChannelPriorityMSFT: the order in which queued data leaves."""
+
+    LOW = 0
+    MEDIUM = 1
+    HIGH = 2
+
+    @property
+    def spec_name(self) -> str:
+        return f"XR_REMOTING_DATA_CHANNEL_PRIORITY_{self.name}_MSFT"
+
+
+class DataChannelStatus(enum.IntEnum):
+    """XrRemotingDataChannelStatusMSFT."""
+
+    OPEN_PENDING = 0
+    OPENED = 1
+    CLOSED = 2
+
+    @property
+    def spec_name(self) -> str:
+        return f"XR_REMOTING_DATA_CHANNEL_STATUS_{self.name}_MSFT"
+
+
+class DataChannelClosedReason(enum.IntEnum):
+    """XrRemotingDataChannelClosedReasonMSFT: PROTOCOL = the peer closed it, ERROR =
+    anything else (connection lost, a limit this end enforced)."""
+
+    PROTOCOL = 0
+    ERROR = 1
+
+    @property
+    def spec_name(self) -> str:
+        return f"XR_REMOTING_DATA_CHANNEL_CLOSED_REASON_{self.name}_MSFT"
+
+
+class DataChannelResult(enum.Enum):
+    """The data-channel failure codes (`XR_ERROR_REMOTING_DATA_CHANNEL_*_MSFT`).
+
+    Named only: their numbers are in neither the specification text nor the values
+    table (the "Data channels" section of
+    tests/data/reference/xr_msft_holographic_remoting-values.md), so
+    this app never invents one. The built-in runtime raises them by name; a number from
+    an OpenXR runtime is reported as the bare number it is.
+    """
+
+    INVALID_ID = "XR_ERROR_REMOTING_DATA_CHANNEL_INVALID_ID_MSFT"
+    ID_ALREADY_IN_USE = "XR_ERROR_REMOTING_DATA_CHANNEL_ID_ALREADY_IN_USE_MSFT"
+    CLOSED = "XR_ERROR_REMOTING_DATA_CHANNEL_CLOSED_MSFT"
+    OPEN_PENDING = "XR_ERROR_REMOTING_DATA_CHANNEL_OPEN_PENDING_MSFT"
+    INVALID_DATA = "XR_ERROR_REMOTING_DATA_CHANNEL_INVALID_DATA_MSFT"
+    PACKET_EXPIRED = "XR_ERROR_REMOTING_DATA_CHANNEL_PACKET_EXPIRED_MSFT"
+
+    @property
+    def spec_name(self) -> str:
+        return self.value
+
+
+#: Channel ids each side may create (the specification, XrRemotingDataChannelCreateInfoMSFT).
+REMOTE_CHANNEL_IDS = range(0, 64)
+PLAYER_CHANNEL_IDS = range(64, 128)

@@ -6,8 +6,8 @@ mismatch, since a runtime or callback that writes garbage has not shown a match.
 
 from __future__ import annotations
 
-from app.security.verdict import ValidationResult
 from app.xr.structs import XrRemotingCertificateValidationResultMSFT
+from app.xr.validation_result import ValidationResult
 from app.xr.values import XR_FALSE, XR_TRUE, StructureType
 from app.xr.values import CertificateNameValidationResult as NameCheck
 

@@ -1,4 +1,4 @@
-"""app.providers: the callback providers both front ends use, from plain settings.
+"""app.endpoint.providers: the callback providers both front ends use, from plain settings.
 
 Bad files and contradictions are refused when the settings or providers are built,
 naming the setting (renamed by each front end) and never a secret."""
@@ -12,13 +12,14 @@ import pytest
 from joserfc.jwk import ECKey, KeySet
 from joserfc.jwt import encode
 
-from app import providers
+from app.endpoint import providers
+from app.endpoint.providers import ClientAuthSettings, ServerAuthSettings, SettingsError
 from app.errors import InputError
-from app.providers import ClientAuthSettings, ServerAuthSettings, SettingsError
-from app.security.callback_types import CertificateValidationRequest
+from app.security.acceptance import RUNTIME_ONLY
 from app.security.known_hosts import load_known_hosts
 from app.security.testpki import GeneratedPki
-from app.security.verdict import RUNTIME_ONLY, ValidationResult
+from app.xr.callback_types import CertificateValidationRequest
+from app.xr.validation_result import ValidationResult
 from app.xr.values import CertificateNameValidationResult as Name
 from tests.app.remoting.conftest import other_pki, pki
 from tests.app.remoting.remoting_support import chain_der

@@ -4,20 +4,23 @@ runtime are in tests/app/remoting/)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import pytest
 
-from app.remoting.reasons import explain
-from app.security.records import CallbackRecord
-from app.session import ConfigError, RecordRelay, SessionConfig
-from app.session_events import (
-    CallbackCalled,
+from app.endpoint.events import (
+    CallbacksCalled,
     Connected,
     Disconnected,
     Listening,
     Note,
     StateChanged,
+    record_json,
+    records_in,
 )
+from app.endpoint.session import ConfigError, RecordRelay, SessionConfig
+from app.remoting.reasons import explain
+from app.xr.records import CallbackRecord
 from app.xr.values import ConnectionState, DisconnectReason
 
 
@@ -73,8 +76,11 @@ def test_events_serialise_with_spec_names() -> None:
     assert event.failed
     assert not Disconnected.of(DisconnectReason.PEER_DISCONNECT_REQUEST).failed
     record = CallbackRecord("RequestAuthenticationToken", 1.0, 0.001, {}, {}, 0)
-    assert CallbackCalled(record).to_json()["callback"] == "RequestAuthenticationToken"
-    assert CallbackCalled(record).to_json()["result"] == "XR_SUCCESS"
+    assert record_json(record)["event"] == "callback"
+    assert record_json(record)["callback"] == "RequestAuthenticationToken"
+    assert record_json(record)["result"] == "XR_SUCCESS"
+    assert CallbacksCalled((record,)).to_json()["records"] == [record_json(record)]
+    assert records_in([Connected(), CallbacksCalled((record, record))]) == [record, record]
     assert Note("info", "x").to_json() == {"event": "note", "level": "info", "message": "x"}
 
 
@@ -100,7 +106,7 @@ def _records(n: int) -> list[CallbackRecord]:
 def test_a_burst_of_records_costs_one_wakeup_and_keeps_its_order() -> None:
     loop = _CountingLoop()
     relay = RecordRelay()
-    got: list[CallbackRecord] = []
+    got: list[Sequence[CallbackRecord]] = []
     records = _records(10_000)
 
     async def burst() -> None:
@@ -109,7 +115,7 @@ def test_a_burst_of_records_costs_one_wakeup_and_keeps_its_order() -> None:
             relay(record)
         assert got == []
         await asyncio.sleep(0)
-        assert got == records
+        assert [list(batch) for batch in got] == [records]  # one batch, in order
 
     try:
         loop.run_until_complete(burst())
@@ -130,7 +136,8 @@ def test_records_from_threads_arrive_in_order_with_far_fewer_wakeups() -> None:
             relay(record)
         done = asyncio.Event()
         relay.attach(
-            lambda r: (got.append(r), len(got) == 5_003 and done.set()), asyncio.get_running_loop()
+            lambda batch: (got.extend(batch), len(got) == 5_003 and done.set()),
+            asyncio.get_running_loop(),
         )
 
         def produce() -> None:
@@ -153,7 +160,7 @@ def test_without_a_loop_records_are_forwarded_at_once_and_detach_stops_them() ->
     got: list[CallbackRecord] = []
     first, second, third = _records(3)
     relay(first)
-    relay.attach(got.append)
+    relay.attach(got.extend)
     assert got == [first]
     relay(second)
     assert got == [first, second]
@@ -163,7 +170,7 @@ def test_without_a_loop_records_are_forwarded_at_once_and_detach_stops_them() ->
 
 
 def test_a_loop_that_never_drains_keeps_only_the_newest_records() -> None:
-    from app.session import MAX_HISTORY
+    from app.endpoint.session import MAX_HISTORY
 
     loop = _CountingLoop()
     relay = RecordRelay()
@@ -171,7 +178,7 @@ def test_a_loop_that_never_drains_keeps_only_the_newest_records() -> None:
     records = _records(MAX_HISTORY + 5)
 
     async def stalled() -> None:
-        relay.attach(got.append, asyncio.get_running_loop())
+        relay.attach(got.extend, asyncio.get_running_loop())
         for record in records:
             relay(record)
         await asyncio.sleep(0)

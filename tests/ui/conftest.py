@@ -18,17 +18,17 @@ import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
-from app.security.callback_types import ServerCertificateMaterial
-from app.security.callbacks import (
+from app.endpoint.callbacks import (
     SecureConnectionCallbacks,
     fixed_server_certificate,
     fixed_token,
     system_result_validator,
 )
-from app.security.records import CallbackRecord
 from app.security.testpki import GeneratedPki, create_test_pki, generate_private_key
-from app.security.verdict import ValidationResult
 from app.xr import invoke
+from app.xr.callback_types import ServerCertificateMaterial
+from app.xr.records import CallbackRecord
+from app.xr.validation_result import ValidationResult
 from app.xr.values import CertificateNameValidationResult
 
 TOKEN = "s3cret-token-value-that-must-never-show"
@@ -184,3 +184,34 @@ def records(pki: GeneratedPki) -> list[CallbackRecord]:
 @pytest.fixture(scope="session")
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def _window(qtbot, path: Path) -> Any:
+    from ui.secrets import NotRememberingStore
+    from ui.window import MainWindow
+
+    window = MainWindow(
+        QSettings(str(path), QSettings.Format.IniFormat), secret_store=NotRememberingStore("tests")
+    )
+    qtbot.addWidget(window)
+    window.show()
+    return window
+
+
+@pytest.fixture
+def ends(qtbot, qasync_loop, tmp_path: Path) -> Iterator[tuple[Any, Any]]:
+    """Two real main windows (a listener and a client) with their own settings; at
+    the end both are disconnected and their jobs have finished."""
+    server = _window(qtbot, tmp_path / "server.ini")
+    client = _window(qtbot, tmp_path / "client.ini")
+    yield server, client
+    for window in (client, server):
+        window.endpoint.end()
+    for window in (client, server):
+        qtbot.waitUntil(lambda w=window: not w.endpoint.controller.active, timeout=15_000)
+        qtbot.waitUntil(
+            lambda w=window: (
+                not (w.jobs.busy or w.endpoint.jobs.busy or w.endpoint.server_panel.jobs.busy)
+            ),
+            timeout=5_000,
+        )

@@ -8,7 +8,7 @@ from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QColor, QGuiApplication
 
 from app.security.testpki import GeneratedPki
-from app.security.verdict import ValidationResult
+from app.xr.validation_result import ValidationResult
 from app.xr.values import CertificateNameValidationResult
 from ui import engine
 from ui.inspector import ChainInspector

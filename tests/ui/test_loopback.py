@@ -7,54 +7,30 @@ import hashlib
 import itertools
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication, QLabel, QPlainTextEdit
 
+from app.outcomes import Outcome
 from app.remoting.reasons import explain
-from app.security.records import CALLBACK_NAMES
 from app.security.testpki import GeneratedPki
+from app.xr.records import CALLBACK_NAMES
 from app.xr.values import DisconnectReason
-from tests.ui.conftest import PASSPHRASE, TOKEN
+from tests.ui.conftest import PASSPHRASE, TOKEN, _window
 from tests.ui.latency_proxy import LatencyProxy
-from ui.secrets import NotRememberingStore
-from ui.timeline import CALLBACK
+from ui.outcome_style import is_dark, styles
+from ui.timeline import CALLBACK, OUTCOME, OUTCOME_ROLE
 from ui.tofu import TofuDialog
 from ui.window import MainWindow
 
 CONNECT_TIMEOUT_MS = 20_000
-
-
-def _window(qtbot, path: Path) -> MainWindow:
-    window = MainWindow(
-        QSettings(str(path), QSettings.Format.IniFormat), secret_store=NotRememberingStore("tests")
-    )
-    qtbot.addWidget(window)
-    window.show()
-    return window
-
-
-@pytest.fixture
-def ends(qtbot, qasync_loop, tmp_path: Path) -> Iterator[tuple[MainWindow, MainWindow]]:
-    server = _window(qtbot, tmp_path / "server.ini")
-    client = _window(qtbot, tmp_path / "client.ini")
-    yield server, client
-    for window in (client, server):
-        window.endpoint.disconnect()
-    for window in (client, server):
-        qtbot.waitUntil(lambda w=window: not w.endpoint.controller.active, timeout=15_000)
-        qtbot.waitUntil(
-            lambda w=window: (
-                not (w.jobs.busy or w.endpoint.jobs.busy or w.endpoint.server_panel.jobs.busy)
-            ),
-            timeout=5_000,
-        )
 
 
 def _pfx_with_shared_secret(panel, pki_files: dict[str, Path]) -> None:
@@ -75,7 +51,7 @@ def _listen(
     e = server.endpoint
     e.set_mode("listen")
     e.set_role("player")
-    e.host.setText("127.0.0.1")
+    e.listen_interface.setText("127.0.0.1")
     e.port.setValue(0)
     e.transport_port.setValue(0)
     e.secure.setChecked(True)
@@ -117,10 +93,18 @@ def _wait_connected(qtbot, *windows: MainWindow) -> None:
         )
 
 
+def _wait_listening_again(qtbot, server: MainWindow, port: int) -> None:
+    qtbot.waitUntil(
+        lambda: (
+            server.endpoint.controller.state == "listening"
+            and server.endpoint.controller.listening_port == port
+        ),
+        timeout=CONNECT_TIMEOUT_MS,
+    )
+
+
 def _callbacks_in(window: MainWindow) -> set[str]:
-    window.timeline.flush()
-    model = window.timeline.model
-    return {model.index(r, CALLBACK).data() for r in range(model.rowCount())}
+    return {r.callback for r in window.timeline.model.callback_records()}
 
 
 def test_listen_and_connect_show_all_four_callbacks_and_the_chain(
@@ -184,15 +168,8 @@ def test_loopback_demo_connects_in_one_window(qtbot, qasync_loop, tmp_path: Path
     demo = window.open_loopback_demo()
     qtbot.addWidget(demo)
     qtbot.waitUntil(lambda: demo.client.controller.state == "connected", timeout=CONNECT_TIMEOUT_MS)
-    demo.timeline.flush()
     qtbot.waitUntil(
-        lambda: (
-            {
-                demo.timeline.model.index(r, CALLBACK).data()
-                for r in range(demo.timeline.model.rowCount())
-            }
-            == set(CALLBACK_NAMES)
-        ),
+        lambda: {r.callback for r in demo.timeline.model.callback_records()} == set(CALLBACK_NAMES),
         timeout=5_000,
     )
     assert "Connected securely" in demo.status.text()
@@ -350,7 +327,7 @@ def test_jwt_settings_accept_a_jwt_from_the_client(
     )
     qtbot.waitUntil(lambda: "ValidateAuthenticationToken" in _callbacks_in(server), timeout=5_000)
     model = server.timeline.model
-    results = {model.record(r).callback: model.record(r).outputs for r in range(model.rowCount())}
+    results = {r.callback: r.outputs for r in model.callback_records()}
     assert results["ValidateAuthenticationToken"].get("tokenValidOut") is True
 
 
@@ -364,11 +341,10 @@ def test_jwt_settings_refuse_an_expired_jwt(
     assert DisconnectReason.AUTHENTICATION_FAILED.spec_name in client.endpoint.problem_text()
     assert explain(DisconnectReason.AUTHENTICATION_FAILED).fix in client.status_detail.text()
     qtbot.waitUntil(lambda: "ValidateAuthenticationToken" in _callbacks_in(server), timeout=5_000)
-    model = server.timeline.model
     outputs = [
-        model.record(r).outputs
-        for r in range(model.rowCount())
-        if model.record(r).callback == "ValidateAuthenticationToken"
+        r.outputs
+        for r in server.timeline.model.callback_records()
+        if r.callback == "ValidateAuthenticationToken"
     ]
     assert outputs and all(o.get("tokenValidOut") is False for o in outputs)
 
@@ -393,13 +369,24 @@ def test_listen_goes_on_after_a_refused_client_and_disconnect_stops_it(
     assert not server.endpoint.listen_button.isEnabled()
     assert server.status_state.text() == f"Listening on port {port}"
     assert refused in server.status_detail.text()  # still shown while listening again
-    server.timeline.flush()
-    results = [
-        server.timeline.model.record(r)
-        for r in range(server.timeline.model.rowCount())
-        if server.timeline.model.record(r).callback == "ValidateAuthenticationToken"
+    model = server.timeline.model
+    rows = [
+        r
+        for r in range(model.rowCount())
+        if getattr(model.record(r), "callback", "") == "ValidateAuthenticationToken"
     ]
-    assert len(results) == 1 and results[0].outputs.get("tokenValidOut") is False
+    assert len(rows) == 1 and model.record(rows[0]).outputs.get("tokenValidOut") is False
+    # XR_SUCCESS with tokenValidOut=false: the row says, shows and colours a refusal.
+    assert model.record(rows[0]).result == 0
+    assert model.index(rows[0], OUTCOME).data() == "refused by policy"
+    assert model.index(rows[0], OUTCOME).data(OUTCOME_ROLE) is Outcome.REFUSED
+    refused_brush = model.index(rows[0], CALLBACK).data(Qt.ItemDataRole.ForegroundRole)
+    assert refused_brush is not None
+    assert refused_brush.color() == QColor(styles(is_dark())[Outcome.REFUSED].foreground)
+    # The connection events are rows too: listening, the refusal, listening again.
+    titles = [model.index(r, CALLBACK).data() for r in range(model.rowCount())]
+    assert titles.count(f"Listening on port {port}") >= 1
+    assert any(t.startswith("Disconnected: ") and "AUTHENTICATION_FAILED" in t for t in titles)
     qtbot.waitUntil(lambda: not client.endpoint.controller.active, timeout=CONNECT_TIMEOUT_MS)
 
     client.endpoint.client_panel.token.setText(TOKEN)
@@ -509,13 +496,9 @@ def test_tofu_dialog_trust_connects_remembers_and_is_not_asked_again(
 
     # Reconnect: the remembered certificate is trusted without asking.
     client.endpoint.disconnect_button.click()
-    for window in (client, server):
-        qtbot.waitUntil(lambda w=window: not w.endpoint.controller.active, timeout=15_000)
-    server.endpoint.port.setValue(port)  # the same host:port, as the known-hosts line
-    server.endpoint.listen_button.click()
-    qtbot.waitUntil(
-        lambda: server.endpoint.controller.listening_port == port, timeout=CONNECT_TIMEOUT_MS
-    )
+    qtbot.waitUntil(lambda: not client.endpoint.controller.active, timeout=15_000)
+    # The listener listens again by itself, on the same host:port (the known-hosts line).
+    _wait_listening_again(qtbot, server, port)
     client.endpoint.connect_button.click()
     _wait_connected(qtbot, client, server)
     assert len(asked) == 1

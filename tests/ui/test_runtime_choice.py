@@ -1,4 +1,4 @@
-"""The Runtime combo and manifest field: checked with app.remoting.selection off the UI
+"""The Runtime combo and manifest field: checked with app.endpoint.runtime_choice off the UI
 thread; "In use" shows its sentence, the status bar its errors with the fix. The
 OpenXR runtimes are the test runtime of tests/support, loaded by the real loader."""
 

@@ -1,28 +1,38 @@
-"""The timeline model, batcher, filter and details pane, fed real callback records."""
+"""The timeline model, widget, filter and details pane, fed real callback records."""
 
 from __future__ import annotations
 
-import threading
+import dataclasses
+import json
+import time
 
 from PySide6.QtCore import QModelIndex, Qt
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QGuiApplication
 
-from app.security.records import CALLBACK_NAMES, CallbackRecord
-from app.xr.values import Result
+from app.endpoint.events import Disconnected, Listening
+from app.outcomes import Outcome
+from app.xr.records import CALLBACK_NAMES, CallbackRecord
+from app.xr.values import DisconnectReason, Result
 from tests.ui.conftest import TOKEN
+from ui.outcome_style import DARK, LIGHT, contrast_ratio, is_dark
+from ui.palettes import dark_palette
 from ui.timeline import (
     CALLBACK,
+    OUTCOME,
+    OUTCOME_ROLE,
     RECORD_ROLE,
     RESULT,
     SIDE,
     SIZE_QUERY_TOOLTIP,
     TIME,
     CallbackFilterProxy,
-    RecordBatcher,
+    EventRow,
+    OutcomeFilterProxy,
     TimelineModel,
     record_details,
+    row_json,
 )
-from ui.timeline_view import TimelineWidget
+from ui.timeline_view import TimelineWidget, read_jsonl
 
 
 def _all_text(model: TimelineModel) -> str:
@@ -63,19 +73,18 @@ def test_secrets_never_appear_in_cells_or_details(records: list[CallbackRecord],
     assert "\u2022" in text  # the masking function's bullets are there instead
 
 
-def test_batch_is_one_insert(qapp, records: list[CallbackRecord]) -> None:
-    model = TimelineModel()
+def test_a_burst_is_one_insert(qtbot, records: list[CallbackRecord]) -> None:
+    """The session delivers records in bursts; the widget inserts a burst at once."""
+    widget = TimelineWidget()
+    qtbot.addWidget(widget)
     inserts: list[tuple[int, int]] = []
-    model.rowsInserted.connect(lambda _p, first, last: inserts.append((first, last)))
-    batcher = RecordBatcher(model, interval_ms=10_000)
-    many = (records * 10_000)[:10_000]
-    worker = threading.Thread(target=lambda: [batcher.add(r) for r in many])
-    worker.start()
-    worker.join()
-    assert model.rowCount() == 0  # nothing until the timer tick
-    batcher.flush()
+    widget.model.rowsInserted.connect(lambda _p, first, last: inserts.append((first, last)))
+    many = tuple((records * 10_000)[:10_000])
+    widget.add_records(many)
+    widget.add_records(())
     assert inserts == [(0, 9999)]
-    assert model.rowCount() == 10_000
+    assert widget.model.rowCount() == 10_000
+    assert widget.count_label.text() == "10000 calls"
 
 
 def test_oldest_rows_dropped_past_the_cap(records: list[CallbackRecord]) -> None:
@@ -107,22 +116,32 @@ def test_widget_filter_and_details(qtbot, records: list[CallbackRecord]) -> None
     widget.show()
     chains: list[CallbackRecord] = []
     widget.chainSelected.connect(chains.append)
-    for record in records:
-        widget.add_record(record)
-    qtbot.waitUntil(lambda: widget.model.rowCount() == len(records), timeout=2000)
+    widget.add_records(tuple(records))
+    assert widget.model.rowCount() == len(records)
     assert widget.count_label.text() == f"{len(records)} calls"
+    started = time.localtime(records[0].started_at)
+    widget.table.selectRow(0)
+    # Local time a person reads, not epoch seconds.
+    assert time.strftime("Started: %Y-%m-%d %H:%M:%S", started) in widget.details_text()
     widget.select_callback("ValidateServerCertificate")
     assert widget.proxy.rowCount() == 1
     widget.table.selectRow(0)
-    details = widget.details.toPlainText()
+    details = widget.selected_json()
     assert '"callback": "ValidateServerCertificate"' in details
     assert '"chainCertificates": 3' in details
+    assert '"outcome": "success"' in details
+    assert "Callback: ValidateServerCertificate" in widget.details_text()
+    assert "out: validationResultOut.trustedRoot: true" in widget.details_text()
     assert chains and chains[0].callback == "ValidateServerCertificate"
     widget.select_callback("RequestAuthenticationToken")
-    widget.table.selectRow(widget.proxy.rowCount() - 1)
-    assert '"token"' in widget.details.toPlainText()
-    assert TOKEN not in widget.details.toPlainText()
-    assert "bytes)" in widget.details.toPlainText()
+    widget.table.selectRow(widget.outcome_proxy.rowCount() - 1)
+    assert '"token"' in widget.selected_json()
+    assert TOKEN not in widget.selected_json() + widget.details_text()
+    assert "bytes)" in widget.details_text()
+    widget.copy_selected_json()
+    assert json.loads(QGuiApplication.clipboard().text())["callback"] == (
+        "RequestAuthenticationToken"
+    )
     widget.clear()
     assert widget.model.rowCount() == 0
     assert widget.model.rowCount(QModelIndex()) == 0
@@ -130,6 +149,7 @@ def test_widget_filter_and_details(qtbot, records: list[CallbackRecord]) -> None
 
 def test_size_query_rows_are_amber_and_real_failures_red(records: list[CallbackRecord]) -> None:
     model = TimelineModel()
+    model.set_dark(False)
     model.append_records(records)
     size_query = int(Result.ERROR_SIZE_INSUFFICIENT)
     rows = [r for r in range(model.rowCount()) if model.record(r).result == size_query]
@@ -143,6 +163,19 @@ def test_size_query_rows_are_amber_and_real_failures_red(records: list[CallbackR
     ok = next(r for r in range(model.rowCount()) if model.record(r).result == 0)
     assert model.data(model.index(ok, RESULT), Qt.ItemDataRole.ForegroundRole) is None
     failure = CallbackRecord(
+        "RequestServerCertificate",
+        records[0].started_at,
+        0.001,
+        {},
+        {},
+        int(Result.ERROR_RUNTIME_FAILURE),
+    )
+    model.append_records([failure])
+    index = model.index(model.rowCount() - 1, RESULT)
+    assert model.data(index, Qt.ItemDataRole.ForegroundRole).color() == QColor("#b00020")
+    assert model.data(index, Qt.ItemDataRole.BackgroundRole) is None
+    assert model.data(model.index(model.rowCount() - 1, OUTCOME)) == "runtime error"
+    raised = CallbackRecord(
         "ValidateAuthenticationToken",
         records[0].started_at,
         0.001,
@@ -151,8 +184,114 @@ def test_size_query_rows_are_amber_and_real_failures_red(records: list[CallbackR
         int(Result.ERROR_RUNTIME_FAILURE),
         error="the validator raised",
     )
-    model.append_records([failure])
+    model.append_records([raised])
     index = model.index(model.rowCount() - 1, RESULT)
-    assert model.data(index, Qt.ItemDataRole.ForegroundRole).color() == QColor("#b00020")
-    assert model.data(index, Qt.ItemDataRole.BackgroundRole) is None
+    # A callback that raised refused (fail closed): shown as a refusal, not as success.
+    assert model.data(model.index(model.rowCount() - 1, OUTCOME)) == "refused by policy"
+    assert model.data(index, Qt.ItemDataRole.ForegroundRole).color() == QColor("#8b0015")
+    assert model.data(index, Qt.ItemDataRole.BackgroundRole) is not None
     assert "the validator raised" in model.data(index, Qt.ItemDataRole.ToolTipRole)
+
+
+def _refused_token_record(records: list[CallbackRecord]) -> CallbackRecord:
+    good = next(r for r in records if r.callback == "ValidateAuthenticationToken")
+    return dataclasses.replace(good, outputs={**good.outputs, "tokenValidOut": False})
+
+
+def test_a_refused_token_is_never_styled_as_success(records: list[CallbackRecord]) -> None:
+    """XR_SUCCESS with tokenValidOut=false is a refusal: word, icon and colour say so."""
+    model = TimelineModel()
+    model.set_dark(False)
+    refused = _refused_token_record(records)
+    assert refused.result == 0
+    model.append_records([*records, refused])
+    last = model.rowCount() - 1
+    assert model.data(model.index(last, OUTCOME)) == "refused by policy"
+    assert model.data(model.index(last, OUTCOME), OUTCOME_ROLE) is Outcome.REFUSED
+    assert model.data(model.index(last, CALLBACK), Qt.ItemDataRole.ForegroundRole).color() == (
+        QColor(LIGHT[Outcome.REFUSED].foreground)
+    )
+    assert model.data(model.index(last, OUTCOME), Qt.ItemDataRole.BackgroundRole) is not None
+    refused_icon = model.data(model.index(last, OUTCOME), Qt.ItemDataRole.DecorationRole)
+    ok_row = next(
+        r
+        for r in range(last)
+        if model.record(r).callback == "ValidateAuthenticationToken"  # type: ignore[union-attr]
+    )
+    ok_icon = model.data(model.index(ok_row, OUTCOME), Qt.ItemDataRole.DecorationRole)
+    assert model.data(model.index(ok_row, OUTCOME)) == "success"
+    assert refused_icon.cacheKey() != ok_icon.cacheKey()
+    assert "token was not accepted" in model.data(
+        model.index(last, OUTCOME), Qt.ItemDataRole.AccessibleTextRole
+    )
+
+
+def test_filter_by_outcome_and_events_as_rows(records: list[CallbackRecord]) -> None:
+    model = TimelineModel()
+    listening = EventRow.of(Listening(port=8265, transport_port=8266))
+    refused = _refused_token_record(records)
+    clean = EventRow.of(Disconnected.of(DisconnectReason.PEER_DISCONNECT_REQUEST))
+    failed = EventRow.of(Disconnected.of(DisconnectReason.AUTHENTICATION_FAILED))
+    model.append_records([listening, *records, refused, clean, failed])
+    proxy = OutcomeFilterProxy()
+    proxy.setSourceModel(model)
+    proxy.set_outcome(Outcome.REFUSED)
+    assert [proxy.index(r, CALLBACK).data() for r in range(proxy.rowCount())] == [
+        "ValidateAuthenticationToken"
+    ]
+    proxy.set_outcome(Outcome.SIZE_QUERY)
+    assert proxy.rowCount() == 1
+    proxy.set_outcome(Outcome.EVENT)
+    titles = [proxy.index(r, CALLBACK).data() for r in range(proxy.rowCount())]
+    assert titles[0] == "Listening on port 8265"
+    assert titles[1].endswith("PEER_DISCONNECT_REQUEST_MSFT")
+    # A clean disconnect is information; a failed one is drawn as a failure.
+    assert not clean.failed and failed.failed
+    fg = Qt.ItemDataRole.ForegroundRole
+    assert proxy.index(1, CALLBACK).data(fg) != proxy.index(2, CALLBACK).data(fg)
+    proxy.set_outcome(None)
+    assert proxy.rowCount() == model.rowCount()
+
+
+def test_export_round_trips(qtbot, qasync_loop, tmp_path, records: list[CallbackRecord]) -> None:
+    widget = TimelineWidget()
+    qtbot.addWidget(widget)
+    rows = [EventRow.of(Listening(port=1234)), *records, _refused_token_record(records)]
+    widget.model.append_records(rows)
+    path = tmp_path / "timeline.jsonl"
+    with qtbot.waitSignal(widget.exported, timeout=5000) as done:
+        widget.export_to(str(path))
+    assert done.args == [str(path), len(rows)]
+    lines = read_jsonl(str(path))
+    assert lines == [json.loads(json.dumps(row_json(r), default=str)) for r in rows]
+    assert [line["outcome"] for line in lines][-1] == "refused by policy"
+    assert lines[0] == {"kind": "event", "event": "listening", "port": 1234,
+                        "at": rows[0].at, "outcome": "event"}  # fmt: skip
+    assert TOKEN not in path.read_text(encoding="utf-8")
+    # The filters apply to the export: only the refusal.
+    widget.select_outcome(Outcome.REFUSED)
+    with qtbot.waitSignal(widget.exported, timeout=5000) as done:
+        widget.export_to(str(path))
+    assert done.args[1] == 1
+    assert read_jsonl(str(path))[0]["outputs"]["tokenValidOut"] is False
+
+
+def test_outcome_colours_have_contrast_in_light_and_fusion_dark(qapp) -> None:
+    """WCAG 2.1 AA (4.5:1) for each outcome's text on the palette's base colour and on
+    its own row tint, in the default light palette and in a Fusion dark palette."""
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QStyleFactory
+
+    fusion = QStyleFactory.create("Fusion")
+    light = fusion.standardPalette()
+    assert not is_dark(light)
+    dark = dark_palette()
+    assert is_dark(dark)
+    for palette, table in ((light, LIGHT), (dark, DARK)):
+        base = palette.color(QPalette.ColorRole.Base)
+        alternate = palette.color(QPalette.ColorRole.AlternateBase)
+        for outcome, style in table.items():
+            fg = QColor(style.foreground)
+            backgrounds = [QColor(style.background)] if style.background else [base, alternate]
+            for bg in backgrounds:
+                assert contrast_ratio(fg, bg) >= 4.5, (outcome, style, bg.name())

@@ -79,7 +79,7 @@ def test_client_policy_asks_through_the_prompter(
     """The real client policy (TOFU, unknown endpoint) asks the prompter from its
     worker thread; trusting in the dialog accepts and records the host."""
     from app.security.client_policy import ClientPolicy, decide
-    from app.security.verdict import ValidationResult
+    from app.xr.validation_result import ValidationResult
 
     prompter = TofuPrompter(timeout_s=20)
     chain = tuple(c.public_bytes(Encoding.DER) for c in pki.chain)

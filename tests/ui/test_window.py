@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QDialogButtonBox, QInputDialog, QLineEdit
 
-from app.security.records import CALLBACK_NAMES, CallbackRecord
+from app.xr.records import CALLBACK_NAMES, CallbackRecord
 from tests.ui.conftest import PASSPHRASE, TOKEN
 from ui.secrets import KeyringSecretStore, NotRememberingStore, open_secret_store
 from ui.window import MainWindow
@@ -28,7 +28,8 @@ def test_mode_switches_panels_and_buttons(window: MainWindow) -> None:
     assert not e.disconnect_button.isEnabled()
     _listen(window)
     assert e.server_panel.isVisible() and not e.client_panel.isVisible()
-    assert e.listen_button.isVisible() and e.host_label.text() == "Listen on"
+    assert e.listen_button.isVisible() and e.listen_interface.isVisible()
+    assert not e.host.isVisible() and e.listen_once.isVisible()
     assert "built-in" in e.runtime_label.text()
     e.runtime_choice.setCurrentIndex(e.runtime_choice.findData("openxr"))
     e.runtime_json.setText("/opt/remoting/RemotingXR.json")
@@ -106,8 +107,7 @@ def test_inspect_file_and_bad_file(qtbot, window: MainWindow, pki_files, tmp_pat
 def test_records_reach_timeline_and_inspector(
     qtbot, window: MainWindow, records: list[CallbackRecord]
 ) -> None:
-    for record in records:
-        window.endpoint.recordArrived.emit(record)
+    window.endpoint.recordsArrived.emit(tuple(records))
     model = window.timeline.model
     qtbot.waitUntil(lambda: model.rowCount() == len(records), timeout=3000)
     assert {model.index(r, 2).data() for r in range(model.rowCount())} == set(CALLBACK_NAMES)
@@ -275,7 +275,7 @@ def test_create_test_pki_dialog_fills_the_server_panel(
     qtbot.addWidget(dialog)
     dialog.created.connect(window.use_test_pki)
     dialog.out_dir.setText(str(tmp_path / "made"))
-    dialog.create()
+    dialog.create_files()
     qtbot.waitUntil(lambda: dialog.use_button.isEnabled(), timeout=10_000)
     text = dialog.result_text.toPlainText()
     assert "server.pfx" in text and "pin: SHA256:" in text

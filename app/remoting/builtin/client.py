@@ -19,6 +19,7 @@ from concurrent.futures import Executor
 from app.errors import HoloremoteError
 from app.remoting.builtin import tls
 from app.remoting.builtin.frames import (
+    ChannelFrame,
     DataReceived,
     SessionOpened,
     TransportEvent,
@@ -33,6 +34,7 @@ from app.remoting.builtin.handshake import (
 from app.remoting.builtin.options import BuiltinOptions
 from app.remoting.builtin.shell import (
     CLOSE_GRACE_S,
+    Outbox,
     Reporter,
     TransportDriver,
     close_writer,
@@ -42,9 +44,10 @@ from app.remoting.builtin.shell import (
     flush,
     transport_core,
 )
-from app.security.verdict import ValidationResult, is_acceptable
+from app.security.acceptance import is_acceptable
 from app.xr import invoke, limits
 from app.xr.structs import XrRemotingSecureConnectionClientCallbacksMSFT
+from app.xr.validation_result import ValidationResult
 from app.xr.values import DisconnectReason
 
 R = DisconnectReason
@@ -71,7 +74,8 @@ class Connector:
         system_validator: Callable[[], SystemValidator],
         reporter: Reporter,
         callback_executor: Executor,
-        on_data: Callable[[DataReceived], None],
+        on_data: Callable[[DataReceived | ChannelFrame], None],
+        outbox: Outbox | None = None,
     ) -> None:
         self._options = options
         self._host = host
@@ -83,6 +87,7 @@ class Connector:
         self._reporter = reporter
         self._callback_executor = callback_executor
         self._on_data = on_data
+        self._outbox = outbox
         self._driver: TransportDriver | None = None
         self._task: asyncio.Task[None] | None = None
         self._cancel_reason: tuple[DisconnectReason, str] | None = None
@@ -101,10 +106,10 @@ class Connector:
         else:
             self._cancel(reason, detail)
 
-    def send_data(self, channel_id: int, payload: bytes) -> None:
-        if self._driver is None:
-            raise RuntimeError("no transport session is open")
-        self._driver.send_data(channel_id, payload)
+    def wake(self) -> None:
+        """Channel frames were queued in the outbox: write them now."""
+        if self._driver is not None:
+            self._driver.wake()
 
     def _cancel(self, reason: DisconnectReason, detail: str) -> None:
         if self._cancel_reason is None:
@@ -319,10 +324,10 @@ class Connector:
         async def on_event(event: TransportEvent) -> None:
             if isinstance(event, SessionOpened):
                 self._reporter.connected()
-            elif isinstance(event, DataReceived):
+            elif isinstance(event, DataReceived | ChannelFrame):
                 self._on_data(event)
 
-        driver = TransportDriver(core, reader, writer, on_event)
+        driver = TransportDriver(core, reader, writer, on_event, self._outbox)
         self._driver = driver
         ended = await driver.run()
         return ended.reason, ended.detail

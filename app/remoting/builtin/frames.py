@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from app.remoting.builtin.protocol import (
+    CHANNEL_FRAME_SIZES,
     CHANNEL_ID_BYTES,
     EMPTY_FRAMES,
     FRAME_HEADER_BYTES,
@@ -75,7 +76,16 @@ class TransportEnded:
     detail: str
 
 
-TransportEvent = HelloReceived | SessionOpened | DataReceived | TransportEnded
+@dataclass(frozen=True)
+class ChannelFrame:
+    """A data-channel control frame (CHANNEL_OPEN/ACCEPT/CLOSE), its size checked; the
+    runtime's channel table reads it."""
+
+    kind: FrameType
+    payload: bytes
+
+
+TransportEvent = HelloReceived | SessionOpened | DataReceived | ChannelFrame | TransportEnded
 
 
 def encode_frame(frame_type: FrameType, payload: bytes = b"") -> bytes:
@@ -92,6 +102,8 @@ def _payload_limit(frame_type: int) -> int | None:
         return None
     if kind in EMPTY_FRAMES:
         return 0
+    if kind in CHANNEL_FRAME_SIZES:
+        return CHANNEL_FRAME_SIZES[kind]
     return {
         FrameType.HELLO: MAX_HELLO_PAYLOAD,
         FrameType.WELCOME: _VERSION.size,
@@ -139,6 +151,9 @@ class TransportConnection:
     def data_to_send_pending(self) -> bool:
         return bool(self._out)
 
+    def next_event_pending(self) -> bool:
+        return bool(self._events)
+
     def next_event(self) -> TransportEvent | None:
         return self._events.popleft() if self._events else None
 
@@ -172,6 +187,14 @@ class TransportConnection:
         if len(payload) + CHANNEL_ID_BYTES > MAX_FRAME_PAYLOAD:
             raise ValueError(f"a message is at most {MAX_FRAME_PAYLOAD - CHANNEL_ID_BYTES} bytes")
         self._frame(FrameType.DATA, _CHANNEL.pack(channel_id) + payload)
+
+    def send_channel_frame(self, kind: FrameType, payload: bytes) -> None:
+        """A frame from the channel table: DATA or a channel control frame."""
+        if self.phase != Phase.OPEN:
+            raise RuntimeError("the transport session is not open")
+        if kind != FrameType.DATA and len(payload) != CHANNEL_FRAME_SIZES[kind]:
+            raise ValueError(f"{kind.name} carries {CHANNEL_FRAME_SIZES[kind]} bytes")
+        self._frame(kind, payload)
 
     def request_disconnect(self, now: float) -> None:
         """Ask the peer to close; it should close within the disconnect wait.
@@ -274,6 +297,12 @@ class TransportConnection:
             (channel,) = _CHANNEL.unpack_from(payload)
             if self.phase == Phase.OPEN:
                 self._events.append(DataReceived(channel, payload[CHANNEL_ID_BYTES:]))
+            return
+        if kind in CHANNEL_FRAME_SIZES:
+            if len(payload) != CHANNEL_FRAME_SIZES[kind]:
+                self._violation(f"{kind.name} of {len(payload)} bytes")
+            elif self.phase == Phase.OPEN:
+                self._events.append(ChannelFrame(kind, payload))
             return
         if kind == FrameType.DISCONNECT:
             if self.phase == Phase.CLOSING:

@@ -117,6 +117,9 @@ class FrameType(enum.IntEnum):
     HEARTBEAT = 0x10  # either way, empty
     DISCONNECT = 0x11  # either way, empty: "please close"
     DATA = 0x20  # either way: channel id u64 | bytes
+    CHANNEL_OPEN = 0x21  # either way: channel id u8 | priority u8 (docs/protocol.md)
+    CHANNEL_ACCEPT = 0x22  # either way: channel id u8
+    CHANNEL_CLOSE = 0x23  # either way: channel id u8 | closed reason u8
 
 
 class RejectCode(enum.IntEnum):
@@ -127,3 +130,9 @@ class RejectCode(enum.IntEnum):
 
 # Frames with no payload, and frames whose payload has a fixed small bound.
 EMPTY_FRAMES = frozenset({FrameType.HEARTBEAT, FrameType.DISCONNECT})
+# Data-channel control frames and their exact payload sizes.
+CHANNEL_FRAME_SIZES = {
+    FrameType.CHANNEL_OPEN: 2,
+    FrameType.CHANNEL_ACCEPT: 1,
+    FrameType.CHANNEL_CLOSE: 2,
+}

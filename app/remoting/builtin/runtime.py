@@ -18,29 +18,39 @@ import asyncio
 import collections
 import concurrent.futures
 import contextlib
+import ctypes
 import logging
 import ssl
 import threading
+import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from app.remoting.builtin import tls
+from app.remoting.builtin.channels import MAX_UNRETRIEVED_PACKETS, ChannelTable
 from app.remoting.builtin.client import Connector, SystemValidator
-from app.remoting.builtin.frames import DataReceived
+from app.remoting.builtin.frames import ChannelFrame, DataReceived
 from app.remoting.builtin.handshake import TokenThrottle
 from app.remoting.builtin.options import BuiltinOptions
+from app.remoting.builtin.protocol import FrameType
 from app.remoting.builtin.server import Listener
 from app.remoting.builtin.trust import RuntimeTrust
 from app.remoting.contract import (
     ConnectedEvent,
+    DataChannelError,
+    DataChannelState,
     DisconnectedEvent,
     ListeningEvent,
     RemotingCallError,
     RemotingEvent,
     RemotingRuntime,
 )
-from app.security.callback_types import CallbackRefusal
 from app.xr import limits
+from app.xr.callback_types import CallbackRefusal
+from app.xr.channel_structs import (
+    XrRemotingDataChannelCreateInfoMSFT,
+    XrRemotingDataChannelSendDataInfoMSFT,
+)
 from app.xr.structs import (
     XrRemotingConnectInfoMSFT,
     XrRemotingDisconnectInfoMSFT,
@@ -52,6 +62,7 @@ from app.xr.structs import (
 from app.xr.trampolines import raw_char_pointer, read_c_string
 from app.xr.values import (
     ConnectionState,
+    DataChannelResult,
     DepthBufferStreamResolution,
     DisconnectReason,
     Result,
@@ -68,8 +79,9 @@ CALLBACK_THREADS = 4
 # Events not yet polled. An application that never polls must not grow memory
 # without bound; a connection makes a handful of events, so 1,000 is generous.
 MAX_QUEUED_EVENTS = 1_000
-# Data-channel messages received but not yet read.
-MAX_QUEUED_MESSAGES = 1_000
+# Data-channel events come on top: the channel table bounds them (at most
+# MAX_UNRETRIEVED_PACKETS unretrieved per channel, 128 channels, an open and a close each).
+MAX_QUEUED_CHANNEL_EVENTS = 128 * (MAX_UNRETRIEVED_PACKETS + 2)
 # Extra time a synchronous call waits beyond the protocol's own timeouts.
 CALL_MARGIN_S = 2.0
 
@@ -128,9 +140,8 @@ class BuiltinRuntime(RemotingRuntime):
         self._changed = threading.Condition(self._lock)
         self._events: collections.deque[RemotingEvent] = collections.deque()
         self._notes: collections.deque[str] = collections.deque(maxlen=MAX_QUEUED_EVENTS)
-        self._messages: collections.deque[DataReceived] = collections.deque(
-            maxlen=MAX_QUEUED_MESSAGES
-        )
+        self._channels = ChannelTable(self.options.role)
+        self._outbox = _Outbox(self)
         self._state = ConnectionState.DISCONNECTED
         self._last_reason = DisconnectReason.NONE
         self._last_detail = ""
@@ -197,6 +208,7 @@ class BuiltinRuntime(RemotingRuntime):
                 self._transport_port = transport_port
             elif isinstance(event, ConnectedEvent):
                 self._state = ConnectionState.CONNECTED
+                self._channels.session_opened()
             elif isinstance(event, DisconnectedEvent):
                 if self._state == ConnectionState.DISCONNECTED:
                     return  # exactly one disconnect per attempt
@@ -205,18 +217,45 @@ class BuiltinRuntime(RemotingRuntime):
                 self._last_detail = detail
                 self._endpoint = None
                 self._transport_port = None
-            if len(self._events) >= MAX_QUEUED_EVENTS:
+                # Its channels close (ERROR) before the disconnect is reported.
+                self._queue_events(self._channels.session_ended())
+            self._queue_events([event])
+
+    def _queue_events(self, events: list[RemotingEvent]) -> None:
+        """Under the lock."""
+        for event in events:
+            if len(self._events) >= MAX_QUEUED_EVENTS + MAX_QUEUED_CHANNEL_EVENTS:
                 self._events.popleft()
             self._events.append(event)
+        if events:
             self._changed.notify_all()
 
     def _note(self, message: str) -> None:
         with self._changed:
             self._notes.append(message)
 
-    def _on_data(self, message: DataReceived) -> None:
+    def _on_data(self, message: DataReceived | ChannelFrame) -> None:
+        """A data-channel frame from the peer (on the loop)."""
+        now = time.monotonic()
         with self._changed:
-            self._messages.append(message)
+            if self._closed:
+                return
+            if isinstance(message, DataReceived):
+                events = self._channels.on_data(message.channel_id, message.payload, now)
+            else:
+                events = self._channels.on_frame(message.kind, message.payload, now)
+            self._queue_events(events)
+            wake = self._channels.pending()
+        if wake:
+            self._wake_endpoint()
+
+    def _wake_endpoint(self) -> None:
+        endpoint = self._endpoint
+        if endpoint is not None:
+            if self._in_loop_thread():
+                endpoint.wake()
+            else:
+                self._loop.call_soon_threadsafe(endpoint.wake)
 
     # --- lazily built, then reused --------------------------------------------------------
 
@@ -346,6 +385,7 @@ class BuiltinRuntime(RemotingRuntime):
                 reporter=_Reporter(self, generation),
                 callback_executor=self._callback_pool,
                 on_data=self._on_data,
+                outbox=self._outbox,
             )
             self._endpoint = endpoint
         self._loop.call_soon_threadsafe(self._start_endpoint, endpoint, generation)
@@ -386,6 +426,7 @@ class BuiltinRuntime(RemotingRuntime):
                 reporter=_Reporter(self, generation),
                 callback_executor=self._callback_pool,
                 on_data=self._on_data,
+                outbox=self._outbox,
                 throttle=self._token_throttle,
             )
             self._endpoint = endpoint
@@ -485,25 +526,77 @@ class BuiltinRuntime(RemotingRuntime):
             self._notes.clear()
             return notes
 
-    def send_data(self, channel_id: int, payload: bytes) -> None:
-        """Send one data-channel message over the open transport session."""
-        endpoint = self._endpoint
-        if endpoint is None or self._state != ConnectionState.CONNECTED:
-            raise RemotingCallError(
-                "send_data", Result.ERROR_VALIDATION_FAILURE, "no session is open"
-            )
-        future = concurrent.futures.Future[None]()
+    # --- data channels ---------------------------------------------------------------
 
-        def send() -> None:
-            try:
-                endpoint.send_data(channel_id, payload)
-                future.set_result(None)
-            except (RuntimeError, ValueError) as exc:
-                future.set_exception(exc)
-
-        self._loop.call_soon_threadsafe(send)
-        future.result(CALL_MARGIN_S)
-
-    def poll_data(self) -> DataReceived | None:
+    def create_data_channel(self, create_info: XrRemotingDataChannelCreateInfoMSFT) -> int:
+        function = "xrCreateRemotingDataChannelMSFT"
+        _check_type(create_info, StructureType.REMOTING_DATA_CHANNEL_CREATE_INFO_MSFT, function)
         with self._lock:
-            return self._messages.popleft() if self._messages else None
+            self._require_open(function)
+            handle = self._channels.create(
+                int(create_info.channelId), int(create_info.channelPriority)
+            )
+        self._wake_endpoint()
+        return handle
+
+    def destroy_data_channel(self, channel: int) -> None:
+        with self._lock:
+            self._require_open("xrDestroyRemotingDataChannelMSFT")
+            self._channels.destroy(channel)
+        self._wake_endpoint()
+
+    def get_data_channel_state(self, channel: int) -> DataChannelState:
+        with self._lock:
+            self._require_open("xrGetRemotingDataChannelStateMSFT")
+            return self._channels.state(channel)
+
+    def send_remoting_data(
+        self, channel: int, send_info: XrRemotingDataChannelSendDataInfoMSFT
+    ) -> None:
+        function = "xrSendRemotingDataMSFT"
+        _check_type(send_info, StructureType.REMOTING_DATA_CHANNEL_SEND_DATA_INFO_MSFT, function)
+        size = int(send_info.size)
+        if size and not send_info.data:
+            raise DataChannelError(function, DataChannelResult.INVALID_DATA, "data is NULL")
+        with self._lock:
+            self._require_open(function)
+            self._channels.check_sendable(channel, size)
+        # Copied outside the lock (up to 1 MiB); the table checks the channel again.
+        data = ctypes.string_at(send_info.data, size) if size else b""
+        with self._lock:
+            self._channels.send(channel, data, bool(send_info.guaranteedDelivery))
+        self._wake_endpoint()
+
+    def retrieve_remoting_data(
+        self,
+        channel: int,
+        packet_id: int,
+        capacity: int,
+        buffer: ctypes.Array[ctypes.c_uint8] | None,
+    ) -> int:
+        function = "xrRetrieveRemotingDataMSFT"
+        if capacity and (buffer is None or ctypes.sizeof(buffer) < capacity):
+            raise RemotingCallError(
+                function,
+                Result.ERROR_VALIDATION_FAILURE,
+                "dataBytess must hold dataBytesCapacityInput bytes",
+            )
+        with self._lock:
+            self._require_open(function)
+            answer = self._channels.retrieve(channel, packet_id, capacity, time.monotonic())
+        if isinstance(answer, int):
+            return answer
+        assert buffer is not None
+        ctypes.memmove(buffer, answer, len(answer))
+        return len(answer)
+
+
+class _Outbox:
+    """The channel table as the transport driver sees it (taken under the lock)."""
+
+    def __init__(self, runtime: BuiltinRuntime) -> None:
+        self._runtime = runtime
+
+    def take(self, budget: int) -> list[tuple[FrameType, bytes]]:
+        with self._runtime._lock:
+            return self._runtime._channels.take(budget)

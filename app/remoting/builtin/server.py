@@ -36,6 +36,7 @@ from concurrent.futures import Executor
 from app.errors import HoloremoteError
 from app.remoting.builtin import tls
 from app.remoting.builtin.frames import (
+    ChannelFrame,
     DataReceived,
     HelloReceived,
     SessionOpened,
@@ -55,6 +56,7 @@ from app.remoting.builtin.options import BuiltinOptions
 from app.remoting.builtin.protocol import SESSION_ID_BYTES, RejectCode
 from app.remoting.builtin.shell import (
     CLOSE_GRACE_S,
+    Outbox,
     Reporter,
     TransportDriver,
     close_writer,
@@ -62,6 +64,7 @@ from app.remoting.builtin.shell import (
     flush,
     transport_core,
 )
+from app.remoting.builtin.tls_groups import TlsProfileError
 from app.security.certstore import server_tls_material
 from app.xr import invoke
 from app.xr.structs import XrRemotingSecureConnectionServerCallbacksMSFT
@@ -107,7 +110,8 @@ class Listener:
         realm: str,
         reporter: Reporter,
         callback_executor: Executor,
-        on_data: Callable[[DataReceived], None],
+        on_data: Callable[[DataReceived | ChannelFrame], None],
+        outbox: Outbox | None = None,
         throttle: TokenThrottle | None = None,
     ) -> None:
         self._options = options
@@ -120,6 +124,7 @@ class Listener:
         self._reporter = reporter
         self._callback_executor = callback_executor
         self._on_data = on_data
+        self._outbox = outbox
         # The runtime's, shared by its listens; a listener alone gets its own.
         self._throttle = throttle if throttle is not None else TokenThrottle()
         self._grants = SessionGrants()
@@ -146,10 +151,10 @@ class Listener:
             self._driver.abort(reason, detail)
         self._finish(reason, detail)
 
-    def send_data(self, channel_id: int, payload: bytes) -> None:
-        if self._driver is None:
-            raise RuntimeError("no transport session is open")
-        self._driver.send_data(channel_id, payload)
+    def wake(self) -> None:
+        """Channel frames were queued in the outbox: write them now."""
+        if self._driver is not None:
+            self._driver.wake()
 
     def _finish(self, reason: DisconnectReason, detail: str) -> None:
         if self._done is not None and not self._done.done():
@@ -165,9 +170,9 @@ class Listener:
         try:
             context: ssl.SSLContext | None = None
             if self._secure:
-                context, problem = await self._server_context()
+                context, problem, failure = await self._server_context()
                 if context is None:
-                    reason, detail = R.NO_SERVER_CERTIFICATE, problem
+                    reason, detail = failure, problem
                     return
             try:
                 handshake_sock = bind_listening_socket(self._interface, self._handshake_port)
@@ -242,7 +247,7 @@ class Listener:
 
         return start
 
-    async def _server_context(self) -> tuple[ssl.SSLContext | None, str]:
+    async def _server_context(self) -> tuple[ssl.SSLContext | None, str, DisconnectReason]:
         """RequestServerCertificate (two-call idiom, via app.xr.invoke), then the
         store's chain and key into one TLS context."""
         loop = asyncio.get_running_loop()
@@ -255,7 +260,8 @@ class Listener:
         )
         outcome = await loop.run_in_executor(self._callback_executor, request)
         if not outcome.ok or outcome.value is None:
-            return None, outcome.problem or "RequestServerCertificate did not succeed"
+            problem = outcome.problem or "RequestServerCertificate did not succeed"
+            return None, problem, R.NO_SERVER_CERTIFICATE
         material = outcome.value
         try:
             chain_pem, key_pem = await loop.run_in_executor(
@@ -266,9 +272,12 @@ class Listener:
                 material.subject_name,
             )
             context = await loop.run_in_executor(None, tls.server_context, chain_pem, key_pem)
+        except TlsProfileError as exc:
+            # Fail closed: never listen with a weaker TLS profile than docs/security.md says.
+            return None, f"the TLS profile cannot be applied: {exc}", R.INTERNAL_ERROR
         except (HoloremoteError, ValueError, ssl.SSLError, OSError) as exc:
-            return None, f"the certificate store cannot be used: {exc}"
-        return context, ""
+            return None, f"the certificate store cannot be used: {exc}", R.NO_SERVER_CERTIFICATE
+        return context, "", R.NO_SERVER_CERTIFICATE
 
     # --- handshake port -----------------------------------------------------------------
 
@@ -365,10 +374,10 @@ class Listener:
                     core.reject(RejectCode.UNKNOWN_SESSION, "unknown, used or expired session id")
             elif isinstance(event, SessionOpened):
                 self._reporter.connected()
-            elif isinstance(event, DataReceived):
+            elif isinstance(event, DataReceived | ChannelFrame):
                 self._on_data(event)
 
-        driver = TransportDriver(core, reader, writer, on_event)
+        driver = TransportDriver(core, reader, writer, on_event, self._outbox)
         ended = await driver.run()
         if self._driver is driver:
             self._finish(ended.reason, ended.detail)

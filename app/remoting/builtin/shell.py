@@ -18,12 +18,14 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from app.remoting.builtin.frames import (
+    Phase,
     Side,
     TransportConnection,
     TransportEnded,
     TransportEvent,
 )
 from app.remoting.builtin.options import BuiltinOptions
+from app.remoting.builtin.protocol import FrameType
 from app.xr.values import DisconnectReason
 
 R = DisconnectReason
@@ -140,11 +142,25 @@ def transport_core(side: Side, options: BuiltinOptions, now: float) -> Transport
     )
 
 
+class Outbox(Protocol):
+    """Where the driver takes data-channel frames from (the runtime's channel table)."""
+
+    def take(self, budget: int) -> list[tuple[FrameType, bytes]]: ...
+
+
+# Data-channel bytes handed to the socket per turn: small enough that a HIGH message
+# queued behind a long LOW transfer waits for at most this much, large enough to keep
+# the TLS writer busy.
+OUTBOX_BUDGET = 256 * 1024
+
+
 class TransportDriver:
     """Runs one `TransportConnection` over a stream until it ends.
 
-    Other code (on the loop) may call `request_disconnect()` or `send_data()`;
-    `wake()` makes the loop flush and re-arm at once."""
+    Other code (on the loop) may call `request_disconnect()`, or queue frames in the
+    `outbox` and call `wake()`: the loop flushes and re-arms at once. Reading runs in
+    its own task, so that both ends writing large transfers at once never wait on
+    each other's writes (each keeps reading while its own drain waits)."""
 
     def __init__(
         self,
@@ -152,11 +168,13 @@ class TransportDriver:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         on_event: Callable[[TransportEvent], Awaitable[None]],
+        outbox: Outbox | None = None,
     ) -> None:
         self.core = core
         self._reader = reader
         self._writer = writer
         self._on_event = on_event
+        self._outbox = outbox
         self._wake = asyncio.Event()
         self.ended: TransportEnded | None = None
 
@@ -167,22 +185,37 @@ class TransportDriver:
         self.core.request_disconnect(asyncio.get_running_loop().time())
         self.wake()
 
-    def send_data(self, channel_id: int, payload: bytes) -> None:
-        self.core.send_data(channel_id, payload)
-        self.wake()
-
     def abort(self, reason: DisconnectReason, detail: str) -> None:
         self.core.abort(reason, detail)
         self.wake()
 
+    async def _read(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                data = await self._reader.read(READ_CHUNK)
+            except (ConnectionError, OSError, ssl.SSLError):
+                data = b""
+            self.core.receive_data(data, loop.time())
+            self.wake()
+            if not data or self.core.phase == Phase.CLOSED:
+                return
+
+    def _fill_from_outbox(self) -> bool:
+        """Move the next channel frames into the core; True if there were any."""
+        if self._outbox is None or self.core.phase != Phase.OPEN:
+            return False
+        frames = self._outbox.take(OUTBOX_BUDGET)
+        for kind, payload in frames:
+            self.core.send_channel_frame(kind, payload)
+        return bool(frames)
+
     async def run(self) -> TransportEnded:
         loop = asyncio.get_running_loop()
-        read_task: asyncio.Task[bytes] | None = None
+        read_task = asyncio.ensure_future(self._read())
         try:
             while True:
-                ok = await flush(self._writer, self.core.data_to_send())
-                if not ok:
-                    self.core.receive_data(b"", loop.time())
+                self._wake.clear()
                 while (event := self.core.next_event()) is not None:
                     if isinstance(event, TransportEnded):
                         self.ended = event
@@ -191,27 +224,21 @@ class TransportDriver:
                 if self.ended is not None:
                     await flush(self._writer, self.core.data_to_send())
                     return self.ended
+                self.core.handle_timer(loop.time())
+                busy = self._fill_from_outbox()
                 if self.core.data_to_send_pending():
+                    ok = await flush(self._writer, self.core.data_to_send())
+                    if not ok:
+                        self.core.receive_data(b"", loop.time())
                     continue
-                if read_task is None:
-                    read_task = asyncio.ensure_future(self._reader.read(READ_CHUNK))
-                wake_task = asyncio.ensure_future(self._wake.wait())
+                if busy or self.core.next_event_pending():
+                    continue
                 timer = self.core.get_timer()
                 timeout = None if timer is None else max(0.0, timer - loop.time())
-                done, _ = await asyncio.wait(
-                    {read_task, wake_task}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-                )
-                wake_task.cancel()
-                self._wake.clear()
-                if read_task in done:
-                    try:
-                        data = read_task.result()
-                    except (ConnectionError, OSError, ssl.SSLError):
-                        data = b""
-                    read_task = None
-                    self.core.receive_data(data, loop.time())
-                self.core.handle_timer(loop.time())
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout)
         finally:
-            if read_task is not None:
-                read_task.cancel()
+            read_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await read_task
             await close_writer(self._writer)

@@ -4,6 +4,9 @@ context per runtime, and the server's whole chain as the client saw it.
 Server and client: TLS 1.2 minimum (1.3 preferred: OpenSSL negotiates the highest
 both offer), Mozilla's "intermediate" cipher list for TLS 1.2 (TLS 1.3 suites are
 all acceptable and left as OpenSSL orders them), no compression, no renegotiation.
+The server also limits the key-exchange groups to Mozilla's intermediate list
+(X25519, P-256, P-384) on its own context (`tls_groups.py`); docs/security.md has the
+whole profile and the sslyze result.
 
 The client does not verify in TLS (`CERT_NONE`, no host-name check) on purpose: the
 specification gives that decision to the application's ValidateServerCertificate
@@ -23,6 +26,8 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from app.remoting.builtin import tls_groups
 
 # Mozilla Server Side TLS guidelines, "intermediate" configuration (version 5.7):
 # the TLS 1.2 suites, in Mozilla's order. DHE suites are only used if DH parameters
@@ -56,6 +61,7 @@ def server_context(chain_pem: bytes, key_pem: bytes) -> ssl.SSLContext:
     `key_pem`. The key never touches a file system (memfd on Linux); elsewhere a
     0600 file in a private 0700 directory that is removed at once."""
     context = _harden(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER))
+    tls_groups.restrict_groups(context, tls_groups.MOZILLA_INTERMEDIATE_GROUPS)
     context.set_alpn_protocols([HANDSHAKE_ALPN])
     _load_chain_and_key(context, chain_pem + b"\n" + key_pem)
     return context

@@ -11,7 +11,7 @@ from app.security.trust import (
     parse_pem_bundle,
     system_anchors,
 )
-from app.security.verdict import ValidationResult
+from app.xr.validation_result import ValidationResult
 
 
 class RuntimeTrust:

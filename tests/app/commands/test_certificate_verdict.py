@@ -12,10 +12,11 @@ from app.commands.certificate_verdict import (
     verdict_from_json,
 )
 from app.commands.common import certificate_validator
-from app.security.callback_types import CertificateValidationRequest
-from app.security.records import CallbackRecord
+from app.security.acceptance import RUNTIME_ONLY, combine_with_runtime
 from app.security.testpki import GeneratedPki
-from app.security.verdict import RUNTIME_ONLY, ValidationResult, combine_with_runtime
+from app.xr.callback_types import CertificateValidationRequest
+from app.xr.records import CallbackRecord
+from app.xr.validation_result import ValidationResult
 from app.xr.values import CertificateNameValidationResult as Name
 from tests.app.remoting.remoting_support import chain_der
 

@@ -171,3 +171,44 @@ def test_pfx_chain_with_passphrase_file(
         capsys,
     )
     assert status == 0, out
+
+
+def test_more_certificates_than_path_building_takes_is_a_refusal(
+    files: dict[str, object], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # A pathological chain (x509-limbo's 100 intermediates) is refused with the bound
+    # as its reason (exit 1), not reported as unreadable input (exit 2).
+    base: Path = files["dir"]  # type: ignore[assignment]
+    pki = files["pki"]
+    chain = tmp_path / "long.pem"
+    chain.write_bytes(pki.server.pem + pki.intermediate.pem * 100)  # type: ignore[attr-defined]
+    status, out, err = _run(
+        ["verify", str(chain), "--host", "server.test", "--ca-file", str(base / "ca.pem")], capsys
+    )
+    assert status == 1 and "REFUSED" in out and not err
+    assert "presented 101 certificates, over the limit of 64" in out
+
+
+def test_an_issuer_whose_key_cannot_be_read_is_refused_not_a_traceback(
+    files: dict[str, object], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    base: Path = files["dir"]  # type: ignore[assignment]
+    pki = files["pki"]
+    ica = x509.load_pem_x509_certificate(pki.intermediate.pem)  # type: ignore[attr-defined]
+    spki = ica.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    # The key's BIT STRING cut short by one octet inside the same length: not a key.
+    broken_spki = spki[:-1] + b"\x00"
+    broken = ica.public_bytes(serialization.Encoding.DER).replace(spki, broken_spki)
+    pem = b"-----BEGIN CERTIFICATE-----\n" + __import__("base64").encodebytes(broken)
+    pem += b"-----END CERTIFICATE-----\n"
+    chain = tmp_path / "badkey.pem"
+    chain.write_bytes(pki.server.pem + pem)  # type: ignore[attr-defined]
+    status, out, err = _run(
+        ["verify", str(chain), "--host", "server.test", "--ca-file", str(base / "ca.pem")], capsys
+    )
+    assert status == 1 and "REFUSED" in out and "Traceback" not in out + err

@@ -11,22 +11,22 @@ import socket
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from app.remoting.builtin import BuiltinOptions, BuiltinRuntime
-from app.security.callback_types import ServerCertificateMaterial
-from app.security.callbacks import (
+from app.endpoint.callbacks import (
     fixed_server_certificate,
     fixed_token,
     system_result_validator,
 )
-from app.security.testpki import GeneratedPki
-from app.session import Session, SessionConfig
-from app.session_events import (
-    CallbackCalled,
+from app.endpoint.events import (
     Connected,
     Disconnected,
     Listening,
     SessionEvent,
+    records_in,
 )
+from app.endpoint.session import Session, SessionConfig
+from app.remoting.builtin import BuiltinOptions, BuiltinRuntime
+from app.security.testpki import GeneratedPki
+from app.xr.callback_types import ServerCertificateMaterial
 from app.xr.values import DisconnectReason
 
 TOKEN = "correct-horse-battery-staple"
@@ -134,11 +134,7 @@ async def disconnected(session: Session, after: int = 0) -> Disconnected:
 
 def callbacks_of(session: Session) -> list[tuple[str, str]]:
     """(callback, result name) of every callback call, in order."""
-    return [
-        (e.record.callback, e.record.result_name)
-        for e in session.history
-        if isinstance(e, CallbackCalled)
-    ]
+    return [(record.callback, record.result_name) for record in records_in(session.history)]
 
 
 def assert_reason(event: SessionEvent, reason: DisconnectReason) -> None:

@@ -13,6 +13,7 @@ import ssl
 
 import pytest
 
+from app.endpoint.events import Connected, Disconnected, Listening, Note, records_in
 from app.remoting.builtin import BuiltinOptions
 from app.remoting.builtin.frames import HelloReceived, TransportConnection
 from app.remoting.builtin.handshake import (
@@ -29,10 +30,9 @@ from app.remoting.builtin.protocol import (
     VERSION_HEADER,
 )
 from app.remoting.builtin.shell import connect_error_reason
-from app.security.callback_types import CallbackRefusal
 from app.security.testpki import GeneratedPki
-from app.security.verdict import ValidationResult
-from app.session_events import CallbackCalled, Connected, Disconnected, Listening, Note
+from app.xr.callback_types import CallbackRefusal
+from app.xr.validation_result import ValidationResult
 from app.xr.values import ConnectionState, DisconnectReason
 from tests.app.remoting.remoting_support import (
     TOKEN,
@@ -201,7 +201,7 @@ def test_expired_certificate_is_refused(expired_pki: GeneratedPki) -> None:
         client = client_session(listening.port, expired_pki)
         await client.start()
         assert_reason(await outcome(client), R.HANDSHAKE_CONNECTION_FAILED)
-        record = next(e.record for e in client.history if isinstance(e, CallbackCalled))
+        record = records_in(client.history)[0]
         assert record.inputs["systemValidationResult"]["expired"] is True
         await client.aclose()
         await server.aclose()
@@ -254,9 +254,9 @@ def test_bad_token_fails_authentication_on_both_ends_then_the_listener_listens_a
         )
         assert "the token was refused" in server.runtime.last_disconnect_detail  # type: ignore[attr-defined]
         record = next(
-            e.record
-            for e in server.history
-            if isinstance(e, CallbackCalled) and e.record.callback == "ValidateAuthenticationToken"
+            record
+            for record in records_in(server.history)
+            if record.callback == "ValidateAuthenticationToken"
         )
         assert record.outputs["tokenValidOut"] is False
         # The application listens again, and the right token gets in.
@@ -510,7 +510,7 @@ def test_canceling_a_connection_attempt(pki: GeneratedPki) -> None:
 
 
 def test_waiters_end_when_the_session_closes(pki: GeneratedPki) -> None:
-    from app.session import SessionClosedError
+    from app.endpoint.session import SessionClosedError
 
     async def scenario() -> None:
         server = server_session(pki)

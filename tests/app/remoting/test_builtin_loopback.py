@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
+from app.endpoint.events import Connected, Disconnected, Listening, StateChanged, records_in
 from app.security.testpki import GeneratedPki
-from app.session_events import CallbackCalled, Connected, Disconnected, Listening, StateChanged
 from app.xr.values import ConnectionState, DisconnectReason
 from tests.app.remoting.remoting_support import (
     TOKEN,
@@ -53,10 +53,10 @@ def test_secure_loopback_fires_each_callback_once_in_protocol_order(pki: Generat
         # certificate (server, at listen) -> validation (client, after TLS) -> token
         # (client, after the challenge) -> token validation (server).
         completed = sorted(
-            (e.record.started_at, e.record.callback)
+            (record.started_at, record.callback)
             for s in (server, client)
-            for e in s.history
-            if isinstance(e, CallbackCalled) and e.record.result_name == SUCCESS
+            for record in records_in(s.history)
+            if record.result_name == SUCCESS
         )
         assert [name for _, name in completed] == [
             "RequestServerCertificate",
@@ -65,9 +65,9 @@ def test_secure_loopback_fires_each_callback_once_in_protocol_order(pki: Generat
             "ValidateAuthenticationToken",
         ]
         validation = next(
-            e.record
-            for e in client.history
-            if isinstance(e, CallbackCalled) and e.record.callback == "ValidateServerCertificate"
+            record
+            for record in records_in(client.history)
+            if record.callback == "ValidateServerCertificate"
         )
         assert len(validation.chain) == 3  # leaf, intermediate, root: the whole chain
         assert validation.chain == chain_der(pki)
@@ -139,37 +139,6 @@ def test_listener_listens_again_after_a_session(pki: GeneratedPki) -> None:
             again = await server.wait_for(lambda e: isinstance(e, Listening), WAIT_S, after=mark)
             assert isinstance(again, Listening)
             listening = again
-        await server.aclose()
-
-    run(scenario())
-
-
-def test_data_channel_messages_cross_in_both_directions(pki: GeneratedPki) -> None:
-    async def scenario() -> None:
-        import asyncio
-
-        server = server_session(pki)
-        listening = await start_listening(server)
-        client = client_session(listening.port, pki)
-        await client.start()
-        await outcome(client)
-        await outcome(server)
-        await asyncio.to_thread(client.runtime.send_data, 7, b"hello player")  # type: ignore[attr-defined]
-        await asyncio.to_thread(server.runtime.send_data, 9, b"hello remote")  # type: ignore[attr-defined]
-
-        async def receive(runtime: object) -> object:
-            for _ in range(200):
-                message = runtime.poll_data()  # type: ignore[attr-defined]
-                if message is not None:
-                    return message
-                await asyncio.sleep(0.01)
-            raise AssertionError("no message")
-
-        got_server = await receive(server.runtime)
-        got_client = await receive(client.runtime)
-        assert (got_server.channel_id, got_server.payload) == (7, b"hello player")  # type: ignore[attr-defined]
-        assert (got_client.channel_id, got_client.payload) == (9, b"hello remote")  # type: ignore[attr-defined]
-        await client.aclose()
         await server.aclose()
 
     run(scenario())

@@ -13,6 +13,8 @@ import ssl
 
 import pytest
 
+from app.endpoint.events import Disconnected, Listening, Note, records_in
+from app.endpoint.session import Session
 from app.remoting.builtin.protocol import (
     AUTH_BASE_BLOCK_SECONDS,
     AUTH_MAX_FAILURES,
@@ -22,8 +24,6 @@ from app.remoting.builtin.protocol import (
     VERSION_HEADER,
 )
 from app.security.testpki import GeneratedPki
-from app.session import Session
-from app.session_events import CallbackCalled, Disconnected, Listening, Note
 from app.xr.values import ConnectionState, DisconnectReason
 from tests.app.remoting.remoting_support import (
     TOKEN,
@@ -65,9 +65,9 @@ async def _connect(port: int, pki: GeneratedPki, token: str) -> tuple[Session, D
 
 def _validations(server: Session) -> list[bool]:
     return [
-        e.record.outputs["tokenValidOut"]
-        for e in server.history
-        if isinstance(e, CallbackCalled) and e.record.callback == "ValidateAuthenticationToken"
+        record.outputs["tokenValidOut"]
+        for record in records_in(server.history)
+        if record.callback == "ValidateAuthenticationToken"
     ]
 
 

@@ -57,6 +57,7 @@ def issue(
     serial: int | None = None,
     hash_algorithm: hashes.HashAlgorithm | None = None,
     basic_constraints: bool = True,
+    extensions: Sequence[tuple[x509.ExtensionType, bool]] = (),
 ) -> Made:
     subject = name(cn)
     signer = issuer.key if issuer else key
@@ -127,6 +128,8 @@ def issue(
             ),
             critical=False,
         )
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical=critical)
     algorithm = hash_algorithm or hashes.SHA256()
     return Made(builder.sign(signer, algorithm), key)
 

@@ -11,10 +11,10 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from pkibuild import Made, issue, make_v1
 
+from app.security.acceptance import is_acceptable
 from app.security.system_validation import ChainValidation, validate_server_chain
 from app.security.testpki import SigningKey
 from app.security.trust import anchors_from_certificates
-from app.security.verdict import is_acceptable
 from app.xr.values import CertificateNameValidationResult as Name
 
 
@@ -54,15 +54,58 @@ def test_control_leaf_passes(
     assert is_acceptable(result, revocation_forced=False), result.reasons
 
 
-def test_cn_unrelated_to_the_sans_is_ignored(
-    root: Made, window: dict[str, dt.datetime], keys: dict[str, SigningKey], now: dt.datetime
+@pytest.mark.parametrize(
+    ("cn", "dns", "ips"),
+    [
+        ("My lab server", ["server.test"], []),  # not a host name at all
+        ("EE", ["server.test"], []),  # one label: a label, not a host (BetterTLS leaves)
+        ("lab.test", ["server.lab.test"], []),  # the zone the SAN lies in
+        ("lab.test", ["*.lab.test"], []),  # the base of a wildcard SAN
+        ("server.lab", [], ["192.168.1.20"]),  # a DNS name next to IP SANs only
+    ],
+)
+def test_cn_that_names_no_other_host_is_ignored(
+    root: Made,
+    window: dict[str, dt.datetime],
+    keys: dict[str, SigningKey],
+    now: dt.datetime,
+    cn: str,
+    dns: list[str],
+    ips: list[str],
 ) -> None:
-    # Browsers never read the CN; a CN naming something else is neither a name nor
-    # an error (BetterTLS leaves have CNs like 'EE').
-    leaf = _leaf(root, window, keys["leaf"], cn="other.test")
-    result = _validate([leaf], "server.test", [root], now).result
+    leaf = _leaf(root, window, keys["leaf"], cn=cn, dns=dns, ips=ips)
+    host = dns[0].replace("*", "www") if dns else ips[0]
+    result = _validate([leaf], host, [root], now).result
     assert is_acceptable(result, revocation_forced=False), result.reasons
-    assert _validate([leaf], "other.test", [root], now).result.name_mismatch != Name.MATCH
+
+
+@pytest.mark.parametrize(
+    ("cn", "dns", "ips"),
+    [
+        ("other.test", ["server.test"], []),  # ASCII host name
+        ("notinsan.example.test", ["valid.example.test", "another.example.test"], []),
+        ("xn--nxasmq6b.test", ["xn--n3h.test"], []),  # A-label of another name
+        ("test-\u6e2c\u8a66.test", ["xn--test--wg5h0h.test"], []),  # U-label of another name
+        ("192.168.1.21", [], ["192.168.1.20"]),  # another address
+    ],
+)
+def test_cn_naming_a_host_not_among_the_sans_is_invalid(
+    root: Made,
+    window: dict[str, dt.datetime],
+    keys: dict[str, SigningKey],
+    now: dt.datetime,
+    cn: str,
+    dns: list[str],
+    ips: list[str],
+) -> None:
+    # CA/B BR 7.1.4.3: the CN, if present, is one of the SAN values.
+    leaf = _leaf(root, window, keys["leaf"], cn=cn, dns=dns, ips=ips)
+    host = dns[0] if dns else ips[0]
+    result = _validate([leaf], host, [root], now).result
+    assert result.name_mismatch == Name.MATCH and result.trusted_root
+    assert result.invalid_cert_or_chain
+    assert "not among the subjectAltNames" in result.reasons["invalidCertOrChain"]
+    assert not is_acceptable(result, revocation_forced=False)
 
 
 @pytest.mark.parametrize(
@@ -209,7 +252,15 @@ def test_weak_leaf_keys_are_invalid(
 
 @pytest.mark.parametrize(
     ("san", "host"),
-    [("*.com", "example.com"), ("*.co.uk", "shop.co.uk"), ("*.test", "server.test")],
+    [
+        ("*.com", "example.com"),
+        ("*.co.uk", "shop.co.uk"),
+        ("*.test", "server.test"),
+        # from the Public Suffix List the publicsuffixlist package ships (a deep
+        # entry and a wildcard rule), beyond any short hand-kept list
+        ("*.pvt.k12.ma.us", "school.pvt.k12.ma.us"),
+        ("*.kawasaki.jp", "shop.kawasaki.jp"),
+    ],
 )
 def test_wildcard_over_public_suffix_never_matches(
     root: Made,
@@ -224,6 +275,28 @@ def test_wildcard_over_public_suffix_never_matches(
     assert result.name_mismatch == Name.MISMATCH
     assert "public suffix" in result.reasons["nameMismatch"]
     assert result.trusted_root and not result.wrong_usage and not result.invalid_cert_or_chain
+
+
+@pytest.mark.parametrize("host", ["b\u00fccher.test", "B\u00dcCHER.test", "xn--bcher-kva.test"])
+def test_unicode_host_matches_through_its_a_label(
+    root: Made,
+    window: dict[str, dt.datetime],
+    keys: dict[str, SigningKey],
+    now: dt.datetime,
+    host: str,
+) -> None:
+    # RFC 5280 7.2: certificates carry A-labels; UTS 46 maps what the user typed.
+    leaf = _leaf(root, window, keys["leaf"], dns=["xn--bcher-kva.test"], cn="xn--bcher-kva.test")
+    result = _validate([leaf], host, [root], now).result
+    assert result.name_mismatch == Name.MATCH, result.reasons["nameMismatch"]
+    assert is_acceptable(result, revocation_forced=False)
+
+
+def test_invalid_unicode_host_is_named() -> None:
+    from app.security.hostnames import parse_host
+
+    with pytest.raises(ValueError, match="not a valid internationalised host name"):
+        parse_host("\u2603\u200d.test")
 
 
 @pytest.mark.parametrize(

@@ -20,12 +20,12 @@ from pkibuild import Made, issue
 from revocation_server import Responder, serve
 
 from app.cli import main
+from app.security.acceptance import is_acceptable
 from app.security.revocation import RevocationOptions
 from app.security.revocation_fetch import http_fetcher
 from app.security.system_validation import validate_server_chain
 from app.security.testpki import SigningKey
 from app.security.trust import anchors_from_certificates
-from app.security.verdict import is_acceptable
 from app.xr.values import CertificateNameValidationResult as Name
 
 REPO = Path(__file__).resolve().parents[3]

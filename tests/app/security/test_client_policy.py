@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from app.security.acceptance import is_acceptable
 from app.security.client_policy import (
     ClientPolicy,
     TofuQuestion,
@@ -17,7 +18,7 @@ from app.security.errors import PolicyError
 from app.security.known_hosts import KnownHosts, load_known_hosts
 from app.security.testpki import GeneratedPki
 from app.security.thumbprints import colon_hex, parse_pin
-from app.security.verdict import ValidationResult, is_acceptable
+from app.xr.validation_result import ValidationResult
 from app.xr.values import CertificateNameValidationResult as Name
 
 TRUSTED = ValidationResult(

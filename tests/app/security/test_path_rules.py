@@ -14,11 +14,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from pkibuild import SERVER_AUTH, Made, issue, resign_with_serial
 
+from app.security.acceptance import is_acceptable
 from app.security.revocation import RevocationOptions
 from app.security.system_validation import MAX_PRESENTED_CERTIFICATES, validate_server_chain
 from app.security.testpki import SigningKey
 from app.security.trust import anchors_from_certificates
-from app.security.verdict import ValidationResult, is_acceptable
+from app.xr.validation_result import ValidationResult
 from app.xr.values import CertificateNameValidationResult as Name
 
 HOST = "server.test"
@@ -93,27 +94,95 @@ def test_intermediate_without_aki_is_invalid(
     _only_invalid(result, "has no authorityKeyIdentifier keyIdentifier")
 
 
-def test_self_signed_root_without_aki_or_ski_is_fine(
+def test_self_signed_root_without_aki_is_fine_but_without_ski_is_invalid(
     keys: dict[str, SigningKey], window: dict[str, dt.datetime], now: dt.datetime
 ) -> None:
-    # The Mozilla store has roots without SKI; a self-signed root needs no AKI.
-    bare = issue(
-        "Bare Root",
+    # A self-signed root needs no AKI (RFC 5280 4.2.1.1); the SKI "MUST appear in
+    # all conforming CA certificates" (4.2.1.2), the trust anchor included.
+    kw = {"key": keys["other"], "ca": True, "aki": None}
+    dates = {"not_before": window["nb"], "not_after": window["na"]}
+    with_ski = issue("Bare Root", **kw, **dates)  # type: ignore[arg-type]
+    without_ski = issue("Bare Root", ski=False, **kw, **dates)  # type: ignore[arg-type]
+    aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(keys["other"].public_key())
+    leaf = _leaf(with_ski, keys["leaf"], window, aki=aki)
+    assert is_acceptable(_check([leaf], [with_ski], now), revocation_forced=False)
+    result = _check([leaf], [without_ski], now)
+    _only_invalid(result, "'Bare Root' has no subjectKeyIdentifier (RFC 5280 4.2.1.2)")
+
+
+@pytest.mark.parametrize("critical", [True, False])
+def test_name_constraints_on_a_root_must_be_critical(
+    keys: dict[str, SigningKey], window: dict[str, dt.datetime], now: dt.datetime, critical: bool
+) -> None:
+    # RFC 5280 4.2.1.10: "Conforming CAs MUST mark this extension as critical."
+    constraints = x509.NameConstraints([x509.DNSName("server.test")], None)
+    constrained = issue(
+        "NC Root",
         key=keys["other"],
         ca=True,
-        ski=False,
-        aki=None,
+        not_before=window["nb"],
+        not_after=window["na"],
+        extensions=[(constraints, critical)],
+    )
+    leaf = _leaf(constrained, keys["leaf"], window)
+    result = _check([leaf], [constrained], now)
+    if critical:
+        assert is_acceptable(result, revocation_forced=False), result.reasons
+    else:
+        _only_invalid(result, "non-critical nameConstraints")
+
+
+def test_key_usage_is_required_below_the_anchor_only(
+    root: Made, keys: dict[str, SigningKey], window: dict[str, dt.datetime], now: dt.datetime
+) -> None:
+    # RFC 5280 4.2.1.3 / BR 7.1.2.10.7 for issuing CAs; a trust anchor is trusted for
+    # its name and key (RFC 5280 6.1.1(d)), so one without keyUsage still anchors.
+    bare_root = issue(
+        "KU-less Root",
+        key=keys["other"],
+        ca=True,
+        key_usage=None,
         not_before=window["nb"],
         not_after=window["na"],
     )
-    leaf = _leaf(
-        bare,
-        keys["leaf"],
-        window,
-        aki=x509.AuthorityKeyIdentifier.from_issuer_public_key(keys["other"].public_key()),
+    leaf = _leaf(bare_root, keys["leaf"], window)
+    assert is_acceptable(_check([leaf], [bare_root], now), revocation_forced=False)
+    ica = _ca(root, keys["intermediate"], window, key_usage=None)
+    result = _check([_leaf(ica, keys["leaf"], window), ica], [root], now)
+    assert not is_acceptable(result, revocation_forced=False)
+    assert "'Path ICA' has no keyUsage extension" in result.reasons["invalidCertOrChain"]
+
+
+def test_the_leaf_does_not_count_toward_path_length(
+    root: Made, keys: dict[str, SigningKey], window: dict[str, dt.datetime], now: dt.datetime
+) -> None:
+    # RFC 5280 4.2.1.9: root -> ICA(pathlen 0) -> CA(pathlen 0) in the leaf
+    # position is a valid path. The leaf is then still refused for being a CA
+    # (the WebPKI rule), and only for that.
+    ica = _ca(root, keys["intermediate"], window, path_length=0)
+    ca_leaf = issue(
+        HOST,
+        key=keys["leaf"],
+        issuer=ica,
+        ca=True,
+        path_length=0,
+        dns=[HOST],
+        not_before=window["nb"],
+        not_after=window["na"],
     )
-    result = _check([leaf], [bare], now)
-    assert is_acceptable(result, revocation_forced=False), result.reasons
+    result = _check([ca_leaf, ica], [root], now)
+    assert result.trusted_root and not result.invalid_cert_or_chain, result.reasons
+    assert result.wrong_usage and "is a CA certificate" in result.reasons["wrongUsage"]
+
+
+def test_more_certificates_than_the_bound_is_a_refusal_with_its_reason(
+    root: Made, keys: dict[str, SigningKey], window: dict[str, dt.datetime], now: dt.datetime
+) -> None:
+    ica = _ca(root, keys["intermediate"], window)
+    leaf = _leaf(ica, keys["leaf"], window)
+    result = _check([leaf] + [ica] * MAX_PRESENTED_CERTIFICATES, [root], now)
+    assert not result.trusted_root and result.invalid_cert_or_chain
+    assert f"over the limit of {MAX_PRESENTED_CERTIFICATES}" in result.reasons["trustedRoot"]
 
 
 def test_trusted_cross_certificate_without_aki_is_invalid(

@@ -12,12 +12,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from pkibuild import Made, issue
 from revocation_server import Responder, serve
 
+from app.security.acceptance import is_acceptable
 from app.security.revocation import RevocationOptions, ocsp_status
 from app.security.revocation_fetch import http_fetcher
 from app.security.system_validation import validate_server_chain
 from app.security.testpki import SigningKey
 from app.security.trust import anchors_from_certificates
-from app.security.verdict import is_acceptable
 
 
 def _crl(issuer: Made, serials: list[int], now: dt.datetime) -> bytes:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from app.security.verdict import ValidationResult, is_acceptable
+from app.security.acceptance import is_acceptable
+from app.xr.validation_result import ValidationResult
 from app.xr.values import CertificateNameValidationResult as NameCheck
 
 

@@ -14,17 +14,17 @@ from dataclasses import dataclass, field
 from cryptography import x509
 from cryptography.x509 import verification
 
+from app.endpoint.callbacks import TokenProvider, fixed_server_certificate, fixed_token
+from app.endpoint.events import Connected, Disconnected, Listening, records_in
+from app.endpoint.runtime_choice import create_runtime
+from app.endpoint.session import Session, SessionConfig
 from app.remoting.builtin import BuiltinOptions, BuiltinRuntime
 from app.remoting.contract import RemotingRuntime
-from app.remoting.selection import create_runtime
-from app.security.callback_types import CertificateValidationRequest, ServerCertificateMaterial
-from app.security.callbacks import TokenProvider, fixed_server_certificate, fixed_token
-from app.security.records import CallbackRecord
+from app.remoting.openxr.runtime import OpenXRRuntime
 from app.security.testpki import GeneratedPki, create_test_pki
-from app.security.verdict import ValidationResult
-from app.session import Session, SessionConfig
-from app.session_events import CallbackCalled, Connected, Disconnected, Listening
-from app.xr.openxr_runtime import OpenXRRuntime
+from app.xr.callback_types import CertificateValidationRequest, ServerCertificateMaterial
+from app.xr.records import CallbackRecord
+from app.xr.validation_result import ValidationResult
 from app.xr.values import CertificateNameValidationResult as NameCheck
 from app.xr.values import DisconnectReason
 from tests.support.openxr_runtime.build import BuiltRuntime
@@ -97,7 +97,7 @@ def builtin(role: str) -> Callable[[], RemotingRuntime]:
 
 
 def records(session: Session) -> list[CallbackRecord]:
-    return [e.record for e in session.history if isinstance(e, CallbackCalled)]
+    return records_in(session.history)
 
 
 async def connect_pair(

@@ -15,11 +15,11 @@ from collections.abc import Iterator
 
 import pytest
 
+from app.endpoint.callbacks import SecureConnectionCallbacks
+from app.endpoint.events import Connected, Disconnected, Note
 from app.remoting.contract import DisconnectedEvent, ListeningEvent, RemotingCallError
-from app.security.callbacks import SecureConnectionCallbacks
-from app.session_events import Connected, Disconnected, Note
-from app.xr import openxr_runtime as module
-from app.xr.openxr_runtime import INSTANCE_LOSS_REASON, OpenXRRuntime
+from app.remoting.openxr import runtime as module
+from app.remoting.openxr.runtime import INSTANCE_LOSS_REASON, OpenXRRuntime
 from app.xr.structs import (
     XrRemotingAuthenticationTokenValidationMSFT,
     XrRemotingListenInfoMSFT,

@@ -12,12 +12,12 @@ import asyncio
 
 import pytest
 
+from app.endpoint.runtime_choice import create_runtime
+from app.endpoint.session import Session
 from app.remoting.builtin import BuiltinRuntime
-from app.remoting.selection import create_runtime
-from app.security.records import CallbackRecord
-from app.session import Session
-from app.xr.openxr_errors import OpenXRCallError
-from app.xr.openxr_runtime import OpenXRRuntime
+from app.remoting.openxr.errors import OpenXRCallError
+from app.remoting.openxr.runtime import OpenXRRuntime
+from app.xr.records import CallbackRecord
 from app.xr.values import Result
 from tests.app.xr.conftest import installed
 from tests.app.xr.e2e_support import (

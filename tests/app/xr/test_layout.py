@@ -1,20 +1,22 @@
 """The ctypes mirror must match the C layout byte for byte.
 
 The C declarations below are transcribed from the specification text
-(shared/reference/xr_msft_holographic_remoting-connection-and-security.txt); the
+(xr_msft_holographic_remoting-connection-and-security.txt and -data-channels.txt
+in tests/data/reference); the
 system C compiler says where every field lies, and the ctypes classes must agree.
 """
 
 from __future__ import annotations
 
 import ctypes
+import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from app.xr import structs
+from app.xr import channel_structs, structs
 from tests.reference import reference_dir
 
 C_DECLARATIONS = r"""
@@ -101,10 +103,50 @@ typedef struct XrRemotingSecureConnectionServerCallbacksMSFT {
 } XrRemotingSecureConnectionServerCallbacksMSFT;
 """
 
+# From xr_msft_holographic_remoting-data-channels.txt (handles as XR_DEFINE_HANDLE
+# declares them on 64-bit platforms: pointers to opaque structs).
+C_DATA_CHANNEL_DECLARATIONS = r"""
+typedef struct XrRemotingDataChannelMSFT_T* XrRemotingDataChannelMSFT;
+typedef struct XrRemotingPacketIdMSFT_T* XrRemotingPacketIdMSFT;
+typedef enum XrRemotingDataChannelPriorityMSFT { XR_DCP_MAX_ENUM = 0x7FFFFFFF } XrRemotingDataChannelPriorityMSFT;
+typedef enum XrRemotingDataChannelStatusMSFT { XR_DCS_MAX_ENUM = 0x7FFFFFFF } XrRemotingDataChannelStatusMSFT;
+typedef enum XrRemotingDataChannelClosedReasonMSFT { XR_DCR_MAX_ENUM = 0x7FFFFFFF } XrRemotingDataChannelClosedReasonMSFT;
+typedef struct XrRemotingDataChannelCreateInfoMSFT {
+    XrStructureType type; const void* next;
+    XrRemotingDataChannelPriorityMSFT channelPriority; uint8_t channelId;
+} XrRemotingDataChannelCreateInfoMSFT;
+typedef struct XrEventDataRemotingDataChannelCreatedMSFT {
+    XrStructureType type; void* next; uint8_t channelId; XrRemotingDataChannelMSFT channel;
+} XrEventDataRemotingDataChannelCreatedMSFT;
+typedef struct XrEventDataRemotingDataChannelOpenedMSFT {
+    XrStructureType type; void* next; XrRemotingDataChannelMSFT channel;
+} XrEventDataRemotingDataChannelOpenedMSFT;
+typedef struct XrRemotingDataChannelSendDataInfoMSFT {
+    XrStructureType type; const void* next; const uint8_t* data; uint32_t size;
+    XrBool32 guaranteedDelivery;
+} XrRemotingDataChannelSendDataInfoMSFT;
+typedef struct XrEventDataRemotingDataChannelDataReceivedMSFT {
+    XrStructureType type; void* next; XrRemotingDataChannelMSFT channel; uint32_t size;
+    XrRemotingPacketIdMSFT packetId;
+} XrEventDataRemotingDataChannelDataReceivedMSFT;
+typedef struct XrRemotingDataChannelStateMSFT {
+    XrStructureType type; void* next; uint32_t sendQueueSize;
+    XrRemotingDataChannelStatusMSFT connectionStatus;
+} XrRemotingDataChannelStateMSFT;
+typedef struct XrEventDataRemotingDataChannelClosedMSFT {
+    XrStructureType type; void* next; XrRemotingDataChannelMSFT channel;
+    XrRemotingDataChannelClosedReasonMSFT closedReason;
+} XrEventDataRemotingDataChannelClosedMSFT;
+"""
+
+MIRRORED = structs.ALL_STRUCTS + channel_structs.DATA_CHANNEL_STRUCTS
+
 
 def _probe_source() -> str:
-    lines = [C_DECLARATIONS, "int main(void) {"]
-    for struct in structs.ALL_STRUCTS:
+    lines = [C_DECLARATIONS, C_DATA_CHANNEL_DECLARATIONS, "int main(void) {"]
+    lines.append('    printf("handle sizeof %zu\\n", sizeof(XrRemotingDataChannelMSFT));')
+    lines.append('    printf("handle alignof %zu\\n", _Alignof(XrRemotingPacketIdMSFT));')
+    for struct in MIRRORED:
         name = struct.__name__
         lines.append(f'    printf("{name} sizeof %zu\\n", sizeof({name}));')
         lines.append(f'    printf("{name} alignof %zu\\n", _Alignof({name}));')
@@ -137,11 +179,8 @@ def c_layout(
     return layout
 
 
-def test_every_struct_of_the_connection_and_security_part_is_mirrored() -> None:
-    names = {struct.__name__ for struct in structs.ALL_STRUCTS}
-    text = (
-        reference_dir() / "xr_msft_holographic_remoting-connection-and-security.txt"
-    ).read_text()
+def _declared_structs(file_name: str) -> set[str]:
+    text = (reference_dir() / file_name).read_text()
     declared = set()
     in_struct = False
     for line in text.splitlines():
@@ -151,11 +190,41 @@ def test_every_struct_of_the_connection_and_security_part_is_mirrored() -> None:
             in_struct = False
         elif line.startswith("} Xr") and in_struct:
             declared.add(line.split()[-1].rstrip(";"))
-    assert declared, "no struct declarations found in the specification text"
+    assert declared, f"no struct declarations found in {file_name}"
+    return declared
+
+
+def test_every_struct_of_the_connection_and_security_part_is_mirrored() -> None:
+    names = {struct.__name__ for struct in structs.ALL_STRUCTS}
+    declared = _declared_structs("xr_msft_holographic_remoting-connection-and-security.txt")
     assert declared == names
 
 
-@pytest.mark.parametrize("struct", structs.ALL_STRUCTS, ids=lambda s: s.__name__)
+def test_every_struct_of_the_data_channel_part_is_mirrored() -> None:
+    names = {struct.__name__ for struct in channel_structs.DATA_CHANNEL_STRUCTS}
+    declared = _declared_structs("xr_msft_holographic_remoting-data-channels.txt")
+    assert declared == names
+
+
+def test_every_data_channel_function_of_the_specification_has_a_pointer_type() -> None:
+    text = (reference_dir() / "xr_msft_holographic_remoting-data-channels.txt").read_text()
+    declared = set(re.findall(r"^XrResult (xr\w+MSFT)\(", text, flags=re.MULTILINE))
+    assert declared == set(channel_structs.DATA_CHANNEL_FUNCTIONS)
+
+
+def test_handles_are_pointer_sized(c_layout: dict[tuple[str, str], int]) -> None:
+    handle = channel_structs.XrRemotingDataChannelMSFT
+    assert ctypes.sizeof(handle) == c_layout[("handle", "sizeof")]
+    assert (
+        ctypes.alignment(channel_structs.XrRemotingPacketIdMSFT) == c_layout[("handle", "alignof")]
+    )
+
+
+def test_the_four_events_are_known_by_their_raw_type() -> None:
+    assert sorted(channel_structs.DATA_CHANNEL_EVENTS) == list(range(1000065015, 1000065019))
+
+
+@pytest.mark.parametrize("struct", MIRRORED, ids=lambda s: s.__name__)
 def test_size_alignment_and_offsets_match_the_c_compiler(
     struct: type[ctypes.Structure], c_layout: dict[tuple[str, str], int]
 ) -> None:
@@ -166,7 +235,7 @@ def test_size_alignment_and_offsets_match_the_c_compiler(
         assert getattr(struct, field).offset == c_layout[(name, field)], field
 
 
-@pytest.mark.parametrize("struct", structs.ALL_STRUCTS, ids=lambda s: s.__name__)
+@pytest.mark.parametrize("struct", MIRRORED, ids=lambda s: s.__name__)
 def test_type_is_preset_and_next_is_second(struct: type[structs._RemotingStruct]) -> None:
     instance = struct()
     assert instance.type == int(struct.STRUCTURE_TYPE)

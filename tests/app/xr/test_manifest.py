@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from app.xr import manifest as manifests
-from app.xr.manifest import RuntimeManifestError
+from app.remoting.openxr import manifest as manifests
+from app.remoting.openxr.manifest import RuntimeManifestError
 
 
 def write(path: Path, content: object) -> Path:

@@ -16,8 +16,8 @@ from app.remoting.contract import (
     ListeningEvent,
     RemotingCallError,
 )
-from app.xr import openxr_runtime as module
-from app.xr.openxr_runtime import OpenXRRuntime
+from app.remoting.openxr import runtime as module
+from app.remoting.openxr.runtime import OpenXRRuntime
 from app.xr.structs import (
     EXTENSION_FUNCTIONS,
     XrRemotingEventDataDisconnectedMSFT,

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from app.errors import HoloremoteError
-from app.remoting.selection import (
+from app.endpoint.runtime_choice import (
     ExtensionFunctionMissingError,
     ExtensionNotOfferedError,
     NoOpenXRRuntimeError,
     RuntimeManifestError,
     create_runtime,
 )
+from app.errors import HoloremoteError
 from tests.support.openxr_runtime.build import BuiltRuntime
 
 

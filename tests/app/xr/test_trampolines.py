@@ -10,20 +10,20 @@ from typing import Any
 
 import pytest
 
-from app.security.callback_types import (
-    CallbackRefusal,
-    CertificateValidationRequest,
-    ServerCertificateMaterial,
-)
-from app.security.callbacks import (
+from app.endpoint.callbacks import (
     SecureConnectionCallbacks,
     fixed_server_certificate,
     fixed_token,
     system_result_validator,
 )
-from app.security.records import CallbackRecord
-from app.security.verdict import ValidationResult
 from app.xr import structs
+from app.xr.callback_types import (
+    CallbackRefusal,
+    CertificateValidationRequest,
+    ServerCertificateMaterial,
+)
+from app.xr.records import CallbackRecord
+from app.xr.validation_result import ValidationResult
 from app.xr.values import CertificateNameValidationResult as NameCheck
 from app.xr.values import Result
 

@@ -50,9 +50,9 @@ from app.remoting.contract import (
     RemotingCallError,
     RemotingRuntime,
 )
-from app.security.callback_types import ServerCertificateMaterial
 from app.xr import invoke, limits
 from app.xr import structs as s
+from app.xr.callback_types import ServerCertificateMaterial
 from app.xr.values import (
     XR_FALSE,
     XR_TRUE,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from app.security.verdict import ValidationResult
+from app.xr.validation_result import ValidationResult
 
 
 @dataclass(frozen=True)

@@ -31,23 +31,14 @@ import dataclasses
 import ipaddress
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from app.errors import HoloremoteError, InputError
-from app.remoting.contract import (
-    ConnectedEvent,
-    DisconnectedEvent,
-    ListeningEvent,
-    RemotingCallError,
-    RemotingEvent,
-    RemotingRuntime,
-)
-from app.security.callbacks import SecureConnectionCallbacks
-from app.security.records import CallbackRecord
-from app.session_events import (
-    CallbackCalled,
+from app.endpoint.callbacks import SecureConnectionCallbacks
+from app.endpoint.channels import ChannelHub
+from app.endpoint.events import (
+    CallbacksCalled,
     Connected,
     Disconnected,
     Listening,
@@ -55,6 +46,22 @@ from app.session_events import (
     SessionEvent,
     StateChanged,
 )
+from app.errors import HoloremoteError, InputError
+from app.remoting import channel_calls
+from app.remoting.contract import (
+    ConnectedEvent,
+    DataChannelClosedEvent,
+    DataChannelCreatedEvent,
+    DataChannelDataReceivedEvent,
+    DataChannelError,
+    DataChannelOpenedEvent,
+    DisconnectedEvent,
+    ListeningEvent,
+    RemotingCallError,
+    RemotingEvent,
+    RemotingRuntime,
+)
+from app.xr.records import CallbackRecord
 from app.xr.structs import (
     XrRemotingConnectInfoMSFT,
     XrRemotingDisconnectInfoMSFT,
@@ -77,11 +84,23 @@ DEFAULT_REALM = "holoremote"
 MAX_HISTORY = 10_000
 # Callback records made before `start()` attached the relay to a loop.
 MAX_PENDING_RECORDS = 1_000
+# At most one burst of records per this many seconds: 25 a second is smooth to the eye
+# (the window inserts each burst into its timeline in one go), and at 10,000 records a
+# second a burst is ~400 rows, which a table view absorbs in well under a frame.
+RECORD_PACE_S = 0.04
 # How long the pump thread waits on the runtime per round. It only bounds how fast
 # `aclose()` returns when the runtime cannot be woken; events arrive immediately.
 PUMP_WAIT_S = 0.25
 # Poll interval for runtimes that cannot wait (the OpenXR runtime polls xrPollEvent).
 POLL_INTERVAL_S = 0.02
+# Events taken from the runtime per trip to the worker thread.
+PUMP_BATCH = 256
+DATA_CHANNEL_EVENT_TYPES = (
+    DataChannelCreatedEvent,
+    DataChannelOpenedEvent,
+    DataChannelDataReceivedEvent,
+    DataChannelClosedEvent,
+)
 # `aclose()` waits this long for the runtime to report the disconnect it asked for.
 CLOSE_WAIT_S = 5.0
 # Longest realm: it travels in an HTTP header and in the callbacks struct, whose
@@ -198,6 +217,10 @@ class SessionConfig:
             return self.host == "localhost"
 
 
+# Receives each burst of records, in order.
+RecordsTarget = Callable[[Sequence[CallbackRecord]], None]
+
+
 class RecordRelay:
     """A thread-safe record sink: pass it as `record_sink=` to the callbacks object.
 
@@ -206,13 +229,16 @@ class RecordRelay:
     `call_soon_threadsafe` drain when none is pending; the drain hands every queued
     record to the target on the loop, in order. Why: each thread-safe call wakes the
     loop (under qasync it becomes a Qt timer), so at thousands of records a second a
-    hop per record is what stalls the window; a burst now costs one wake-up.
+    hop per record is what stalls the window; a burst now costs one wake-up. Bursts are
+    at least `RECORD_PACE_S` apart (a drain due sooner waits on the loop's timer).
     Attached without a loop, it forwards each record at once on the caller's thread.
+    The target always receives a sequence of records: this is the one place records
+    are batched, and the window and the command line take the batches as they come.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._target: Callable[[CallbackRecord], None] | None = None
+        self._target: RecordsTarget | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: collections.deque[CallbackRecord] = collections.deque(
             maxlen=MAX_PENDING_RECORDS
@@ -220,6 +246,7 @@ class RecordRelay:
         self._queued: collections.deque[CallbackRecord] = collections.deque()
         self._drain_scheduled = False
         self._dropped = 0
+        self._next_drain_at = 0.0  # loop time before which no drain runs
 
     def __call__(self, record: CallbackRecord) -> None:
         with self._lock:
@@ -233,7 +260,7 @@ class RecordRelay:
                     return
                 self._drain_scheduled = True
         if loop is None:
-            target(record)
+            target((record,))
             return
         self._schedule(loop)
 
@@ -247,11 +274,24 @@ class RecordRelay:
 
     def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
         try:
-            loop.call_soon_threadsafe(self._drain)
+            loop.call_soon_threadsafe(self._drain_when_due, loop)
         except RuntimeError:  # the loop closed: nobody will read these records
             with self._lock:
                 self._queued.clear()
                 self._drain_scheduled = False
+
+    def _drain_when_due(self, loop: asyncio.AbstractEventLoop) -> None:
+        """On the loop: drain now, or when `RECORD_PACE_S` since the last one is up."""
+        delay = self._next_drain_at - loop.time()
+        if delay > 0:
+            loop.call_later(delay, self._drain)
+        else:
+            self._drain()
+
+    def drain(self) -> None:
+        """On the loop: hand over what is queued now (the session does this before
+        a disconnect, so that the records of an attempt precede its outcome)."""
+        self._drain()
 
     def _drain(self) -> None:
         """On the loop: every record queued so far, in order."""
@@ -260,16 +300,17 @@ class RecordRelay:
             self._queued.clear()
             self._drain_scheduled = False
             target, dropped, self._dropped = self._target, self._dropped, 0
+            if self._loop is not None and records:
+                self._next_drain_at = self._loop.time() + RECORD_PACE_S
         if dropped:
             log.warning("session: %d callback records dropped (the loop did not run)", dropped)
-        if target is None:
+        if target is None or not records:
             return
-        for record in records:
-            target(record)
+        target(records)
 
     def attach(
         self,
-        target: Callable[[CallbackRecord], None],
+        target: RecordsTarget,
         loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         """Deliver to `target`: on `loop`, batched, when given; else at once."""
@@ -288,8 +329,8 @@ class RecordRelay:
         if schedule:
             assert loop is not None
             self._schedule(loop)
-        for record in pending:
-            target(record)
+        if pending:
+            target(pending)
 
     def detach(self) -> None:
         with self._lock:
@@ -326,6 +367,8 @@ class Session:
         self._start_lock: asyncio.Lock | None = None
         # Strings referenced by the info structs must outlive the calls.
         self._keepalive: list[Any] = []
+        #: The session's data channels (plain bytes; app.endpoint.channels).
+        self.channels = ChannelHub(runtime, self._emit)
 
     @classmethod
     def with_callbacks(
@@ -523,14 +566,14 @@ class Session:
             self._loop = loop
             self._changed = asyncio.Event()
             self._start_lock = asyncio.Lock()
-            self.record_sink.attach(self._record_on_loop, loop)
+            self.record_sink.attach(self._records_on_loop, loop)
             self._pump_task = loop.create_task(self._pump(), name="holoremote-session-pump")
         elif self._loop is not loop:
             raise HoloremoteError("a session is bound to the event loop it first ran on")
 
-    def _record_on_loop(self, record: CallbackRecord) -> None:
-        """The relay's target: called on this session's loop, in batches."""
-        self._emit(CallbackCalled(record))
+    def _records_on_loop(self, records: Sequence[CallbackRecord]) -> None:
+        """The relay's target: called on this session's loop, once per burst."""
+        self._emit(CallbacksCalled(tuple(records)))
 
     def _notify(self) -> None:
         if self._changed is not None:
@@ -562,18 +605,48 @@ class Session:
                 return event
         return None
 
+    def _next_runtime_events(self) -> list[tuple[RemotingEvent, bytes | Exception | None]]:
+        """Runs on a worker thread: the next events (a few at once when they queue up),
+        each data packet already retrieved, so that it is read as soon as it is seen."""
+        batch: list[tuple[RemotingEvent, bytes | Exception | None]] = []
+        manual = self.channels.manual_retrieve
+        event = self._wait_runtime_event()
+        while event is not None:
+            data: bytes | Exception | None = None
+            if isinstance(event, DataChannelDataReceivedEvent) and not manual:
+                try:
+                    data = channel_calls.retrieve(
+                        self.runtime, event.channel, event.packet_id, event.size
+                    )
+                except (RemotingCallError, DataChannelError) as exc:
+                    data = exc
+            batch.append((event, data))
+            if len(batch) >= PUMP_BATCH:
+                break
+            event = self.runtime.poll_event()
+        return batch
+
     async def _pump(self) -> None:
         while not self._stop_pump.is_set():
             try:
-                event = await asyncio.to_thread(self._wait_runtime_event)
+                batch = await asyncio.to_thread(self._next_runtime_events)
             except RemotingCallError as exc:
                 self._emit(Note("error", f"polling the runtime failed: {exc}"))
                 return
-            if isinstance(self.runtime, NoteSource):
-                for message in self.runtime.drain_notes():
-                    self._emit(Note("info", message))
-            if event is not None:
-                self._on_runtime_event(event)
+            notes = self.runtime.drain_notes() if isinstance(self.runtime, NoteSource) else []
+            if batch or notes:
+                # The records made before these events (the handshake's callbacks) come
+                # first, so a consumer sees an attempt's callbacks before its outcome.
+                self.record_sink.drain()
+            for message in notes:
+                self._emit(Note("info", message))
+            for event, data in batch:
+                if isinstance(event, DataChannelDataReceivedEvent) and isinstance(data, Exception):
+                    self.channels.retrieval_failed(event, data)
+                elif isinstance(event, DATA_CHANNEL_EVENT_TYPES):
+                    self.channels.on_event(event, data if isinstance(data, bytes) else None)
+                else:
+                    self._on_runtime_event(event)
 
     def _on_runtime_event(self, event: RemotingEvent) -> None:
         if isinstance(event, ListeningEvent):

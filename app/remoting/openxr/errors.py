@@ -1,6 +1,6 @@
 """Errors of the OpenXR path, each naming the runtime and saying what to do.
 
-Plain values only (no pyopenxr), so `app.remoting.selection`, the CLI and the window
+Plain values only (no pyopenxr), so `app.endpoint.runtime_choice`, the CLI and the window
 can catch them without importing the loader.
 """
 

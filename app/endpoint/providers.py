@@ -25,15 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.errors import HoloremoteError, InputError
-from app.remoting.builtin.options import DEFAULT_HANDSHAKE_TIMEOUT_S, BuiltinOptions
-from app.remoting.builtin.protocol import Role
-from app.security.callback_types import (
-    CallbackRefusal,
-    CertificateValidationRequest,
-    ServerCertificateMaterial,
-)
-from app.security.callbacks import (
+from app.endpoint.callbacks import (
     CertificateValidator,
     ServerCertificateProvider,
     TokenProvider,
@@ -41,6 +33,10 @@ from app.security.callbacks import (
     fixed_server_certificate,
     fixed_token,
 )
+from app.errors import HoloremoteError, InputError
+from app.remoting.builtin.options import DEFAULT_HANDSHAKE_TIMEOUT_S, BuiltinOptions
+from app.remoting.builtin.protocol import Role
+from app.security.acceptance import combine_with_runtime
 from app.security.certstore import (
     load_certificate_store,
     read_bounded_file,
@@ -51,10 +47,7 @@ from app.security.client_policy import (
     DEFAULT_ASK_TIMEOUT_SECONDS,
     AskUser,
     ClientPolicy,
-    PolicyDecision,
-    TofuQuestion,
-    apply_policy,
-    ask_with_timeout,
+    decide,
 )
 from app.security.known_hosts import KnownHosts, load_known_hosts
 from app.security.system_validation import validate_server_chain
@@ -67,7 +60,12 @@ from app.security.token_validation import (
     validate_token_any,
 )
 from app.security.trust import TrustAnchors, anchors_from_file, system_anchors
-from app.security.verdict import ValidationResult, combine_with_runtime
+from app.xr.callback_types import (
+    CallbackRefusal,
+    CertificateValidationRequest,
+    ServerCertificateMaterial,
+)
+from app.xr.validation_result import ValidationResult
 
 __all__ = [
     "JWT_ALGORITHMS",
@@ -443,50 +441,22 @@ def certificate_validator(
                 "or pin the server's certificate"
             )
         with remembering:
-            decision = apply_policy(system, request.chain, host, port, policy, known_hosts=known)
-            if decision.question is not None:
-                decision = first_use(decision.question, system, request.chain, host)
+            decision = decide(
+                system,
+                request.chain,
+                host,
+                port,
+                policy,
+                known_hosts=known,
+                ask=ask,
+                ask_timeout=ask_timeout,
+                trust_on_first_use=s.trust_on_first_use,
+            )
             if decision.known_hosts is not None and policy.known_hosts is not None:
                 policy.known_hosts.parent.mkdir(parents=True, exist_ok=True)
                 decision.known_hosts.save(policy.known_hosts)
                 known = decision.known_hosts
         return decision.result  # its reasons and warnings travel in the callback record
-
-    def first_use(
-        question: TofuQuestion, system: ValidationResult, chain: tuple[bytes, ...], host: str
-    ) -> PolicyDecision:
-        """An endpoint not in the known-hosts file: refused unless trust on first use
-        is on (and, when there is someone to ask, they said yes)."""
-        assert policy.known_hosts is not None
-        if not s.trust_on_first_use:
-            refused = apply_policy(
-                system, chain, host, port, policy, known_hosts=known, user_accepts=False
-            )
-            reason = (
-                f"first connection to {question.endpoint}: it is not in the known-hosts file "
-                f"{policy.known_hosts}, and trust on first use is off (--trust-on-first-use "
-                "answers yes in advance)"
-            )
-            return PolicyDecision(
-                refused.result.with_changes(
-                    reasons={**refused.result.reasons, "trustedRoot": reason}
-                )
-            )
-        accepted = ask_with_timeout(ask, question, ask_timeout) if ask is not None else True
-        decision = apply_policy(
-            system, chain, host, port, policy, known_hosts=known, user_accepts=accepted
-        )
-        if not accepted:
-            return decision
-        note = (
-            f"trusted on first use: learned the certificate of {question.endpoint} "
-            f"(SHA256:{question.sha256}) and saved it to {policy.known_hosts}; later "
-            "connections must present it"
-        )
-        return PolicyDecision(
-            decision.result.with_changes(warnings=(*decision.result.warnings, note)),
-            known_hosts=decision.known_hosts,
-        )
 
     return validate
 

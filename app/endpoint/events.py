@@ -9,11 +9,12 @@ No event ever holds a secret: callback records are masked when they are made.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from app.remoting.reasons import explain
-from app.security.records import CallbackRecord
+from app.xr.records import CallbackRecord
 from app.xr.values import ConnectionState, DisconnectReason
 
 NoteLevel = Literal["info", "warning", "error"]
@@ -117,14 +118,42 @@ LISTENER_FATAL_REASONS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class CallbackCalled:
-    """One of the four secure-connection callbacks ran (inputs/outputs masked)."""
+def listens_again(
+    last: Disconnected, *, connected: bool, once: bool = False, stop_requested: bool = False
+) -> bool:
+    """The one listen-again rule, for `holoremote listen` and the window: after each
+    session or refused client a listener listens again on the same ports (as
+    Microsoft's Player does), unless it was to serve once, its user asked it to stop,
+    or the listener itself cannot run (a port taken, no certificate), where trying
+    again would fail the same way."""
+    if once or stop_requested:
+        return False
+    return connected or not last.listener_cannot_run
 
-    record: CallbackRecord
+
+@dataclass(frozen=True)
+class CallbacksCalled:
+    """Secure-connection callbacks ran (inputs/outputs masked), in the order they ran.
+
+    Records are made on the runtime's threads; the session's `RecordRelay` hands
+    them to the loop one burst at a time, and each burst is one event. That is the
+    only place records are batched: the command line prints them one line each, the
+    window appends the burst to its timeline in one model insertion."""
+
+    records: tuple[CallbackRecord, ...]
 
     def to_json(self) -> dict[str, Any]:
-        return {"event": "callback", **self.record.to_json()}
+        return {"event": "callbacks", "records": [record_json(r) for r in self.records]}
+
+
+def record_json(record: CallbackRecord) -> dict[str, Any]:
+    """One record as the command line's `--json` prints it, one object per line."""
+    return {"event": "callback", **record.to_json()}
+
+
+def records_in(events: Iterable[SessionEvent]) -> list[CallbackRecord]:
+    """Every callback record in `events`, in order."""
+    return [r for e in events if isinstance(e, CallbacksCalled) for r in e.records]
 
 
 @dataclass(frozen=True)
@@ -138,12 +167,59 @@ class Note:
         return {"event": "note", "level": self.level, "message": self.message}
 
 
-SessionEvent = StateChanged | Listening | Connected | Disconnected | CallbackCalled | Note
+@dataclass(frozen=True)
+class ChannelOpened:
+    """A data channel is open: created here and accepted, or created by the peer."""
+
+    channel: int
+    channel_id: int
+    by_peer: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event": "channelOpened",
+            "channelId": self.channel_id,
+            "createdBy": "peer" if self.by_peer else "this end",
+        }
+
+
+@dataclass(frozen=True)
+class ChannelClosed:
+    """A data channel closed: `reason` is the specification's PROTOCOL (the peer closed
+    it) or ERROR (connection lost, or a limit this end enforced), as its name."""
+
+    channel: int
+    channel_id: int
+    reason: str
+    detail: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event": "channelClosed",
+            "channelId": self.channel_id,
+            "reason": self.reason,
+            "detail": self.detail,
+        }
+
+
+# The closed set of events a session emits; consumers dispatch on the class (`match`).
+SessionEvent = (
+    StateChanged
+    | Listening
+    | Connected
+    | Disconnected
+    | CallbacksCalled
+    | Note
+    | ChannelOpened
+    | ChannelClosed
+)
 
 __all__ = [
     "CLEAN_REASONS",
     "LISTENER_FATAL_REASONS",
-    "CallbackCalled",
+    "CallbacksCalled",
+    "ChannelClosed",
+    "ChannelOpened",
     "Connected",
     "Disconnected",
     "Listening",
@@ -151,4 +227,7 @@ __all__ = [
     "NoteLevel",
     "SessionEvent",
     "StateChanged",
+    "listens_again",
+    "record_json",
+    "records_in",
 ]

@@ -12,7 +12,7 @@ why, for the CLI and the window to show. Rules:
   manifest missing or invalid.
 - `auto` takes the OpenXR runtime when one with the extension is present, else the
   built-in one, and says why. It decides "no runtime" itself (the loader's own
-  search, see `app.xr.manifest`) so that the loader does not print its errors.
+  search, see `app.remoting.openxr.manifest`) so that the loader does not print its errors.
   A manifest given with `--runtime-json` must be valid even under `auto`: the user
   named it.
 """
@@ -23,9 +23,8 @@ import importlib
 from typing import Any, Literal
 
 from app.remoting.contract import RemotingRuntime
-from app.xr import manifest as manifests
-from app.xr.manifest import RuntimeManifestError
-from app.xr.openxr_errors import (
+from app.remoting.openxr import manifest as manifests
+from app.remoting.openxr.errors import (
     EXTENSION,
     ExtensionFunctionMissingError,
     ExtensionNotOfferedError,
@@ -33,6 +32,7 @@ from app.xr.openxr_errors import (
     OpenXRCallError,
     OpenXRRuntimeError,
 )
+from app.remoting.openxr.manifest import RuntimeManifestError
 
 RuntimeChoice = Literal["auto", "builtin", "openxr"]
 CHOICES: tuple[RuntimeChoice, ...] = ("auto", "builtin", "openxr")
@@ -47,7 +47,7 @@ def _builtin(options: Any) -> RemotingRuntime:
 
 
 def _open_openxr() -> tuple[RemotingRuntime, str]:
-    from app.xr.openxr_runtime import OpenXRRuntime
+    from app.remoting.openxr.runtime import OpenXRRuntime
 
     runtime = OpenXRRuntime.open()
     return runtime, (

@@ -1,7 +1,7 @@
 """What one callback invocation looked like, as a plain value for events and the UI.
 
 Inputs and outputs are already masked when a record is made (see
-`app.security.masking`); a record can be printed, logged or shown as it is.
+`app.xr.masking`); a record can be printed, logged or shown as it is.
 """
 
 from __future__ import annotations

@@ -89,8 +89,8 @@ from app.remoting.contract import (
     RemotingEvent,
     RemotingRuntime,
 )
-from app.xr import manifest as manifests
-from app.xr.openxr_errors import (
+from app.remoting.openxr import manifest as manifests
+from app.remoting.openxr.errors import (
     EXTENSION,
     ExtensionFunctionMissingError,
     ExtensionNotOfferedError,

@@ -1,8 +1,9 @@
 """The secure-connection context object: four callbacks, pluggable behaviour.
 
-This is the seed page's `SecureConnectionCallbacks` class. The static trampolines in
-`app.xr.trampolines` (the only code that touches the C structs) map the `context`
-pointer back to an instance of this class and call its four plain-Python methods.
+This is the seed page's `SecureConnectionCallbacks` class, an implementation of the
+`app.xr.trampolines.CallbackHandler` protocol. The static trampolines (the only code
+that touches the C structs) map the `context` pointer back to an instance of this
+class and call its four plain-Python methods.
 What each method does comes from a provider, so the CLI, the window and the tests
 plug in a token source, a certificate policy, a token validator and a certificate
 store without touching the pointer code.
@@ -14,33 +15,27 @@ records to its event loop with `call_soon_threadsafe`.
 
 from __future__ import annotations
 
-import collections
-import threading
 from collections.abc import Callable
 from types import TracebackType
 
-from app.security.callback_types import (
+from app.xr import trampolines
+from app.xr.callback_types import (
     CallbackRefusal,
     CertificateValidationRequest,
     ServerCertificateMaterial,
 )
-from app.security.records import CallbackRecord
-from app.security.verdict import ValidationResult
-from app.xr import trampolines
+from app.xr.records import CallbackRecord
 from app.xr.structs import (
     XrRemotingSecureConnectionClientCallbacksMSFT,
     XrRemotingSecureConnectionServerCallbacksMSFT,
 )
+from app.xr.validation_result import ValidationResult
 
 TokenProvider = Callable[[], str]
 CertificateValidator = Callable[[CertificateValidationRequest], ValidationResult]
 TokenValidator = Callable[[str], bool]
 ServerCertificateProvider = Callable[[], ServerCertificateMaterial]
 RecordSink = Callable[[CallbackRecord], None]
-
-# Records kept on the object when no sink is given (tests, `demo`); bounded so a
-# long-running listener cannot grow without limit.
-MAX_KEPT_RECORDS = 10_000
 
 
 class SecureConnectionCallbacks:
@@ -60,8 +55,6 @@ class SecureConnectionCallbacks:
         self._token_validator = token_validator
         self._server_certificate_provider = server_certificate_provider
         self._record_sink = record_sink
-        self._lock = threading.Lock()
-        self.records: collections.deque[CallbackRecord] = collections.deque(maxlen=MAX_KEPT_RECORDS)
         self.context = trampolines.register_context(self)
         self._realm: bytes = b""
 
@@ -90,8 +83,6 @@ class SecureConnectionCallbacks:
         return self._server_certificate_provider()
 
     def record_call(self, record: CallbackRecord) -> None:
-        with self._lock:
-            self.records.append(record)
         if self._record_sink is not None:
             self._record_sink(record)
 

@@ -1,0 +1,93 @@
+"""What one timeline row means: the outcome of a callback call or a connection event.
+
+Why here and not in the window: "was this a refusal?" is a decision about the
+connection. A refused token is an `XR_SUCCESS` call whose `tokenValidOut` is false; a
+refused certificate is an `XR_SUCCESS` call whose verdict fails the acceptance rule;
+the first call of the two-call idiom returns `XR_ERROR_SIZE_INSUFFICIENT` and is
+normal. Reading the `XrResult` alone gets all three wrong, so the rule lives once,
+here, for the window, `--json` consumers and tests alike.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from app.xr.records import CallbackRecord
+from app.xr.validation_result import ValidationResult
+from app.xr.values import Result
+
+
+class Outcome(enum.Enum):
+    """The kinds of row a person must tell apart at a glance."""
+
+    SUCCESS = "success"
+    REFUSED = "refused by policy"
+    SIZE_QUERY = "size query"
+    RUNTIME_ERROR = "runtime error"
+    EVENT = "event"
+    RUNNING = "running"
+
+    @property
+    def label(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Classified:
+    """An outcome and the sentence that says why (empty for a plain success)."""
+
+    outcome: Outcome
+    reason: str = ""
+
+
+SIZE_QUERY_REASON = "first call of the two-call idiom: the callback asked for a larger buffer"
+
+
+def classify_record(record: CallbackRecord) -> Classified:
+    """The outcome of one finished callback call. Fail closed: a call that raised,
+    a token that was not accepted and a verdict that fails the acceptance rule are
+    refusals whatever `XrResult` went back to the runtime."""
+    if record.error:
+        return Classified(Outcome.REFUSED, record.error)
+    if record.result == int(Result.ERROR_SIZE_INSUFFICIENT):
+        return Classified(Outcome.SIZE_QUERY, SIZE_QUERY_REASON)
+    if record.result < 0:
+        return Classified(Outcome.RUNTIME_ERROR, f"the call returned {record.result_name}")
+    token_check = record.callback == "ValidateAuthenticationToken"
+    if token_check and record.outputs.get("tokenValidOut") is not True:
+        return Classified(Outcome.REFUSED, "the token was not accepted")
+    if record.callback == "ValidateServerCertificate":
+        verdict = record.outputs.get("validationResultOut")
+        if not isinstance(verdict, dict):
+            return Classified(Outcome.REFUSED, "no certificate verdict was given")
+        forced = record.inputs.get("forceRevocationCheck") is True
+        failed = ValidationResult.from_json(verdict).failed_fields(revocation_forced=forced)
+        if failed:
+            return Classified(Outcome.REFUSED, "the certificate failed " + ", ".join(failed))
+    return Classified(Outcome.SUCCESS)
+
+
+def event_title(event: Any) -> str:
+    """A short name for a connection event row ("Listening on port 8265",
+    "Disconnected: XR_REMOTING_DISCONNECT_REASON_..._MSFT")."""
+    data = event.to_json() if hasattr(event, "to_json") else {"event": type(event).__name__}
+    kind = str(data.get("event", type(event).__name__))
+    if kind == "listening":
+        return f"Listening on port {data.get('port')}"
+    if kind == "connected":
+        return "Connected"
+    if kind == "disconnected":
+        return f"Disconnected: {data.get('reason')}"
+    if kind == "state":
+        return f"State: {data.get('state')}"
+    if kind == "note":
+        return f"Note ({data.get('level')})"
+    return kind
+
+
+def event_is_failure(event: Any) -> bool:
+    """A disconnect that was not asked for by either side is shown as a failure; a
+    clean one (ours or the peer's request) is information."""
+    return bool(getattr(event, "failed", False))

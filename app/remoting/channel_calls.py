@@ -1,0 +1,73 @@
+"""The data-channel functions with plain Python values in and out.
+
+The runtime contract takes the extension's ctypes structs; the session and everything
+above it must not touch ctypes (docs/architecture.md), so they call these. Each is one
+blocking runtime call (or two, for the two-call idiom): call them off the event loop.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+from app.remoting.contract import DataChannelState, RemotingCallError, RemotingRuntime
+from app.xr.channel_structs import (
+    XrRemotingDataChannelCreateInfoMSFT,
+    XrRemotingDataChannelSendDataInfoMSFT,
+)
+from app.xr.values import XR_FALSE, XR_TRUE, DataChannelPriority, Result
+
+
+def create(runtime: RemotingRuntime, channel_id: int, priority: DataChannelPriority) -> int:
+    """xrCreateRemotingDataChannelMSFT: the handle of a channel that is OPEN_PENDING."""
+    if not 0 <= channel_id <= 255:
+        raise RemotingCallError(
+            "xrCreateRemotingDataChannelMSFT",
+            Result.ERROR_VALIDATION_FAILURE,
+            f"channelId {channel_id} does not fit its uint8_t",
+        )
+    info = XrRemotingDataChannelCreateInfoMSFT(channelPriority=int(priority), channelId=channel_id)
+    return runtime.create_data_channel(info)
+
+
+def destroy(runtime: RemotingRuntime, channel: int) -> None:
+    runtime.destroy_data_channel(channel)
+
+
+def state(runtime: RemotingRuntime, channel: int) -> DataChannelState:
+    return runtime.get_data_channel_state(channel)
+
+
+def send(runtime: RemotingRuntime, channel: int, data: bytes, *, guaranteed: bool = True) -> None:
+    """xrSendRemotingDataMSFT with `data` (the runtime copies it before returning)."""
+    buffer = (ctypes.c_uint8 * len(data)).from_buffer_copy(data) if data else None
+    info = XrRemotingDataChannelSendDataInfoMSFT(
+        data=ctypes.cast(buffer, ctypes.POINTER(ctypes.c_uint8)) if buffer is not None else None,
+        size=len(data),
+        guaranteedDelivery=XR_TRUE if guaranteed else XR_FALSE,
+    )
+    runtime.send_remoting_data(channel, info)
+
+
+def retrieve(runtime: RemotingRuntime, channel: int, packet_id: int, size_hint: int = 0) -> bytes:
+    """xrRetrieveRemotingDataMSFT with the two-call idiom: ask the size, then fetch.
+
+    With `size_hint` (the size the DataReceived event announced) the first call
+    already offers that much; a runtime that wants more answers with the size needed
+    and the second call offers exactly that."""
+    capacity = size_hint or runtime.retrieve_remoting_data(channel, packet_id, 0, None)
+    for _ in range(2):
+        buffer = (ctypes.c_uint8 * capacity)()
+        try:
+            count = runtime.retrieve_remoting_data(channel, packet_id, capacity, buffer)
+        except RemotingCallError as exc:
+            required = getattr(exc, "required", None)
+            if required is None or required <= capacity:
+                raise
+            capacity = required
+            continue
+        return bytes(buffer[:count])
+    raise RemotingCallError(
+        "xrRetrieveRemotingDataMSFT",
+        Result.ERROR_RUNTIME_FAILURE,
+        "the packet grew between the two calls",
+    )
