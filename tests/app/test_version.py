@@ -3,8 +3,6 @@ package metadata, is what `--version` prints and what `app.__version__` holds.""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import tomllib
 from importlib import metadata
 from pathlib import Path
@@ -24,19 +22,8 @@ def _pyproject_version() -> str:
 
 
 def test_metadata_and_pyproject_agree() -> None:
+    """`--version` prints app.__version__ (tests/app/test_imports.py)."""
     assert app.__version__ == metadata.version("holoremote") == _pyproject_version()
-
-
-def test_version_flag_prints_it() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "app", "--version"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    assert done.stdout.strip() == f"holoremote {_pyproject_version()}"
 
 
 def test_a_bare_checkout_reads_pyproject(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
