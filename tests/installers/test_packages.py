@@ -119,6 +119,7 @@ def built() -> Built:
     sizes = {"bundle_bytes": dir_size(bundle), "deb_bytes": debs[0].stat().st_size}
     (ROOT / "build").mkdir(exist_ok=True)
     (ROOT / "build" / "installer-sizes.json").write_text(json.dumps(sizes, indent=2) + "\n")
+    (ROOT / "build" / "deb-validation.txt").write_text(output)
     print(f"sizes: {sizes}")
     return Built(bundle, debs[0], output)
 
