@@ -66,33 +66,24 @@ LINTIAN_OVERRIDES = """\
 # FHS 3.0 section 3.13: /opt is for add-on application packages, which this is (a
 # bundle built outside Debian's archive, not a package for the archive).
 {package}: dir-or-file-in-opt [opt/holoremote/*]
-# The bundle's private copies of libraries (Python, Qt, OpenSSL, ICU, zlib, ...):
-# they are what the bundle was built and tested with, loaded from the bundle only.
+# The bundle's private copies of libraries (zlib, expat, libpng, freetype, ...
+# inside the upstream wheels' binaries): what the bundle was built and tested with.
 {package}: embedded-library *[opt/holoremote/_internal/*]
-# Built by PyInstaller and the upstream wheels, not by Debian's toolchain: no
-# Debian hardening flags, no stripping (stripping breaks Qt's plugin metadata).
-{package}: hardening-no-fortify-functions [opt/holoremote/*]
-{package}: hardening-no-relro [opt/holoremote/*]
-{package}: hardening-no-bindnow [opt/holoremote/*]
-{package}: hardening-no-pie [opt/holoremote/*]
+# Built by PyInstaller and the upstream wheels, not by Debian's toolchain. The
+# wheels' libraries are not stripped because strip breaks what auditwheel's
+# patchelf rewrote (installer/README.md); the bootloader is not PIE as built.
 {package}: unstripped-binary-or-object [opt/holoremote/*]
-# Private libraries and Python extension modules of the bundle, not public shared
-# libraries: no symbols file, no soname package, no shlibs.
+{package}: hardening-no-pie [opt/holoremote/*]
+# Python extension modules and private libraries of the bundle, not public shared
+# libraries: they need no shlibs, and the ICU data library links nothing.
 {package}: shared-library-lacks-prerequisites [opt/holoremote/_internal/*]
-{package}: shared-library-lacks-version [opt/holoremote/_internal/*]
-{package}: sharedobject-in-library-directory-missing-soname [opt/holoremote/_internal/*]
 {package}: library-not-linked-against-libc [opt/holoremote/_internal/*]
-{package}: exit-in-shared-library [opt/holoremote/_internal/*]
+# The RUNPATH the build machine's Python carries on libpython and its extension
+# modules (its own lib folder, e.g. /root/.pyenv/...): PyInstaller copies the files
+# as they are; the folder is absent on an installed system, and only root can
+# create it. A build with Debian's python3 has no such RUNPATH.
 {package}: custom-library-search-path *[opt/holoremote/_internal/*]
-{package}: spelling-error-in-binary * [opt/holoremote/_internal/*]
-# The bundle's libraries keep the names upstream gave them.
-{package}: package-name-doesnt-match-sonames *
-{package}: link-to-shared-library-in-wrong-package *[opt/holoremote/_internal/*]
-# Package metadata (dist-info) the bundle reads at run time: its license files
-# stay beside the code they belong to.
-{package}: extra-license-file [opt/holoremote/_internal/*]
-{package}: privacy-breach-generic [opt/holoremote/_internal/*]
-# numpy's own license folder repeats its package name (numpy/_core/include/numpy).
+# numpy's license folder repeats its package name (numpy/_core/include/numpy).
 {package}: repeated-path-segment numpy [opt/holoremote/_internal/numpy-*.dist-info/*]
 """
 
