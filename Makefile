@@ -1,5 +1,7 @@
 # make run   : create .venv, install, open the window (built-in runtime unless an OpenXR one is found)
 # make test  : create .venv with test extras, lint, type-check, run the whole suite
+# make fuzz  : the property tests with the long hypothesis profile (thousands of examples)
+# make stress-test : the whole suite 5 times back to back under CPU load (stress-ng)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -7,7 +9,7 @@ STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 STAMP_INSTALLERS := $(VENV)/.installed-installers
 
-.PHONY: run test lint typecheck pytest system-deps-run system-deps-test screenshots bench clean \
+.PHONY: run test lint typecheck pytest system-deps-run system-deps-test system-deps-stress screenshots bench clean fuzz stress-test \
 	system-deps-installers bundle deb dist test-installers
 
 # Serial even under `make -jN` or a MAKEFLAGS=-j from the environment: the system
@@ -41,6 +43,9 @@ system-deps-run:
 system-deps-test:
 	@PYTHON=$(PYTHON) scripts/system-deps.sh test
 
+system-deps-stress:
+	@PYTHON=$(PYTHON) scripts/system-deps.sh stress
+
 system-deps-installers:
 	@PYTHON=$(PYTHON) scripts/system-deps.sh installers
 
@@ -59,12 +64,25 @@ pytest: system-deps-test $(STAMP_TEST)
 
 test: system-deps-test $(STAMP_TEST) lint typecheck pytest
 
+# The property tests (tests/**/test_*properties.py) with HYPOTHESIS_PROFILE=long:
+# random (not derandomized) examples, thousands per test; each test still has a bound.
+FUZZ_TESTS := $(shell find tests -name 'test_*properties.py' | sort)
+fuzz: system-deps-test $(STAMP_TEST)
+	QT_QPA_PLATFORM=offscreen HYPOTHESIS_PROFILE=long $(PY) -m pytest -q -p no:cacheprovider \
+	  -o timeout=900 $(FUZZ_TESTS)
+
+# The whole suite STRESS_RUNS times back to back while stress-ng keeps every core busy
+# (scripts/stress-test.sh): a test that fails once under load is a bug to fix.
+STRESS_RUNS ?= 5
+stress-test: system-deps-stress $(STAMP_TEST)
+	STRESS_RUNS=$(STRESS_RUNS) PY=$(PY) scripts/stress-test.sh
+
 screenshots: system-deps-test $(STAMP_TEST)
 	$(PY) -m ui.screenshots docs/images
 
-bench: $(STAMP_TEST)
-	$(PY) bench/handshake.py
-	$(PY) bench/ui.py
+# One table: every figure against its baseline in the same run (docs/benchmarks.md).
+bench: system-deps-test $(STAMP_TEST)
+	$(PY) bench/run.py
 
 # Installers (installer/README.md): the PyInstaller one-folder bundle
 # dist/holoremote-<version>/, the .deb made from it, the sdist and wheel.

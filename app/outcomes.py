@@ -82,6 +82,8 @@ def event_title(event: Any) -> str:
         return f"Disconnected: {data.get('reason')}"
     if kind == "state":
         return f"State: {data.get('state')}"
+    if kind == "stage":
+        return f"Stage {data.get('stage')} ({data.get('side')}): {data.get('durationMs')} ms"
     if kind == "note":
         return f"Note ({data.get('level')})"
     return kind

@@ -1,4 +1,4 @@
-"""What bench/relay.py and bench/ui.py share: a producer thread that hands records
+"""What bench/relay.py and bench/stall.py share: a producer thread that hands records
 over in bursts every 10 ms (as runtime threads deliver them) while a 5 ms Qt timer
 ticks on the loop; the gaps between ticks show how long the loop stalled.
 

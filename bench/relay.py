@@ -7,7 +7,7 @@ threads would; the target on the loop only appends (so the hand-over itself is
 measured, not a widget). Measured: the longest and the 99th-percentile gap between
 ticks of a 5 ms Qt timer, minus its interval, and the loop wake-ups used.
 
-    python bench/relay.py [--seconds 5] [--rate 10000]
+    python bench/relay.py [--seconds 5] [--rate 10000] [--smoke]
 """
 
 from __future__ import annotations
@@ -77,7 +77,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rate", type=int, default=10_000)
+    parser.add_argument("--smoke", action="store_true", help="a tiny run: proves the script runs")
     args = parser.parse_args()
+    if args.smoke:
+        args.seconds = 0.2
     import qasync
 
     app = QApplication.instance() or QApplication(sys.argv[:1])

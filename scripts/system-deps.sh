@@ -6,6 +6,7 @@
 #                                  `make test-installers` use (Debian tools, validators, pipx)
 #   scripts/system-deps.sh list-run     print the run packages, one a line (the .deb's
 #                                  Depends are these: installer/deb.py reads them here)
+#   scripts/system-deps.sh stress the test ones, plus stress-ng (make stress-test)
 # As root it runs apt-get; otherwise it prints the exact command and exits 1.
 set -euo pipefail
 
@@ -27,14 +28,17 @@ TEST_PACKAGES=(gcc libc6-dev curl openssl xvfb xauth desktop-file-utils)
 # validators of the .deb (desktop-file-validate, appstreamcli, lintian), pipx for the
 # wheel test, binutils for objdump (PyInstaller's dependency analysis on Linux).
 INSTALLER_PACKAGES=(dpkg-dev fakeroot lintian appstream desktop-file-utils pipx binutils)
+# make stress-test: stress-ng keeps the cores busy while the suite runs.
+STRESS_PACKAGES=(stress-ng)
 
 want=("${RUN_PACKAGES[@]}")
 case "${1:-run}" in
   run) ;;
   test) want+=("${TEST_PACKAGES[@]}") ;;
   installers) want+=("${TEST_PACKAGES[@]}" "${INSTALLER_PACKAGES[@]}") ;;
+  stress) want+=("${TEST_PACKAGES[@]}" "${STRESS_PACKAGES[@]}") ;;
   list-run) printf '%s\n' "${RUN_PACKAGES[@]}"; exit 0 ;;
-  *) echo "usage: $0 run|test|installers|list-run" >&2; exit 2 ;;
+  *) echo "usage: $0 run|test|installers|stress|list-run" >&2; exit 2 ;;
 esac
 
 missing=()

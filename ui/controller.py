@@ -21,7 +21,9 @@ from app.endpoint.events import (
     Note,
     SessionEvent,
     StateChanged,
+    listens_again,
 )
+from app.endpoint.failure import WINDOW
 from app.endpoint.session import Session
 from ui import engine
 from ui.jobs import Jobs, run_blocking
@@ -43,6 +45,23 @@ STATE_TEXT = {
 def state_name(state: engine.ConnectionState) -> str:
     """'connected' for ConnectionState.CONNECTED: a key of STATE_TEXT."""
     return state.name.lower()
+
+
+def failure_text(event: Disconnected) -> tuple[str, str]:
+    """(explanation, fix) of a disconnect in the window's words: a refused server
+    certificate leads (which checks, why, what to set), then the runtime's own words
+    (which address, which name), then the reason's explanation."""
+    explanation, fix = event.explanation, event.fix
+    if event.detail:
+        explanation = f"{event.detail}. {explanation}"
+    if event.refusal is not None:
+        details = event.refusal.lines(WINDOW)
+        checks = "; ".join(
+            f"{check} ({reason})" if reason else check for check, reason, _ in details
+        )
+        explanation = f"The client refused the server's certificate: failed {checks}. {explanation}"
+        fix = " ".join(f"{f[0].upper()}{f[1:]}." for _, _, f in details if f) or fix
+    return explanation, fix
 
 
 class SessionController(QObject):
@@ -75,6 +94,16 @@ class SessionController(QObject):
     @property
     def state(self) -> str:
         return self._state
+
+    @property
+    def mode(self) -> str:
+        """ "connect" or "listen": what the current (or last) session does."""
+        return self._mode
+
+    @property
+    def stop_requested(self) -> bool:
+        """Disconnect / Cancel was pressed for the current session."""
+        return self._stopping
 
     @property
     def active(self) -> bool:
@@ -120,6 +149,13 @@ class SessionController(QObject):
             return
         self._session = session
         self.runtimeInUse.emit(runtime_text)
+        if self._stopping:  # Cancel was pressed while the runtime was being opened
+            self._session = None
+            try:
+                await session.aclose()
+            finally:
+                self._set_state("idle")
+            return
         try:
             await session.start()
             await self.follow(session)
@@ -141,14 +177,14 @@ class SessionController(QObject):
 
         A listener listens again on the same ports after each session and after each
         refused client (a wrong token, the same role, no common version), as
-        `holoremote listen` does, by the engine's rule (`engine.listens_again`):
+        `holoremote listen` does, by the one rule (`app.endpoint.events.listens_again`):
         not with "once", not after Disconnect, not when the listener itself cannot
         run. The session's end is shown (a refusal as a problem, a clean end as
         information) and the state goes back to Listening."""
         connected = False
         async for event in session.events():
             if isinstance(event, Disconnected) and self._mode == "listen":
-                again = engine.listens_again(
+                again = listens_again(
                     event, connected=connected, once=self._once, stop_requested=self._stopping
                 )
                 if again:
@@ -174,8 +210,8 @@ class SessionController(QObject):
     def _report_refusal(self, event: Disconnected) -> None:
         """A refused client or an ended session: the reason goes out as a
         disconnect, the state stays Listening."""
-        code = int(event.reason)
-        self.last_reason = (code, event.reason.spec_name, event.explanation, event.fix)
+        explanation, fix = failure_text(event)
+        self.last_reason = (int(event.reason), event.reason.spec_name, explanation, fix)
         self.disconnected.emit(*self.last_reason)
 
     def _dispatch(self, event: SessionEvent) -> None:
@@ -201,11 +237,9 @@ class SessionController(QObject):
                 self._set_state("connected")
                 self.connected.emit()
             case Disconnected():
+                explanation, fix = failure_text(event)
                 code = int(event.reason)
-                explanation = event.explanation
-                if event.detail:  # the runtime's own words first: which address, which name
-                    explanation = f"{event.detail}. {explanation}"
-                self.last_reason = (code, event.reason.spec_name, explanation, event.fix)
+                self.last_reason = (code, event.reason.spec_name, explanation, fix)
                 self._set_state("disconnected")
                 self.disconnected.emit(*self.last_reason)
             case Note(level=level, message=message):

@@ -27,9 +27,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app import defaults
 from ui import engine
 from ui.controller import STATE_TEXT, SessionController
 from ui.jobs import Jobs, run_blocking
+from ui.progress import ConnectProgress
 from ui.settings import FieldBinder
 from ui.share_panel import SharePanel, machine_addresses
 from ui.tofu import TofuPrompter
@@ -312,6 +314,17 @@ class ClientPanel(QGroupBox):
         self.allow_name_mismatch.setObjectName(f"{prefix}allowNameMismatch")
         self.allow_unverified_chain = QCheckBox("Allow unverified chain")
         self.allow_unverified_chain.setObjectName(f"{prefix}allowUnverifiedChain")
+        self.check_revocation = QCheckBox(
+            "Check revocation (CRL distribution points and OCSP over HTTP)"
+        )
+        self.check_revocation.setObjectName(f"{prefix}checkRevocation")
+        self.force_revocation_check = QCheckBox(
+            "Refuse when revocation cannot be determined (forceRevocationCheck)"
+        )
+        self.force_revocation_check.setObjectName(f"{prefix}forceRevocationCheck")
+        self.crl_files = QLineEdit()
+        self.crl_files.setObjectName(f"{prefix}crlFiles")
+        self.crl_files.setPlaceholderText("CRL files, separated by ';' (consulted offline)")
 
         self.warnings = {
             "system": _warning(
@@ -354,6 +367,9 @@ class ClientPanel(QGroupBox):
         form.addRow(self.warnings["name"])
         form.addRow(self.allow_unverified_chain)
         form.addRow(self.warnings["chain"])
+        form.addRow(self.check_revocation)
+        form.addRow(self.force_revocation_check)
+        form.addRow("CRL files", self.crl_files)
 
         self.system_validation.toggled.connect(
             lambda on: self.warnings["system"].setVisible(not on)
@@ -375,6 +391,9 @@ class ClientPanel(QGroupBox):
             ("knownHosts", self.known_hosts),
             ("allowNameMismatch", self.allow_name_mismatch),
             ("allowUnverifiedChain", self.allow_unverified_chain),
+            ("checkRevocation", self.check_revocation),
+            ("forceRevocationCheck", self.force_revocation_check),
+            ("crlFiles", self.crl_files),
         ):
             binder.add(key, widget)
         binder.add_secret("token", self.token)
@@ -389,6 +408,9 @@ class ClientPanel(QGroupBox):
             known_hosts=self.known_hosts.text().strip(),
             allow_name_mismatch=self.allow_name_mismatch.isChecked(),
             allow_unverified_chain=self.allow_unverified_chain.isChecked(),
+            check_revocation=self.check_revocation.isChecked(),
+            force_revocation_check=self.force_revocation_check.isChecked(),
+            crl_files=self.crl_files.text().strip(),
         )
 
     def active_warnings(self) -> list[str]:
@@ -437,15 +459,12 @@ class EndpointWidget(QWidget):
         prefix = f"{name}_" if name else ""
         self.setObjectName(f"{prefix}endpoint" if name else "endpoint")
         self.controller = SessionController(self)
+        self.progress = ConnectProgress(self.controller, self)
         self.jobs = Jobs(self)
         self.tofu = tofu or TofuPrompter(self)
         self._runtime_checks = 0  # the newest check's number; older answers are dropped
         self._runtime_problem = False
         self._problem = ""  # the status bar's text of what reason_label shows
-        # This attempt's refused server certificate (a sentence naming the failed
-        # checks) and its failed disconnect, whichever of the two arrives first.
-        self._refused_certificate = ""
-        self._failure: tuple[int, str, str, str] | None = None
 
         self.role = QComboBox()
         self.role.setObjectName(f"{prefix}role")
@@ -487,13 +506,13 @@ class EndpointWidget(QWidget):
         self.port = QSpinBox()
         self.port.setObjectName(f"{prefix}port")
         self.port.setRange(0, 65535)
-        self.port.setValue(engine.DEFAULT_HANDSHAKE_PORT)
+        self.port.setValue(defaults.DEFAULT_HANDSHAKE_PORT)
         self.port.setSpecialValueText("any free port")
         self.port.setAccessibleName("Handshake port")
         self.transport_port = QSpinBox()
         self.transport_port.setObjectName(f"{prefix}transportPort")
         self.transport_port.setRange(0, 65535)
-        self.transport_port.setValue(engine.DEFAULT_TRANSPORT_PORT)
+        self.transport_port.setValue(defaults.DEFAULT_TRANSPORT_PORT)
         self.transport_port.setSpecialValueText("any free port")
         self.transport_port.setAccessibleName("Transport port")
         self.secure = QCheckBox("Secure (TLS, certificate and token)")
@@ -599,7 +618,7 @@ class EndpointWidget(QWidget):
         self.runtime_choice.currentIndexChanged.connect(self.check_runtime)
         self.runtime_json.textChanged.connect(self._runtime_changed)
         self.runtime_json.editingFinished.connect(self.check_runtime)
-        self.connect_button.clicked.connect(self.start)
+        self.connect_button.clicked.connect(self._connect_clicked)
         self.listen_button.clicked.connect(self.start)
         self.disconnect_button.clicked.connect(self.controller.end)
         c = self.controller
@@ -610,7 +629,6 @@ class EndpointWidget(QWidget):
         c.runtimeInUse.connect(self._runtime_in_use)
         c.records.connect(self.recordsArrived)
         c.sessionEvent.connect(self.eventArrived)
-        c.records.connect(self._records)
         self._mode_changed()
         self._runtime_changed()
         self._state_changed("idle")
@@ -648,9 +666,11 @@ class EndpointWidget(QWidget):
     def start(self) -> None:
         if self.controller.active:
             return
+        settings = self.settings()
+        self.progress.set_target(
+            "" if settings.mode == "listen" else f"{settings.host}:{settings.port}"
+        )
         self.reason_label.hide()
-        self._refused_certificate = ""
-        self._failure = None
         self._runtime_problem = False
         self._runtime_checks += 1  # the session's own answer replaces any check under way
         self.controller.start(self.settings(), self.tofu.ask_user)
@@ -658,6 +678,18 @@ class EndpointWidget(QWidget):
     def end(self) -> None:
         """The Disconnect button."""
         self.controller.end()
+
+    def cancel(self) -> bool:
+        """Esc / the Cancel button: end a connect that is under way. True if there
+        was one."""
+        if self.controller.state in ("starting", "connecting") and not self.is_listen:
+            self.controller.end()
+            return True
+        return False
+
+    def _connect_clicked(self) -> None:
+        if not self.cancel():
+            self.start()
 
     # --- reactions ---------------------------------------------------------------------
 
@@ -727,7 +759,6 @@ class EndpointWidget(QWidget):
     def _state_changed(self, state: str) -> None:
         if state == "connected":
             self.reason_label.hide()  # a listener's earlier refusal is over
-            self._failure = None
         active = state not in ("idle", "disconnected")
         text = STATE_TEXT.get(state, state)
         if state == "listening" and self.controller.listening_port is not None:
@@ -735,6 +766,14 @@ class EndpointWidget(QWidget):
         self.state_label.setText(text)
         for widget in (self.connect_button, self.listen_button):
             widget.setEnabled(not active)
+        # While a connect is under way the Connect button is its Cancel.
+        attempting = state in ("starting", "connecting") and not self.is_listen
+        self.connect_button.setText("Cancel" if attempting else "Connect")
+        self.connect_button.setAccessibleName(
+            "Cancel the connection attempt" if attempting else "Connect"
+        )
+        if attempting:
+            self.connect_button.setEnabled(True)
         self.disconnect_button.setEnabled(active)
         fields: tuple[QWidget, ...] = (
             self.role,
@@ -785,30 +824,16 @@ class EndpointWidget(QWidget):
     def _disconnected(self, code: int, spec: str, explanation: str, fix: str) -> None:
         if code == int(engine.DisconnectReason.PEER_DISCONNECT_REQUEST):
             # The peer ended the session: information, not an error.
-            self._failure = None
             self.show_information("The other end closed the session", explanation)
             return
         if engine.is_clean_disconnect(code):
             self.reason_label.hide()
             self.statusChanged.emit(self.state_label.text(), "")
             return
-        self._failure = (code, spec, explanation, fix)
-        self._show_failure()
-
-    def _records(self, records: tuple[engine.CallbackRecord, ...]) -> None:
-        refused = next((text for text in map(engine.refused_certificate, records) if text), "")
-        if refused:
-            self._refused_certificate = refused
-            if self._failure is not None and self.reason_label.isVisible():
-                self._show_failure()  # the record came after the disconnect
-
-    def _show_failure(self) -> None:
-        """The failed disconnect, led by the refused certificate check when this
-        attempt's ValidateServerCertificate refused the server."""
-        assert self._failure is not None
-        code, spec, explanation, fix = self._failure
-        if self._refused_certificate:
-            explanation = f"{self._refused_certificate} {explanation}"
+        if self.controller.stop_requested:
+            # Cancel (or Disconnect) ended an attempt under way: what was asked for.
+            self.show_information("Canceled", f"The connection attempt was canceled ({spec}).")
+            return
         self.show_problem(f"{spec} ({code})", explanation, fix)
 
     def _start_failed(self, message: str, fix: str) -> None:
@@ -830,8 +855,6 @@ class EndpointWidget(QWidget):
         self.reason_label.hide()
         self.reason_label.clear()
         self._problem = ""
-        self._failure = None
-        self._refused_certificate = ""
         self.share_panel.clear()
         self.share_panel.hide()
         self.statusChanged.emit(self.state_label.text(), "")

@@ -18,9 +18,9 @@ import datetime as dt
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from app import defaults
 from app.errors import HoloremoteError
 from app.xr.records import CALLBACK_NAMES, CallbackRecord
 from app.xr.validation_result import FIELD_NAMES, ValidationResult
@@ -58,8 +58,6 @@ Mode = Literal["connect", "listen"]
 RuntimeChoice = Literal["auto", "builtin", "openxr"]
 TokenMode = Literal["shared", "jwt"]
 
-DEFAULT_HANDSHAKE_PORT = 8265
-DEFAULT_TRANSPORT_PORT = 8266
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - a listener is meant to be reachable
 LOOPBACK_INTERFACE = "127.0.0.1"
 
@@ -86,7 +84,7 @@ class ServerSettings:
     key_path: str = ""  # the key file of a PEM pair; empty for a .pfx or a PEM with both
     passphrase: str = field(default="", repr=False)
     subject_name: str = ""
-    realm: str = "holoremote"
+    realm: str = defaults.DEFAULT_REALM
     token_mode: TokenMode = "shared"  # noqa: S105 - a mode name
     shared_secrets: tuple[str, ...] = field(default=(), repr=False)
     jwt_key_path: str = ""  # a JWKS file or a PEM public key
@@ -104,6 +102,14 @@ class ClientSettings:
     known_hosts: str = ""
     allow_name_mismatch: bool = False
     allow_unverified_chain: bool = False
+    check_revocation: bool = False
+    force_revocation_check: bool = False
+    crl_files: str = ""  # paths separated by ';'
+
+
+def crl_paths(text: str) -> tuple[str, ...]:
+    """The CRL files field: paths separated by ';', blanks ignored."""
+    return tuple(p.strip() for p in text.split(";") if p.strip())
 
 
 @dataclass(frozen=True)
@@ -111,8 +117,8 @@ class EndpointSettings:
     role: Role = "remote"
     mode: Mode = "connect"
     host: str = "127.0.0.1"
-    port: int = DEFAULT_HANDSHAKE_PORT
-    transport_port: int = DEFAULT_TRANSPORT_PORT
+    port: int = defaults.DEFAULT_HANDSHAKE_PORT
+    transport_port: int = defaults.DEFAULT_TRANSPORT_PORT
     secure: bool = True
     # Listening: the interface (all of them by default, as `holoremote listen`), and
     # whether to stop after one session instead of listening again.
@@ -138,6 +144,10 @@ class CertificateInfo:
     sha1: str
     pin: str
     has_private_key: bool = False
+    pem: str = ""
+    der: bytes = field(default=b"", repr=False)
+    expiry: str = ""  # "expires in N days", "expired N days ago"
+    expiry_severity: str = ""  # "ok", "warning" (under 30 days) or "error" (expired)
 
 
 @dataclass(frozen=True)
@@ -234,6 +244,7 @@ def describe_certificate(
     """Every field the security module lists for a certificate, as labelled text."""
     from cryptography.x509.oid import NameOID
 
+    from app.security import cert_extensions as extensions
     from app.security import certinfo
     from app.security import thumbprints as thumbs
 
@@ -250,6 +261,8 @@ def describe_certificate(
     subject = str(info.get("subject") or "(empty subject)")
     common = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     label = friendly_name or (str(common[0].value) if common else subject)
+    days = extensions.days_left(cert, dt.datetime.now(dt.UTC))
+    rows = rows + extensions.describe_extensions(cert)
     return CertificateInfo(
         title=f"{role}: {label}",
         subject=subject,
@@ -258,6 +271,10 @@ def describe_certificate(
         sha1=str(info.get("sha1") or thumbs.sha1_thumbprint(cert)),
         pin=thumbs.sha256_pin(cert),
         has_private_key=private_key is not None,
+        pem=extensions.to_pem(cert),
+        der=extensions.to_der(cert),
+        expiry=extensions.expiry_text(days),
+        expiry_severity=extensions.expiry_severity(days),
     )
 
 
@@ -282,6 +299,7 @@ def describe_chain(chain: Sequence[bytes]) -> tuple[CertificateInfo, ...]:
                     sha256=sha256,
                     sha1=thumbs.der_sha1(der),
                     pin=thumbs.PIN_PREFIX_SHA256 + sha256,
+                    der=der,
                 )
             )
             continue
@@ -302,11 +320,15 @@ class CheckRow:
     reason: str
 
 
-def check_rows(verdict: ValidationResult | dict[str, Any]) -> tuple[CheckRow, ...]:
+def check_rows(
+    verdict: ValidationResult | dict[str, Any], *, revocation_forced: bool = False
+) -> tuple[CheckRow, ...]:
     """The seven fields of a verdict (a `ValidationResult`, or its JSON as a callback
-    record carries it) with a pass mark each, using the app's acceptance rule."""
+    record carries it) with a pass mark each, by the app's acceptance rule: a failed
+    revocation check fails only when the revocation check was forced (as the record's
+    forceRevocationCheck says), as the command line and the runtime decide."""
     result = verdict if isinstance(verdict, ValidationResult) else verdict_from_json(verdict)
-    failed = set(result.failed_fields(revocation_forced=True))
+    failed = set(result.failed_fields(revocation_forced=revocation_forced))
     values = result.to_json()
     rows = []
     for name in FIELD_NAMES:
@@ -316,31 +338,6 @@ def check_rows(verdict: ValidationResult | dict[str, Any]) -> tuple[CheckRow, ..
             text = result.name_mismatch.name.replace("_", " ").lower()
         rows.append(CheckRow(name, name not in failed, text, result.reasons.get(name, "")))
     return tuple(rows)
-
-
-def refused_certificate(record: CallbackRecord) -> str:
-    """If `record` is a ValidateServerCertificate call that refused the server, one
-    sentence naming the failed check(s) and their reasons; else "".
-
-    The runtime's disconnect reason (HANDSHAKE_CONNECTION_FAILED) cannot say why the
-    client refused; the record's verdict can."""
-    if record.callback != "ValidateServerCertificate":
-        return ""
-    if record.error:
-        return f"The client's ValidateServerCertificate refused the server: {record.error}."
-    data = record.outputs.get("validationResultOut")
-    if not isinstance(data, dict):
-        return ""
-    verdict = verdict_from_json(data)
-    forced = record.inputs.get("forceRevocationCheck") is True
-    failed = verdict.failed_fields(revocation_forced=forced)
-    if not failed:
-        return ""
-    checks = "; ".join(
-        f"{name} ({verdict.reasons[name]})" if verdict.reasons.get(name) else name
-        for name in failed
-    )
-    return f"The client refused the server's certificate: failed {checks}."
 
 
 def verdict_from_json(data: dict[str, Any]) -> ValidationResult:
@@ -437,23 +434,6 @@ def create_test_pki(
 TofuAsk = Callable[["TofuQuestion"], bool]
 RecordSink = Callable[[CallbackRecord], None]
 
-# What the window calls each setting of app.endpoint.providers (its field labels).
-FIELD_LABELS = {
-    "store_path": "Certificate store",
-    "key_path": "Key (PEM pair)",
-    "passphrase": "Passphrase",
-    "subject_name": "Subject name",
-    "shared_secrets": "Accepted tokens",
-    "jwt_key_path": "JWT key / JWKS",
-    "jwt_settings": "JWT settings",
-    "token": "Token",
-    "ca_file": "CA file",
-    "pins": "Pinned thumbprint",
-    "known_hosts": "Known hosts",
-    "trust_on_first_use": "Trust on first use",
-    "policy": "Client policy",
-}
-
 
 def server_auth_settings(server: ServerSettings) -> ServerAuthSettings:
     """The server panel's fields; the token check is one kind or the other."""
@@ -486,6 +466,9 @@ def client_auth_settings(client: ClientSettings) -> ClientAuthSettings:
         trust_on_first_use=tofu,
         allow_name_mismatch=client.allow_name_mismatch,
         allow_unverified_chain=client.allow_unverified_chain,
+        check_revocation=client.check_revocation,
+        force_revocation_check=client.force_revocation_check,
+        crl_files=crl_paths(client.crl_files),
     )
 
 
@@ -505,12 +488,14 @@ def callback_providers(settings: EndpointSettings, ask: TofuAsk) -> dict[str, An
 @contextlib.contextmanager
 def _in_field_terms() -> Iterator[None]:
     """Settings errors name the window's fields."""
+    from app.endpoint.failure import WINDOW
     from app.endpoint.providers import SettingsError
+    from app.endpoint.session import ConfigError
 
     try:
         yield
-    except SettingsError as exc:
-        raise exc.named(FIELD_LABELS) from None
+    except (SettingsError, ConfigError) as exc:
+        raise WINDOW.input_error(exc) from None
 
 
 # --- runtime and session ------------------------------------------------------------------
@@ -528,13 +513,17 @@ def describe_runtime(choice: RuntimeChoice, runtime_json: str) -> str:
     return "automatic: built-in unless an OpenXR runtime with the extension is found"
 
 
-def builtin_options(role: str, ca_file: str = "") -> BuiltinOptions:
+def builtin_options(
+    role: str, ca_file: str = "", *, force_revocation_check: bool = False
+) -> BuiltinOptions:
     """`app.endpoint.providers.builtin_options`: the built-in runtime trusts the CA file (PEM)
-    for its own system validation."""
+    for its own system validation and sets forceRevocationCheck from the client panel."""
     from app.endpoint import providers
 
     with _in_field_terms():
-        return providers.builtin_options(role, ca_file=ca_file or None)
+        return providers.builtin_options(
+            role, ca_file=ca_file or None, force_revocation_check=force_revocation_check
+        )
 
 
 # One runtime selection at a time: a check of the combo and a session's start may run
@@ -572,17 +561,18 @@ def session_config_for(settings: EndpointSettings) -> Any:
     from app.endpoint.session import SessionConfig
 
     listen = settings.mode == "listen"
-    return SessionConfig(
-        mode=settings.mode,
-        host="" if listen else settings.host,
-        port=settings.port,
-        transport_port=settings.transport_port,
-        listen_interface=(settings.listen_interface or ALL_INTERFACES) if listen else "",
-        secure=settings.secure,
-        role=settings.role,
-        realm=settings.server.realm,
-        perform_system_validation=settings.client.system_validation,
-    )
+    with _in_field_terms():
+        return SessionConfig(
+            mode=settings.mode,
+            host="" if listen else settings.host,
+            port=settings.port,
+            transport_port=settings.transport_port,
+            listen_interface=(settings.listen_interface or ALL_INTERFACES) if listen else "",
+            secure=settings.secure,
+            role=settings.role,
+            realm=settings.server.realm,
+            perform_system_validation=settings.client.system_validation,
+        )
 
 
 def open_session(
@@ -598,8 +588,10 @@ def open_session(
 
     config = session_config_for(settings)
     providers = callback_providers(settings, ask_trust_on_first_use)
-    ca_file = settings.client.ca_file if settings.mode == "connect" else ""
-    options = builtin_options(settings.role, ca_file)
+    connecting = settings.mode == "connect"
+    ca_file = settings.client.ca_file if connecting else ""
+    forced = connecting and settings.client.force_revocation_check
+    options = builtin_options(settings.role, ca_file, force_revocation_check=forced)
     runtime, description = open_runtime(settings.runtime, settings.runtime_json, options)
     try:
         session = Session.with_callbacks(config, runtime, **providers)
@@ -607,13 +599,6 @@ def open_session(
         runtime.close()
         raise
     return session, description
-
-
-def listens_again(event: Any, *, connected: bool, once: bool, stop_requested: bool) -> bool:
-    """`app.endpoint.events.listens_again`: the listener's rule, the command line's."""
-    from app.endpoint.events import listens_again as rule
-
-    return rule(event, connected=connected, once=once, stop_requested=stop_requested)
 
 
 def is_clean_disconnect(reason: int) -> bool:
@@ -649,13 +634,111 @@ def share_info(
     )
 
 
-def reason_text(reason: int) -> tuple[str, str, str]:
-    """(spec name, explanation, fix) of a disconnect reason."""
-    from app.remoting.reasons import explain
-
-    text = explain(reason)
-    return text.spec_name, text.explanation, text.fix
-
-
 def default_known_hosts() -> str:
-    return str(Path.home() / ".config" / "holoremote" / "known_hosts")
+    return str(defaults.known_hosts_file())
+
+
+# --- known hosts (Settings > Known hosts) ------------------------------------------------
+
+
+def known_host_entries(path: str) -> list[tuple[str, str]]:
+    """(host:port, SHA-256 hex) of every remembered server, sorted. Blocking."""
+    from app.security.known_hosts import load_known_hosts
+
+    return sorted(load_known_hosts(path).entries.items())
+
+
+def remove_known_host(path: str, endpoint: str) -> list[tuple[str, str]]:
+    """Forget one server (as `ssh-keygen -R`); the file is replaced atomically.
+    Returns the entries left. Blocking."""
+    from types import MappingProxyType
+
+    from app.security.known_hosts import KnownHosts, load_known_hosts
+
+    hosts = load_known_hosts(path)
+    if endpoint not in hosts.entries:
+        raise HoloremoteError(
+            f"{endpoint} is not in {path}", fix="reload the list: the file changed meanwhile"
+        )
+    kept = {name: digest for name, digest in hosts.entries.items() if name != endpoint}
+    KnownHosts(MappingProxyType(kept)).save(path)
+    return sorted(kept.items())
+
+
+def replace_known_host(path: str, endpoint: str, sha256: str) -> list[tuple[str, str]]:
+    """Remember a new certificate for a server the person checked. Blocking."""
+    from app.security.known_hosts import load_known_hosts
+
+    digest = normalize_sha256(sha256)
+    if not digest:
+        raise HoloremoteError(
+            "the new fingerprint is not a SHA-256 thumbprint",
+            fix="paste the 64 hex digits the server's owner gave you, or fetch them",
+        )
+    updated = load_known_hosts(path).with_entry(endpoint, digest)
+    updated.save(path)
+    return sorted(updated.entries.items())
+
+
+def normalize_sha256(text: str) -> str:
+    """Lower-case hex of a SHA-256 thumbprint typed any usual way (`SHA256:` prefix,
+    colons, spaces, base64 after the prefix), or "" if it is not one."""
+    from app.security.thumbprints import parse_pin
+
+    if not text.strip():
+        return ""
+    try:
+        pin = parse_pin(text)
+    except HoloremoteError:
+        return ""
+    return pin.digest.hex() if pin.algorithm == "sha256" else ""
+
+
+# How long Fetch from the server waits for the TCP connect and the TLS handshake.
+FETCH_TIMEOUT_S = 10.0
+
+
+def fetch_certificate_sha256(endpoint: str, timeout: float = FETCH_TIMEOUT_S) -> str:
+    """The SHA-256 of the certificate `host:port` presents now (as `ssh-keyscan`:
+    nothing is trusted or sent, the person compares it with what the owner says).
+    Blocking: the network."""
+    import socket
+    import ssl
+
+    from app.security.thumbprints import der_sha256
+
+    host, _, port_text = endpoint.rpartition(":")
+    host = host.strip("[]")
+    if not host or not port_text.isdigit():
+        raise HoloremoteError(f"{endpoint!r} is not host:port", fix="pick an entry of the list")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # reading the certificate, not trusting it
+    try:
+        with (
+            socket.create_connection((host, int(port_text)), timeout=timeout) as raw,
+            context.wrap_socket(raw, server_hostname=host) as tls_socket,
+        ):
+            der = tls_socket.getpeercert(binary_form=True)
+    except OSError as exc:
+        raise HoloremoteError(
+            f"could not read the certificate of {endpoint}: {exc.strerror or exc}",
+            fix="check that the server is listening there",
+        ) from None
+    if not der:
+        raise HoloremoteError(
+            f"{endpoint} presented no certificate", fix="is it a secure listener?"
+        )
+    return der_sha256(der)
+
+
+def chain_pem(infos: Sequence[CertificateInfo]) -> str:
+    """The chain (as shown, leaf first) as one PEM text."""
+    return "".join(info.pem for info in infos if info.pem)
+
+
+def write_export(path: str, data: bytes) -> None:
+    """Write an exported certificate or chain. Blocking."""
+    from pathlib import Path
+
+    Path(path).write_bytes(data)

@@ -8,7 +8,7 @@ Two environment switches exist for tests and benchmarks (they change nothing els
   screenshot of it (from the screen where the platform allows, else a widget grab)
   and quit.
 - `HOLOREMOTE_EXIT_WHEN_SHOWN=1`: print `holoremote-shown` once the window is shown
-  and painted, then quit (bench/ui.py times start-up with it).
+  and painted, then quit (bench/window.py times start-up with it).
 """
 
 from __future__ import annotations

@@ -96,8 +96,12 @@ def _set_value(widget: QWidget, value: object) -> None:
     if isinstance(widget, QCheckBox):
         widget.setChecked(_truthy(value))
     elif isinstance(widget, QSpinBox):
+        # A hand-edited or foreign settings file may hold anything; a number beyond
+        # the field's range (even beyond a C int, which setValue cannot take) is
+        # clamped to it, and one that is no number leaves the field as it is.
         with contextlib.suppress(ValueError):
-            widget.setValue(int(str(value)))
+            number = int(str(value))
+            widget.setValue(max(widget.minimum(), min(widget.maximum(), number)))
     elif isinstance(widget, QComboBox):
         index = widget.findData(value)
         if index < 0:

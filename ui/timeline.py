@@ -4,7 +4,7 @@ Why batches: a busy runtime may report thousands of callback records a second.
 Inserting them one `beginInsertRows` at a time makes every view and proxy do its
 bookkeeping per row; collecting them in a thread-safe deque and inserting once per
 timer tick keeps the UI thread's work per frame bounded whatever the rate
-(bench/ui.py measures the longest stall).
+(bench/stall.py measures the longest stall).
 
 Cells are formatted when a view asks for them (only the visible rows), not when a
 record arrives.

@@ -22,16 +22,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import __version__
+from app import __version__, defaults
 from ui import engine
 from ui.dialogs import CreateTestPkiDialog, VerifyChainDialog
 from ui.endpoint import STORE_FILTER, EndpointWidget
+from ui.help import HelpDialog
 from ui.inspector import ChainInspector
 from ui.jobs import Jobs, run_blocking
+from ui.known_hosts_dialog import KnownHostsDialog
 from ui.secrets import NotRememberingStore, SecretStore, open_secret_store
 from ui.settings import REMEMBER_SECRETS_KEY, forget_secrets, load_secrets, save_secrets
 from ui.timeline_view import TimelineWidget
 from ui.tofu import TofuPrompter
+from ui.waterfall import WaterfallWidget
 
 WINDOW_GEOMETRY_KEY = "window/geometry"
 # The size the window opens at when nothing (usable) was saved, and the smallest
@@ -81,7 +84,12 @@ class RecordsToInspector:
         title = f"Chain presented by {host} ({len(infos)} certificate(s))"
         if record.error:
             title += f"; the callback refused: {record.error}"
-        self.inspector.show_chain(infos, verdict if isinstance(verdict, dict) else None, title)
+        self.inspector.show_chain(
+            infos,
+            verdict if isinstance(verdict, dict) else None,
+            title,
+            revocation_forced=record.inputs.get("forceRevocationCheck") is True,
+        )
 
 
 class MainWindow(QMainWindow):
@@ -97,7 +105,9 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setObjectName("mainWindow")
         self.setWindowTitle("holoremote: secure Holographic Remoting")
-        self.settings_store = settings or QSettings("holoremote", "holoremote")
+        self.settings_store = settings or QSettings(
+            str(defaults.window_settings_file()), QSettings.Format.IniFormat
+        )
         self._secret_store = secret_store
         self.jobs = Jobs(self)
         self.tofu = TofuPrompter(self)
@@ -106,7 +116,10 @@ class MainWindow(QMainWindow):
         self.inspector = ChainInspector()
         self.tabs = QTabWidget()
         self.tabs.setObjectName("mainTabs")
+        self.waterfall = WaterfallWidget()
+        self.waterfall.setObjectName("waterfall")
         self.tabs.addTab(self.timeline, "Callback timeline")
+        self.tabs.addTab(self.waterfall, "Handshake waterfall")
         self.tabs.addTab(self.inspector, "Certificate chain")
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -124,13 +137,20 @@ class MainWindow(QMainWindow):
         self.status_detail = QLabel()
         self.status_detail.setObjectName("statusDetail")
         self.status_detail.setWordWrap(True)
+        self.status_progress = QLabel()
+        self.status_progress.setObjectName("statusProgress")
+        self.status_progress.hide()
         self.statusBar().addWidget(self.status_state)
+        self.statusBar().addWidget(self.status_progress)
         self.statusBar().addWidget(self.status_detail, 1)
         self.chains = RecordsToInspector(self.jobs, self.inspector)
         self.endpoint.recordsArrived.connect(self.timeline.add_records)
         self.endpoint.eventArrived.connect(self.timeline.add_event)
+        self.endpoint.eventArrived.connect(self.waterfall.add_event)
+        self.endpoint.recordsArrived.connect(self.waterfall.add_records)
         self.endpoint.recordsArrived.connect(self.chains.records)
         self.endpoint.statusChanged.connect(self._update_status)
+        self.endpoint.progress.changed.connect(self._progress)
         self.timeline.chainSelected.connect(self.chains.record)
         self.jobs.failed.connect(self._job_failed)
         self.demo: LoopbackDemo | None = None
@@ -151,11 +171,17 @@ class MainWindow(QMainWindow):
         connection = menu.addMenu("&Connection")
         self.start_action = QAction("Connect / &Listen", self)
         self.start_action.setObjectName("actionStart")
+        self.start_action.setShortcut(QKeySequence("Ctrl+Return"))
         self.start_action.triggered.connect(self.endpoint.start)
+        self.cancel_action = QAction("&Cancel connecting", self)
+        self.cancel_action.setObjectName("actionCancel")
+        self.cancel_action.setShortcut(QKeySequence(Qt.Key.Key_Escape))
+        self.cancel_action.triggered.connect(self.endpoint.cancel)
         self.stop_action = QAction("&Disconnect", self)
+        self.stop_action.setShortcut(QKeySequence("Ctrl+D"))
         self.stop_action.setObjectName("actionDisconnect")
         self.stop_action.triggered.connect(self.endpoint.disconnect)
-        connection.addActions([self.start_action, self.stop_action])
+        connection.addActions([self.start_action, self.cancel_action, self.stop_action])
 
         self.demo_action = QAction("&Loopback demo", self)
         self.demo_action.setObjectName("actionLoopbackDemo")
@@ -171,10 +197,17 @@ class MainWindow(QMainWindow):
         self.create_pki_action.triggered.connect(self.open_create_pki)
         self.inspect_action = QAction("&Inspect certificate file\u2026", self)
         self.inspect_action.setObjectName("actionInspect")
+        self.inspect_action.setShortcut(QKeySequence.StandardKey.Open)
         self.inspect_action.triggered.connect(self.choose_file_to_inspect)
         self.verify_action = QAction("&Verify a chain for a host\u2026", self)
         self.verify_action.triggered.connect(self.open_verify)
-        tools.addActions([self.create_pki_action, self.inspect_action, self.verify_action])
+        self.export_action = QAction("&Export timeline\u2026", self)
+        self.export_action.setObjectName("actionExportTimeline")
+        self.export_action.setShortcut(QKeySequence("Ctrl+E"))
+        self.export_action.triggered.connect(self.timeline.choose_export_file)
+        tools.addActions(
+            [self.create_pki_action, self.inspect_action, self.verify_action, self.export_action]
+        )
 
         settings_menu = menu.addMenu("&Settings")
         self.remember_action = QAction("Remember secrets in the OS &keyring", self)
@@ -186,8 +219,17 @@ class MainWindow(QMainWindow):
         )
         self.remember_action.toggled.connect(self._remember_toggled)
         settings_menu.addAction(self.remember_action)
+        self.known_hosts_action = QAction("Known &hosts\u2026", self)
+        self.known_hosts_action.setObjectName("actionKnownHosts")
+        self.known_hosts_action.triggered.connect(self.open_known_hosts)
+        settings_menu.addAction(self.known_hosts_action)
 
         help_menu = menu.addMenu("&Help")
+        self.help_action = QAction("&Documentation", self)
+        self.help_action.setObjectName("actionHelp")
+        self.help_action.setShortcut(QKeySequence.StandardKey.HelpContents)
+        self.help_action.triggered.connect(self.open_help)
+        help_menu.addAction(self.help_action)
         about = QAction("&About", self)
         about.triggered.connect(
             lambda: QMessageBox.about(
@@ -209,6 +251,23 @@ class MainWindow(QMainWindow):
         self.addToolBar(toolbar)
 
     # --- status ----------------------------------------------------------------------------
+
+    def open_known_hosts(self) -> KnownHostsDialog:
+        path = self.endpoint.client_panel.known_hosts.text().strip()
+        dialog = KnownHostsDialog(path or engine.default_known_hosts(), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def open_help(self) -> HelpDialog:
+        dialog = HelpDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
+
+    def _progress(self, text: str) -> None:
+        self.status_progress.setText(text)
+        self.status_progress.setVisible(bool(text))
 
     def _update_status(self, state: str, detail: str) -> None:
         self.status_state.setText(state)

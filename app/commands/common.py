@@ -25,10 +25,14 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from app.commands._certificate_cli import PASSPHRASE_ENV, read_passphrase, report_error
-from app.commands.certificate_verdict import (
-    callback_summary,
-    refusal_lines,
-    refused_checks,
+from app.commands.record_text import callback_summary
+from app.defaults import (
+    DEFAULT_HANDSHAKE_PORT,
+    DEFAULT_REALM,
+    DEFAULT_TRANSPORT_PORT,
+    DISCONNECT_WAIT_S,
+    HANDSHAKE_TIMEOUT_S,
+    SESSION_OPEN_TIMEOUT_S,
 )
 from app.endpoint import providers
 from app.endpoint.callbacks import CertificateValidator
@@ -36,29 +40,28 @@ from app.endpoint.events import (
     CallbacksCalled,
     Connected,
     Disconnected,
+    HandshakeStage,
     Listening,
     Note,
     SessionEvent,
     StateChanged,
     record_json,
 )
+from app.endpoint.failure import COMMAND_LINE, refusal_lines
 from app.endpoint.providers import (
     JWT_ALGORITHMS,
     ClientAuthSettings,
     ServerAuthSettings,
     SettingsError,
 )
-from app.endpoint.session import DEFAULT_REALM, ConfigError, Session, SessionConfig
+from app.endpoint.session import ConfigError, Session, SessionConfig
 from app.errors import HoloremoteError, InputError
 from app.remoting.builtin import BuiltinOptions, BuiltinRuntime
-from app.remoting.builtin.options import DEFAULT_HANDSHAKE_TIMEOUT_S
-from app.remoting.builtin.protocol import DEFAULT_HANDSHAKE_PORT, DEFAULT_TRANSPORT_PORT
 from app.remoting.contract import RemotingRuntime
 from app.security.client_policy import ClientPolicy
 from app.security.tokens import DEFAULT_TOKEN_ENV, token_from_env, token_from_file
 from app.security.trust import TrustAnchors
 from app.xr.records import CallbackRecord
-from app.xr.values import ConnectionState, DisconnectReason
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -158,15 +161,23 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, side: str) -> None:
     parser.add_argument(
         "--handshake-timeout",
         type=_seconds,
-        default=DEFAULT_HANDSHAKE_TIMEOUT_S,
+        default=HANDSHAKE_TIMEOUT_S,
         metavar="S",
-        help=f"default {DEFAULT_HANDSHAKE_TIMEOUT_S:g}",
+        help=f"default {HANDSHAKE_TIMEOUT_S:g}",
     )
     parser.add_argument(
-        "--session-open-timeout", type=_seconds, default=10.0, metavar="S", help="default 10"
+        "--session-open-timeout",
+        type=_seconds,
+        default=SESSION_OPEN_TIMEOUT_S,
+        metavar="S",
+        help=f"default {SESSION_OPEN_TIMEOUT_S:g}",
     )
     parser.add_argument(
-        "--disconnect-wait", type=_seconds, default=3.0, metavar="S", help="default 3"
+        "--disconnect-wait",
+        type=_seconds,
+        default=DISCONNECT_WAIT_S,
+        metavar="S",
+        help=f"default {DISCONNECT_WAIT_S:g}",
     )
     if side == "listen":
         parser.add_argument("--port", type=_port, default=DEFAULT_HANDSHAKE_PORT)
@@ -227,6 +238,23 @@ def add_client_trust_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--allow-unverified-chain", action="store_true", help="escape hatch (warns)"
     )
+    parser.add_argument(
+        "--check-revocation",
+        action="store_true",
+        help="ask the CRL distribution points and OCSP responders the certificates name",
+    )
+    parser.add_argument(
+        "--force-revocation-check",
+        action="store_true",
+        help="as forceRevocationCheck: refuse a server whose revocation cannot be determined",
+    )
+    parser.add_argument(
+        "--crl",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a CRL file consulted offline (repeatable)",
+    )
 
 
 # --- secrets and files --------------------------------------------------------------------
@@ -247,26 +275,12 @@ def read_key_passphrase(path: str | None) -> str | None:
     return read_passphrase(path, "--key-passphrase-file")
 
 
-# What the command line calls each setting of app.endpoint.providers (in messages and fixes).
-CLI_NAMES = {
-    "store_path": "--cert-store",
-    "passphrase": "--key-passphrase-file",
-    "subject_name": "--subject-name",
-    "shared_secrets": "--token-file",
-    "jwt_key_path": "--jwks",
-    "jwt_settings": "--jwks / --jwt-*",
-    "token": "--token-file",
-    "ca_file": "--ca-file",
-    "pins": "--pin",
-    "known_hosts": "--known-hosts",
-    "trust_on_first_use": "--trust-on-first-use",
-    "policy": "--pin / --known-hosts / --allow-*",
-    "timeouts": "--handshake-timeout / --session-open-timeout / --disconnect-wait",
-}
+# What the command line calls each setting: the one table in app.endpoint.failure.
+CLI_NAMES = COMMAND_LINE.names
 
 
 def _in_cli_terms(exc: SettingsError) -> InputError:
-    return exc.named(CLI_NAMES, UsageError)
+    return COMMAND_LINE.input_error(exc, UsageError)
 
 
 def server_auth_settings(args: argparse.Namespace) -> ServerAuthSettings:
@@ -309,6 +323,9 @@ def client_auth_settings(args: argparse.Namespace, token: str = "") -> ClientAut
             trust_on_first_use=bool(getattr(args, "trust_on_first_use", False)),
             allow_name_mismatch=args.allow_name_mismatch,
             allow_unverified_chain=args.allow_unverified_chain,
+            check_revocation=bool(getattr(args, "check_revocation", False)),
+            force_revocation_check=bool(getattr(args, "force_revocation_check", False)),
+            crl_files=tuple(getattr(args, "crl", None) or ()),
         )
     except SettingsError as exc:
         raise _in_cli_terms(exc) from None
@@ -355,6 +372,7 @@ def builtin_options(args: argparse.Namespace, *, role: str) -> BuiltinOptions:
             handshake_timeout=args.handshake_timeout,
             session_open_timeout=args.session_open_timeout,
             disconnect_wait=args.disconnect_wait,
+            force_revocation_check=bool(getattr(args, "force_revocation_check", False)),
         )
     except SettingsError as exc:
         raise _in_cli_terms(exc) from None
@@ -402,7 +420,7 @@ def open_session(
     try:
         session_config = config()
     except ConfigError as exc:
-        raise UsageError(f"--{exc.subject.replace('_', '-')}", exc.message, fix=exc.fix) from None
+        raise COMMAND_LINE.input_error(exc, UsageError) from None
     callbacks = providers() if args.secure else {}
     runtime, explanation = make_runtime(args, builtin_options(args, role=args.role))
     printer.info(f"runtime: {explanation}", runtime=runtime.display_name)
@@ -423,18 +441,13 @@ def interrupted() -> asyncio.Event:
 
 
 class EventPrinter:
-    """Prints session events as text lines or JSON lines (spec names).
-
-    It remembers, per attempt, whether this client refused the server's certificate
-    (a ValidateServerCertificate record with a verdict that is not acceptable), so
-    that the disconnect that follows says so instead of guessing among causes."""
+    """Prints session events as text lines or JSON lines (spec names). What a failure
+    means (a refused certificate, its checks and fixes) comes with the event."""
 
     def __init__(self, *, as_json: bool, out: TextIO | None = None, prefix: str = "") -> None:
         self.as_json = as_json
         self.out = out or sys.stdout
         self.prefix = prefix
-        self._refused: list[str] | None = None  # failed checks of this attempt
-        self._refusal_fixes: list[str] = []
 
     def json(self, data: dict[str, Any]) -> None:
         if self.prefix:
@@ -451,24 +464,15 @@ class EventPrinter:
         else:
             self.text(message)
 
-    def _certificate_refusal(self, event: Disconnected) -> str | None:
-        if event.reason != DisconnectReason.HANDSHAKE_CONNECTION_FAILED or not self._refused:
-            return None
-        return f"this client refused the server's certificate ({', '.join(self._refused)})"
-
     def event(self, event: SessionEvent) -> None:
+        if isinstance(event, HandshakeStage):
+            return  # the window draws these; the command line's output stays as it was
         if isinstance(event, CallbacksCalled):
             for record in event.records:
                 self.record(record)
             return
-        if isinstance(event, StateChanged) and event.state == ConnectionState.CONNECTING:
-            self._refused, self._refusal_fixes = None, []
         if self.as_json:
-            data = event.to_json()
-            if isinstance(event, Disconnected) and (why := self._certificate_refusal(event)):
-                data["detail"] = why
-                data["failedChecks"] = list(self._refused or [])
-            self.json(data)
+            self.json(event.to_json())
             return
         match event:
             case StateChanged(state=state):
@@ -484,10 +488,11 @@ class EventPrinter:
                 self.text(f"{level}: {message}")
 
     def _disconnected(self, event: Disconnected) -> None:
-        why = self._certificate_refusal(event)
-        if why is not None:
+        if event.refusal is not None:
+            why = event.refusal.summary()
             self.text(f"disconnected: {event.reason.spec_name} ({int(event.reason)}): {why}")
-            for fix in self._refusal_fixes or [event.fix]:
+            fixes = [fix for _, _, fix in event.refusal.lines(COMMAND_LINE) if fix]
+            for fix in fixes or [event.fix]:
                 self.text(f"  fix: {fix}")
             return
         self.text(f"disconnected: {event.reason.spec_name} ({int(event.reason)})")
@@ -499,14 +504,6 @@ class EventPrinter:
 
     def record(self, record: CallbackRecord) -> None:
         """One callback record: a line (or a JSON object) of its own."""
-        checks = refused_checks(record)
-        if checks is not None:
-            self._refused = checks
-            self._refusal_fixes = [
-                line.strip().removeprefix("fix: ")
-                for line in refusal_lines(record)
-                if line.strip().startswith("fix: ")
-            ]
         if self.as_json:
             self.json(record_json(record))
             return

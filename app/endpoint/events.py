@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from app.endpoint.failure import CertificateRefusal
+from app.remoting.contract import HandshakeStage
 from app.remoting.reasons import explain
 from app.xr.records import CallbackRecord
 from app.xr.values import ConnectionState, DisconnectReason
@@ -66,15 +68,25 @@ class Disconnected:
     # The runtime's own words about this disconnect, when it has any (e.g. which host
     # name did not resolve); never a secret. Empty for runtimes that say nothing more.
     detail: str = ""
+    # This client refused the server's certificate in this attempt: which checks
+    # failed and why (the reason code alone, HANDSHAKE_CONNECTION_FAILED, cannot say).
+    refusal: CertificateRefusal | None = None
 
     @classmethod
-    def of(cls, reason: DisconnectReason | int, detail: str = "") -> Disconnected:
+    def of(
+        cls,
+        reason: DisconnectReason | int,
+        detail: str = "",
+        refusal: CertificateRefusal | None = None,
+    ) -> Disconnected:
         text = explain(reason)
         try:
             value = DisconnectReason(reason)
         except ValueError:
             value = DisconnectReason.UNKNOWN
-        return cls(value, text.explanation, text.fix, detail)
+        if value != DisconnectReason.HANDSHAKE_CONNECTION_FAILED:
+            refusal = None  # a refusal earlier in the attempt did not end it
+        return cls(value, text.explanation, text.fix, detail, refusal)
 
     @property
     def failed(self) -> bool:
@@ -95,6 +107,11 @@ class Disconnected:
             "explanation": self.explanation,
             "fix": self.fix,
             **({"runtimeDetail": self.detail} if self.detail else {}),
+            **(
+                {"detail": self.refusal.summary(), "failedChecks": list(self.refusal.checks)}
+                if self.refusal is not None
+                else {}
+            ),
         }
 
 
@@ -212,6 +229,7 @@ SessionEvent = (
     | Note
     | ChannelOpened
     | ChannelClosed
+    | HandshakeStage
 )
 
 __all__ = [
@@ -222,6 +240,7 @@ __all__ = [
     "ChannelOpened",
     "Connected",
     "Disconnected",
+    "HandshakeStage",
     "Listening",
     "Note",
     "NoteLevel",

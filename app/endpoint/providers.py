@@ -18,6 +18,7 @@ an error: errors carry paths, names and sizes, never values.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Mapping
@@ -25,6 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
+
+from app import defaults
 from app.endpoint.callbacks import (
     CertificateValidator,
     ServerCertificateProvider,
@@ -34,7 +38,7 @@ from app.endpoint.callbacks import (
     fixed_token,
 )
 from app.errors import HoloremoteError, InputError
-from app.remoting.builtin.options import DEFAULT_HANDSHAKE_TIMEOUT_S, BuiltinOptions
+from app.remoting.builtin.options import BuiltinOptions
 from app.remoting.builtin.protocol import Role
 from app.security.acceptance import combine_with_runtime
 from app.security.certstore import (
@@ -50,6 +54,8 @@ from app.security.client_policy import (
     decide,
 )
 from app.security.known_hosts import KnownHosts, load_known_hosts
+from app.security.revocation import RevocationOptions, with_revocation_warning
+from app.security.revocation_fetch import live_revocation_options
 from app.security.system_validation import validate_server_chain
 from app.security.thumbprints import parse_pin
 from app.security.token_validation import (
@@ -101,6 +107,7 @@ SETTING_NAMES: Mapping[str, str] = {
     "pins": "pinned thumbprint",
     "known_hosts": "known-hosts file",
     "trust_on_first_use": "trust on first use",
+    "crl_files": "CRL file",
     "policy": "client policy",
     "timeouts": "timeouts",
 }
@@ -311,7 +318,12 @@ class ClientAuthSettings:
     pins: accept exactly these server certificates (`SHA256:...` or SHA-1).
     known_hosts: remember servers here; an unknown one is refused unless
         `trust_on_first_use` (then accepted, after a yes from `ask` when one is given).
-    allow_name_mismatch / allow_unverified_chain: the sample's escape hatches."""
+    allow_name_mismatch / allow_unverified_chain: the sample's escape hatches.
+    check_revocation: ask the CRL distribution points and OCSP responders the
+        certificates name (over HTTP, bounded, cached until nextUpdate).
+    force_revocation_check: as forceRevocationCheck: a certificate whose revocation
+        cannot be determined is refused (the built-in runtime sets the flag from it).
+    crl_files: CRLs (DER or PEM) read once, consulted offline."""
 
     token: str = field(default="", repr=False)
     ca_file: str | None = None
@@ -320,6 +332,9 @@ class ClientAuthSettings:
     trust_on_first_use: bool = False
     allow_name_mismatch: bool = False
     allow_unverified_chain: bool = False
+    check_revocation: bool = False
+    force_revocation_check: bool = False
+    crl_files: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.trust_on_first_use and _absent(self.known_hosts):
@@ -368,6 +383,21 @@ def trust_anchors(s: ClientAuthSettings) -> TrustAnchors | None:
         raise SettingsError.wrapping("ca_file", exc, value=s.ca_file) from None
 
 
+def revocation_settings(s: ClientAuthSettings) -> RevocationOptions:
+    """What the client consults for revocation; the CRL files are read here, once,
+    so an unreadable one is a settings error before any connection."""
+    crls: list[x509.CertificateRevocationList] = []
+    for path in s.crl_files:
+        try:
+            crls += live_revocation_options((path,)).crls
+        except InputError as exc:
+            message = exc.message.removeprefix(f"{exc.subject}: ")
+            fix = _literal(exc.fix) if exc.fix else None
+            raise SettingsError("crl_files", _literal(message), fix=fix, value=path) from None
+    online = live_revocation_options(check=s.check_revocation, forced=s.force_revocation_check)
+    return dataclasses.replace(online, crls=tuple(crls))
+
+
 def certificate_validator(
     s: ClientAuthSettings,
     port: int,
@@ -389,6 +419,7 @@ def certificate_validator(
     worker thread, bounded by `ask_timeout`, no answer = no) on a first use."""
     policy = s.policy()
     anchors = trust_anchors(s)
+    revocation = revocation_settings(s)
     known: KnownHosts | None = None
     if policy.known_hosts is not None:
         try:
@@ -425,7 +456,8 @@ def certificate_validator(
                 request.chain,
                 host,
                 anchors=our_anchors(),
-                force_revocation_check=request.force_revocation_check,
+                revocation=revocation,
+                force_revocation_check=request.force_revocation_check or s.force_revocation_check,
             )
             own, source = checked.result, checked.trust_source
         except HoloremoteError as exc:
@@ -456,7 +488,9 @@ def certificate_validator(
                 policy.known_hosts.parent.mkdir(parents=True, exist_ok=True)
                 decision.known_hosts.save(policy.known_hosts)
                 known = decision.known_hosts
-        return decision.result  # its reasons and warnings travel in the callback record
+        forced = request.force_revocation_check or s.force_revocation_check
+        # its reasons and warnings travel in the callback record
+        return with_revocation_warning(decision.result, forced=forced)
 
     return validate
 
@@ -482,12 +516,14 @@ def builtin_options(
     role: Role | str,
     *,
     ca_file: str | None = None,
-    handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT_S,
-    session_open_timeout: float = 10.0,
-    disconnect_wait: float = 3.0,
+    handshake_timeout: float = defaults.HANDSHAKE_TIMEOUT_S,
+    session_open_timeout: float = defaults.SESSION_OPEN_TIMEOUT_S,
+    disconnect_wait: float = defaults.DISCONNECT_WAIT_S,
+    force_revocation_check: bool = False,
 ) -> BuiltinOptions:
     """The built-in runtime's options; it trusts the CA file (when PEM) for its own
-    system validation."""
+    system validation, and sets forceRevocationCheck from the client's setting, as
+    Microsoft's runtime does from its own."""
     ca_pem = None
     if not _absent(ca_file):
         assert ca_file is not None
@@ -502,6 +538,7 @@ def builtin_options(
             session_open_timeout=session_open_timeout,
             disconnect_wait=disconnect_wait,
             trust_ca_pem=ca_pem if ca_pem and b"-----BEGIN" in ca_pem else None,
+            force_revocation_check=force_revocation_check,
         )
     except ValueError as exc:
         raise SettingsError("timeouts", _literal(str(exc))) from None

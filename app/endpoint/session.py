@@ -35,6 +35,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from app import defaults
 from app.endpoint.callbacks import SecureConnectionCallbacks
 from app.endpoint.channels import ChannelHub
 from app.endpoint.events import (
@@ -46,6 +47,7 @@ from app.endpoint.events import (
     SessionEvent,
     StateChanged,
 )
+from app.endpoint.failure import CertificateRefusal
 from app.errors import HoloremoteError, InputError
 from app.remoting import channel_calls
 from app.remoting.contract import (
@@ -56,6 +58,7 @@ from app.remoting.contract import (
     DataChannelError,
     DataChannelOpenedEvent,
     DisconnectedEvent,
+    HandshakeStage,
     ListeningEvent,
     RemotingCallError,
     RemotingEvent,
@@ -74,9 +77,6 @@ log = logging.getLogger(__name__)
 Mode = Literal["connect", "listen"]
 Role = Literal["remote", "player"]
 
-DEFAULT_HANDSHAKE_PORT = 8265
-DEFAULT_TRANSPORT_PORT = 8266
-DEFAULT_REALM = "holoremote"
 
 # Events kept for late subscribers and `wait_for`. A session that runs for days with a
 # busy listener makes a few records per connection; 10,000 is hours of history and a
@@ -135,6 +135,13 @@ class NoteSource(Protocol):
 
 
 @runtime_checkable
+class StageSource(Protocol):
+    """A runtime that reports its own handshake stages (the built-in one)."""
+
+    def drain_stages(self) -> list[HandshakeStage]: ...
+
+
+@runtime_checkable
 class DisconnectDetailSource(Protocol):
     """A runtime that can say more about its last disconnect than the reason code."""
 
@@ -161,12 +168,12 @@ class SessionConfig:
 
     mode: Mode
     host: str = ""
-    port: int = DEFAULT_HANDSHAKE_PORT
-    transport_port: int = DEFAULT_TRANSPORT_PORT
+    port: int = defaults.DEFAULT_HANDSHAKE_PORT
+    transport_port: int = defaults.DEFAULT_TRANSPORT_PORT
     listen_interface: str = "0.0.0.0"  # noqa: S104 - a listener is meant to be reachable
     secure: bool = True
     role: Role = "remote"
-    realm: str = DEFAULT_REALM
+    realm: str = defaults.DEFAULT_REALM
     perform_system_validation: bool = True
 
     def __post_init__(self) -> None:
@@ -365,6 +372,8 @@ class Session:
         self._closing = False
         self._closed = False
         self._start_lock: asyncio.Lock | None = None
+        # This attempt's refused server certificate, if the client refused it.
+        self._refusal: CertificateRefusal | None = None
         # Strings referenced by the info structs must outlive the calls.
         self._keepalive: list[Any] = []
         #: The session's data channels (plain bytes; app.endpoint.channels).
@@ -433,6 +442,7 @@ class Session:
                         self.runtime.set_secure_connection_server_callbacks, server
                     )
             self._set_state(ConnectionState.CONNECTING)
+            self._refusal = None  # a new attempt
             try:
                 if config.mode == "connect":
                     host = config.host.encode("utf-8")
@@ -573,6 +583,8 @@ class Session:
 
     def _records_on_loop(self, records: Sequence[CallbackRecord]) -> None:
         """The relay's target: called on this session's loop, once per burst."""
+        for record in records:
+            self._refusal = CertificateRefusal.of(record) or self._refusal
         self._emit(CallbacksCalled(tuple(records)))
 
     def _notify(self) -> None:
@@ -634,12 +646,15 @@ class Session:
                 self._emit(Note("error", f"polling the runtime failed: {exc}"))
                 return
             notes = self.runtime.drain_notes() if isinstance(self.runtime, NoteSource) else []
-            if batch or notes:
+            stages = self.runtime.drain_stages() if isinstance(self.runtime, StageSource) else []
+            if batch or notes or stages:
                 # The records made before these events (the handshake's callbacks) come
                 # first, so a consumer sees an attempt's callbacks before its outcome.
                 self.record_sink.drain()
             for message in notes:
                 self._emit(Note("info", message))
+            for stage in stages:  # before the Connected / Disconnected they led to
+                self._emit(stage)
             for event, data in batch:
                 if isinstance(event, DataChannelDataReceivedEvent) and isinstance(data, Exception):
                     self.channels.retrieval_failed(event, data)
@@ -662,7 +677,7 @@ class Session:
             detail = ""
             if isinstance(self.runtime, DisconnectDetailSource):
                 detail = self.runtime.last_disconnect_detail
-            self._emit(Disconnected.of(event.disconnect_reason, detail))
+            self._emit(Disconnected.of(event.disconnect_reason, detail, self._refusal))
 
 
 __all__ = [

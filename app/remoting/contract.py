@@ -15,6 +15,7 @@ from __future__ import annotations
 import abc
 import ctypes
 from dataclasses import dataclass
+from typing import Any
 
 from app.errors import HoloremoteError
 from app.xr.channel_structs import (
@@ -53,6 +54,33 @@ class RemotingCallError(HoloremoteError):
 
 
 # --- events returned by poll_event (XrRemotingEventData*MSFT as plain values) -------
+
+
+@dataclass(frozen=True)
+class HandshakeStage:
+    """One finished stage of a connection attempt, reported by a runtime that knows
+    its own handshake (the built-in one: TCP, TLS, certificate, challenge, token,
+    authorized request, transport). OpenXR has no such event, so an OpenXR runtime
+    reports none. `side` says who spent the time: "client" or "server" (their own
+    work, or waiting for the other), "network" (connects and TLS). Never a secret."""
+
+    stage: str
+    side: str
+    started_at: float  # wall clock, time.time()
+    duration_s: float
+    failed: bool = False
+    detail: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event": "stage",
+            "stage": self.stage,
+            "side": self.side,
+            "startedAt": self.started_at,
+            "durationMs": round(self.duration_s * 1000, 3),
+            "failed": self.failed,
+            **({"detail": self.detail} if self.detail else {}),
+        }
 
 
 @dataclass(frozen=True)
@@ -242,6 +270,7 @@ __all__ = [
     "DataChannelOpenedEvent",
     "DataChannelState",
     "DisconnectedEvent",
+    "HandshakeStage",
     "ListeningEvent",
     "RemotingCallError",
     "RemotingEvent",

@@ -15,13 +15,12 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from app.errors import InputError
 from app.security.acceptance import is_acceptable
 from app.security.certstore import load_certificate_store, read_bounded_file
 from app.security.client_policy import ClientPolicy, PolicyDecision, apply_policy
 from app.security.known_hosts import DEFAULT_REMOTING_PORT, KnownHosts
-from app.security.revocation import RevocationOptions, parse_crls
-from app.security.revocation_fetch import http_fetcher
+from app.security.revocation import RevocationOptions
+from app.security.revocation_fetch import live_revocation_options
 from app.security.system_validation import ChainValidation, validate_server_chain
 from app.security.trust import anchors_from_file, system_anchors
 from app.xr.validation_result import ValidationResult
@@ -69,22 +68,9 @@ def revocation_options(
 ) -> RevocationOptions:
     """CRLs from files (DER or PEM), and whether OCSP responders and CRL distribution
     points are asked; the network is used only when one of them or `online` says so."""
-    crls = []
-    for path in crl_files:
-        data = read_bounded_file(path, what="CRL file")
-        try:
-            crls += parse_crls(data)
-        except ValueError:
-            raise InputError(
-                f"CRL file {path}",
-                "is not a CRL (DER or PEM 'X509 CRL')",
-                fix="give the CA's CRL file",
-            ) from None
+    base = live_revocation_options(crl_files, forced=check_ocsp or fetch_crls or online)
     return RevocationOptions(
-        crls=tuple(crls),
-        check_ocsp=check_ocsp,
-        fetch_crls=fetch_crls,
-        fetcher=http_fetcher() if check_ocsp or fetch_crls or online else None,
+        crls=base.crls, check_ocsp=check_ocsp, fetch_crls=fetch_crls, fetcher=base.fetcher
     )
 
 

@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from app import defaults
 from app.security.errors import CertificateFileError
 
 # The handshake port the Microsoft samples and `holoremote listen` use by default;
 # the endpoint a known-hosts line names when no other port is given.
-DEFAULT_REMOTING_PORT = 8265
+DEFAULT_REMOTING_PORT = defaults.DEFAULT_HANDSHAKE_PORT
 # Thousands of endpoints is far beyond a person's remoting setups; 1 MiB bounds it.
 MAX_KNOWN_HOSTS_BYTES = 1024 * 1024
 _LINE = re.compile(r"^(\S+:\d{1,5})\s+([0-9a-fA-F]{64})\s*$")
@@ -75,7 +76,15 @@ def load_known_hosts(path: str | os.PathLike[str]) -> KnownHosts:
             fix="point --known-hosts at the right file",
         )
     entries: dict[str, str] = {}
-    for number, raw in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise CertificateFileError(
+            str(file),
+            f"is not UTF-8 text (byte {exc.start}); not a known-hosts file",
+            fix="point --known-hosts at the right file",
+        ) from None
+    for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue

@@ -13,6 +13,7 @@ if revocation was requested and some certificate got no fresh, signed answer.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -24,6 +25,7 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
 
 from app.security.cabf_rules import describe
+from app.xr.validation_result import ValidationResult
 
 # url, request body (None for GET) -> response body. Raises OSError/ValueError on
 # failure. Implementations bound time and size.
@@ -35,6 +37,9 @@ FRESHNESS_LEEWAY = dt.timedelta(minutes=5)
 # A certificate seldom lists more than two or three distribution points or
 # responders; more are not tried, so a hostile certificate cannot fan out requests.
 MAX_URLS_PER_CERTIFICATE = 3
+# All network fetches of one validation together (per-request timeouts are the
+# fetcher's); once spent, the remaining URLs are not asked and say so.
+DEFAULT_BUDGET_SECONDS = 15.0
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,7 @@ class RevocationOptions:
     check_ocsp: bool = False
     fetch_crls: bool = False
     fetcher: Fetcher | None = field(default=None, compare=False, repr=False)
+    budget_seconds: float = DEFAULT_BUDGET_SECONDS
 
     @property
     def requested(self) -> bool:
@@ -63,15 +69,20 @@ class RevocationOutcome:
 
 
 def parse_crls(data: bytes) -> list[x509.CertificateRevocationList]:
-    """One DER CRL, or any number of PEM ones. Raises ValueError if none parse."""
-    if b"-----BEGIN X509 CRL-----" in data:
-        blocks = data.split(b"-----END X509 CRL-----")
-        return [
-            x509.load_pem_x509_crl(block + b"-----END X509 CRL-----")
-            for block in blocks
-            if b"-----BEGIN X509 CRL-----" in block
-        ]
-    return [x509.load_der_x509_crl(data)]
+    """One DER CRL, or any number of PEM ones. Raises ValueError if one does not parse
+    (cryptography's InvalidVersion, for a CRL with a version it does not know, is not
+    a ValueError; it is turned into one so callers catch a single type)."""
+    try:
+        if b"-----BEGIN X509 CRL-----" in data:
+            blocks = data.split(b"-----END X509 CRL-----")
+            return [
+                x509.load_pem_x509_crl(block + b"-----END X509 CRL-----")
+                for block in blocks
+                if b"-----BEGIN X509 CRL-----" in block
+            ]
+        return [x509.load_der_x509_crl(data)]
+    except x509.InvalidVersion as exc:
+        raise ValueError(f"unknown CRL version: {exc}") from None
 
 
 def crl_problems(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> list[str]:
@@ -357,6 +368,14 @@ def _urls(cert: x509.Certificate, kind: str) -> list[str]:
     return [u for u in found if u.lower().startswith("http://")][:MAX_URLS_PER_CERTIFICATE]
 
 
+@dataclass
+class _Budget:
+    deadline: float
+
+    def spent(self) -> bool:
+        return time.monotonic() >= self.deadline
+
+
 def _status_of(
     cert: x509.Certificate,
     issuer: x509.Certificate,
@@ -365,41 +384,61 @@ def _status_of(
     at: dt.datetime,
     online: bool,
     notes: list[str],
-) -> str | None:
+    budget: _Budget,
+) -> tuple[str | None, str]:
+    """('good' / 'revoked' / None, which source answered it)."""
+    label = describe(cert)
     answers = [_crl_status(cert, issuer, crl, at, notes) for crl in options.crls]
     if "revoked" in answers:
-        return "revoked"
-    decided = "good" if "good" in answers else None
+        return "revoked", "a CRL file given"
+    decided, source = ("good", "a CRL file given") if "good" in answers else (None, "")
     fetcher = options.fetcher
     if fetcher is None or not online:
-        return decided
+        return decided, source
+
+    def fetch(url: str, body: bytes | None, what: str) -> bytes | None:
+        if budget.spent():
+            notes.append(
+                f"{what} {url} for '{label}' was not asked: the revocation budget of "
+                f"{options.budget_seconds:g} s was spent"
+            )
+            return None
+        try:
+            return fetcher(url, body)
+        except (OSError, ValueError) as exc:
+            notes.append(f"{what} {url} for '{label}' failed: {exc}")
+            return None
+
     if options.check_ocsp or decided is None:
         for url in _urls(cert, "ocsp"):
-            try:
-                body = fetcher(url, ocsp_request_der(cert, issuer))
-            except (OSError, ValueError) as exc:
-                notes.append(f"the OCSP responder {url} for '{describe(cert)}' failed: {exc}")
+            body = fetch(url, ocsp_request_der(cert, issuer), "the OCSP responder")
+            if body is None:
                 continue
             status = ocsp_status(body, cert, issuer, at, notes)
             if status == "revoked":
-                return "revoked"
-            decided = decided or status
+                return "revoked", f"the OCSP responder {url}"
+            if status and decided is None:
+                decided, source = status, f"the OCSP responder {url}"
             if status:
                 break
     if options.fetch_crls or decided is None:
         for url in _urls(cert, "crl"):
+            body = fetch(url, None, "the CRL at")
+            if body is None:
+                continue
             try:
-                crls = parse_crls(fetcher(url, None))
-            except (OSError, ValueError) as exc:
-                notes.append(f"the CRL at {url} for '{describe(cert)}' could not be used: {exc}")
+                crls = parse_crls(body)
+            except ValueError:
+                notes.append(f"the CRL at {url} for '{label}' is not a CRL (DER or PEM)")
                 continue
             statuses = [_crl_status(cert, issuer, crl, at, notes) for crl in crls]
             if "revoked" in statuses:
-                return "revoked"
+                return "revoked", f"the CRL at {url}"
             if "good" in statuses:
-                decided = decided or "good"
+                if decided is None:
+                    decided, source = "good", f"the CRL at {url}"
                 break
-    return decided
+    return decided, source
 
 
 def check_revocation(
@@ -424,13 +463,19 @@ def check_revocation(
     notes: list[str] = []
     revoked: list[str] = []
     unknown: list[str] = []
+    good: list[str] = []
+    budget = _Budget(time.monotonic() + options.budget_seconds)
     for index in range(len(path) - 1):
         cert, issuer = path[index], path[index + 1]
-        status = _status_of(cert, issuer, options, at=at, online=online, notes=notes)
+        status, source = _status_of(
+            cert, issuer, options, at=at, online=online, notes=notes, budget=budget
+        )
         if status == "revoked":
-            revoked.append(describe(cert))
+            revoked.append(f"'{describe(cert)}' (by {source})")
         elif status is None:
             unknown.append(describe(cert))
+        else:
+            good.append(f"'{describe(cert)}' by {source}")
     if online and options.fetcher is None:
         notes.append("no network access was allowed for OCSP or CRL distribution points")
     detail = ("; " + "; ".join(notes)) if notes else ""
@@ -438,9 +483,23 @@ def check_revocation(
         f"revoked: {', '.join(revoked)}"
         if revoked
         else "no certificate on the path is revoked by the sources consulted"
+        + (f" (not revoked: {', '.join(good)})" if good else "")
     )
     if unknown:
         check_reason = f"no usable revocation answer for: {', '.join(unknown)}{detail}"
     else:
         check_reason = "every certificate on the path has a current, signed revocation answer"
+        if good:
+            check_reason += f" ({', '.join(good)})"
     return RevocationOutcome(True, bool(revoked), bool(unknown), revoked_reason, check_reason)
+
+
+def with_revocation_warning(result: ValidationResult, *, forced: bool) -> ValidationResult:
+    """An undetermined revocation status that does not refuse (the check was asked
+    for but not forced) is never silent: it becomes a warning naming each source
+    that failed, shown next to the accepted connection."""
+    if forced or not result.revocation_check_failed:
+        return result
+    why = result.reasons.get("revocationCheckFailed", "no usable revocation answer")
+    warning = f"revocation could not be determined, connecting anyway (not forced): {why}"
+    return result.with_changes(warnings=(*result.warnings, warning))

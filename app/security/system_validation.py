@@ -20,6 +20,7 @@ not):
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,7 +32,12 @@ from cryptography.x509 import verification
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from app.security.acceptance import is_acceptable
-from app.security.cabf_rules import certificate_problems, describe
+from app.security.cabf_rules import (
+    LazyDescription,
+    certificate_problems,
+    describe,
+    find_extension,
+)
 from app.security.certstore import order_chain
 from app.security.hostnames import match_host, parse_host
 from app.security.revocation import RevocationOptions, check_revocation
@@ -268,8 +274,8 @@ def _expiry(path: Sequence[x509.Certificate], at: dt.datetime) -> list[str]:
 
 def _ext(cert: x509.Certificate, kind: type[x509.ExtensionType]) -> x509.ExtensionType | None:
     try:
-        return cert.extensions.get_extension_for_class(kind).value
-    except (x509.ExtensionNotFound, ValueError):
+        return find_extension(cert, kind)
+    except ValueError:
         return None
 
 
@@ -280,7 +286,9 @@ def _usage_problems(path: Sequence[x509.Certificate]) -> list[str]:
     at all."""
     problems: list[str] = []
     leaf = path[0]
-    label = describe(leaf)
+    # Labels are built only for a message: reading a subject name is most of the
+    # cost of these checks when nothing is wrong.
+    label = LazyDescription(leaf)
     eku = _ext(leaf, x509.ExtendedKeyUsage)
     if not isinstance(eku, x509.ExtendedKeyUsage):
         problems.append(f"'{label}' has no extended key usage; serverAuth is required")
@@ -304,13 +312,14 @@ def _usage_problems(path: Sequence[x509.Certificate]) -> list[str]:
         if not (ku.digital_signature or ku.key_encipherment or ku.key_agreement):
             problems.append(f"'{label}' key usage allows no TLS key exchange or signature")
     root = path[-1]
-    if len(path) > 1 and root.issuer == root.subject and _ext(root, x509.ExtendedKeyUsage):
+    # (The EKU test first: comparing names builds both, and roots rarely carry an EKU.)
+    if len(path) > 1 and _ext(root, x509.ExtendedKeyUsage) and root.issuer == root.subject:
         problems.append(
             f"root '{describe(root)}' carries an extendedKeyUsage extension, which a root "
             "must not (CA/B BR 7.1.2.1.2)"
         )
     for issuer in path[1:]:
-        name = describe(issuer)
+        name = LazyDescription(issuer)
         bc = _ext(issuer, x509.BasicConstraints)
         if not (isinstance(bc, x509.BasicConstraints) and bc.ca):
             problems.append(f"issuer '{name}' is not a CA (basicConstraints cA is not set)")
@@ -385,15 +394,11 @@ def validate_server_chain(
         )
         return ChainValidation(result, (), anchors.description)
 
-    checked = [(a, extensions_problem(a)) for a in anchors.certificates]
-    unusable = [problem for _, problem in checked if problem]
-    if unusable:
-        usable = tuple(a for a, problem in checked if problem is None)
-        if not usable:
-            return _no_usable_anchor(anchors, unusable, invalid, force_revocation_check)
-        anchors = TrustAnchors(usable, f"{anchors.description}, less {len(unusable)} unreadable")
-    leaf, rest = presented[0], presented[1:]
-    store = verification.Store(list(anchors.certificates))
+    usable, unusable, store, names = _usable_anchors(anchors)
+    if usable is None or store is None:
+        return _no_usable_anchor(anchors, list(unusable), invalid, force_revocation_check)
+    anchors = usable
+    leaf, rest = presented[0], [*presented[1:], *anchors.intermediates]
     strict, strict_error = _strict_path(leaf, rest, store, host, moment)
     path: list[x509.Certificate] | None
     if strict is not None:
@@ -408,7 +413,8 @@ def validate_server_chain(
             path = _signature_path(leaf, rest, anchors.certificates)
     trusted = path is not None
     if path is not None:
-        reasons["trustedRoot"] = f"chains to '{describe(path[-1])}' from the {anchors.description}"
+        root_name = names.get(id(path[-1])) or describe(path[-1])
+        reasons["trustedRoot"] = f"chains to '{root_name}' from the {anchors.description}"
         eval_path = list(path)
     else:
         reasons["trustedRoot"] = _untrusted_reason(presented, anchors, relaxed_error)
@@ -487,6 +493,31 @@ def _overlong_chain(count: int, anchors: TrustAnchors, forced: bool) -> ChainVal
         invalid_cert_or_chain=True, revocation_check_failed=forced, reasons=reasons
     )
     return ChainValidation(result, (), anchors.description)
+
+
+@functools.lru_cache(maxsize=8)
+def _usable_anchors(
+    anchors: TrustAnchors,
+) -> tuple[TrustAnchors | None, tuple[str, ...], verification.Store | None, dict[int, str]]:
+    """The anchors whose extensions can be read, why the others cannot, the
+    verifier's store of the usable ones, and their labels by object identity (the
+    verifier hands back the store's own objects; the cache keeps them alive). Pure
+    in `anchors` (immutable), so a runtime validating every connection against the
+    same system store (some 150 roots) reads them and builds the store once, not per
+    connection (docs/benchmarks.md)."""
+    checked = [(a, extensions_problem(a)) for a in anchors.certificates]
+    unusable = tuple(problem for _, problem in checked if problem)
+    if unusable:
+        usable = tuple(a for a, problem in checked if problem is None)
+        if not usable:
+            return None, unusable, None, {}
+        anchors = TrustAnchors(
+            usable,
+            f"{anchors.description}, less {len(unusable)} unreadable",
+            anchors.intermediates,
+        )
+    store = verification.Store(list(anchors.certificates))
+    return anchors, unusable, store, {id(a): describe(a) for a in anchors.certificates}
 
 
 def _no_usable_anchor(

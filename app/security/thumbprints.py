@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
 import re
 from dataclasses import dataclass
-
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from typing import TYPE_CHECKING
 
 from app.security.errors import PolicyError
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+# cryptography is imported where a certificate object is at hand (the caller has
+# loaded it already), not here: the window imports this module (pins, the TOFU
+# question) and must come up without the X.509 stack (docs/benchmarks.md).
 
 PIN_PREFIX_SHA256 = "SHA256:"
 PIN_PREFIX_SHA1 = "SHA1:"
@@ -26,11 +32,15 @@ _SEPARATORS = re.compile(r"[\s:]")
 def sha256_thumbprint(cert: x509.Certificate) -> str:
     """Lower-case hex SHA-256 of the DER certificate (as `openssl x509 -fingerprint
     -sha256`, without colons)."""
+    from cryptography.hazmat.primitives import hashes
+
     return cert.fingerprint(hashes.SHA256()).hex()
 
 
 def sha1_thumbprint(cert: x509.Certificate) -> str:
     """Upper-case hex SHA-1 of the DER certificate, as Windows shows the thumbprint."""
+    from cryptography.hazmat.primitives import hashes
+
     return cert.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303 - a name, not a check
 
 
@@ -47,15 +57,12 @@ def sha256_pin(cert: x509.Certificate) -> str:
 
 def der_sha256(der: bytes) -> str:
     """SHA-256 hex of DER bytes that may not even parse as a certificate."""
-    digest = hashes.Hash(hashes.SHA256())
-    digest.update(der)
-    return digest.finalize().hex()
+    return hashlib.sha256(der).hexdigest()
 
 
 def der_sha1(der: bytes) -> str:
-    digest = hashes.Hash(hashes.SHA1())  # noqa: S303 - Windows thumbprint, not a check
-    digest.update(der)
-    return digest.finalize().hex().upper()
+    # Windows' thumbprint, a name, not a check.
+    return hashlib.sha1(der, usedforsecurity=False).hexdigest().upper()
 
 
 @dataclass(frozen=True)
@@ -119,6 +126,8 @@ def parse_pin(text: str) -> Pin:
 
 
 def public_key_der(cert: x509.Certificate) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
     return cert.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )

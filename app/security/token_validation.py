@@ -145,15 +145,23 @@ def jwt_key_from_jwks_file(path: str | os.PathLike[str]) -> KeySet:
         if file.stat().st_size > MAX_JWKS_BYTES:
             raise PolicyError(f"{file}: over {MAX_JWKS_BYTES // 1024} KiB; not a JWKS file")
         data = json.loads(file.read_text(encoding="utf-8"))
-        return KeySet.import_key_set(data)
+        keys = KeySet.import_key_set(data)
     except OSError as exc:
         raise PolicyError(
             f"{file}: cannot be read ({exc.strerror})", fix="check the path"
         ) from None
-    except (ValueError, TypeError, KeyError, JoseError):
+    except (ValueError, TypeError, KeyError, AttributeError, JoseError):
         raise PolicyError(
             f"{file}: is not a JSON Web Key Set", fix="give the IdP's JWKS JSON"
         ) from None
+    # A JWKS file is the issuer's public keys; a private (or symmetric) key in it means
+    # the wrong file was given, and a signing key must not sit on the listener's disk.
+    if any(key.is_private for key in keys.keys):
+        raise PolicyError(
+            f"{file}: holds a private key",
+            fix="give the IdP's public JWKS (its jwks_uri document), not its signing keys",
+        )
+    return keys
 
 
 def jwt_key_from_pem(pem: bytes, *, source: str) -> RSAKey | ECKey | OKPKey:

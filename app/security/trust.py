@@ -1,30 +1,22 @@
-"""Where trust comes from: the operating system's CA bundle, or a CA file the user
+"""Where trust comes from: the operating system's store, or a CA file the user
 names. The verdict's `trustedRoot` reason says which one was used.
 
-The system bundle is found through `ssl.get_default_verify_paths()` (the same file
-OpenSSL and Python's `ssl` use), not through certifi, so "trusted" means what the
-machine trusts.
+The OS store is read per OS in `os_trust` (never certifi), so "trusted" means what
+the machine trusts.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import ssl
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from cryptography import x509
 
 from app.security.certstore import read_bounded_file
 from app.security.errors import TrustSourceError
-
-# System bundles are ~150 certificates (~220 KiB); a hashed directory can hold more.
-# The cap keeps a stray directory of thousands of files from stalling validation.
-MAX_SYSTEM_BUNDLE_BYTES = 8 * 1024 * 1024
-MAX_DIRECTORY_FILES = 4096
 
 _PEM_CERT = re.compile(
     rb"-----BEGIN (?:TRUSTED )?CERTIFICATE-----.*?-----END (?:TRUSTED )?CERTIFICATE-----",
@@ -38,6 +30,9 @@ class TrustAnchors:
 
     certificates: tuple[x509.Certificate, ...]
     description: str
+    # Certificates the OS keeps for path building only (the Windows CA store): they
+    # may complete a chain the server sent short, but are never anchors themselves.
+    intermediates: tuple[x509.Certificate, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.certificates:
@@ -82,34 +77,11 @@ def anchors_from_file(path: str | os.PathLike[str]) -> TrustAnchors:
     return TrustAnchors(tuple(certs), f"CA file {source} ({len(certs)} certificate(s))")
 
 
-def system_anchors() -> TrustAnchors:
-    """The operating system's CA bundle (file, else hashed directory)."""
-    paths = ssl.get_default_verify_paths()
-    for candidate in (paths.cafile, paths.openssl_cafile):
-        if candidate and Path(candidate).is_file():
-            file = Path(candidate)
-            if file.stat().st_size > MAX_SYSTEM_BUNDLE_BYTES:
-                continue
-            certs = parse_pem_bundle(file.read_bytes())
-            if certs:
-                return TrustAnchors(
-                    tuple(certs), f"system CA bundle {file} ({len(certs)} certificates)"
-                )
-    for candidate in (paths.capath, paths.openssl_capath):
-        if candidate and Path(candidate).is_dir():
-            certs = []
-            for index, entry in enumerate(sorted(Path(candidate).iterdir())):
-                if index >= MAX_DIRECTORY_FILES:
-                    break
-                if entry.is_file() and entry.stat().st_size < 64 * 1024:
-                    certs += parse_pem_bundle(entry.read_bytes())
-            if certs:
-                return TrustAnchors(
-                    tuple(certs), f"system CA directory {candidate} ({len(certs)} certificates)"
-                )
-    raise TrustSourceError(
-        "system CA store",
-        "no CA bundle was found where OpenSSL looks for it "
-        f"({paths.openssl_cafile}, {paths.openssl_capath})",
-        fix="install the ca-certificates package, or name a CA file (--ca-file)",
-    )
+def system_anchors(platform: str | None = None) -> TrustAnchors:
+    """The operating system's trust store (`os_trust`: the distribution's bundle or
+    SSL_CERT_FILE / SSL_CERT_DIR, the Windows ROOT and CA stores, the macOS system
+    keychains)."""
+    from app.security.os_trust import platform_store
+
+    roots, intermediates, description = platform_store(platform)
+    return TrustAnchors(roots, description, intermediates)

@@ -137,6 +137,7 @@ def test_bundle_has_both_programs_and_the_openxr_loader(built: Built) -> None:
     # pyopenxr imports numpy (xr/typedefs.py) and PyOpenGL (xr/platform/linux.py)
     # unconditionally: they stay, as installer/README.md says.
     assert (internal / "numpy").is_dir()
+    assert (internal / "docs" / "troubleshooting.md").is_file()  # Help > Documentation
 
 
 def test_deb_passes_its_validators(built: Built) -> None:
@@ -291,7 +292,9 @@ def test_wheel_with_pipx_gives_both_commands(tmp_path: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert "app/resources/holoremote.desktop" in names
     assert "app/resources/icons/holoremote.svg" in names
-    assert not [n for n in names if ".data/" in n], "nothing outside the package any more"
+    # Outside the package only the guides, where Help > Documentation looks for them.
+    outside = [n for n in names if ".data/" in n]
+    assert outside and all(".data/data/share/holoremote/docs/" in n for n in outside), outside
 
     env = system_env(
         tmp_path / "home",

@@ -171,3 +171,32 @@ def test_leaf_and_failed_checks_readable_without_scrolling_at_1400x900(
         value = leaf.child(row, 1)
         assert value.toolTip() == value.text()
     qtbot.waitUntil(lambda: not window.jobs.busy, timeout=5_000)
+
+
+def test_a_failed_revocation_check_fails_only_when_it_was_forced(qtbot, pki: GeneratedPki) -> None:
+    """The two faces disagreed: the window marked revocationCheckFailed as failed
+    always, the command line (and the runtime's acceptance rule) only when the
+    revocation check was forced. The rule is right: an unforced, failed revocation
+    check does not refuse the server, so the window must not mark it failed."""
+    from app.endpoint.failure import refused_checks
+    from app.xr.records import CallbackRecord
+
+    verdict = ValidationResult(trusted_root=True, revocation_check_failed=True).to_json()
+    for forced in (False, True):
+        record = CallbackRecord(
+            "ValidateServerCertificate",
+            0.0,
+            0.0,
+            {"forceRevocationCheck": forced},
+            {"validationResultOut": verdict},
+            0,
+        )
+        inspector = ChainInspector()
+        qtbot.addWidget(inspector)
+        inspector.show_chain(
+            engine.describe_chain(_der_chain(pki)), verdict, "t", revocation_forced=forced
+        )
+        window_says_failed = not inspector.check_marks()["revocationCheckFailed"]
+        command_line_refuses = refused_checks(record) is not None
+        assert window_says_failed is forced
+        assert command_line_refuses is forced

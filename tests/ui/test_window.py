@@ -377,3 +377,28 @@ def test_inspect_dialog_asks_a_pfx_passphrase_and_names_the_file_when_wrong(
     ask.accept()
     qtbot.waitUntil(lambda: len(window.inspector.certificate_titles()) == 3, timeout=5000)
     assert not window.inspector.message_label.isVisible()
+
+
+def test_client_panel_revocation_settings_reach_the_validator_and_runtime(
+    window: MainWindow, tmp_path: Path
+) -> None:
+    from ui import engine as ui_engine
+
+    panel = window.endpoint.client_panel
+    crl_a, crl_b = tmp_path / "a.crl", tmp_path / "b.crl"
+    panel.check_revocation.setChecked(True)
+    panel.force_revocation_check.setChecked(True)
+    panel.crl_files.setText(f"{crl_a} ; {crl_b}")
+    client = panel.settings()
+    auth = ui_engine.client_auth_settings(client)
+    assert auth.check_revocation and auth.force_revocation_check
+    assert auth.crl_files == (str(crl_a), str(crl_b))
+    options = ui_engine.builtin_options("remote", force_revocation_check=True)
+    assert options.force_revocation_check  # forceRevocationCheck, from the client setting
+    # A CRL file that is not a CRL is named in the window's words before connecting.
+    crl_a.write_bytes(b"garbage")
+    panel.token.setText(TOKEN)
+    settings = ui_engine.EndpointSettings(mode="connect", client=panel.settings())
+    with pytest.raises(Exception, match=r"CRL files .*a\.crl.*is not a CRL") as caught:
+        ui_engine.callback_providers(settings, ask=lambda question: False)
+    assert "Traceback" not in str(caught.value)

@@ -11,9 +11,11 @@ server must present the same leaf certificate as on the handshake port.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import ssl
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 
 from app.errors import HoloremoteError
@@ -44,6 +46,7 @@ from app.remoting.builtin.shell import (
     flush,
     transport_core,
 )
+from app.remoting.contract import HandshakeStage
 from app.security.acceptance import is_acceptable
 from app.xr import invoke, limits
 from app.xr.structs import XrRemotingSecureConnectionClientCallbacksMSFT
@@ -59,6 +62,43 @@ class _Failed(Exception):  # internal control flow: carries the outcome
         super().__init__(detail)
         self.reason = reason
         self.detail = detail
+
+
+class _StageClock:
+    """Times an attempt's stages and reports each when it ends (as failed when it
+    raised), so the window can draw where the time and the failure went."""
+
+    def __init__(self, reporter: Reporter) -> None:
+        self._reporter = reporter
+        self._open: tuple[str, str, float, float] | None = None
+
+    def begin(self, name: str, side: str) -> None:
+        self._open = (name, side, time.time(), time.perf_counter())
+
+    def end(self, *, failed: bool = False, detail: str = "") -> None:
+        if self._open is None:
+            return
+        name, side, started, clock = self._open
+        self._open = None
+        self._reporter.stage(
+            HandshakeStage(name, side, started, time.perf_counter() - clock, failed, detail)
+        )
+
+    @contextlib.contextmanager
+    def stage(self, name: str, side: str) -> Iterator[None]:
+        self.begin(name, side)
+        try:
+            yield
+        except _Failed as failure:
+            self.end(failed=True, detail=failure.detail)
+            raise
+        except BaseException:
+            self.end(failed=True, detail="canceled")
+            raise
+        self.end()
+
+    def fail_open_stage(self, detail: str) -> None:
+        self.end(failed=True, detail=detail)
 
 
 class Connector:
@@ -91,6 +131,7 @@ class Connector:
         self._driver: TransportDriver | None = None
         self._task: asyncio.Task[None] | None = None
         self._cancel_reason: tuple[DisconnectReason, str] | None = None
+        self._stages = _StageClock(reporter)
 
     # --- commands (on the loop) -----------------------------------------------------
 
@@ -185,26 +226,44 @@ class Connector:
     async def _connect_and_run(self) -> tuple[DisconnectReason, str]:
         loop = asyncio.get_running_loop()
         options = self._options
-        reader, writer = await self._open(self._port, transport=False)
+        stages = self._stages
+        with stages.stage("TCP", "network"):
+            reader, writer = await self._open(self._port, transport=False)
         deadline = loop.time() + options.handshake_timeout
         leaf: bytes | None = None
         tls_up = not self._secure
         try:
             if self._secure:
-                ssl_object = await self._start_tls(writer, deadline, R.HANDSHAKE_CONNECTION_FAILED)
+                with stages.stage("TLS", "network"):
+                    ssl_object = await self._start_tls(
+                        writer, deadline, R.HANDSHAKE_CONNECTION_FAILED
+                    )
                 tls_up = True
                 chain = tls.peer_chain(ssl_object)
-                await self._validate_chain(chain)
+                with stages.stage("certificate", "client"):
+                    await self._validate_chain(chain)
                 leaf = chain[0]
             accepted = await self._http_handshake(reader, writer, deadline)
-        finally:
+        except BaseException:
             if tls_up:
                 await close_writer(writer)
             # else: a TLS handshake that failed or was canceled; asyncio has closed
             # the socket, and there is no TLS session to send close_notify on.
             # Waiting for the stream to report closed would only wait out the grace
             # (the stream protocol never hears of the close).
-        return await self._transport(accepted, leaf)
+            raise
+        # Admitted: the handshake connection closes (close_notify, the peer's answer)
+        # while the transport connection is being made, not before it, as a bare
+        # client would: one round trip less before Connected (docs/benchmarks.md).
+        closing = asyncio.ensure_future(close_writer(writer)) if tls_up else None
+        try:
+            return await self._transport(accepted, leaf)
+        finally:
+            if closing is not None:
+                await closing
+
+    def _validate_system(self, chain: tuple[bytes, ...]) -> ValidationResult:
+        return self._system_validator()(chain, self._host)
 
     async def _validate_chain(self, chain: tuple[bytes, ...]) -> None:
         loop = asyncio.get_running_loop()
@@ -216,8 +275,9 @@ class Connector:
         system: ValidationResult | None = None
         if self._callbacks.performSystemValidation:
             try:
-                validator = await loop.run_in_executor(None, self._system_validator)
-                system = await loop.run_in_executor(None, validator, chain, self._host)
+                # One hop off the loop for both: the trust anchors (loaded on first
+                # use) and the validation.
+                system = await loop.run_in_executor(None, self._validate_system, chain)
             except HoloremoteError as exc:  # no usable trust store: say so, refuse
                 raise _Failed(
                     R.HANDSHAKE_CONNECTION_FAILED, f"system validation is impossible: {exc}"
@@ -257,31 +317,49 @@ class Connector:
             timeout=max(0.0, deadline - loop.time()),
             version=self._options.protocol_version,
         )
-        while True:
-            while (event := core.next_event()) is not None:
-                if isinstance(event, HandshakeAccepted):
-                    return event
-                if isinstance(event, HandshakeFailed):
-                    if event.throttled:
-                        # The disconnect event carries only the reason: say how long
-                        # to wait in a note, which `connect` prints before it.
-                        self._reporter.note(event.detail)
-                    raise _Failed(event.reason, event.detail)
-                if isinstance(event, HandshakeTimedOut):
-                    raise _Failed(R.REMOTING_HANDSHAKE_TIMEOUT, "the handshake did not finish")
-                if isinstance(event, ChallengeReceived):
-                    await self._answer_challenge(core)
-            if not await flush(writer, core.data_to_send()):
-                core.receive_data(b"", loop.time())
-                continue
-            await feed_next(core, reader)
+        stages = self._stages
+        # Waiting for the server: its challenge (secure), or its answer (plain).
+        stages.begin("challenge" if self._secure else "request", "server")
+        try:
+            while True:
+                while (event := core.next_event()) is not None:
+                    if isinstance(event, HandshakeAccepted):
+                        stages.end()
+                        return event
+                    if isinstance(event, HandshakeFailed):
+                        if event.throttled:
+                            # The disconnect event carries only the reason: say how long
+                            # to wait in a note, which `connect` prints before it.
+                            self._reporter.note(event.detail)
+                        raise _Failed(event.reason, event.detail)
+                    if isinstance(event, HandshakeTimedOut):
+                        raise _Failed(R.REMOTING_HANDSHAKE_TIMEOUT, "the handshake did not finish")
+                    if isinstance(event, ChallengeReceived):
+                        stages.end()
+                        stages.begin("token", "client")
+                        if await self._answer_challenge(core):
+                            stages.end()
+                            # Waiting for the server to check the token and accept.
+                            stages.begin("authorized request", "server")
+                        else:
+                            stages.end(failed=True, detail="no token to send")
+                if not await flush(writer, core.data_to_send()):
+                    core.receive_data(b"", loop.time())
+                    continue
+                await feed_next(core, reader)
+        except _Failed as failure:
+            stages.fail_open_stage(failure.detail)
+            raise
+        except BaseException:
+            stages.fail_open_stage("canceled")
+            raise
 
-    async def _answer_challenge(self, core: ClientHandshake) -> None:
+    async def _answer_challenge(self, core: ClientHandshake) -> bool:
         if not self._secure or self._callbacks is None:
             core.fail(
                 R.HANDSHAKE_FAILED, "the server asks for a token but this end is in plain mode"
             )
-            return
+            return False
         loop = asyncio.get_running_loop()
         call = functools.partial(
             invoke.request_authentication_token,
@@ -294,15 +372,31 @@ class Connector:
                 R.AUTHENTICATION_FAILED,
                 f"RequestAuthenticationToken gave no token ({outcome.problem or 'failed'})",
             )
-            return
+            return False
         core.send_token(outcome.value)
+        return True
 
     async def _transport(
         self, accepted: HandshakeAccepted, leaf: bytes | None
     ) -> tuple[DisconnectReason, str]:
+        stages = self._stages
+        # From the transport connect to the peer's hello: the session opening.
+        stages.begin("transport", "network")
+        try:
+            return await self._open_transport(accepted, leaf)
+        finally:
+            stages.fail_open_stage("the session did not open")  # if still open
+
+    async def _open_transport(
+        self, accepted: HandshakeAccepted, leaf: bytes | None
+    ) -> tuple[DisconnectReason, str]:
         loop = asyncio.get_running_loop()
         options = self._options
-        reader, writer = await self._open(accepted.transport_port, transport=True)
+        try:
+            reader, writer = await self._open(accepted.transport_port, transport=True)
+        except _Failed as failure:
+            self._stages.fail_open_stage(failure.detail)
+            raise
         core = transport_core("client", options, loop.time())
         if self._secure:
             deadline = loop.time() + options.session_open_timeout
@@ -323,6 +417,7 @@ class Connector:
 
         async def on_event(event: TransportEvent) -> None:
             if isinstance(event, SessionOpened):
+                self._stages.end()
                 self._reporter.connected()
             elif isinstance(event, DataReceived | ChannelFrame):
                 self._on_data(event)

@@ -36,11 +36,14 @@ from app.remoting.builtin.protocol import (
     ERROR_INVALID_TOKEN,
     ERROR_NOT_FOUND,
     ERROR_SAME_ROLE,
+    ERROR_TLS_REQUIRED,
     ERROR_TOO_MANY_FAILURES,
     ERROR_UNSUPPORTED_VERSION,
     HANDSHAKE_PATH,
     MAX_BODY_BYTES,
     MAX_HEAD_BYTES,
+    MAX_HEADER_COUNT,
+    MAX_REQUEST_LINE_BYTES,
     MAX_REQUESTS_PER_CONNECTION,
     MAX_TOKEN_BYTES,
     PROBE_HEADER,
@@ -414,6 +417,11 @@ class ClientHandshake(_Machine):
                 DisconnectReason.REMOTING_VERSION_MISMATCH,
                 f"this end speaks protocol version {self._version}; the server supports {offered}",
             )
+        elif status == 400 and self._error_code() == ERROR_TLS_REQUIRED:
+            self.fail(
+                DisconnectReason.HANDSHAKE_CONNECTION_FAILED,
+                "the server speaks TLS on this port while this end is plain; connect securely",
+            )
         elif status == 409 and self._error_code() == ERROR_SAME_ROLE:
             self.fail(
                 DisconnectReason.HANDSHAKE_FAILED,
@@ -529,8 +537,14 @@ class TokenThrottle:
 
 
 def retry_after_seconds(wait: float) -> int:
-    """A wait as Retry-After delay-seconds: whole seconds, rounded up, at least 1."""
-    return max(1, math.ceil(wait))
+    """A wait as Retry-After delay-seconds (and the seconds a note says): whole
+    seconds, rounded up, at least 1.
+
+    `wait` is a difference of float times, so a 30 s block read at once can be
+    30.000000000000004 s; rounded up as it is, that says 31. It is rounded to the
+    millisecond first (far finer than a second, far coarser than float error), then up:
+    a wait a person reads is never shorter than the true one by more than 1 ms."""
+    return max(1, math.ceil(round(wait, 3)))
 
 
 # --- server -------------------------------------------------------------------------
@@ -665,6 +679,14 @@ class ServerHandshake(_Machine):
             if isinstance(event, h11.Request):
                 self._request = event
                 self._body_size = 0
+                if len(event.method) + len(event.target) + len(b"  HTTP/1.1") > (
+                    MAX_REQUEST_LINE_BYTES
+                ):
+                    self._refuse(414, ERROR_BAD_REQUEST, "request line too long")
+                    return
+                if len(event.headers) > MAX_HEADER_COUNT:
+                    self._refuse(431, ERROR_BAD_REQUEST, "too many header fields")
+                    return
                 if head_size((event.method, b"  HTTP/1.1", event.target), event.headers) > (
                     MAX_HEAD_BYTES
                 ):

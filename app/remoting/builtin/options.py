@@ -10,14 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
+from app import defaults
 from app.remoting.builtin.protocol import PROTOCOL_VERSION, ROLES, Role
 from app.xr import limits
 
-# From TCP connected to the 200 answer. Generous because a person may be asked to
-# trust a server on first use during it: longer than the time the client policy gives
-# that person (app.security.client_policy.DEFAULT_ASK_TIMEOUT_SECONDS, 45 s), so an
-# answer given in time is never cut off by the handshake timeout on either end.
-DEFAULT_HANDSHAKE_TIMEOUT_S = 60.0
+DEFAULT_HANDSHAKE_TIMEOUT_S = defaults.HANDSHAKE_TIMEOUT_S
 
 
 @dataclass(frozen=True)
@@ -31,14 +28,14 @@ class BuiltinOptions:
     handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT_S
     #: From the 200 answer to the transport session being open, on both ends
     #: (then SESSION_OPEN_TIMEOUT); also how long a one-time session id stays valid.
-    session_open_timeout: float = 10.0
+    session_open_timeout: float = defaults.SESSION_OPEN_TIMEOUT_S
     #: Heartbeat frames keep an idle session visibly alive ...
     heartbeat_interval: float = 2.0
     #: ... and silence longer than this ends it (then CONNECTION_LOST).
     heartbeat_timeout: float = 10.0
     #: After our disconnect request, how long the peer has to close
     #: (then PEER_DISCONNECT_TIMEOUT).
-    disconnect_wait: float = 3.0
+    disconnect_wait: float = defaults.DISCONNECT_WAIT_S
     #: PEM CA certificates for system validation; None means the OS trust store.
     trust_ca_pem: bytes | None = field(default=None, repr=False)
     #: Passed to ValidateServerCertificate as forceRevocationCheck.

@@ -10,6 +10,8 @@ from __future__ import annotations
 import enum
 from typing import Literal
 
+from app import defaults
+
 Role = Literal["remote", "player"]
 ROLES: tuple[Role, ...] = ("remote", "player")
 
@@ -17,8 +19,8 @@ ROLES: tuple[Role, ...] = ("remote", "player")
 PROTOCOL_VERSION = 1
 SUPPORTED_VERSIONS = frozenset({PROTOCOL_VERSION})
 
-DEFAULT_HANDSHAKE_PORT = 8265
-DEFAULT_TRANSPORT_PORT = 8266
+DEFAULT_HANDSHAKE_PORT = defaults.DEFAULT_HANDSHAKE_PORT
+DEFAULT_TRANSPORT_PORT = defaults.DEFAULT_TRANSPORT_PORT
 
 # --- handshake (HTTP/1.1 over TLS, framed by h11) ------------------------------------
 
@@ -36,6 +38,8 @@ SERVER_NAME = "holoremote/1"
 ERROR_UNSUPPORTED_VERSION = "unsupported_protocol_version"  # 400 -> REMOTING_VERSION_MISMATCH
 ERROR_SAME_ROLE = "same_role"  # 409 -> HANDSHAKE_FAILED
 ERROR_BAD_REQUEST = "bad_request"  # 400 -> HANDSHAKE_FAILED
+# Plain bytes on a TLS port, answered in plain HTTP before any TLS (as nginx does).
+ERROR_TLS_REQUIRED = "tls_required"  # 400 -> HANDSHAKE_CONNECTION_FAILED
 ERROR_NOT_FOUND = "not_found"  # 404/405 -> HANDSHAKE_FAILED
 ERROR_BUSY = "busy"  # 503 -> HANDSHAKE_FAILED (a session is already open)
 ERROR_INVALID_TOKEN = "invalid_token"  # noqa: S105 - an error code, not a secret; 401 (RFC 6750 section 3.1) -> AUTHENTICATION_FAILED
@@ -58,6 +62,43 @@ MAX_REQUESTS_PER_CONNECTION = 2
 # Longest token the client sends: the specification's 1 KiB callback buffer minus
 # its terminator.
 MAX_TOKEN_BYTES = 1023
+# Longest request line (method, target, version). Ours is `POST /remoting/v1/handshake
+# HTTP/1.1` (41 bytes); longer is answered 414 (RFC 9110 section 15.5.15). Precedent:
+# Apache's LimitRequestLine (8190) and nginx's 8 KiB buffers, scaled down to what this
+# one-path protocol can ever need.
+MAX_REQUEST_LINE_BYTES = 1024
+# Most header fields in one head. Ours send 6-9; answered 431 (RFC 6585 section 5).
+# Precedent: Apache's LimitRequestFields (100); 32 is plenty for proxies that add a few.
+MAX_HEADER_COUNT = 32
+
+# --- connections before a session (the server) ----------------------------------------
+#
+# What a peer can hold without presenting anything: a TCP connection, a TLS handshake,
+# an HTTP exchange that has not reached a verdict. Exceeding one of these closes that
+# connection alone (docs/security.md).
+
+# Connections one IP address may hold at once on a listener (both ports together)
+# before the session opens; one more is closed at once, before TLS. Precedent: sshd's
+# MaxStartups begins refusing unauthenticated connections at 10 (in all); a client of
+# this protocol needs 2 (handshake, then transport), and 16 leaves room for several
+# people behind one NAT and for `holoremote doctor`.
+MAX_UNAUTHENTICATED_PER_ADDRESS = 16
+# ... and all addresses together. Precedent: sshd's MaxStartups drops all at 100 and
+# nginx's worker_connections defaults to 512; 256 keeps the worst case (every one of
+# them through TLS and idle, ~0.45 MiB each) near 110 MiB, while one address can hold
+# only 16 of them.
+MAX_UNAUTHENTICATED_TOTAL = 256
+# A connection that sends nothing is closed after this (slow-loris). Both clients of
+# this protocol speak first at once (a ClientHello, or the plain request), and no
+# person is asked anything before that. Precedent: Apache mod_reqtimeout's default
+# `header=20-40` bounds the time to a whole request head; a first byte needs far less.
+FIRST_BYTE_TIMEOUT_S = 10.0
+# The TLS handshake (ClientHello to Finished) must finish in this. It is 1-2 round
+# trips and a few signatures; the trust question a person may answer comes after it
+# (the client verifies once TLS is up). Precedent: asyncio's and nginx's
+# `ssl_handshake_timeout` default to 60 s, a bound for any client on any link; ours
+# are known to start the handshake at once.
+TLS_HANDSHAKE_TIMEOUT_S = 10.0
 
 # --- refused tokens: back-off per peer address (the server) ---------------------------
 #

@@ -26,7 +26,7 @@ import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from app.remoting.builtin import tls
+from app.remoting.builtin import event_loop, tls
 from app.remoting.builtin.channels import MAX_UNRETRIEVED_PACKETS, ChannelTable
 from app.remoting.builtin.client import Connector, SystemValidator
 from app.remoting.builtin.frames import ChannelFrame, DataReceived
@@ -40,6 +40,7 @@ from app.remoting.contract import (
     DataChannelError,
     DataChannelState,
     DisconnectedEvent,
+    HandshakeStage,
     ListeningEvent,
     RemotingCallError,
     RemotingEvent,
@@ -109,6 +110,9 @@ class _Reporter:
         log.info("remoting.note %s", message)
         self._runtime._note(message)
 
+    def stage(self, report: HandshakeStage) -> None:
+        self._runtime._stage(self._generation, report)
+
 
 def _check_type(struct: Any, expected: StructureType, function: str) -> None:
     if struct.type != int(expected):
@@ -140,6 +144,12 @@ class BuiltinRuntime(RemotingRuntime):
         self._changed = threading.Condition(self._lock)
         self._events: collections.deque[RemotingEvent] = collections.deque()
         self._notes: collections.deque[str] = collections.deque(maxlen=MAX_QUEUED_EVENTS)
+        self._stages: collections.deque[HandshakeStage] = collections.deque(
+            maxlen=MAX_QUEUED_EVENTS
+        )
+        # Pending stages wake `wait_event` only for a consumer that drains them (the
+        # session's pump); anyone else would be woken for nothing, again and again.
+        self._stages_wanted = False
         self._channels = ChannelTable(self.options.role)
         self._outbox = _Outbox(self)
         self._state = ConnectionState.DISCONNECTED
@@ -163,7 +173,7 @@ class BuiltinRuntime(RemotingRuntime):
         self._callback_pool = concurrent.futures.ThreadPoolExecutor(
             CALLBACK_THREADS, thread_name_prefix="holoremote-callback"
         )
-        self._loop = asyncio.new_event_loop()
+        self._loop = event_loop.new_event_loop()
         self._thread = threading.Thread(
             target=self._run_loop, name="holoremote-builtin-runtime", daemon=True
         )
@@ -233,6 +243,15 @@ class BuiltinRuntime(RemotingRuntime):
     def _note(self, message: str) -> None:
         with self._changed:
             self._notes.append(message)
+
+    def _stage(self, generation: int, report: HandshakeStage) -> None:
+        """A finished handshake stage: kept for `drain_stages`, and the event pump is
+        woken so that a waterfall and a progress display follow it live."""
+        with self._changed:
+            if generation != self._generation or self._closed:
+                return
+            self._stages.append(report)
+            self._changed.notify_all()
 
     def _on_data(self, message: DataReceived | ChannelFrame) -> None:
         """A data-channel frame from the peer (on the loop)."""
@@ -480,7 +499,14 @@ class BuiltinRuntime(RemotingRuntime):
     def wait_event(self, timeout: float) -> RemotingEvent | None:
         """Like `poll_event`, but waits up to `timeout` seconds for an event (or close)."""
         with self._changed:
-            self._changed.wait_for(lambda: bool(self._events) or self._closed, timeout)
+            self._changed.wait_for(
+                lambda: (
+                    bool(self._events)
+                    or (self._stages_wanted and bool(self._stages))
+                    or self._closed
+                ),
+                timeout,
+            )
             return self._events.popleft() if self._events else None
 
     def close(self) -> None:
@@ -518,6 +544,14 @@ class BuiltinRuntime(RemotingRuntime):
         """The runtime's own words about the last disconnect (no secrets)."""
         with self._lock:
             return self._last_detail
+
+    def drain_stages(self) -> list[HandshakeStage]:
+        """The handshake stages finished since the last call, in order."""
+        with self._lock:
+            self._stages_wanted = True
+            stages = list(self._stages)
+            self._stages.clear()
+            return stages
 
     def drain_notes(self) -> list[str]:
         """Things worth telling the user that are not events (refused handshakes ...)."""

@@ -35,6 +35,7 @@ from concurrent.futures import Executor
 
 from app.errors import HoloremoteError
 from app.remoting.builtin import tls
+from app.remoting.builtin.admission import ConnectionBudget, Gate
 from app.remoting.builtin.frames import (
     ChannelFrame,
     DataReceived,
@@ -53,9 +54,13 @@ from app.remoting.builtin.handshake import (
     new_session_id,
 )
 from app.remoting.builtin.options import BuiltinOptions
-from app.remoting.builtin.protocol import SESSION_ID_BYTES, RejectCode
+from app.remoting.builtin.protocol import (
+    FIRST_BYTE_TIMEOUT_S,
+    SESSION_ID_BYTES,
+    TLS_HANDSHAKE_TIMEOUT_S,
+    RejectCode,
+)
 from app.remoting.builtin.shell import (
-    CLOSE_GRACE_S,
     Outbox,
     Reporter,
     TransportDriver,
@@ -71,9 +76,14 @@ from app.xr.structs import XrRemotingSecureConnectionServerCallbacksMSFT
 from app.xr.values import DisconnectReason
 
 R = DisconnectReason
-# Pending TCP connections the kernel queues per port. A listener serves one session;
-# 16 leaves room for a few retrying clients and probes without tuning.
-LISTEN_BACKLOG = 16
+# Pending TCP connections the kernel queues per port before the listener accepts them.
+# Large on purpose: when this queue is full, Linux silently drops the handshake's last
+# ACK and retries its SYN-ACK after 1, 2, 4 ... s, so a burst of hostile connections
+# would delay a legitimate client by seconds before the listener ever sees it. Better
+# to accept them at once and let the admission gate's budgets and timeouts
+# (admission.py) decide. Precedent: nginx's `listen ... backlog` is 511 on Linux;
+# the kernel caps it at net.core.somaxconn (4096 since Linux 5.4).
+LISTEN_BACKLOG = 512
 
 
 def bind_listening_socket(interface: str, port: int) -> socket.socket:
@@ -128,8 +138,7 @@ class Listener:
         # The runtime's, shared by its listens; a listener alone gets its own.
         self._throttle = throttle if throttle is not None else TokenThrottle()
         self._grants = SessionGrants()
-        self._servers: list[asyncio.Server] = []
-        self._connections: set[asyncio.Task[None]] = set()
+        self._gates: list[Gate] = []
         self._driver: TransportDriver | None = None
         self._done: asyncio.Future[tuple[DisconnectReason, str]] | None = None
         self._bound_transport_port = 0
@@ -191,30 +200,24 @@ class Listener:
                     f"cannot listen on {self._interface}:{self._transport_port}: {exc.strerror}"
                 )
                 return
-            tls_args = (
-                {
-                    "ssl_handshake_timeout": self._options.handshake_timeout,
-                    "ssl_shutdown_timeout": CLOSE_GRACE_S,
-                }
-                if context is not None
-                else {}
-            )
-            self._servers.append(
-                await asyncio.start_server(
-                    self._track(self._serve_handshake),
-                    sock=handshake_sock,
-                    ssl=context,
-                    **tls_args,  # type: ignore[arg-type]
+            # Both ports share one budget: a client needs one connection on each.
+            budget = ConnectionBudget()
+            for sock, handler in (
+                (handshake_sock, self._serve_handshake),
+                (transport_sock, self._serve_transport),
+            ):
+                gate = Gate(
+                    budget=budget,
+                    context=context,
+                    handler=handler,
+                    note=self._reporter.note,
+                    first_byte_timeout=min(FIRST_BYTE_TIMEOUT_S, self._options.handshake_timeout),
+                    tls_handshake_timeout=min(
+                        TLS_HANDSHAKE_TIMEOUT_S, self._options.handshake_timeout
+                    ),
                 )
-            )
-            self._servers.append(
-                await asyncio.start_server(
-                    self._track(self._serve_transport),
-                    sock=transport_sock,
-                    ssl=context,
-                    **tls_args,  # type: ignore[arg-type]
-                )
-            )
+                gate.start(sock)
+                self._gates.append(gate)
             handshake_port = handshake_sock.getsockname()[1]
             self._bound_transport_port = transport_sock.getsockname()[1]
             self._reporter.listening(handshake_port, self._bound_transport_port)
@@ -224,28 +227,16 @@ class Listener:
             raise
         finally:
             self._stop_accepting()
-            for task in list(self._connections):
+            connections = [task for gate in self._gates for task in gate.tasks]
+            for task in connections:
                 task.cancel()
-            if self._connections:
-                await asyncio.gather(*self._connections, return_exceptions=True)
+            if connections:
+                await asyncio.gather(*connections, return_exceptions=True)
             self._reporter.disconnected(reason, detail)
 
     def _stop_accepting(self) -> None:
-        for server in self._servers:
-            server.close()
-        self._servers.clear()
-
-    def _track(
-        self, handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter], object]
-    ) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], None]:
-        def start(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            coroutine = handler(reader, writer)
-            assert asyncio.iscoroutine(coroutine)
-            task = asyncio.ensure_future(coroutine)
-            self._connections.add(task)
-            task.add_done_callback(self._connections.discard)
-
-        return start
+        for gate in self._gates:
+            gate.close()
 
     async def _server_context(self) -> tuple[ssl.SSLContext | None, str, DisconnectReason]:
         """RequestServerCertificate (two-call idiom, via app.xr.invoke), then the

@@ -26,6 +26,7 @@ from app.remoting.builtin.frames import (
 )
 from app.remoting.builtin.options import BuiltinOptions
 from app.remoting.builtin.protocol import FrameType
+from app.remoting.contract import HandshakeStage
 from app.xr.values import DisconnectReason
 
 R = DisconnectReason
@@ -45,6 +46,8 @@ class Reporter(Protocol):
     def disconnected(self, reason: DisconnectReason, detail: str) -> None: ...
 
     def note(self, message: str) -> None: ...
+
+    def stage(self, report: HandshakeStage) -> None: ...
 
 
 def connect_error_reason(exc: BaseException) -> R:

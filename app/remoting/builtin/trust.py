@@ -4,6 +4,8 @@ bundle) or the operating system's, loaded once per runtime and reused."""
 
 from __future__ import annotations
 
+from app.security.revocation import RevocationOptions
+from app.security.revocation_fetch import shared_fetcher
 from app.security.system_validation import validate_server_chain
 from app.security.trust import (
     TrustAnchors,
@@ -24,8 +26,20 @@ class RuntimeTrust:
             else system_anchors()
         )
         self._force = force_revocation_check
+        # Under forceRevocationCheck the runtime asks the CRL distribution points and
+        # OCSP responders itself, as Microsoft's runtime does through Windows;
+        # without a fetcher every forced check would fail.
+        self._revocation = (
+            RevocationOptions(check_ocsp=True, fetch_crls=True, fetcher=shared_fetcher())
+            if force_revocation_check
+            else RevocationOptions()
+        )
 
     def validate(self, chain: tuple[bytes, ...], host: str) -> ValidationResult:
         return validate_server_chain(
-            chain, host, anchors=self.anchors, force_revocation_check=self._force
+            chain,
+            host,
+            anchors=self.anchors,
+            revocation=self._revocation,
+            force_revocation_check=self._force,
         ).result

@@ -5,13 +5,9 @@ from __future__ import annotations
 
 import argparse
 
-from app.commands.certificate_verdict import (
-    callback_summary,
-    refusal_lines,
-    refused_checks,
-    verdict_from_json,
-)
 from app.commands.common import certificate_validator
+from app.commands.record_text import callback_summary
+from app.endpoint.failure import refusal_lines, refused_checks, verdict_from_json
 from app.security.acceptance import RUNTIME_ONLY, combine_with_runtime
 from app.security.testpki import GeneratedPki
 from app.xr.callback_types import CertificateValidationRequest

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import http.server
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -26,6 +26,8 @@ class Responder:
     now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     port: int = 0
     requests: list[str] = field(default_factory=list)
+    # When set, OCSP requests are answered by it (e.g. the real `openssl ocsp`).
+    ocsp_backend: Callable[[bytes], bytes] | None = None
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -84,7 +86,9 @@ def serve(responder: Responder) -> Iterator[Responder]:
             if self.path != "/ocsp" or length > MAX_REQUEST_BYTES:
                 self.send_error(400)
                 return
-            self._send(responder.ocsp_answer(self.rfile.read(length)), "application/ocsp-response")
+            request = self.rfile.read(length)
+            answer = (responder.ocsp_backend or responder.ocsp_answer)(request)
+            self._send(answer, "application/ocsp-response")
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.timeout = 5

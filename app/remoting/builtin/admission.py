@@ -1,0 +1,259 @@
+"""Admission to a listening port of the built-in runtime: what happens between the
+kernel's accept and the first byte a protocol core sees.
+
+A hostile peer's cheapest attacks come before any protocol: opening many connections
+and saying nothing (slow-loris), or a TLS handshake it never finishes. This layer
+bounds them with the limits of `protocol.py` (docs/security.md):
+
+- at most `MAX_UNAUTHENTICATED_PER_ADDRESS` connections per peer IP address and
+  `MAX_UNAUTHENTICATED_TOTAL` in all that are not (yet) the session: one more is
+  closed at once, before any byte, and leaves a note;
+- a connection must send its first byte within `FIRST_BYTE_TIMEOUT_S`, and until it
+  does, it costs a socket and nothing else: TLS state (asyncio keeps a 256 KiB
+  buffer per TLS connection) is only made once the peer speaks;
+- on a TLS port, a first byte that does not start a TLS record (plain HTTP to the
+  TLS port) is answered in plain HTTP, 400, as nginx does, and closed;
+- the TLS handshake must finish within `TLS_HANDSHAKE_TIMEOUT_S`.
+
+Each refusal closes that one connection; no other peer is touched. `ConnectionBudget`
+is sans-I/O (counts only) so it is tested without sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl
+from collections.abc import Awaitable, Callable
+
+from app.remoting.builtin.handshake import TLS_HANDSHAKE_RECORD, throttle_key
+from app.remoting.builtin.protocol import (
+    ERROR_TLS_REQUIRED,
+    FIRST_BYTE_TIMEOUT_S,
+    MAX_UNAUTHENTICATED_PER_ADDRESS,
+    MAX_UNAUTHENTICATED_TOTAL,
+    TLS_HANDSHAKE_TIMEOUT_S,
+)
+from app.remoting.builtin.shell import CLOSE_GRACE_S
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+# The whole answer to plain text on a TLS port: no server state, no JSON parser.
+_PLAIN_TO_TLS_BODY = (
+    b'{"detail":"this port speaks TLS (https)","error":"' + ERROR_TLS_REQUIRED.encode() + b'"}'
+)
+PLAIN_TO_TLS_ANSWER = (
+    b"HTTP/1.1 400 Bad Request\r\n"
+    b"Content-Type: application/json\r\n"
+    b"Content-Length: %d\r\n"
+    b"Connection: close\r\n"
+    b"\r\n" % len(_PLAIN_TO_TLS_BODY)
+) + _PLAIN_TO_TLS_BODY
+
+# Plain text read and dropped before that answer (one request head's worth).
+READ_AHEAD_LIMIT = 16 * 1024
+
+
+class ConnectionBudget:
+    """Connections held per peer address and in total (sans-I/O)."""
+
+    def __init__(
+        self,
+        per_address: int = MAX_UNAUTHENTICATED_PER_ADDRESS,
+        total: int = MAX_UNAUTHENTICATED_TOTAL,
+    ) -> None:
+        if not 1 <= per_address <= total:
+            raise ValueError("the budget must satisfy 1 <= per_address <= total")
+        self.per_address = per_address
+        self.total = total
+        self._held: dict[str, int] = {}
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def held(self, address: str) -> int:
+        return self._held.get(address, 0)
+
+    def admit(self, address: str) -> str:
+        """ "" if `address` may have one more connection (it is counted), else why not."""
+        if self._count >= self.total:
+            return f"{self.total} connections are already waiting to authenticate"
+        if self._held.get(address, 0) >= self.per_address:
+            return f"{self.per_address} connections from this address are already waiting"
+        self._held[address] = self._held.get(address, 0) + 1
+        self._count += 1
+        return ""
+
+    def release(self, address: str) -> None:
+        held = self._held.get(address, 0)
+        if held <= 0:
+            return
+        self._count -= 1
+        if held == 1:
+            del self._held[address]
+        else:
+            self._held[address] = held - 1
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+async def _first_byte(sock: socket.socket, timeout: float) -> bool:
+    """Wait until `sock` is readable (data or EOF) without reading it; False on timeout.
+
+    A loop without `add_reader` (Windows' proactor) cannot wait without reading: there
+    the TLS handshake timeout bounds a silent peer instead."""
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Future[None] = loop.create_future()
+    try:
+        loop.add_reader(sock.fileno(), _resolve, ready)
+    except NotImplementedError:
+        return True
+    try:
+        await asyncio.wait_for(ready, timeout)
+    except TimeoutError:
+        return False
+    finally:
+        loop.remove_reader(sock.fileno())
+    return True
+
+
+class Gate:
+    """Accepts on one listening socket and hands each admitted connection, as a
+    stream (TLS done when `context` is given), to `handler`."""
+
+    def __init__(
+        self,
+        *,
+        budget: ConnectionBudget,
+        context: ssl.SSLContext | None,
+        handler: Handler,
+        note: Callable[[str], None],
+        first_byte_timeout: float = FIRST_BYTE_TIMEOUT_S,
+        tls_handshake_timeout: float = TLS_HANDSHAKE_TIMEOUT_S,
+    ) -> None:
+        self._budget = budget
+        self._context = context
+        self._handler = handler
+        self._note = note
+        self._first_byte_timeout = first_byte_timeout
+        self._tls_handshake_timeout = tls_handshake_timeout
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._accepting: asyncio.Task[None] | None = None
+        self._sock: socket.socket | None = None
+
+    @property
+    def tasks(self) -> set[asyncio.Task[None]]:
+        """The connections being served (to cancel when the listener ends)."""
+        return self._tasks
+
+    def start(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._accepting = asyncio.ensure_future(self._accept_loop(sock))
+
+    def close(self) -> None:
+        """Stop accepting; connections already admitted go on."""
+        if self._accepting is not None:
+            self._accepting.cancel()
+            self._accepting = None
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    async def _accept_loop(self, sock: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                conn, address = await loop.sock_accept(sock)
+            except OSError as exc:
+                # EMFILE and the like: say so, let the peers already in go on, retry.
+                self._note(f"accepting a connection failed: {exc.strerror or exc}")
+                await asyncio.sleep(0.1)
+                continue
+            conn.setblocking(False)
+            key = throttle_key(str(address[0]))
+            refusal = self._budget.admit(key)
+            if refusal:
+                conn.close()
+                self._note(f"closed a connection from {key} at once: {refusal}")
+                continue
+            task = asyncio.ensure_future(self._serve(conn, key))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _serve(self, conn: socket.socket, key: str) -> None:
+        try:
+            stream = await self._open(conn, key)
+            if stream is not None:
+                await self._handler(*stream)
+        finally:
+            self._budget.release(key)
+
+    async def _open(
+        self, conn: socket.socket, key: str
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+        if not await _first_byte(conn, self._first_byte_timeout):
+            conn.close()
+            self._note(
+                f"closed a connection from {key}: nothing received in "
+                f"{self._first_byte_timeout:g} s"
+            )
+            return None
+        if self._context is not None and not self._starts_tls(conn, key):
+            return None
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        protocol = asyncio.StreamReaderProtocol(reader)
+        try:
+            if self._context is not None:
+                transport, _ = await loop.connect_accepted_socket(
+                    lambda: protocol,
+                    conn,
+                    ssl=self._context,
+                    ssl_handshake_timeout=self._tls_handshake_timeout,
+                    ssl_shutdown_timeout=CLOSE_GRACE_S,
+                )
+            else:
+                transport, _ = await loop.connect_accepted_socket(lambda: protocol, conn)
+        except (OSError, ssl.SSLError, TimeoutError, ConnectionError) as exc:
+            conn.close()
+            self._note(f"a TLS handshake from {key} failed: {_describe(exc)}")
+            return None
+        return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
+
+    def _starts_tls(self, conn: socket.socket, key: str) -> bool:
+        """Peek at the first byte: a TLS handshake record goes on to TLS; anything else
+        is told, in plain HTTP, that this port speaks TLS."""
+        try:
+            first = conn.recv(1, socket.MSG_PEEK)
+        except (BlockingIOError, InterruptedError):
+            return True  # readable but nothing yet (spurious wake-up): let TLS decide
+        except OSError:
+            conn.close()
+            return False
+        if not first:
+            conn.close()
+            return False
+        if first[0] == TLS_HANDSHAKE_RECORD:
+            return True
+        with contextlib.suppress(OSError):
+            # Read what the peer already sent: closing a socket with unread data
+            # sends a reset, which can destroy the answer before the peer reads it.
+            conn.recv(READ_AHEAD_LIMIT)
+            conn.send(PLAIN_TO_TLS_ANSWER)
+            conn.shutdown(socket.SHUT_WR)
+        conn.close()
+        self._note(f"answered plain text from {key} on the TLS port with 400 and closed it")
+        return False
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "it did not finish in time"
+    if isinstance(exc, ssl.SSLError):
+        return exc.reason or type(exc).__name__
+    return getattr(exc, "strerror", None) or type(exc).__name__
