@@ -134,7 +134,10 @@ class TimelineModel(QAbstractTableModel):
     def __init__(self, parent: QObject | None = None, *, max_rows: int = MAX_ROWS) -> None:
         super().__init__(parent)
         self._rows: list[Row] = []
-        self._outcomes: list[Classified] = []
+        # Classified when first shown or filtered, not on insert: a flood of
+        # records must not pay for rows nobody looks at (docs/benchmarks.md, stall).
+        self._outcomes: list[Classified | None] = []
+        self._calls = 0  # callback records among the rows
         self._max_rows = max_rows
         self.set_dark(is_dark())
 
@@ -166,7 +169,7 @@ class TimelineModel(QAbstractTableModel):
         column = index.column()
         if role == _DISPLAY:
             if column == OUTCOME:
-                return self._outcomes[row].outcome.label
+                return self.outcome(row).outcome.label
             if isinstance(record, EventRow):
                 return self._event_cell(record, column)
             if column == CALLBACK:
@@ -185,23 +188,23 @@ class TimelineModel(QAbstractTableModel):
         if role == RECORD_ROLE:
             return record
         if role == OUTCOME_ROLE:
-            return self._outcomes[row].outcome
+            return self.outcome(row).outcome
         if role == _FOREGROUND:
-            outcome = self._outcomes[row].outcome
+            outcome = self.outcome(row).outcome
             if outcome is Outcome.SUCCESS and column != OUTCOME:
                 return None
             if outcome is Outcome.EVENT and isinstance(record, EventRow) and record.failed:
                 return self._fg[Outcome.RUNTIME_ERROR]
             return self._fg[outcome]
         if role == _BACKGROUND:
-            return self._bg[self._outcomes[row].outcome]
+            return self._bg[self.outcome(row).outcome]
         if role == _DECORATION and column == OUTCOME:
-            outcome = self._outcomes[row].outcome
+            outcome = self.outcome(row).outcome
             if isinstance(record, EventRow) and record.failed:
                 outcome = Outcome.RUNTIME_ERROR
             return outcome_icon(outcome, self._dark)
         if role == _TOOLTIP:
-            classified = self._outcomes[row]
+            classified = self.outcome(row)
             if classified.outcome is Outcome.SIZE_QUERY:
                 return SIZE_QUERY_TOOLTIP
             text = record.summary() if isinstance(record, CallbackRecord) else record.title
@@ -209,7 +212,7 @@ class TimelineModel(QAbstractTableModel):
                 text += f": {classified.reason}"
             return f"{classified.outcome.label}: {text}"
         if role == _ACCESSIBLE and column == OUTCOME:
-            classified = self._outcomes[row]
+            classified = self.outcome(row)
             return classified.outcome.label + (
                 f", {classified.reason}" if classified.reason else ""
             )
@@ -245,34 +248,44 @@ class TimelineModel(QAbstractTableModel):
             drop = min(overflow, len(self._rows))
             if drop:
                 self.beginRemoveRows(QModelIndex(), 0, drop - 1)
+                self._calls -= sum(isinstance(r, CallbackRecord) for r in self._rows[:drop])
                 del self._rows[:drop]
                 del self._outcomes[:drop]
                 self.endRemoveRows()
             records = records[-self._max_rows :]
-        outcomes = [classify(r) for r in records]
         first = len(self._rows)
         self.beginInsertRows(QModelIndex(), first, first + len(records) - 1)
         self._rows.extend(records)
-        self._outcomes.extend(outcomes)
+        self._outcomes.extend([None] * len(records))
+        self._calls += sum(isinstance(r, CallbackRecord) for r in records)
         self.endInsertRows()
 
     def clear(self) -> None:
         self.beginResetModel()
         self._rows.clear()
         self._outcomes.clear()
+        self._calls = 0
         self.endResetModel()
 
     def record(self, row: int) -> Row:
         return self._rows[row]
 
     def outcome(self, row: int) -> Classified:
-        return self._outcomes[row]
+        classified = self._outcomes[row]
+        if classified is None:
+            classified = self._outcomes[row] = classify(self._rows[row])
+        return classified
 
     def records(self) -> list[Row]:
         return list(self._rows)
 
     def callback_records(self) -> list[CallbackRecord]:
         return [r for r in self._rows if isinstance(r, CallbackRecord)]
+
+    def callback_count(self) -> int:
+        """How many rows are callback records (kept as rows come and go: counting
+        them per batch would cost a pass over every row for every batch)."""
+        return self._calls
 
 
 def summarize_io(record: CallbackRecord) -> str:

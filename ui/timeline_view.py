@@ -272,7 +272,7 @@ class TimelineWidget(QWidget):
         self._follow = value >= bar.maximum() - 2
 
     def _after_insert(self) -> None:
-        calls = len(self.model.callback_records())
+        calls = self.model.callback_count()
         events = self.model.rowCount() - calls
         self.count_label.setText(f"{calls} calls" + (f", {events} events" if events else ""))
         if self._follow:
