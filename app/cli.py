@@ -81,13 +81,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         )
         if name != chosen:
             continue
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            command_parser.set_defaults(_unavailable=name)
-            continue
+        module = importlib.import_module(module_name)
         module.add_arguments(command_parser)
         command_parser.set_defaults(_run=module.run)
     return parser
@@ -109,9 +103,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app.gui_launch import launch_window
 
         return launch_window()
-    if getattr(args, "_unavailable", None):
-        print(f"holoremote: '{args.command}' is not available in this build", file=sys.stderr)
-        return EXIT_USAGE
     result: int = args._run(args)
     return result
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -31,9 +30,9 @@ from app.xr.values import (
 )
 
 if TYPE_CHECKING:
+    from app.endpoint import service as service_types
     from app.endpoint.providers import ClientAuthSettings, ServerAuthSettings
-    from app.remoting.builtin import BuiltinOptions
-    from app.remoting.contract import RemotingRuntime
+    from app.endpoint.session import Session, SessionConfig
     from app.security.client_policy import TofuQuestion
 
 __all__ = [
@@ -472,19 +471,6 @@ def client_auth_settings(client: ClientSettings) -> ClientAuthSettings:
     )
 
 
-def callback_providers(settings: EndpointSettings, ask: TofuAsk) -> dict[str, Any]:
-    """`SecureConnectionCallbacks` keyword arguments for the side this end plays."""
-    from app.endpoint import providers
-
-    if not settings.secure:
-        return {}
-    with _in_field_terms():
-        if settings.mode == "listen":
-            return providers.server_providers(server_auth_settings(settings.server))
-        client = client_auth_settings(settings.client)
-        return providers.client_providers(client, settings.port, ask=ask)
-
-
 @contextlib.contextmanager
 def _in_field_terms() -> Iterator[None]:
     """Settings errors name the window's fields."""
@@ -513,92 +499,63 @@ def describe_runtime(choice: RuntimeChoice, runtime_json: str) -> str:
     return "automatic: built-in unless an OpenXR runtime with the extension is found"
 
 
-def builtin_options(
-    role: str, ca_file: str = "", *, force_revocation_check: bool = False
-) -> BuiltinOptions:
-    """`app.endpoint.providers.builtin_options`: the built-in runtime trusts the CA file (PEM)
-    for its own system validation and sets forceRevocationCheck from the client panel."""
-    from app.endpoint import providers
+def check_runtime(choice: RuntimeChoice, runtime_json: str, role: str = "remote") -> str:
+    """`app.endpoint.service.check_runtime`: the sentence a session with this choice
+    would show, without keeping the runtime. Blocking."""
+    from app.endpoint import service
 
     with _in_field_terms():
-        return providers.builtin_options(
-            role, ca_file=ca_file or None, force_revocation_check=force_revocation_check
-        )
+        return service.check_runtime(choice, runtime_json or None, role)
 
 
-# One runtime selection at a time: a check of the combo and a session's start may run
-# on two worker threads at once, and the OpenXR loader (XR_RUNTIME_JSON is process-wide)
-# and runtimes are not made for concurrent instance creation.
-_RUNTIME_SELECTION = threading.Lock()
-
-
-def open_runtime(
-    choice: RuntimeChoice, runtime_json: str, options: Any
-) -> tuple[RemotingRuntime, str]:
-    """`app.endpoint.runtime_choice.create_runtime`: the runtime and the sentence saying
-    which one and why. Blocking (the OpenXR loader); raises the selection's errors
-    (missing or invalid manifest, no runtime, runtime without the extension), which
-    carry the fix."""
-    from app.endpoint.runtime_choice import create_runtime
-
-    with _RUNTIME_SELECTION:
-        return create_runtime(choice, runtime_json or None, options)
-
-
-def check_runtime(choice: RuntimeChoice, runtime_json: str, role: str = "remote") -> str:
-    """The sentence `open_runtime` gives for this choice, without keeping the runtime
-    (the window shows it when the choice changes, before any session). Blocking."""
-    from app.endpoint.runtime_choice import create_runtime
-
-    with _RUNTIME_SELECTION:
-        runtime, description = create_runtime(choice, runtime_json or None, builtin_options(role))
-        runtime.close()
-    return description
-
-
-def session_config_for(settings: EndpointSettings) -> Any:
-    """`app.endpoint.session.SessionConfig` from the window's fields."""
-    from app.endpoint.session import SessionConfig
+def endpoint_settings(settings: EndpointSettings) -> service_types.EndpointSettings:
+    """The endpoint service's settings from the window's fields."""
+    from app.endpoint.service import EndpointSettings as ServiceSettings
 
     listen = settings.mode == "listen"
+    return ServiceSettings(
+        mode=settings.mode,
+        role=settings.role,
+        host="" if listen else settings.host,
+        port=settings.port,
+        transport_port=settings.transport_port,
+        listen_interface=(settings.listen_interface or ALL_INTERFACES) if listen else "",
+        secure=settings.secure,
+        realm=settings.server.realm,
+        perform_system_validation=settings.client.system_validation,
+        runtime=settings.runtime,
+        runtime_json=settings.runtime_json or None,
+    )
+
+
+def session_config_for(settings: EndpointSettings) -> SessionConfig:
+    """`app.endpoint.session.SessionConfig` from the window's fields (errors name
+    the fields)."""
+    from app.endpoint import service
+
     with _in_field_terms():
-        return SessionConfig(
-            mode=settings.mode,
-            host="" if listen else settings.host,
-            port=settings.port,
-            transport_port=settings.transport_port,
-            listen_interface=(settings.listen_interface or ALL_INTERFACES) if listen else "",
-            secure=settings.secure,
-            role=settings.role,
-            realm=settings.server.realm,
-            perform_system_validation=settings.client.system_validation,
-        )
+        return service.session_config(endpoint_settings(settings))
 
 
 def open_session(
     settings: EndpointSettings,
     *,
     ask_trust_on_first_use: TofuAsk,
-) -> tuple[Any, str]:
-    """The runtime, the callbacks with their providers and the session, from the
-    window's fields. Blocking (reads files, opens the runtime); refuses bad fields
-    with the app's errors (which name the field and the fix). Returns (session,
-    the sentence saying which runtime is in use)."""
-    from app.endpoint.session import Session
+) -> tuple[Session, str]:
+    """`app.endpoint.service.open_endpoint` on the window's fields: the session and
+    the sentence saying which runtime is in use. Blocking (reads files, opens the
+    runtime); refusals name the window's fields and the fix."""
+    from app.endpoint import service
+    from app.endpoint.failure import WINDOW
 
-    config = session_config_for(settings)
-    providers = callback_providers(settings, ask_trust_on_first_use)
-    connecting = settings.mode == "connect"
-    ca_file = settings.client.ca_file if connecting else ""
-    forced = connecting and settings.client.force_revocation_check
-    options = builtin_options(settings.role, ca_file, force_revocation_check=forced)
-    runtime, description = open_runtime(settings.runtime, settings.runtime_json, options)
-    try:
-        session = Session.with_callbacks(config, runtime, **providers)
-    except BaseException:
-        runtime.close()
-        raise
-    return session, description
+    opened = service.open_endpoint(
+        endpoint_settings(settings),
+        face=WINDOW,
+        server=lambda: server_auth_settings(settings.server),
+        client=lambda: client_auth_settings(settings.client),
+        ask=ask_trust_on_first_use,
+    )
+    return opened.session, opened.runtime_description
 
 
 def is_clean_disconnect(reason: int) -> bool:

@@ -9,11 +9,13 @@ from PySide6.QtCore import QByteArray, QDataStream, QIODevice, QRect, QSettings,
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
+    QHBoxLayout,
     QInputDialog,
     QLabel,
     QLineEdit,
     QMainWindow,
     QMessageBox,
+    QPushButton,
     QScrollArea,
     QSplitter,
     QTabWidget,
@@ -512,6 +514,20 @@ class LoopbackDemo(QWidget):
         self.status = QLabel("Press Run to create a test PKI and connect the two ends.")
         self.status.setObjectName("demoStatus")
         self.status.setWordWrap(True)
+        # Run / Stop and both ends' state stay in view (each end's own buttons may be
+        # scrolled away in its pane).
+        self.run_button = QPushButton("Run")
+        self.run_button.setObjectName("demoRun")
+        self.run_button.setAccessibleName("Run the loopback demo")
+        self.run_button.clicked.connect(self.run)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setObjectName("demoStop")
+        self.stop_button.setAccessibleName("Stop both ends")
+        self.stop_button.clicked.connect(self.stop)
+        self.server_state = QLabel()
+        self.server_state.setObjectName("demoServerState")
+        self.client_state = QLabel()
+        self.client_state.setObjectName("demoClientState")
         ends = QSplitter(Qt.Orientation.Horizontal)
         for end in (self.server, self.client):
             scroll = QScrollArea()
@@ -524,7 +540,14 @@ class LoopbackDemo(QWidget):
         body = QSplitter(Qt.Orientation.Vertical)
         body.addWidget(ends)
         body.addWidget(tabs)
+        header = QHBoxLayout()
+        header.addWidget(self.run_button)
+        header.addWidget(self.stop_button)
+        header.addWidget(self.server_state)
+        header.addWidget(self.client_state)
+        header.addStretch(1)
         layout = QVBoxLayout(self)
+        layout.addLayout(header)
         layout.addWidget(self.status)
         layout.addWidget(body, 1)
         for end in (self.server, self.client):
@@ -533,6 +556,9 @@ class LoopbackDemo(QWidget):
             end.recordsArrived.connect(self.chains.records)
         self.server.controller.listening.connect(self._server_listening)
         self.client.controller.connected.connect(self._connected)
+        for end in (self.server, self.client):
+            end.statusChanged.connect(self._ends_changed)
+        self._ends_changed()
         self.jobs.failed.connect(
             lambda what, exc: self.status.setText(
                 f"{what} failed: " + " ".join(engine.explain_error(exc))
@@ -586,6 +612,16 @@ class LoopbackDemo(QWidget):
         self.client.port.setValue(port)
         self.status.setText(f"Server listening on port {port}; client connecting\u2026")
         self.client.start()
+
+    def _ends_changed(self, *_args: object) -> None:
+        """Both ends' state in the header; Run while neither runs, Stop while one does."""
+        self.server_state.setText(f"Server: {self.server.state_label.text()}")
+        self.client_state.setText(f"Client: {self.client.state_label.text()}")
+        running = self.server.controller.active or self.client.controller.active
+        self.run_button.setEnabled(not running)
+        self.stop_button.setEnabled(running)
+        if not self.client.controller.active and self.status.text().startswith("Connected"):
+            self.status.setText("The client disconnected. Press Run to connect again.")
 
     def _connected(self) -> None:
         self.status.setText(

@@ -16,16 +16,19 @@ from app.commands.common import (
     EventPrinter,
     UsageError,
     add_common_arguments,
-    client_providers,
+    client_auth_settings,
     exit_status,
     interrupted,
     open_session,
     parse_endpoint,
     print_events,
+    read_token,
     report_usage_error,
+    timeouts,
 )
 from app.endpoint.events import Connected, Disconnected, SessionEvent
-from app.endpoint.session import Session, SessionConfig
+from app.endpoint.service import EndpointSettings
+from app.endpoint.session import Session
 from app.errors import HoloremoteError
 
 # Beyond the protocol's own timeouts, how long to wait for the runtime's verdict.
@@ -59,18 +62,22 @@ def build_session(args: argparse.Namespace, printer: EventPrinter) -> Session:
     host, port = parse_endpoint(args.endpoint)
     if args.hold is not None and not 0 <= args.hold <= 10**6:
         raise UsageError("--hold", f"{args.hold:g} is not a number of seconds")
+    settings = EndpointSettings(
+        mode="connect",
+        role=args.role,
+        host=host,
+        port=port,
+        secure=args.secure,
+        perform_system_validation=args.system_validation,
+        runtime=args.runtime,
+        runtime_json=args.runtime_json,
+        timeouts=timeouts(args),
+    )
     return open_session(
         args,
         printer,
-        lambda: SessionConfig(
-            mode="connect",
-            host=host,
-            port=port,
-            secure=args.secure,
-            role=args.role,
-            perform_system_validation=args.system_validation,
-        ),
-        lambda: client_providers(args, port),
+        settings,
+        client=lambda: client_auth_settings(args, read_token(args, required=True) or ""),
     )
 
 

@@ -26,10 +26,12 @@ from app.commands.common import (
     open_session,
     print_events,
     report_usage_error,
-    server_providers,
+    server_auth_settings,
+    timeouts,
 )
 from app.endpoint.events import Connected, Disconnected, SessionEvent, listens_again
-from app.endpoint.session import Session, SessionConfig
+from app.endpoint.service import EndpointSettings
+from app.endpoint.session import Session
 from app.errors import HoloremoteError
 
 # A listener waits for clients as long as it runs; bounded only to keep every wait finite.
@@ -44,20 +46,19 @@ def build_session(args: argparse.Namespace, printer: EventPrinter) -> Session:
     port, transport_port = args.port, args.transport_port
     if args.ephemeral_port:
         port = transport_port = 0
-    return open_session(
-        args,
-        printer,
-        lambda: SessionConfig(
-            mode="listen",
-            port=port,
-            transport_port=transport_port,
-            listen_interface=args.listen_interface,
-            secure=args.secure,
-            role=args.role,
-            realm=args.realm,
-        ),
-        lambda: server_providers(args),
+    settings = EndpointSettings(
+        mode="listen",
+        role=args.role,
+        port=port,
+        transport_port=transport_port,
+        listen_interface=args.listen_interface,
+        secure=args.secure,
+        realm=args.realm,
+        runtime=args.runtime,
+        runtime_json=args.runtime_json,
+        timeouts=timeouts(args),
     )
+    return open_session(args, printer, settings, server=lambda: server_auth_settings(args))
 
 
 async def serve(args: argparse.Namespace) -> int:

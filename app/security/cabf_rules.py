@@ -297,15 +297,21 @@ def wildcard_constraint_problems(path: Sequence[x509.Certificate]) -> list[str]:
     if not path:
         return []
     try:
-        san = path[0].extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except (x509.ExtensionNotFound, ValueError):
+        san = find_extension(path[0], x509.SubjectAlternativeName)
+    except ValueError:
+        return []
+    if san is None:
         return []
     wildcards = [d for d in san.get_values_for_type(x509.DNSName) if d.startswith("*.")]
+    if not wildcards:  # the usual case: nothing to look up in the CAs
+        return []
     problems: list[str] = []
     for ca in path[1:]:
         try:
-            constraints = ca.extensions.get_extension_for_class(x509.NameConstraints).value
-        except (x509.ExtensionNotFound, ValueError):
+            constraints = find_extension(ca, x509.NameConstraints)
+        except ValueError:
+            continue
+        if constraints is None:
             continue
         permitted = [
             str(n.value)

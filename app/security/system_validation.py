@@ -457,6 +457,10 @@ def validate_server_chain(
     reasons["revoked"] = outcome.revoked_reason
     reasons["revocationCheckFailed"] = outcome.check_reason
 
+    if strict is not None:  # (the usual case: the reason is final, no second copy)
+        reasons["invalidCertOrChain"] = (
+            "; ".join(invalid) if invalid else "every certificate is well formed"
+        )
     result = ValidationResult(
         trusted_root=trusted,
         revoked=outcome.revoked,
@@ -468,7 +472,9 @@ def validate_server_chain(
         reasons=reasons,
     )
     notes: list[str] = []
-    if strict is None and is_acceptable(result, revocation_forced=False):
+    if strict is not None:
+        return ChainValidation(result, tuple(eval_path), anchors.description, tuple(notes))
+    if is_acceptable(result, revocation_forced=False):
         result = _attribute_refusal(result, strict_error)
         notes.append(f"the web PKI rules refused the chain: {classify(strict_error).reason}")
     if invalid:

@@ -173,7 +173,22 @@ def test_loopback_demo_connects_in_one_window(qtbot, qasync_loop, tmp_path: Path
         timeout=5_000,
     )
     assert "Connected securely" in demo.status.text()
-    demo.stop()
+    # Both ends' state and Run / Stop are in the header, whatever the panes' scroll.
+    assert demo.client_state.text() == "Client: Connected"
+    assert demo.server_state.text() == "Server: Connected"
+    assert demo.stop_button.isEnabled() and not demo.run_button.isEnabled()
+    demo.stop_button.click()
+    qtbot.waitUntil(
+        lambda: not demo.client.controller.active and not demo.server.controller.active,
+        timeout=CONNECT_TIMEOUT_MS,
+    )
+    assert "Connected securely" not in demo.status.text()
+    assert demo.run_button.isEnabled() and not demo.stop_button.isEnabled()
+    qtbot.waitUntil(lambda: not demo.jobs.busy and not window.jobs.busy, timeout=5_000)
+    # Run again: the same two ends connect again.
+    demo.run_button.click()
+    qtbot.waitUntil(lambda: demo.client.controller.state == "connected", timeout=CONNECT_TIMEOUT_MS)
+    demo.stop_button.click()
     qtbot.waitUntil(
         lambda: not demo.client.controller.active and not demo.server.controller.active,
         timeout=CONNECT_TIMEOUT_MS,

@@ -62,6 +62,7 @@ from app.xr.values import (
     StructureType,
 )
 from app.xr.verdict_struct import read_verdict, write_verdict
+from tests.support.builtin_options import quick_options
 
 from . import core
 from .variants import EXTENSION_NAME, EXTENSION_VERSION, Variant
@@ -86,7 +87,7 @@ def default_backend(variant: Variant) -> RemotingRuntime:
     from app.remoting.builtin import BuiltinOptions, BuiltinRuntime
 
     if variant.engine_timeouts == "test":
-        options = BuiltinOptions.for_tests(role=variant.engine_role)
+        options = quick_options(role=variant.engine_role)
     else:
         options = BuiltinOptions(role=variant.engine_role)  # type: ignore[arg-type]
     return BuiltinRuntime(options)
