@@ -99,7 +99,28 @@ class EventRow:
         return {**self.data, "at": self.at}
 
 
-Row = CallbackRecord | EventRow
+@dataclass(frozen=True)
+class RunningCall:
+    """A callback call under way: replaced in place by its record when it returns."""
+
+    callback: str
+    started_at: float
+
+    @property
+    def side(self) -> str:
+        return "client" if self.callback in CLIENT_CALLBACK_NAMES else "server"
+
+    def summary(self) -> str:
+        return f"{self.callback} running"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"callback": self.callback, "startedAt": self.started_at}
+
+
+Row = CallbackRecord | EventRow | RunningCall
+# How far back a record looks for the running row of its call.
+RUNNING_LOOKBACK = 64
+CLIENT_CALLBACK_NAMES = ("RequestAuthenticationToken", "ValidateServerCertificate")
 
 
 def format_time(started_at: float) -> str:
@@ -122,6 +143,8 @@ def format_duration(seconds: float) -> str:
 
 
 def classify(row: Row) -> Classified:
+    if isinstance(row, RunningCall):
+        return Classified(Outcome.RUNNING, "the call has not returned yet")
     if isinstance(row, EventRow):
         return Classified(Outcome.EVENT, row.summary())
     return classify_record(row)
@@ -172,6 +195,8 @@ class TimelineModel(QAbstractTableModel):
                 return self.outcome(row).outcome.label
             if isinstance(record, EventRow):
                 return self._event_cell(record, column)
+            if isinstance(record, RunningCall):
+                return self._running_cell(record, column)
             if column == CALLBACK:
                 return record.callback
             if column == TIME:
@@ -207,7 +232,7 @@ class TimelineModel(QAbstractTableModel):
             classified = self.outcome(row)
             if classified.outcome is Outcome.SIZE_QUERY:
                 return SIZE_QUERY_TOOLTIP
-            text = record.summary() if isinstance(record, CallbackRecord) else record.title
+            text = record.title if isinstance(record, EventRow) else record.summary()
             if classified.reason and classified.reason not in text:
                 text += f": {classified.reason}"
             return f"{classified.outcome.label}: {text}"
@@ -219,6 +244,18 @@ class TimelineModel(QAbstractTableModel):
         if role == _ALIGN and column == DURATION:
             return _RIGHT
         return None
+
+    @staticmethod
+    def _running_cell(row: RunningCall, column: int) -> str | None:
+        if column == TIME:
+            return format_time(row.started_at)
+        if column == CALLBACK:
+            return row.callback
+        if column == SIDE:
+            return row.side
+        if column == SUMMARY:
+            return "waiting for the call to return\u2026"
+        return ""
 
     @staticmethod
     def _event_cell(row: EventRow, column: int) -> str | None:
@@ -239,10 +276,42 @@ class TimelineModel(QAbstractTableModel):
 
     # --- feeding ------------------------------------------------------------------------
 
+    def start_call(self, callback: str, started_at: float) -> None:
+        """A call began: a running row until its record arrives."""
+        self.append_records([RunningCall(callback, started_at)])
+
+    def _complete_running(self, records: Sequence[Row]) -> list[Row]:
+        """Put each record in place of its call's running row (the oldest one of that
+        callback among the last rows); returns the records that had none."""
+        rest: list[Row] = []
+        for record in records:
+            if isinstance(record, CallbackRecord):
+                row = self._running_row(record.callback)
+                if row is not None:
+                    self._rows[row] = record
+                    self._outcomes[row] = classify(record)
+                    self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+                    continue
+            rest.append(record)
+        return rest
+
+    def _running_row(self, callback: str) -> int | None:
+        found = None
+        for row in range(len(self._rows) - 1, max(-1, len(self._rows) - RUNNING_LOOKBACK - 1), -1):
+            candidate = self._rows[row]
+            if isinstance(candidate, RunningCall) and candidate.callback == callback:
+                found = row
+        return found
+
     def append_records(self, records: Sequence[Row]) -> None:
-        """Insert a batch at the end with one begin/endInsertRows."""
+        """Insert a batch at the end with one begin/endInsertRows (records whose call
+        shows as running complete that row instead)."""
         if not records:
             return
+        if self._rows and any(isinstance(r, RunningCall) for r in self._rows[-RUNNING_LOOKBACK:]):
+            records = self._complete_running(records)
+            if not records:
+                return
         overflow = len(self._rows) + len(records) - self._max_rows
         if overflow > 0:
             drop = min(overflow, len(self._rows))
@@ -309,6 +378,8 @@ def row_json(row: Row, outcome: Classified | None = None) -> dict[str, Any]:
     classified = outcome or classify(row)
     if isinstance(row, EventRow):
         data: dict[str, Any] = {"kind": "event", **row.to_json()}
+    elif isinstance(row, RunningCall):
+        data = {"kind": "running", **row.to_json()}
     else:
         data = {"kind": "callback", **row.to_json(), "chainCertificates": len(row.chain)}
     data["outcome"] = classified.outcome.value
@@ -329,6 +400,13 @@ def detail_rows(row: Row, outcome: Classified | None = None) -> list[tuple[str, 
     lines: list[tuple[str, str]] = [("Outcome", classified.outcome.label)]
     if classified.reason:
         lines.append(("Why", classified.reason))
+    if isinstance(row, RunningCall):
+        lines += [
+            ("Callback", row.callback),
+            ("Side", row.side),
+            ("Started", format_local_datetime(row.started_at)),
+        ]
+        return lines
     if isinstance(row, EventRow):
         lines.append(("Event", row.title))
         lines.append(("Received", format_local_datetime(row.at)))

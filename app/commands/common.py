@@ -36,6 +36,7 @@ from app.endpoint import providers, service
 from app.endpoint.callbacks import CertificateValidator
 from app.endpoint.events import (
     CallbacksCalled,
+    CallStarted,
     Connected,
     Disconnected,
     HandshakeStage,
@@ -427,7 +428,7 @@ class EventPrinter:
             self.text(message)
 
     def event(self, event: SessionEvent) -> None:
-        if isinstance(event, HandshakeStage):
+        if isinstance(event, HandshakeStage | CallStarted):
             return  # the window draws these; the command line's output stays as it was
         if isinstance(event, CallbacksCalled):
             for record in event.records:

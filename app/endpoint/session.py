@@ -40,6 +40,7 @@ from app.endpoint.callbacks import SecureConnectionCallbacks
 from app.endpoint.channels import ChannelHub
 from app.endpoint.events import (
     CallbacksCalled,
+    CallStarted,
     Connected,
     Disconnected,
     Listening,
@@ -378,6 +379,9 @@ class Session:
         self._keepalive: list[Any] = []
         #: The session's data channels (plain bytes; app.endpoint.channels).
         self.channels = ChannelHub(runtime, self._emit)
+        set_call_started = getattr(callbacks, "set_call_started", None)
+        if set_call_started is not None:
+            set_call_started(self._call_started)
 
     @classmethod
     def with_callbacks(
@@ -580,6 +584,14 @@ class Session:
             self._pump_task = loop.create_task(self._pump(), name="holoremote-session-pump")
         elif self._loop is not loop:
             raise HoloremoteError("a session is bound to the event loop it first ran on")
+
+    def _call_started(self, callback: str, started_at: float) -> None:
+        """From a runtime thread: a callback began; an event on the loop."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(self._emit, CallStarted(callback, started_at))
 
     def _records_on_loop(self, records: Sequence[CallbackRecord]) -> None:
         """The relay's target: called on this session's loop, once per burst."""

@@ -499,9 +499,29 @@ def test_tofu_dialog_trust_connects_remembers_and_is_not_asked_again(
     assert "CN=localhost" in chain and "issuer 2" in chain  # the chain the server sent
     assert client.endpoint.controller.state == "connecting"  # waiting for the answer
     assert not known_hosts.exists()
+    # The call waiting for the answer is in the timeline already, as running.
+    model = client.timeline.model
+
+    def running_rows() -> list[int]:
+        return [
+            r
+            for r in range(model.rowCount())
+            if model.index(r, CALLBACK).data() == "ValidateServerCertificate"
+            and model.index(r, OUTCOME).data(OUTCOME_ROLE) is Outcome.RUNNING
+        ]
+
+    qtbot.waitUntil(lambda: len(running_rows()) == 1, timeout=5_000)
+    row = running_rows()[0]
     dialog.trust_button.click()
 
     _wait_connected(qtbot, client, server)
+    # Completed in place when it returned: the same row, now a success, no second row.
+    qtbot.waitUntil(
+        lambda: model.index(row, OUTCOME).data(OUTCOME_ROLE) is Outcome.SUCCESS, timeout=5_000
+    )
+    assert model.index(row, CALLBACK).data() == "ValidateServerCertificate"
+    calls = [model.index(r, CALLBACK).data() for r in range(model.rowCount())]
+    assert calls.count("ValidateServerCertificate") == 1
     assert client.status_state.text() == "Connected"
     entries = [
         line.split() for line in known_hosts.read_text().splitlines() if not line.startswith("#")
