@@ -25,6 +25,10 @@ EXIT_CONNECTION_FAILED = 3
 COMMANDS: dict[str, tuple[str, str]] = {
     "listen": ("app.commands.listen", "serve one secure (or plain) remoting endpoint"),
     "connect": ("app.commands.connect", "connect to a listening endpoint (HOST[:PORT])"),
+    "link-test": (
+        "app.commands.link_test",
+        "measure round-trip time and throughput over a secured data channel (HOST[:PORT])",
+    ),
     "demo": ("app.commands.demo", "both ends in one process, secure; prints the callbacks"),
     "inspect": ("app.commands.inspect", "list the certificates in a .pfx/.p12, PEM or DER file"),
     "verify": ("app.commands.verify", "validate a chain for a host exactly as the client would"),

@@ -1,11 +1,12 @@
-"""What `listen`, `connect`, `demo` and `doctor` share: the options of DESIGN.md,
-their conversion into callback providers and runtime options, the runtime choice,
-and printing session events (text or one JSON object per line).
+"""What `listen`, `connect`, `demo` and `doctor` share: their options, turning the
+flags into the endpoint service's settings (`app.endpoint.service`, which decides;
+see docs/architecture.md), and printing session events (text or one JSON object per
+line).
 
 Secrets never come from argv alone: tokens from --token-file or $HOLOREMOTE_TOKEN,
 key passphrases from --key-passphrase-file or $HOLOREMOTE_KEY_PASSPHRASE.
 
-Exit status (DESIGN.md): 0 connected and closed cleanly, 2 usage or bad input (the
+Exit status (README.md): 0 connected and closed cleanly, 2 usage or bad input (the
 message names the flag or file and the fix), 3 the connection failed (the reason by
 its specification name, with explanation and fix).
 """
@@ -37,6 +38,8 @@ from app.endpoint.callbacks import CertificateValidator
 from app.endpoint.events import (
     CallbacksCalled,
     CallStarted,
+    ChannelClosed,
+    ChannelOpened,
     Connected,
     Disconnected,
     HandshakeStage,
@@ -449,6 +452,15 @@ class EventPrinter:
                 self._disconnected(event)
             case Note(level=level, message=message):
                 self.text(f"{level}: {message}")
+            case ChannelOpened(channel_id=channel_id, by_peer=by_peer):
+                who = "created by the peer" if by_peer else "created here"
+                self.text(f"data channel {channel_id} open ({who})")
+            case ChannelClosed(channel_id=channel_id, reason=reason, detail=detail):
+                self.text(
+                    f"data channel {channel_id} closed: "
+                    f"XR_REMOTING_DATA_CHANNEL_CLOSED_REASON_{reason}_MSFT"
+                    + (f" ({detail})" if detail else "")
+                )
 
     def _disconnected(self, event: Disconnected) -> None:
         if event.refusal is not None:
