@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
@@ -94,6 +95,13 @@ class SessionController(QObject):
     @property
     def state(self) -> str:
         return self._state
+
+    @property
+    def channels(self) -> Any:
+        """The session's data channels (app.endpoint.channels.ChannelHub) while a
+        session exists, else None."""
+        session = self._session
+        return None if session is None else session.channels
 
     @property
     def mode(self) -> str:

@@ -595,6 +595,49 @@ def default_known_hosts() -> str:
     return str(defaults.known_hosts_file())
 
 
+# --- data channels (the Session tab) ------------------------------------------------
+# The session's ChannelHub is asyncio code on Qt's loop (its runtime calls run on worker
+# threads); these are the app pieces the Session tab uses, with plain values.
+
+
+def own_channel_ids(role: str) -> range:
+    """The channel ids this end may create (the specification: remote 0..63, player
+    64..127)."""
+    from app.xr.values import PLAYER_CHANNEL_IDS, REMOTE_CHANNEL_IDS
+
+    return REMOTE_CHANNEL_IDS if role == "remote" else PLAYER_CHANNEL_IDS
+
+
+def channel_services(hub: Any, **options: Any) -> Any:
+    """What answers the channels the peer opens (link tests, files, and `on_other`)."""
+    from app.endpoint.link_test import ChannelServices
+
+    return ChannelServices(hub, **options)
+
+
+async def run_link_test(
+    hub: Any, channel_id: int, seconds: float, message_size: int, progress: Any
+) -> Any:
+    from app.endpoint.link_test import run_link_test as run
+
+    return await run(hub, channel_id, seconds=seconds, message_size=message_size, progress=progress)
+
+
+async def send_file(hub: Any, channel_id: int, path: str) -> Any:
+    from pathlib import Path
+
+    from app.endpoint.link_test import send_file as send
+
+    return await send(hub, channel_id, Path(path))
+
+
+def stream_protocol() -> Any:
+    """The test stream's wire helpers (app.endpoint.test_stream)."""
+    from app.endpoint import test_stream
+
+    return test_stream
+
+
 # --- known hosts (Settings > Known hosts) ------------------------------------------------
 
 

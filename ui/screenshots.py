@@ -6,6 +6,10 @@ Renders, with the real engine and no network beyond 127.0.0.1:
   with the four callbacks in the timeline;
 - `inspector-failed-check.png`: the chain inspector after verifying a fresh test
   chain for a host name it was not issued for (nameMismatch fails);
+- `session-stream.png`: the Loopback demo's Player showing the Remote's test stream
+  (fps, dropped frames, end-to-end latency drawn over it);
+- `session-plot.png`: the Remote's Session tab after a link test, with its plot of
+  round-trip time and throughput;
 - `share-panel.png`: a second window listening on 127.0.0.1, with its Share panel
   (address, port, SHA-256 pin, QR code of the connect line);
 - `waterfall.png`: the first window connected to it, its handshake waterfall;
@@ -112,6 +116,23 @@ async def render(out_dir: Path) -> None:
         await _until(lambda: demo.timeline.model.rowCount() >= 4, "the four callbacks")
         await asyncio.sleep(0.3)
         _save(demo, out_dir / "connected-timeline.png")
+
+        # The Session tabs: the Remote's test stream on the Player, and a link test.
+        remote, player = demo.client_session, demo.server_session
+        await _until(remote.stream_button.isEnabled, "the Session tab")
+        demo.tabs.setCurrentWidget(demo.server_session_page)
+        remote.rate.setValue(20)
+        remote.stream_button.setChecked(True)
+        await _until(lambda: player.frame_view.frames >= 20, "frames on the Player")
+        _save(demo, out_dir / "session-stream.png")
+        remote.stream_button.setChecked(False)
+        demo.tabs.setCurrentWidget(demo.client_session_page)
+        remote.seconds.setValue(3)
+        remote.message_size.setValue(16 * 1024)
+        remote.run_link_test()
+        await _until(lambda: "Mbit/s" in remote.link_result.text(), "the link test")
+        await asyncio.sleep(0.2)
+        _save(demo, out_dir / "session-plot.png")
         demo.stop()
         await _until(
             lambda: not (demo.client.controller.active or demo.server.controller.active),

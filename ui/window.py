@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import __version__, defaults
-from ui import engine
+from ui import engine, profiles
 from ui.dialogs import CreateTestPkiDialog, VerifyChainDialog
 from ui.endpoint import STORE_FILTER, EndpointWidget
 from ui.help import HelpDialog
@@ -33,6 +33,7 @@ from ui.inspector import ChainInspector
 from ui.jobs import Jobs, run_blocking
 from ui.known_hosts_dialog import KnownHostsDialog
 from ui.secrets import NotRememberingStore, SecretStore, open_secret_store
+from ui.session_tab import SessionTab
 from ui.settings import REMEMBER_SECRETS_KEY, forget_secrets, load_secrets, save_secrets
 from ui.timeline_view import TimelineWidget
 from ui.tofu import TofuPrompter
@@ -123,6 +124,10 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.timeline, "Callback timeline")
         self.tabs.addTab(self.waterfall, "Handshake waterfall")
         self.tabs.addTab(self.inspector, "Certificate chain")
+        self.session_tab = SessionTab(
+            self.endpoint.controller, lambda: self.endpoint.settings().role
+        )
+        self.tabs.addTab(_scrolled(self.session_tab), "Session")
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.endpoint)
@@ -184,6 +189,17 @@ class MainWindow(QMainWindow):
         self.stop_action.setObjectName("actionDisconnect")
         self.stop_action.triggered.connect(self.endpoint.disconnect)
         connection.addActions([self.start_action, self.cancel_action, self.stop_action])
+        connection.addSeparator()
+        self.save_profile_action = QAction("&Save as profile\u2026", self)
+        self.save_profile_action.setObjectName("actionSaveProfile")
+        self.save_profile_action.triggered.connect(self.ask_profile_name)
+        connection.addAction(self.save_profile_action)
+        self.profiles_menu = connection.addMenu("&Profiles")
+        self.profiles_menu.setObjectName("profilesMenu")
+        self.profiles_menu.aboutToShow.connect(self._fill_profiles_menu)
+        self.delete_profile_menu = connection.addMenu("&Delete profile")
+        self.delete_profile_menu.setObjectName("deleteProfileMenu")
+        self.delete_profile_menu.aboutToShow.connect(self._fill_profiles_menu)
 
         self.demo_action = QAction("&Loopback demo", self)
         self.demo_action.setObjectName("actionLoopbackDemo")
@@ -253,6 +269,75 @@ class MainWindow(QMainWindow):
         self.addToolBar(toolbar)
 
     # --- status ----------------------------------------------------------------------------
+
+    # --- profiles ------------------------------------------------------------------------
+
+    def ask_profile_name(self) -> QInputDialog:
+        ask = QInputDialog(self)
+        ask.setObjectName("profileNameDialog")
+        ask.setWindowTitle("Save as profile")
+        ask.setLabelText(
+            "Profile name (the fields are kept; tokens and passphrases only in the OS "
+            "keyring, and only with Settings \u2192 Remember secrets on):"
+        )
+        ask.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        ask.textValueSelected.connect(self.save_profile)
+        ask.open()
+        return ask
+
+    def save_profile(self, name: str) -> None:
+        binder = self.endpoint.binder
+        try:
+            name = profiles.save_profile(self.settings_store, name, binder)
+        except ValueError as exc:
+            self.status_detail.setText(f"Profile not saved: {exc}")
+            return
+        self.status_detail.setText(f"Profile \u201c{name}\u201d saved.")
+        if self.remember_action.isChecked():
+            values = profiles.secret_values(name, binder)
+            names = profiles.secret_names(name, binder)
+            self.jobs.spawn("save profile secrets", self._save_secrets(values, names))
+
+    def load_profile(self, name: str) -> None:
+        if self.endpoint.controller.active:
+            self.status_detail.setText("Disconnect before loading a profile.")
+            return
+        if not profiles.load_profile(self.settings_store, name, self.endpoint.binder):
+            self.status_detail.setText(f"There is no profile \u201c{name}\u201d.")
+            return
+        self.status_detail.setText(f"Profile \u201c{name}\u201d loaded.")
+        if self.remember_action.isChecked():
+            self.jobs.spawn("load profile secrets", self._load_profile_secrets(name))
+
+    async def _load_profile_secrets(self, name: str) -> None:
+        store = await run_blocking(lambda: self.secret_store)
+        names = profiles.secret_names(name, self.endpoint.binder)
+        values = await run_blocking(load_secrets, store, names)
+        profiles.apply_secrets(name, self.endpoint.binder, values)
+        self.secretsLoaded.emit()
+
+    def delete_profile(self, name: str) -> None:
+        profiles.delete_profile(self.settings_store, name)
+        names = profiles.secret_names(name, self.endpoint.binder)
+        self.jobs.spawn("forget profile secrets", self._forget_names(names))
+        self.status_detail.setText(f"Profile \u201c{name}\u201d deleted.")
+
+    async def _forget_names(self, names: list[str]) -> None:
+        store = await run_blocking(lambda: self.secret_store)
+        await run_blocking(forget_secrets, store, names)
+
+    def _fill_profiles_menu(self) -> None:
+        names = profiles.profile_names(self.settings_store)
+        for menu, handler in (
+            (self.profiles_menu, self.load_profile),
+            (self.delete_profile_menu, self.delete_profile),
+        ):
+            menu.clear()
+            for name in names:
+                action = menu.addAction(name)
+                action.triggered.connect(lambda _=False, n=name, h=handler: h(n))
+            if not names:
+                menu.addAction("(no profile saved yet)").setEnabled(False)
 
     def open_known_hosts(self) -> KnownHostsDialog:
         path = self.endpoint.client_panel.known_hosts.text().strip()
@@ -487,10 +572,19 @@ class MainWindow(QMainWindow):
 
     async def aclose(self) -> None:
         """Wait for sessions and jobs to end (after the window closed)."""
+        await self.session_tab.aclose()
         await self.endpoint.controller.aclose()
         if self.demo is not None:
             await self.demo.aclose()
         await self.jobs.wait_all()
+
+
+def _scrolled(widget: QWidget) -> QScrollArea:
+    """A tab's page that scrolls, so that its minimum size never widens the window."""
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setWidget(widget)
+    return scroll
 
 
 class LoopbackDemo(QWidget):
@@ -534,9 +628,21 @@ class LoopbackDemo(QWidget):
             scroll.setWidgetResizable(True)
             scroll.setWidget(end)
             ends.addWidget(scroll)
+        self.client_session = SessionTab(
+            self.client.controller, lambda: self.client.settings().role, name="client"
+        )
+        self.server_session = SessionTab(
+            self.server.controller, lambda: self.server.settings().role, name="server"
+        )
         tabs = QTabWidget()
+        tabs.setObjectName("demoTabs")
         tabs.addTab(self.timeline, "Callback timeline (both ends)")
         tabs.addTab(self.inspector, "Certificate chain")
+        self.client_session_page = _scrolled(self.client_session)
+        self.server_session_page = _scrolled(self.server_session)
+        tabs.addTab(self.client_session_page, "Remote session (sends the test stream)")
+        tabs.addTab(self.server_session_page, "Player session (shows the test stream)")
+        self.tabs = tabs
         body = QSplitter(Qt.Orientation.Vertical)
         body.addWidget(ends)
         body.addWidget(tabs)
@@ -638,6 +744,8 @@ class LoopbackDemo(QWidget):
         super().closeEvent(event)
 
     async def aclose(self) -> None:
+        await self.client_session.aclose()
+        await self.server_session.aclose()
         await self.client.controller.aclose()
         await self.server.controller.aclose()
         await self.jobs.wait_all()

@@ -38,6 +38,8 @@ from app.endpoint.callbacks import CertificateValidator
 from app.endpoint.events import (
     CallbacksCalled,
     CallStarted,
+    ChannelClosed,
+    ChannelOpened,
     Connected,
     Disconnected,
     HandshakeStage,
@@ -450,6 +452,15 @@ class EventPrinter:
                 self._disconnected(event)
             case Note(level=level, message=message):
                 self.text(f"{level}: {message}")
+            case ChannelOpened(channel_id=channel_id, by_peer=by_peer):
+                who = "created by the peer" if by_peer else "created here"
+                self.text(f"data channel {channel_id} open ({who})")
+            case ChannelClosed(channel_id=channel_id, reason=reason, detail=detail):
+                self.text(
+                    f"data channel {channel_id} closed: "
+                    f"XR_REMOTING_DATA_CHANNEL_CLOSED_REASON_{reason}_MSFT"
+                    + (f" ({detail})" if detail else "")
+                )
 
     def _disconnected(self, event: Disconnected) -> None:
         if event.refusal is not None:

@@ -429,6 +429,7 @@ class Session:
                 except (TimeoutError, HoloremoteError) as exc:
                     log.warning("session close: disconnect did not complete: %s", exc)
             self._stop_pump.set()
+            self.channels.shutdown()
             await asyncio.to_thread(self.runtime.close)
             if self._pump_task is not None:
                 with contextlib.suppress(asyncio.CancelledError):

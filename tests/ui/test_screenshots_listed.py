@@ -13,6 +13,8 @@ RENDERED = {
     "waterfall.png",
     "share-panel.png",
     "dark-timeline.png",
+    "session-stream.png",
+    "session-plot.png",
 }
 
 

@@ -45,6 +45,7 @@ from app.remoting.contract import (
     RemotingCallError,
     RemotingEvent,
     RemotingRuntime,
+    check_retrieve_buffer,
 )
 from app.xr import limits
 from app.xr.callback_types import CallbackRefusal
@@ -609,12 +610,7 @@ class BuiltinRuntime(RemotingRuntime):
         buffer: ctypes.Array[ctypes.c_uint8] | None,
     ) -> int:
         function = "xrRetrieveRemotingDataMSFT"
-        if capacity and (buffer is None or ctypes.sizeof(buffer) < capacity):
-            raise RemotingCallError(
-                function,
-                Result.ERROR_VALIDATION_FAILURE,
-                "dataBytess must hold dataBytesCapacityInput bytes",
-            )
+        check_retrieve_buffer(capacity, buffer)
         with self._lock:
             self._require_open(function)
             answer = self._channels.retrieve(channel, packet_id, capacity, time.monotonic())
