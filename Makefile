@@ -8,8 +8,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
+STAMP_INSTALLERS := $(VENV)/.installed-installers
 
-.PHONY: run test test-min lint typecheck pytest system-deps-run system-deps-test system-deps-stress screenshots bench clean fuzz stress-test
+.PHONY: run test test-min lint typecheck pytest system-deps-run system-deps-test system-deps-stress screenshots bench clean fuzz stress-test \
+	system-deps-installers bundle deb dist test-installers
 
 # Serial even under `make -jN` or a MAKEFLAGS=-j from the environment: the system
 # packages (python3-venv among them) must be in before the venv is made.
@@ -32,6 +34,10 @@ $(STAMP_TEST): pyproject.toml | $(PY)
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@ $(STAMP_RUN)
 
+$(STAMP_INSTALLERS): pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[test,installers]'
+	touch $@ $(STAMP_TEST) $(STAMP_RUN)
+
 system-deps-run:
 	@PYTHON=$(PYTHON) scripts/system-deps.sh run
 
@@ -40,6 +46,9 @@ system-deps-test:
 
 system-deps-stress:
 	@PYTHON=$(PYTHON) scripts/system-deps.sh stress
+
+system-deps-installers:
+	@PYTHON=$(PYTHON) scripts/system-deps.sh installers
 
 run: system-deps-run $(STAMP_RUN)
 	$(VENV)/bin/holoremote
@@ -95,5 +104,22 @@ screenshots: system-deps-test $(STAMP_TEST)
 bench: system-deps-test $(STAMP_TEST)
 	$(PY) bench/run.py
 
+# Installers (installer/README.md): the PyInstaller one-folder bundle
+# dist/holoremote-<version>/, the .deb made from it, the sdist and wheel.
+bundle: system-deps-installers $(STAMP_INSTALLERS)
+	$(PY) -m PyInstaller --noconfirm --clean --log-level WARN --distpath dist \
+	  --workpath build/pyinstaller installer/holoremote.spec
+
+deb: bundle
+	$(PY) installer/deb.py
+
+dist: $(STAMP_INSTALLERS)
+	$(PY) -m build --outdir dist .
+
+# The slow test (marker `slow`, left out of `make test`): builds the bundle and the
+# .deb, installs the .deb with apt-get (as root) and the wheel with pipx, runs them.
+test-installers: system-deps-installers $(STAMP_INSTALLERS)
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -m slow tests/installers
+
 clean:
-	rm -rf $(VENV) $(VENV_MIN) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(VENV_MIN) .mypy_cache .ruff_cache .pytest_cache build dist

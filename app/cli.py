@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from app import __version__
+from app.console import make_streams_printable
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -61,6 +62,21 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         "Without a command, opens the window.",
     )
     parser.add_argument("--version", action="version", version=f"holoremote {__version__}")
+    entry = parser.add_mutually_exclusive_group()
+    entry.add_argument(
+        "--install-desktop-entry",
+        action="store_const",
+        const="install",
+        dest="desktop_entry",
+        help="add holoremote to the desktop's menus for this user (for pip/pipx installs)",
+    )
+    entry.add_argument(
+        "--remove-desktop-entry",
+        action="store_const",
+        const="remove",
+        dest="desktop_entry",
+        help="take the entry --install-desktop-entry made away again",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     chosen = _chosen_command(argv)
     for name, (module_name, help_text) in COMMANDS.items():
@@ -76,8 +92,17 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    make_streams_printable()
     arguments = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(arguments).parse_args(arguments)
+    if args.desktop_entry and args.command is not None:
+        flag = f"--{args.desktop_entry}-desktop-entry"
+        parser = build_parser(arguments)
+        parser.error(f"{flag} stands alone; run it without '{args.command}'")
+    if args.desktop_entry:
+        from app import desktop_entry
+
+        return desktop_entry.run(args.desktop_entry)
     if args.command is None:
         from app.gui_launch import launch_window
 

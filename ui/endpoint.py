@@ -98,7 +98,7 @@ def _secret_edit(name: str, placeholder: str) -> QLineEdit:
 
 
 def set_severity(label: QLabel, severity: str) -> None:
-    """Restyle a label by its `severity` property (see resources/holoremote.qss)."""
+    """Restyle a label by its `severity` property (see app/resources/holoremote.qss)."""
     label.setProperty("severity", severity)
     label.style().unpolish(label)
     label.style().polish(label)
