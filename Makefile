@@ -1,5 +1,6 @@
 # make run   : create .venv, install, open the window (built-in runtime unless an OpenXR one is found)
 # make test  : create .venv with test extras, lint, type-check, run the whole suite
+# make test-min : the whole suite in .venv-min, every dependency at its declared minimum
 # make fuzz  : the property tests with the long hypothesis profile (thousands of examples)
 # make stress-test : the whole suite 5 times back to back under CPU load (stress-ng)
 PYTHON ?= python3
@@ -7,8 +8,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
+STAMP_INSTALLERS := $(VENV)/.installed-installers
 
-.PHONY: run test lint typecheck pytest system-deps-run system-deps-test system-deps-stress screenshots bench clean fuzz stress-test
+.PHONY: run test test-min lint typecheck pytest system-deps-run system-deps-test system-deps-stress screenshots bench clean fuzz stress-test \
+	system-deps-installers bundle deb dist test-installers
 
 # Serial even under `make -jN` or a MAKEFLAGS=-j from the environment: the system
 # packages (python3-venv among them) must be in before the venv is made.
@@ -31,6 +34,10 @@ $(STAMP_TEST): pyproject.toml | $(PY)
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@ $(STAMP_RUN)
 
+$(STAMP_INSTALLERS): pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[test,installers]'
+	touch $@ $(STAMP_TEST) $(STAMP_RUN)
+
 system-deps-run:
 	@PYTHON=$(PYTHON) scripts/system-deps.sh run
 
@@ -39,6 +46,9 @@ system-deps-test:
 
 system-deps-stress:
 	@PYTHON=$(PYTHON) scripts/system-deps.sh stress
+
+system-deps-installers:
+	@PYTHON=$(PYTHON) scripts/system-deps.sh installers
 
 run: system-deps-run $(STAMP_RUN)
 	$(VENV)/bin/holoremote
@@ -54,6 +64,25 @@ pytest: system-deps-test $(STAMP_TEST)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
 test: system-deps-test $(STAMP_TEST) lint typecheck pytest
+
+# Every dependency (and test extra) at the minimum pyproject.toml declares, so the
+# declared floors are tested, not hoped for. The pins are derived from pyproject.toml
+# on every change of it (scripts/min_requirements.py), so they cannot drift.
+VENV_MIN := .venv-min
+PY_MIN := $(VENV_MIN)/bin/python
+STAMP_MIN := $(VENV_MIN)/.installed-min
+
+$(STAMP_MIN): pyproject.toml scripts/min_requirements.py
+	rm -rf $(VENV_MIN)
+	$(PYTHON) -m venv $(VENV_MIN) || { rm -rf $(VENV_MIN); exit 1; }
+	$(PY_MIN) -m pip install -q --upgrade pip
+	$(PY_MIN) scripts/min_requirements.py pyproject.toml --extra test > $(VENV_MIN)/requirements-min.txt
+	$(PY_MIN) -m pip install -q -r $(VENV_MIN)/requirements-min.txt
+	$(PY_MIN) -m pip install -q --no-deps -e .
+	touch $@
+
+test-min: system-deps-test $(STAMP_MIN)
+	QT_QPA_PLATFORM=offscreen $(PY_MIN) -m pytest -q
 
 # The property tests (tests/**/test_*properties.py) with HYPOTHESIS_PROFILE=long:
 # random (not derandomized) examples, thousands per test; each test still has a bound.
@@ -75,5 +104,22 @@ screenshots: system-deps-test $(STAMP_TEST)
 bench: system-deps-test $(STAMP_TEST)
 	$(PY) bench/run.py
 
+# Installers (installer/README.md): the PyInstaller one-folder bundle
+# dist/holoremote-<version>/, the .deb made from it, the sdist and wheel.
+bundle: system-deps-installers $(STAMP_INSTALLERS)
+	$(PY) -m PyInstaller --noconfirm --clean --log-level WARN --distpath dist \
+	  --workpath build/pyinstaller installer/holoremote.spec
+
+deb: bundle
+	$(PY) installer/deb.py
+
+dist: $(STAMP_INSTALLERS)
+	$(PY) -m build --outdir dist .
+
+# The slow test (marker `slow`, left out of `make test`): builds the bundle and the
+# .deb, installs the .deb with apt-get (as root) and the wheel with pipx, runs them.
+test-installers: system-deps-installers $(STAMP_INSTALLERS)
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -m slow tests/installers
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(VENV_MIN) .mypy_cache .ruff_cache .pytest_cache build dist

@@ -137,7 +137,14 @@ class AttemptRecorder:
         if running is None:
             return None
         if isinstance(event, Connected):
-            at = max(now - running.started_at, running.total_s)
+            # The runtime's own stages end where the session opened; the event's
+            # arrival adds only the event pump's delay. Otherwise the arrival is all
+            # the application knows.
+            at = (
+                running.total_s
+                if running.source == "runtime"
+                else max(now - running.started_at, running.total_s)
+            )
             marker = Span("connected", "network", at, 0.0)
             return self._put(replace(running, spans=(*running.spans, marker), state="connected"))
         if isinstance(event, Disconnected):

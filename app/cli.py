@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from app import __version__
+from app.console import make_streams_printable
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -24,6 +25,10 @@ EXIT_CONNECTION_FAILED = 3
 COMMANDS: dict[str, tuple[str, str]] = {
     "listen": ("app.commands.listen", "serve one secure (or plain) remoting endpoint"),
     "connect": ("app.commands.connect", "connect to a listening endpoint (HOST[:PORT])"),
+    "link-test": (
+        "app.commands.link_test",
+        "measure round-trip time and throughput over a secured data channel (HOST[:PORT])",
+    ),
     "demo": ("app.commands.demo", "both ends in one process, secure; prints the callbacks"),
     "inspect": ("app.commands.inspect", "list the certificates in a .pfx/.p12, PEM or DER file"),
     "verify": ("app.commands.verify", "validate a chain for a host exactly as the client would"),
@@ -57,6 +62,21 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         "Without a command, opens the window.",
     )
     parser.add_argument("--version", action="version", version=f"holoremote {__version__}")
+    entry = parser.add_mutually_exclusive_group()
+    entry.add_argument(
+        "--install-desktop-entry",
+        action="store_const",
+        const="install",
+        dest="desktop_entry",
+        help="add holoremote to the desktop's menus for this user (for pip/pipx installs)",
+    )
+    entry.add_argument(
+        "--remove-desktop-entry",
+        action="store_const",
+        const="remove",
+        dest="desktop_entry",
+        help="take the entry --install-desktop-entry made away again",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     chosen = _chosen_command(argv)
     for name, (module_name, help_text) in COMMANDS.items():
@@ -65,28 +85,28 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
         )
         if name != chosen:
             continue
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            command_parser.set_defaults(_unavailable=name)
-            continue
+        module = importlib.import_module(module_name)
         module.add_arguments(command_parser)
         command_parser.set_defaults(_run=module.run)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    make_streams_printable()
     arguments = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(arguments).parse_args(arguments)
+    if args.desktop_entry and args.command is not None:
+        flag = f"--{args.desktop_entry}-desktop-entry"
+        parser = build_parser(arguments)
+        parser.error(f"{flag} stands alone; run it without '{args.command}'")
+    if args.desktop_entry:
+        from app import desktop_entry
+
+        return desktop_entry.run(args.desktop_entry)
     if args.command is None:
         from app.gui_launch import launch_window
 
         return launch_window()
-    if getattr(args, "_unavailable", None):
-        print(f"holoremote: '{args.command}' is not available in this build", file=sys.stderr)
-        return EXIT_USAGE
     result: int = args._run(args)
     return result
 

@@ -43,21 +43,20 @@ def rate(work: Callable[[], object], seconds: float) -> float:
             return count / (now - started)
 
 
-def figures(rounds: int, seconds: float) -> list[Figure]:
+def _pair(
+    roots: list[object], chain: list[bytes], rounds: int, seconds: float
+) -> tuple[list[float], list[float]]:
+    """(ours, bare) validations per CPU second against trust anchors `roots`."""
     from cryptography import x509
     from cryptography.x509 import verification
 
     from app.security.system_validation import validate_server_chain
     from app.security.trust import TrustAnchors
 
-    with tempfile.TemporaryDirectory(prefix="holoremote-bench-") as tmp:
-        pki = make_pki(Path(tmp), 3)
-    root = x509.load_der_x509_certificate(pki.root_der)
-    anchors = TrustAnchors((root,), "the bench root")
-    chain = list(pki.chain_der)
+    anchors = TrustAnchors(tuple(roots), "the bench anchors")  # type: ignore[arg-type]
     verifier = (
         verification.PolicyBuilder()
-        .store(verification.Store([root]))
+        .store(verification.Store(list(roots)))  # type: ignore[arg-type]
         .build_server_verifier(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
     )
 
@@ -81,7 +80,21 @@ def figures(rounds: int, seconds: float) -> list[Figure]:
         else:
             theirs.append(rate(bare, seconds))
             mine.append(rate(ours, seconds))
-    return [
+    return mine, theirs
+
+
+def figures(rounds: int, seconds: float) -> list[Figure]:
+    from cryptography import x509
+
+    from app.errors import HoloremoteError
+    from app.security.trust import system_anchors
+
+    with tempfile.TemporaryDirectory(prefix="holoremote-bench-") as tmp:
+        pki = make_pki(Path(tmp), 3)
+    root = x509.load_der_x509_certificate(pki.root_der)
+    chain = list(pki.chain_der)
+    mine, theirs = _pair([root], chain, rounds, seconds)
+    result = [
         Figure(
             name="3-cert chain validations/s (seven fields)",
             unit="/s",
@@ -92,6 +105,23 @@ def figures(rounds: int, seconds: float) -> list[Figure]:
             bound=0.5,
         )
     ]
+    # The same chain with the operating system's roots trusted as well, as a client
+    # without --ca-file validates (no target: how the anchor set's size weighs).
+    try:
+        system = list(system_anchors().certificates)
+    except HoloremoteError:  # a machine without a system store: no such row
+        return result
+    mine, theirs = _pair([*system, root], chain, rounds, seconds)
+    result.append(
+        Figure(
+            name=f"same, with the system store ({len(system) + 1} roots) trusted",
+            unit="/s",
+            ours=mine,
+            baseline_name="cryptography bare verifier",
+            baseline=theirs,
+        )
+    )
+    return result
 
 
 def main() -> int:

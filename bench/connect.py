@@ -222,7 +222,11 @@ class ListenerProcess:
 
     def close(self) -> None:
         self.process.terminate()
-        self.process.wait(timeout=10)
+        try:  # read what it still prints: a listener blocked on a full pipe cannot exit
+            self.process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.communicate()
 
 
 def _spawn_client(kind: str, pki: Any) -> subprocess.Popen[str]:

@@ -25,7 +25,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from app.endpoint.session import RecordRelay  # noqa: E402
+from app.endpoint.record_relay import RecordRelay  # noqa: E402
 from app.xr.records import CallbackRecord  # noqa: E402
 from bench.load import stall_ms, ticks_under_load  # noqa: E402
 

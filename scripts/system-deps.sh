@@ -2,6 +2,10 @@
 # Installs the Debian packages holoremote needs that a fresh machine may lack.
 #   scripts/system-deps.sh run    libraries the Qt xcb platform plugin loads (make run)
 #   scripts/system-deps.sh test   the above, plus the peers and tools the tests drive
+#   scripts/system-deps.sh installers   the above, plus what `make bundle`, `make deb` and
+#                                  `make test-installers` use (Debian tools, validators, pipx)
+#   scripts/system-deps.sh list-run     print the run packages, one a line (the .deb's
+#                                  Depends are these: installer/deb.py reads them here)
 #   scripts/system-deps.sh stress the test ones, plus stress-ng (make stress-test)
 # As root it runs apt-get; otherwise it prints the exact command and exits 1.
 set -euo pipefail
@@ -19,7 +23,11 @@ RUN_PACKAGES=(
 )
 # Tests: gcc builds the layout probe and the test OpenXR runtime; curl and openssl are
 # interop peers; xvfb + xauth give the real xcb window a display.
-TEST_PACKAGES=(gcc libc6-dev curl openssl xvfb xauth)
+TEST_PACKAGES=(gcc libc6-dev curl openssl xvfb xauth desktop-file-utils)
+# Installers: dpkg-deb (dpkg-dev for dpkg-architecture and friends), the three
+# validators of the .deb (desktop-file-validate, appstreamcli, lintian), pipx for the
+# wheel test, binutils for objdump (PyInstaller's dependency analysis on Linux).
+INSTALLER_PACKAGES=(dpkg-dev fakeroot lintian appstream desktop-file-utils pipx binutils)
 # make stress-test: stress-ng keeps the cores busy while the suite runs.
 STRESS_PACKAGES=(stress-ng)
 
@@ -27,8 +35,10 @@ want=("${RUN_PACKAGES[@]}")
 case "${1:-run}" in
   run) ;;
   test) want+=("${TEST_PACKAGES[@]}") ;;
+  installers) want+=("${TEST_PACKAGES[@]}" "${INSTALLER_PACKAGES[@]}") ;;
   stress) want+=("${TEST_PACKAGES[@]}" "${STRESS_PACKAGES[@]}") ;;
-  *) echo "usage: $0 run|test|stress" >&2; exit 2 ;;
+  list-run) printf '%s\n' "${RUN_PACKAGES[@]}"; exit 0 ;;
+  *) echo "usage: $0 run|test|installers|stress|list-run" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
@@ -96,6 +97,23 @@ class SessionController(QObject):
         return self._state
 
     @property
+    def channels(self) -> Any:
+        """The session's data channels (app.endpoint.channels.ChannelHub) while a
+        session exists, else None."""
+        session = self._session
+        return None if session is None else session.channels
+
+    @property
+    def mode(self) -> str:
+        """ "connect" or "listen": what the current (or last) session does."""
+        return self._mode
+
+    @property
+    def stop_requested(self) -> bool:
+        """Disconnect / Cancel was pressed for the current session."""
+        return self._stopping
+
+    @property
     def active(self) -> bool:
         return self._state not in ("idle", "disconnected")
 
@@ -139,6 +157,13 @@ class SessionController(QObject):
             return
         self._session = session
         self.runtimeInUse.emit(runtime_text)
+        if self._stopping:  # Cancel was pressed while the runtime was being opened
+            self._session = None
+            try:
+                await session.aclose()
+            finally:
+                self._set_state("idle")
+            return
         try:
             await session.start()
             await self.follow(session)

@@ -132,7 +132,9 @@ class CreateTestPkiDialog(QDialog):
             "'Use in server panel'; it is not shown here.",
         ]
         self.result_text.setPlainText("\n".join(lines))
-        self.qr_label.setPixmap(qr_pixmap(files.pin, scale=3))
+        self.qr_label.setPixmap(
+            qr_pixmap(files.pin, scale=3, device_pixel_ratio=self.devicePixelRatioF())
+        )
         self.use_button.setEnabled(True)
 
     def _use(self) -> None:

@@ -31,6 +31,7 @@ from app import defaults
 from ui import engine
 from ui.controller import STATE_TEXT, SessionController
 from ui.jobs import Jobs, run_blocking
+from ui.progress import ConnectProgress
 from ui.settings import FieldBinder
 from ui.share_panel import SharePanel, machine_addresses
 from ui.tofu import TofuPrompter
@@ -97,7 +98,7 @@ def _secret_edit(name: str, placeholder: str) -> QLineEdit:
 
 
 def set_severity(label: QLabel, severity: str) -> None:
-    """Restyle a label by its `severity` property (see resources/holoremote.qss)."""
+    """Restyle a label by its `severity` property (see app/resources/holoremote.qss)."""
     label.setProperty("severity", severity)
     label.style().unpolish(label)
     label.style().polish(label)
@@ -458,6 +459,7 @@ class EndpointWidget(QWidget):
         prefix = f"{name}_" if name else ""
         self.setObjectName(f"{prefix}endpoint" if name else "endpoint")
         self.controller = SessionController(self)
+        self.progress = ConnectProgress(self.controller, self)
         self.jobs = Jobs(self)
         self.tofu = tofu or TofuPrompter(self)
         self._runtime_checks = 0  # the newest check's number; older answers are dropped
@@ -616,7 +618,7 @@ class EndpointWidget(QWidget):
         self.runtime_choice.currentIndexChanged.connect(self.check_runtime)
         self.runtime_json.textChanged.connect(self._runtime_changed)
         self.runtime_json.editingFinished.connect(self.check_runtime)
-        self.connect_button.clicked.connect(self.start)
+        self.connect_button.clicked.connect(self._connect_clicked)
         self.listen_button.clicked.connect(self.start)
         self.disconnect_button.clicked.connect(self.controller.end)
         c = self.controller
@@ -664,6 +666,10 @@ class EndpointWidget(QWidget):
     def start(self) -> None:
         if self.controller.active:
             return
+        settings = self.settings()
+        self.progress.set_target(
+            "" if settings.mode == "listen" else f"{settings.host}:{settings.port}"
+        )
         self.reason_label.hide()
         self._runtime_problem = False
         self._runtime_checks += 1  # the session's own answer replaces any check under way
@@ -672,6 +678,18 @@ class EndpointWidget(QWidget):
     def end(self) -> None:
         """The Disconnect button."""
         self.controller.end()
+
+    def cancel(self) -> bool:
+        """Esc / the Cancel button: end a connect that is under way. True if there
+        was one."""
+        if self.controller.state in ("starting", "connecting") and not self.is_listen:
+            self.controller.end()
+            return True
+        return False
+
+    def _connect_clicked(self) -> None:
+        if not self.cancel():
+            self.start()
 
     # --- reactions ---------------------------------------------------------------------
 
@@ -748,6 +766,14 @@ class EndpointWidget(QWidget):
         self.state_label.setText(text)
         for widget in (self.connect_button, self.listen_button):
             widget.setEnabled(not active)
+        # While a connect is under way the Connect button is its Cancel.
+        attempting = state in ("starting", "connecting") and not self.is_listen
+        self.connect_button.setText("Cancel" if attempting else "Connect")
+        self.connect_button.setAccessibleName(
+            "Cancel the connection attempt" if attempting else "Connect"
+        )
+        if attempting:
+            self.connect_button.setEnabled(True)
         self.disconnect_button.setEnabled(active)
         fields: tuple[QWidget, ...] = (
             self.role,
@@ -803,6 +829,10 @@ class EndpointWidget(QWidget):
         if engine.is_clean_disconnect(code):
             self.reason_label.hide()
             self.statusChanged.emit(self.state_label.text(), "")
+            return
+        if self.controller.stop_requested:
+            # Cancel (or Disconnect) ended an attempt under way: what was asked for.
+            self.show_information("Canceled", f"The connection attempt was canceled ({spec}).")
             return
         self.show_problem(f"{spec} ({code})", explanation, fix)
 

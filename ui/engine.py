@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -31,9 +30,9 @@ from app.xr.values import (
 )
 
 if TYPE_CHECKING:
+    from app.endpoint import service as service_types
     from app.endpoint.providers import ClientAuthSettings, ServerAuthSettings
-    from app.remoting.builtin import BuiltinOptions
-    from app.remoting.contract import RemotingRuntime
+    from app.endpoint.session import Session, SessionConfig
     from app.security.client_policy import TofuQuestion
 
 __all__ = [
@@ -144,6 +143,10 @@ class CertificateInfo:
     sha1: str
     pin: str
     has_private_key: bool = False
+    pem: str = ""
+    der: bytes = field(default=b"", repr=False)
+    expiry: str = ""  # "expires in N days", "expired N days ago"
+    expiry_severity: str = ""  # "ok", "warning" (under 30 days) or "error" (expired)
 
 
 @dataclass(frozen=True)
@@ -240,6 +243,7 @@ def describe_certificate(
     """Every field the security module lists for a certificate, as labelled text."""
     from cryptography.x509.oid import NameOID
 
+    from app.security import cert_extensions as extensions
     from app.security import certinfo
     from app.security import thumbprints as thumbs
 
@@ -256,6 +260,8 @@ def describe_certificate(
     subject = str(info.get("subject") or "(empty subject)")
     common = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     label = friendly_name or (str(common[0].value) if common else subject)
+    days = extensions.days_left(cert, dt.datetime.now(dt.UTC))
+    rows = rows + extensions.describe_extensions(cert)
     return CertificateInfo(
         title=f"{role}: {label}",
         subject=subject,
@@ -264,6 +270,10 @@ def describe_certificate(
         sha1=str(info.get("sha1") or thumbs.sha1_thumbprint(cert)),
         pin=thumbs.sha256_pin(cert),
         has_private_key=private_key is not None,
+        pem=extensions.to_pem(cert),
+        der=extensions.to_der(cert),
+        expiry=extensions.expiry_text(days),
+        expiry_severity=extensions.expiry_severity(days),
     )
 
 
@@ -288,6 +298,7 @@ def describe_chain(chain: Sequence[bytes]) -> tuple[CertificateInfo, ...]:
                     sha256=sha256,
                     sha1=thumbs.der_sha1(der),
                     pin=thumbs.PIN_PREFIX_SHA256 + sha256,
+                    der=der,
                 )
             )
             continue
@@ -460,19 +471,6 @@ def client_auth_settings(client: ClientSettings) -> ClientAuthSettings:
     )
 
 
-def callback_providers(settings: EndpointSettings, ask: TofuAsk) -> dict[str, Any]:
-    """`SecureConnectionCallbacks` keyword arguments for the side this end plays."""
-    from app.endpoint import providers
-
-    if not settings.secure:
-        return {}
-    with _in_field_terms():
-        if settings.mode == "listen":
-            return providers.server_providers(server_auth_settings(settings.server))
-        client = client_auth_settings(settings.client)
-        return providers.client_providers(client, settings.port, ask=ask)
-
-
 @contextlib.contextmanager
 def _in_field_terms() -> Iterator[None]:
     """Settings errors name the window's fields."""
@@ -501,92 +499,63 @@ def describe_runtime(choice: RuntimeChoice, runtime_json: str) -> str:
     return "automatic: built-in unless an OpenXR runtime with the extension is found"
 
 
-def builtin_options(
-    role: str, ca_file: str = "", *, force_revocation_check: bool = False
-) -> BuiltinOptions:
-    """`app.endpoint.providers.builtin_options`: the built-in runtime trusts the CA file (PEM)
-    for its own system validation and sets forceRevocationCheck from the client panel."""
-    from app.endpoint import providers
+def check_runtime(choice: RuntimeChoice, runtime_json: str, role: str = "remote") -> str:
+    """`app.endpoint.service.check_runtime`: the sentence a session with this choice
+    would show, without keeping the runtime. Blocking."""
+    from app.endpoint import service
 
     with _in_field_terms():
-        return providers.builtin_options(
-            role, ca_file=ca_file or None, force_revocation_check=force_revocation_check
-        )
+        return service.check_runtime(choice, runtime_json or None, role)
 
 
-# One runtime selection at a time: a check of the combo and a session's start may run
-# on two worker threads at once, and the OpenXR loader (XR_RUNTIME_JSON is process-wide)
-# and runtimes are not made for concurrent instance creation.
-_RUNTIME_SELECTION = threading.Lock()
-
-
-def open_runtime(
-    choice: RuntimeChoice, runtime_json: str, options: Any
-) -> tuple[RemotingRuntime, str]:
-    """`app.endpoint.runtime_choice.create_runtime`: the runtime and the sentence saying
-    which one and why. Blocking (the OpenXR loader); raises the selection's errors
-    (missing or invalid manifest, no runtime, runtime without the extension), which
-    carry the fix."""
-    from app.endpoint.runtime_choice import create_runtime
-
-    with _RUNTIME_SELECTION:
-        return create_runtime(choice, runtime_json or None, options)
-
-
-def check_runtime(choice: RuntimeChoice, runtime_json: str, role: str = "remote") -> str:
-    """The sentence `open_runtime` gives for this choice, without keeping the runtime
-    (the window shows it when the choice changes, before any session). Blocking."""
-    from app.endpoint.runtime_choice import create_runtime
-
-    with _RUNTIME_SELECTION:
-        runtime, description = create_runtime(choice, runtime_json or None, builtin_options(role))
-        runtime.close()
-    return description
-
-
-def session_config_for(settings: EndpointSettings) -> Any:
-    """`app.endpoint.session.SessionConfig` from the window's fields."""
-    from app.endpoint.session import SessionConfig
+def endpoint_settings(settings: EndpointSettings) -> service_types.EndpointSettings:
+    """The endpoint service's settings from the window's fields."""
+    from app.endpoint.service import EndpointSettings as ServiceSettings
 
     listen = settings.mode == "listen"
+    return ServiceSettings(
+        mode=settings.mode,
+        role=settings.role,
+        host="" if listen else settings.host,
+        port=settings.port,
+        transport_port=settings.transport_port,
+        listen_interface=(settings.listen_interface or ALL_INTERFACES) if listen else "",
+        secure=settings.secure,
+        realm=settings.server.realm,
+        perform_system_validation=settings.client.system_validation,
+        runtime=settings.runtime,
+        runtime_json=settings.runtime_json or None,
+    )
+
+
+def session_config_for(settings: EndpointSettings) -> SessionConfig:
+    """`app.endpoint.session.SessionConfig` from the window's fields (errors name
+    the fields)."""
+    from app.endpoint import service
+
     with _in_field_terms():
-        return SessionConfig(
-            mode=settings.mode,
-            host="" if listen else settings.host,
-            port=settings.port,
-            transport_port=settings.transport_port,
-            listen_interface=(settings.listen_interface or ALL_INTERFACES) if listen else "",
-            secure=settings.secure,
-            role=settings.role,
-            realm=settings.server.realm,
-            perform_system_validation=settings.client.system_validation,
-        )
+        return service.session_config(endpoint_settings(settings))
 
 
 def open_session(
     settings: EndpointSettings,
     *,
     ask_trust_on_first_use: TofuAsk,
-) -> tuple[Any, str]:
-    """The runtime, the callbacks with their providers and the session, from the
-    window's fields. Blocking (reads files, opens the runtime); refuses bad fields
-    with the app's errors (which name the field and the fix). Returns (session,
-    the sentence saying which runtime is in use)."""
-    from app.endpoint.session import Session
+) -> tuple[Session, str]:
+    """`app.endpoint.service.open_endpoint` on the window's fields: the session and
+    the sentence saying which runtime is in use. Blocking (reads files, opens the
+    runtime); refusals name the window's fields and the fix."""
+    from app.endpoint import service
+    from app.endpoint.failure import WINDOW
 
-    config = session_config_for(settings)
-    providers = callback_providers(settings, ask_trust_on_first_use)
-    connecting = settings.mode == "connect"
-    ca_file = settings.client.ca_file if connecting else ""
-    forced = connecting and settings.client.force_revocation_check
-    options = builtin_options(settings.role, ca_file, force_revocation_check=forced)
-    runtime, description = open_runtime(settings.runtime, settings.runtime_json, options)
-    try:
-        session = Session.with_callbacks(config, runtime, **providers)
-    except BaseException:
-        runtime.close()
-        raise
-    return session, description
+    opened = service.open_endpoint(
+        endpoint_settings(settings),
+        face=WINDOW,
+        server=lambda: server_auth_settings(settings.server),
+        client=lambda: client_auth_settings(settings.client),
+        ask=ask_trust_on_first_use,
+    )
+    return opened.session, opened.runtime_description
 
 
 def is_clean_disconnect(reason: int) -> bool:
@@ -624,3 +593,152 @@ def share_info(
 
 def default_known_hosts() -> str:
     return str(defaults.known_hosts_file())
+
+
+# --- data channels (the Session tab) ------------------------------------------------
+# The session's ChannelHub is asyncio code on Qt's loop (its runtime calls run on worker
+# threads); these are the app pieces the Session tab uses, with plain values.
+
+
+def own_channel_ids(role: str) -> range:
+    """The channel ids this end may create (the specification: remote 0..63, player
+    64..127)."""
+    from app.xr.values import PLAYER_CHANNEL_IDS, REMOTE_CHANNEL_IDS
+
+    return REMOTE_CHANNEL_IDS if role == "remote" else PLAYER_CHANNEL_IDS
+
+
+def channel_services(hub: Any, **options: Any) -> Any:
+    """What answers the channels the peer opens (link tests, files, and `on_other`)."""
+    from app.endpoint.link_test import ChannelServices
+
+    return ChannelServices(hub, **options)
+
+
+async def run_link_test(
+    hub: Any, channel_id: int, seconds: float, message_size: int, progress: Any
+) -> Any:
+    from app.endpoint.link_test import run_link_test as run
+
+    return await run(hub, channel_id, seconds=seconds, message_size=message_size, progress=progress)
+
+
+async def send_file(hub: Any, channel_id: int, path: str) -> Any:
+    from pathlib import Path
+
+    from app.endpoint.link_test import send_file as send
+
+    return await send(hub, channel_id, Path(path))
+
+
+def stream_protocol() -> Any:
+    """The test stream's wire helpers (app.endpoint.test_stream)."""
+    from app.endpoint import test_stream
+
+    return test_stream
+
+
+# --- known hosts (Settings > Known hosts) ------------------------------------------------
+
+
+def known_host_entries(path: str) -> list[tuple[str, str]]:
+    """(host:port, SHA-256 hex) of every remembered server, sorted. Blocking."""
+    from app.security.known_hosts import load_known_hosts
+
+    return sorted(load_known_hosts(path).entries.items())
+
+
+def remove_known_host(path: str, endpoint: str) -> list[tuple[str, str]]:
+    """Forget one server (as `ssh-keygen -R`); the file is replaced atomically.
+    Returns the entries left. Blocking."""
+    from types import MappingProxyType
+
+    from app.security.known_hosts import KnownHosts, load_known_hosts
+
+    hosts = load_known_hosts(path)
+    if endpoint not in hosts.entries:
+        raise HoloremoteError(
+            f"{endpoint} is not in {path}", fix="reload the list: the file changed meanwhile"
+        )
+    kept = {name: digest for name, digest in hosts.entries.items() if name != endpoint}
+    KnownHosts(MappingProxyType(kept)).save(path)
+    return sorted(kept.items())
+
+
+def replace_known_host(path: str, endpoint: str, sha256: str) -> list[tuple[str, str]]:
+    """Remember a new certificate for a server the person checked. Blocking."""
+    from app.security.known_hosts import load_known_hosts
+
+    digest = normalize_sha256(sha256)
+    if not digest:
+        raise HoloremoteError(
+            "the new fingerprint is not a SHA-256 thumbprint",
+            fix="paste the 64 hex digits the server's owner gave you, or fetch them",
+        )
+    updated = load_known_hosts(path).with_entry(endpoint, digest)
+    updated.save(path)
+    return sorted(updated.entries.items())
+
+
+def normalize_sha256(text: str) -> str:
+    """Lower-case hex of a SHA-256 thumbprint typed any usual way (`SHA256:` prefix,
+    colons, spaces, base64 after the prefix), or "" if it is not one."""
+    from app.security.thumbprints import parse_pin
+
+    if not text.strip():
+        return ""
+    try:
+        pin = parse_pin(text)
+    except HoloremoteError:
+        return ""
+    return pin.digest.hex() if pin.algorithm == "sha256" else ""
+
+
+# How long Fetch from the server waits for the TCP connect and the TLS handshake.
+FETCH_TIMEOUT_S = 10.0
+
+
+def fetch_certificate_sha256(endpoint: str, timeout: float = FETCH_TIMEOUT_S) -> str:
+    """The SHA-256 of the certificate `host:port` presents now (as `ssh-keyscan`:
+    nothing is trusted or sent, the person compares it with what the owner says).
+    Blocking: the network."""
+    import socket
+    import ssl
+
+    from app.security.thumbprints import der_sha256
+
+    host, _, port_text = endpoint.rpartition(":")
+    host = host.strip("[]")
+    if not host or not port_text.isdigit():
+        raise HoloremoteError(f"{endpoint!r} is not host:port", fix="pick an entry of the list")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # reading the certificate, not trusting it
+    try:
+        with (
+            socket.create_connection((host, int(port_text)), timeout=timeout) as raw,
+            context.wrap_socket(raw, server_hostname=host) as tls_socket,
+        ):
+            der = tls_socket.getpeercert(binary_form=True)
+    except OSError as exc:
+        raise HoloremoteError(
+            f"could not read the certificate of {endpoint}: {exc.strerror or exc}",
+            fix="check that the server is listening there",
+        ) from None
+    if not der:
+        raise HoloremoteError(
+            f"{endpoint} presented no certificate", fix="is it a secure listener?"
+        )
+    return der_sha256(der)
+
+
+def chain_pem(infos: Sequence[CertificateInfo]) -> str:
+    """The chain (as shown, leaf first) as one PEM text."""
+    return "".join(info.pem for info in infos if info.pem)
+
+
+def write_export(path: str, data: bytes) -> None:
+    """Write an exported certificate or chain. Blocking."""
+    from pathlib import Path
+
+    Path(path).write_bytes(data)

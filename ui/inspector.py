@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
 from PySide6.QtGui import (
     QBrush,
     QColor,
@@ -22,27 +22,51 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
     QSplitter,
     QStyledItemDelegate,
     QStyleOptionViewItem,
+    QTabWidget,
     QToolButton,
     QTreeView,
     QVBoxLayout,
     QWidget,
 )
 
-from ui.engine import CertificateInfo, CheckRow, ValidationResult, check_rows
+from ui.engine import (
+    CertificateInfo,
+    CheckRow,
+    ValidationResult,
+    chain_pem,
+    check_rows,
+    write_export,
+)
+from ui.jobs import Jobs, run_blocking
 from ui.qr import qr_pixmap
 
 PASS_MARK = "\u2714"  # noqa: S105 - heavy check mark, not a password
 FAIL_MARK = "\u2718"  # heavy ballot x
 INFO_ROLE = Qt.ItemDataRole.UserRole + 1
+CERTIFICATE_FILTER = "PEM (*.pem *.crt);;DER (*.der *.cer);;All files (*)"
+CHAIN_FILTER = "PEM chain (*.pem);;All files (*)"
+
+
+def grouped_thumbprint(text: str) -> str:
+    """Hex in groups of four, so a thumbprint wraps instead of being cut off (a pin
+    keeps its `SHA256:` prefix)."""
+    prefix, _, digest = text.rpartition(":") if text.upper().startswith("SHA") else ("", "", text)
+    groups = " ".join(digest[i : i + 4] for i in range(0, len(digest), 4))
+    return f"{prefix}: {groups}" if prefix else groups
+
+
 _PASS_BRUSH = QBrush(QColor("#1b7f3b"))
 _FAIL_BRUSH = QBrush(QColor("#b00020"))
 
@@ -108,6 +132,8 @@ def _wrapping_tree(name: str, model: QStandardItemModel) -> QTreeView:
 
 
 class ChainInspector(QWidget):
+    exported = Signal(str)  # the path written
+
     """Title and leaf on top; the chain tree beside the thumbprints; the seven checks
     across the whole width below, reasons wrapped, the failed ones repeated under the
     table. Splitters let the person give any part more room; every cell's tooltip
@@ -162,31 +188,64 @@ class ChainInspector(QWidget):
         checks_layout.addWidget(self.checks_view, 1)
         checks_layout.addWidget(self.warnings_label)
 
+        # The raw values (what Copy copies) and, shown, the same in groups of four
+        # that wrap: a 64-digit thumbprint is never cut off.
         self.sha256_edit = QLineEdit()
         self.sha256_edit.setObjectName("inspectorSha256")
         self.sha1_edit = QLineEdit()
         self.sha1_edit.setObjectName("inspectorSha1")
         self.pin_edit = QLineEdit()
         self.pin_edit.setObjectName("inspectorPin")
-        thumbs_box = QGroupBox("Thumbprints of the selected certificate")
+        thumbs_box = QGroupBox("Selected certificate")
         thumbs = QFormLayout(thumbs_box)
+        self.expiry_label = QLabel()
+        self.expiry_label.setObjectName("inspectorExpiry")
+        self.expiry_label.setProperty("severity", "ok")
+        thumbs.addRow("Validity", self.expiry_label)
         self.copy_buttons: dict[str, QToolButton] = {}
+        self.thumb_labels: dict[str, QLabel] = {}
         for label, edit, key in (
             ("SHA-256", self.sha256_edit, "sha256"),
             ("SHA-1 (Windows)", self.sha1_edit, "sha1"),
             ("Pin", self.pin_edit, "pin"),
         ):
             edit.setReadOnly(True)
+            edit.hide()
+            shown = QLabel()
+            shown.setObjectName(f"inspectorShown_{key}")
+            shown.setWordWrap(True)
+            shown.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            shown.setAccessibleName(f"{label} of the selected certificate")
+            font = shown.font()
+            font.setFamily("monospace")
+            font.setStyleHint(font.StyleHint.Monospace)
+            shown.setFont(font)
+            self.thumb_labels[key] = shown
             button = QToolButton()
             button.setText("Copy")
             button.setObjectName(f"copy_{key}")
+            button.setAccessibleName(f"Copy the {label}")
             button.setToolTip(f"Copy the {label} value to the clipboard")
             button.clicked.connect(lambda _=False, e=edit: self._copy(e))
             self.copy_buttons[key] = button
             row = QHBoxLayout()
             row.addWidget(edit)
-            row.addWidget(button)
+            row.addWidget(shown, 1)
+            row.addWidget(button, 0, Qt.AlignmentFlag.AlignTop)
             thumbs.addRow(label, row)
+        export_row = QHBoxLayout()
+        self.export_cert_button = QPushButton("Export certificate\u2026")
+        self.export_cert_button.setObjectName("inspectorExportCertificate")
+        self.export_cert_button.setAccessibleName("Export the selected certificate as PEM or DER")
+        self.export_cert_button.clicked.connect(self.choose_certificate_export)
+        self.export_chain_button = QPushButton("Export chain\u2026")
+        self.export_chain_button.setObjectName("inspectorExportChain")
+        self.export_chain_button.setAccessibleName("Export the whole chain as PEM")
+        self.export_chain_button.clicked.connect(self.choose_chain_export)
+        export_row.addWidget(self.export_cert_button)
+        export_row.addWidget(self.export_chain_button)
+        export_row.addStretch(1)
+        thumbs.addRow(export_row)
         self.qr_label = QLabel()
         self.qr_label.setObjectName("inspectorQr")
         self.qr_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -197,11 +256,27 @@ class ChainInspector(QWidget):
         thumbs.addRow(self.qr_label)
         thumbs.addRow(self.qr_caption)
 
+        self.pem_view = QPlainTextEdit()
+        self.pem_view.setObjectName("inspectorPem")
+        self.pem_view.setAccessibleName("PEM of the selected certificate")
+        self.pem_view.setReadOnly(True)
+        self.pem_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        pem_font = self.pem_view.font()
+        pem_font.setFamily("monospace")
+        pem_font.setStyleHint(pem_font.StyleHint.Monospace)
+        self.pem_view.setFont(pem_font)
+        self.side_tabs = QTabWidget()
+        self.side_tabs.setObjectName("inspectorSideTabs")
+        self.side_tabs.addTab(thumbs_box, "Thumbprints")
+        self.side_tabs.addTab(self.pem_view, "PEM")
+        self.jobs = Jobs(self)
+        self._selected: CertificateInfo | None = None
+
         top = QSplitter(Qt.Orientation.Horizontal)
         top.setObjectName("inspectorTopSplitter")
         top.setChildrenCollapsible(False)
         top.addWidget(self.chain_view)
-        top.addWidget(thumbs_box)
+        top.addWidget(self.side_tabs)
         top.setStretchFactor(0, 3)
         top.setStretchFactor(1, 2)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
@@ -253,7 +328,9 @@ class ChainInspector(QWidget):
             self.chain_view.setCurrentIndex(self.chain_model.index(0, 0))
             self._fit_field_column()
             self._show_thumbprints(leaf)
-            self.qr_label.setPixmap(qr_pixmap(leaf.pin, scale=3))
+            self.qr_label.setPixmap(
+                qr_pixmap(leaf.pin, scale=3, device_pixel_ratio=self.devicePixelRatioF())
+            )
             self.qr_caption.setText(f"QR code of the leaf's pin: {leaf.pin[:20]}\u2026")
             self.qr_caption.setToolTip(leaf.pin)
         else:
@@ -305,7 +382,13 @@ class ChainInspector(QWidget):
             self.warnings_label.hide()
 
     def show_error(self, title: str, message: str) -> None:
+        """A failed inspect: nothing of the previous chain stays under the message."""
         self.title_label.setText(title)
+        self._infos = []
+        self.chain_model.removeRows(0, self.chain_model.rowCount())
+        self.show_verdict(None)
+        self._show_thumbprints(None)
+        self.qr_label.clear()
         self.leaf_label.hide()
         self.message_label.setText(message)
         self.message_label.show()
@@ -341,14 +424,70 @@ class ChainInspector(QWidget):
             self._show_thumbprints(info)
 
     def _show_thumbprints(self, info: CertificateInfo | None) -> None:
-        for edit, text in (
-            (self.sha256_edit, info.sha256 if info else ""),
-            (self.sha1_edit, info.sha1 if info else ""),
-            (self.pin_edit, info.pin if info else ""),
+        self._selected = info
+        for key, edit, text in (
+            ("sha256", self.sha256_edit, info.sha256 if info else ""),
+            ("sha1", self.sha1_edit, info.sha1 if info else ""),
+            ("pin", self.pin_edit, info.pin if info else ""),
         ):
             edit.setText(text)
             edit.setToolTip(text)
             edit.setCursorPosition(0)  # the start of a thumbprint is what people compare
+            self.thumb_labels[key].setText(grouped_thumbprint(text))
+            self.thumb_labels[key].setToolTip(text)
+        self.pem_view.setPlainText(info.pem if info else "")
+        self.expiry_label.setText(info.expiry if info else "")
+        self.expiry_label.setProperty("severity", info.expiry_severity if info else "ok")
+        self.expiry_label.style().unpolish(self.expiry_label)
+        self.expiry_label.style().polish(self.expiry_label)
+        self.export_cert_button.setEnabled(bool(info and info.der))
+        self.export_chain_button.setEnabled(any(i.pem for i in self._infos))
+
+    # --- export ------------------------------------------------------------------------
+
+    def choose_certificate_export(self) -> QFileDialog | None:
+        info = self._selected
+        if info is None:
+            return None
+        name = (info.title.split(": ", 1)[-1] or "certificate").replace(" ", "_")
+        dialog = QFileDialog(self, "Export certificate", f"{name}.pem", CERTIFICATE_FILTER)
+        dialog.setObjectName("inspectorExportCertificateDialog")
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.fileSelected.connect(self.export_certificate)
+        dialog.open()
+        return dialog
+
+    def choose_chain_export(self) -> QFileDialog:
+        dialog = QFileDialog(self, "Export chain", "chain.pem", CHAIN_FILTER)
+        dialog.setObjectName("inspectorExportChainDialog")
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.fileSelected.connect(self.export_chain)
+        dialog.open()
+        return dialog
+
+    def export_certificate(self, path: str, fmt: str | None = None) -> None:
+        """The selected certificate as PEM, or DER when `fmt` is "der" or the file
+        name ends in .der / .cer; written off the UI thread."""
+        info = self._selected
+        if info is None:
+            return
+        der = fmt == "der" or (fmt is None and path.lower().endswith((".der", ".cer")))
+        data = info.der if der or not info.pem else info.pem.encode("ascii")
+        self.jobs.spawn("export certificate", self._write(path, data))
+
+    def export_chain(self, path: str) -> None:
+        self.jobs.spawn("export chain", self._write(path, chain_pem(self._infos).encode("ascii")))
+
+    async def _write(self, path: str, data: bytes) -> None:
+        try:
+            await run_blocking(write_export, path, data)
+        except OSError as exc:
+            self.message_label.setText(f"{path}: {exc.strerror or exc}")
+            self.message_label.show()
+            return
+        self.exported.emit(path)
 
     def _copy(self, edit: QLineEdit) -> None:
         QGuiApplication.clipboard().setText(edit.text())

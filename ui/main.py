@@ -30,13 +30,11 @@ SHOWN_MARKER = "holoremote-shown"
 
 
 def _resources_dir() -> Path:
-    """resources/ next to ui/ in a checkout (and in the PyInstaller bundle, under the
-    same relative name); <prefix>/share/holoremote for a wheel install."""
-    base = Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parent.parent))
-    for candidate in (base / "resources", Path(sys.prefix) / "share" / "holoremote"):
-        if (candidate / "holoremote.qss").is_file():
-            return candidate
-    return base / "resources"
+    """app/resources is package data: the same place relative to the `app` package in a
+    checkout, a wheel (pipx) install and the PyInstaller bundle."""
+    import app
+
+    return Path(app.__file__).resolve().parent / "resources"
 
 
 RESOURCES = _resources_dir()

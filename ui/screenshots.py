@@ -5,7 +5,15 @@ Renders, with the real engine and no network beyond 127.0.0.1:
 - `connected-timeline.png`: the loopback demo after both ends connected securely,
   with the four callbacks in the timeline;
 - `inspector-failed-check.png`: the chain inspector after verifying a fresh test
-  chain for a host name it was not issued for (nameMismatch fails).
+  chain for a host name it was not issued for (nameMismatch fails);
+- `session-stream.png`: the Loopback demo's Player showing the Remote's test stream
+  (fps, dropped frames, end-to-end latency drawn over it);
+- `session-plot.png`: the Remote's Session tab after a link test, with its plot of
+  round-trip time and throughput;
+- `share-panel.png`: a second window listening on 127.0.0.1, with its Share panel
+  (address, port, SHA-256 pin, QR code of the connect line);
+- `waterfall.png`: the first window connected to it, its handshake waterfall;
+- `dark-timeline.png`: the main window in the Fusion dark palette.
 
 Runs offscreen unless QT_QPA_PLATFORM says otherwise, with settings in a temporary
 folder so the user's own settings neither show nor change.
@@ -19,9 +27,13 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QScrollArea, QWidget
+
+if TYPE_CHECKING:
+    from ui.window import MainWindow
 
 STEP_TIMEOUT_S = 30.0
 SIZE = (1400, 900)
@@ -85,6 +97,10 @@ async def render(out_dir: Path) -> None:
         await _until(lambda: len(window.inspector.check_marks()) == 7, "the verdict")
         _save(window, out_dir / "inspector-failed-check.png")
 
+        # A listener with its Share panel, and a client whose waterfall shows the
+        # built-in runtime's stages: two windows on 127.0.0.1, real engine.
+        await _connect_two_windows(window, files, scratch, out_dir)
+
         # Connected, with the timeline: the loopback demo, secure, real engine.
         demo = window.open_loopback_demo()
         demo.resize(1400, 900)
@@ -100,9 +116,123 @@ async def render(out_dir: Path) -> None:
         await _until(lambda: demo.timeline.model.rowCount() >= 4, "the four callbacks")
         await asyncio.sleep(0.3)
         _save(demo, out_dir / "connected-timeline.png")
+
+        # The Session tabs: the Remote's test stream on the Player, and a link test.
+        remote, player = demo.client_session, demo.server_session
+        await _until(remote.stream_button.isEnabled, "the Session tab")
+        demo.tabs.setCurrentWidget(demo.server_session_page)
+        remote.rate.setValue(20)
+        remote.stream_button.setChecked(True)
+        await _until(lambda: player.frame_view.frames >= 20, "frames on the Player")
+        _save(demo, out_dir / "session-stream.png")
+        remote.stream_button.setChecked(False)
+        demo.tabs.setCurrentWidget(demo.client_session_page)
+        remote.seconds.setValue(3)
+        remote.message_size.setValue(16 * 1024)
+        remote.run_link_test()
+        await _until(lambda: "Mbit/s" in remote.link_result.text(), "the link test")
+        await asyncio.sleep(0.2)
+        _save(demo, out_dir / "session-plot.png")
         demo.stop()
+        await _until(
+            lambda: not (demo.client.controller.active or demo.server.controller.active),
+            "the demo to stop",
+        )
+        await _dark(window, scratch, out_dir)
         window.close()
         await window.aclose()
+
+
+async def _connect_two_windows(client: MainWindow, files: Any, scratch: str, out_dir: Path) -> None:
+    """`share-panel.png` (the listener) and `waterfall.png` (the client)."""
+    from ui import engine
+    from ui.secrets import NotRememberingStore
+    from ui.window import MainWindow
+
+    settings = QSettings(str(Path(scratch) / "listener.ini"), QSettings.Format.IniFormat)
+    server = MainWindow(settings, secret_store=NotRememberingStore("screenshots"))
+    server.resize(*SIZE)
+    token = await asyncio.to_thread(engine.generate_token)
+    s = server.endpoint
+    s.set_mode("listen")
+    s.set_role("player")
+    s.listen_interface.setText(engine.LOOPBACK_INTERFACE)  # no address of this machine
+    s.port.setValue(0)
+    s.transport_port.setValue(0)
+    s.server_panel.store_path.setText(files.paths["pfx"])
+    s.server_panel.passphrase.setText(files.passphrase)
+    s.server_panel.subject_name.setCurrentText(files.friendly_name)
+    s.server_panel.shared_secrets.setText(token)
+    server.show()
+    s.start()
+    await _until(
+        lambda: s.share_panel.isVisible() and s.share_panel.pin.text() != "",
+        "the listener's Share panel",
+        failure=s.problem_text,
+    )
+    scroll = s.parentWidget()
+    while scroll is not None and not isinstance(scroll, QScrollArea):
+        scroll = scroll.parentWidget()
+    if scroll is not None:
+        scroll.ensureWidgetVisible(s.share_panel.qr)
+    await asyncio.sleep(0.2)
+    _save(server, out_dir / "share-panel.png")
+
+    c = client.endpoint
+    c.set_mode("connect")
+    c.set_role("remote")
+    c.host.setText("127.0.0.1")
+    c.port.setValue(s.controller.listening_port or 0)
+    c.client_panel.token.setText(token)
+    c.client_panel.ca_file.setText(files.paths["ca"])
+    c.client_panel.pin.setText(s.share_panel.pin.text())
+    c.start()
+    await _until(
+        lambda: c.controller.state == "connected", "the client to connect", failure=c.problem_text
+    )
+
+    def waterfall_done() -> bool:
+        shown = client.waterfall.shown()
+        return shown is not None and shown.state == "connected"
+
+    await _until(waterfall_done, "the waterfall")
+    client.tabs.setCurrentWidget(client.waterfall)
+    await asyncio.sleep(0.2)
+    _save(client, out_dir / "waterfall.png")
+    c.end()
+    await _until(lambda: not c.controller.active, "the client to disconnect")
+    s.end()
+    await _until(lambda: not s.controller.active, "the listener to stop")
+    server.close()
+    await server.aclose()
+
+
+async def _dark(window: MainWindow, scratch: str, out_dir: Path) -> None:
+    """`dark-timeline.png`: a window made after switching to Fusion with the dark
+    palette (widgets take the palette they are born with), showing the rows the
+    light window recorded."""
+    from ui.palettes import dark_palette
+    from ui.secrets import NotRememberingStore
+    from ui.window import MainWindow
+
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    app.setStyle("Fusion")
+    app.setPalette(dark_palette())
+    settings = QSettings(str(Path(scratch) / "dark.ini"), QSettings.Format.IniFormat)
+    dark = MainWindow(settings, secret_store=NotRememberingStore("screenshots"))
+    dark.resize(*SIZE)
+    known_hosts = dark.endpoint.client_panel.known_hosts
+    known_hosts.setText(known_hosts.text().replace(str(Path.home()), "~", 1))
+    dark.timeline.model.append_records(window.timeline.model.records())
+    dark.timeline._after_insert()  # the count label
+    dark.show()
+    dark.tabs.setCurrentWidget(dark.timeline)
+    dark.timeline.table.selectRow(1)
+    await asyncio.sleep(0.2)
+    _save(dark, out_dir / "dark-timeline.png")
+    dark.close()
+    await dark.aclose()
 
 
 def main(argv: list[str] | None = None) -> int:

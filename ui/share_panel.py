@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.share import ShareInfo
+from ui.inspector import grouped_thumbprint
 from ui.qr import qr_device_image
 
 # Modules are at least this many device-independent pixels wide: a phone camera reads
@@ -112,6 +113,15 @@ class SharePanel(QGroupBox):
         self.pin.setObjectName(f"{prefix}sharePin")
         self.pin.setAccessibleName("SHA-256 pin of the served certificate")
         self.pin.setReadOnly(True)
+        self.pin.hide()  # the raw value Copy copies; shown grouped below
+        self.pin_shown = QLabel()
+        self.pin_shown.setObjectName(f"{prefix}sharePinShown")
+        self.pin_shown.setWordWrap(True)
+        self.pin_shown.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        font = self.pin_shown.font()
+        font.setFamily("monospace")
+        font.setStyleHint(font.StyleHint.Monospace)
+        self.pin_shown.setFont(font)
         self.copy_pin = QPushButton("Copy")
         self.copy_pin.setAccessibleName("Copy the pin")
         self.copy_pin.clicked.connect(lambda: self._copy(self.pin.text()))
@@ -134,7 +144,9 @@ class SharePanel(QGroupBox):
 
         form = QFormLayout(self)
         form.addRow("Addresses", _row(self.addresses, self.copy_address))
-        form.addRow("Pin (SHA-256)", _row(self.pin, self.copy_pin))
+        pin_row = _row(self.pin_shown, self.copy_pin)
+        pin_row.insertWidget(0, self.pin)
+        form.addRow("Pin (SHA-256)", pin_row)
         form.addRow("For", self.qr_address)
         form.addRow("Command", _row(self.command, self.copy_command))
         form.addRow(self.qr)
@@ -148,6 +160,7 @@ class SharePanel(QGroupBox):
         if self.addresses.count():
             self.addresses.setCurrentRow(0)
         self.pin.setText(info.pin or "(plain listener: no certificate)")
+        self.pin_shown.setText(grouped_thumbprint(self.pin.text()) if info.pin else self.pin.text())
         self.qr_address.blockSignals(True)
         self.qr_address.clear()
         for address in info.addresses:
@@ -159,6 +172,7 @@ class SharePanel(QGroupBox):
         self.info = None
         self.addresses.clear()
         self.pin.clear()
+        self.pin_shown.clear()
         self.qr_address.clear()
         self.command.clear()
         self.qr.set_text("")

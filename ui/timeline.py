@@ -99,7 +99,28 @@ class EventRow:
         return {**self.data, "at": self.at}
 
 
-Row = CallbackRecord | EventRow
+@dataclass(frozen=True)
+class RunningCall:
+    """A callback call under way: replaced in place by its record when it returns."""
+
+    callback: str
+    started_at: float
+
+    @property
+    def side(self) -> str:
+        return "client" if self.callback in CLIENT_CALLBACK_NAMES else "server"
+
+    def summary(self) -> str:
+        return f"{self.callback} running"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"callback": self.callback, "startedAt": self.started_at}
+
+
+Row = CallbackRecord | EventRow | RunningCall
+# How far back a record looks for the running row of its call.
+RUNNING_LOOKBACK = 64
+CLIENT_CALLBACK_NAMES = ("RequestAuthenticationToken", "ValidateServerCertificate")
 
 
 def format_time(started_at: float) -> str:
@@ -122,6 +143,8 @@ def format_duration(seconds: float) -> str:
 
 
 def classify(row: Row) -> Classified:
+    if isinstance(row, RunningCall):
+        return Classified(Outcome.RUNNING, "the call has not returned yet")
     if isinstance(row, EventRow):
         return Classified(Outcome.EVENT, row.summary())
     return classify_record(row)
@@ -134,7 +157,10 @@ class TimelineModel(QAbstractTableModel):
     def __init__(self, parent: QObject | None = None, *, max_rows: int = MAX_ROWS) -> None:
         super().__init__(parent)
         self._rows: list[Row] = []
-        self._outcomes: list[Classified] = []
+        # Classified when first shown or filtered, not on insert: a flood of
+        # records must not pay for rows nobody looks at (docs/benchmarks.md, stall).
+        self._outcomes: list[Classified | None] = []
+        self._calls = 0  # callback records among the rows
         self._max_rows = max_rows
         self.set_dark(is_dark())
 
@@ -166,9 +192,11 @@ class TimelineModel(QAbstractTableModel):
         column = index.column()
         if role == _DISPLAY:
             if column == OUTCOME:
-                return self._outcomes[row].outcome.label
+                return self.outcome(row).outcome.label
             if isinstance(record, EventRow):
                 return self._event_cell(record, column)
+            if isinstance(record, RunningCall):
+                return self._running_cell(record, column)
             if column == CALLBACK:
                 return record.callback
             if column == TIME:
@@ -185,37 +213,49 @@ class TimelineModel(QAbstractTableModel):
         if role == RECORD_ROLE:
             return record
         if role == OUTCOME_ROLE:
-            return self._outcomes[row].outcome
+            return self.outcome(row).outcome
         if role == _FOREGROUND:
-            outcome = self._outcomes[row].outcome
+            outcome = self.outcome(row).outcome
             if outcome is Outcome.SUCCESS and column != OUTCOME:
                 return None
             if outcome is Outcome.EVENT and isinstance(record, EventRow) and record.failed:
                 return self._fg[Outcome.RUNTIME_ERROR]
             return self._fg[outcome]
         if role == _BACKGROUND:
-            return self._bg[self._outcomes[row].outcome]
+            return self._bg[self.outcome(row).outcome]
         if role == _DECORATION and column == OUTCOME:
-            outcome = self._outcomes[row].outcome
+            outcome = self.outcome(row).outcome
             if isinstance(record, EventRow) and record.failed:
                 outcome = Outcome.RUNTIME_ERROR
             return outcome_icon(outcome, self._dark)
         if role == _TOOLTIP:
-            classified = self._outcomes[row]
+            classified = self.outcome(row)
             if classified.outcome is Outcome.SIZE_QUERY:
                 return SIZE_QUERY_TOOLTIP
-            text = record.summary() if isinstance(record, CallbackRecord) else record.title
+            text = record.title if isinstance(record, EventRow) else record.summary()
             if classified.reason and classified.reason not in text:
                 text += f": {classified.reason}"
             return f"{classified.outcome.label}: {text}"
         if role == _ACCESSIBLE and column == OUTCOME:
-            classified = self._outcomes[row]
+            classified = self.outcome(row)
             return classified.outcome.label + (
                 f", {classified.reason}" if classified.reason else ""
             )
         if role == _ALIGN and column == DURATION:
             return _RIGHT
         return None
+
+    @staticmethod
+    def _running_cell(row: RunningCall, column: int) -> str | None:
+        if column == TIME:
+            return format_time(row.started_at)
+        if column == CALLBACK:
+            return row.callback
+        if column == SIDE:
+            return row.side
+        if column == SUMMARY:
+            return "waiting for the call to return\u2026"
+        return ""
 
     @staticmethod
     def _event_cell(row: EventRow, column: int) -> str | None:
@@ -236,43 +276,85 @@ class TimelineModel(QAbstractTableModel):
 
     # --- feeding ------------------------------------------------------------------------
 
+    def start_call(self, callback: str, started_at: float) -> None:
+        """A call began: a running row until its record arrives."""
+        self.append_records([RunningCall(callback, started_at)])
+
+    def _complete_running(self, records: Sequence[Row]) -> list[Row]:
+        """Put each record in place of its call's running row (the oldest one of that
+        callback among the last rows); returns the records that had none."""
+        rest: list[Row] = []
+        for record in records:
+            if isinstance(record, CallbackRecord):
+                row = self._running_row(record.callback)
+                if row is not None:
+                    self._rows[row] = record
+                    self._outcomes[row] = classify(record)
+                    self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+                    continue
+            rest.append(record)
+        return rest
+
+    def _running_row(self, callback: str) -> int | None:
+        found = None
+        for row in range(len(self._rows) - 1, max(-1, len(self._rows) - RUNNING_LOOKBACK - 1), -1):
+            candidate = self._rows[row]
+            if isinstance(candidate, RunningCall) and candidate.callback == callback:
+                found = row
+        return found
+
     def append_records(self, records: Sequence[Row]) -> None:
-        """Insert a batch at the end with one begin/endInsertRows."""
+        """Insert a batch at the end with one begin/endInsertRows (records whose call
+        shows as running complete that row instead)."""
         if not records:
             return
+        if self._rows and any(isinstance(r, RunningCall) for r in self._rows[-RUNNING_LOOKBACK:]):
+            records = self._complete_running(records)
+            if not records:
+                return
         overflow = len(self._rows) + len(records) - self._max_rows
         if overflow > 0:
             drop = min(overflow, len(self._rows))
             if drop:
                 self.beginRemoveRows(QModelIndex(), 0, drop - 1)
+                self._calls -= sum(isinstance(r, CallbackRecord) for r in self._rows[:drop])
                 del self._rows[:drop]
                 del self._outcomes[:drop]
                 self.endRemoveRows()
             records = records[-self._max_rows :]
-        outcomes = [classify(r) for r in records]
         first = len(self._rows)
         self.beginInsertRows(QModelIndex(), first, first + len(records) - 1)
         self._rows.extend(records)
-        self._outcomes.extend(outcomes)
+        self._outcomes.extend([None] * len(records))
+        self._calls += sum(isinstance(r, CallbackRecord) for r in records)
         self.endInsertRows()
 
     def clear(self) -> None:
         self.beginResetModel()
         self._rows.clear()
         self._outcomes.clear()
+        self._calls = 0
         self.endResetModel()
 
     def record(self, row: int) -> Row:
         return self._rows[row]
 
     def outcome(self, row: int) -> Classified:
-        return self._outcomes[row]
+        classified = self._outcomes[row]
+        if classified is None:
+            classified = self._outcomes[row] = classify(self._rows[row])
+        return classified
 
     def records(self) -> list[Row]:
         return list(self._rows)
 
     def callback_records(self) -> list[CallbackRecord]:
         return [r for r in self._rows if isinstance(r, CallbackRecord)]
+
+    def callback_count(self) -> int:
+        """How many rows are callback records (kept as rows come and go: counting
+        them per batch would cost a pass over every row for every batch)."""
+        return self._calls
 
 
 def summarize_io(record: CallbackRecord) -> str:
@@ -296,6 +378,8 @@ def row_json(row: Row, outcome: Classified | None = None) -> dict[str, Any]:
     classified = outcome or classify(row)
     if isinstance(row, EventRow):
         data: dict[str, Any] = {"kind": "event", **row.to_json()}
+    elif isinstance(row, RunningCall):
+        data = {"kind": "running", **row.to_json()}
     else:
         data = {"kind": "callback", **row.to_json(), "chainCertificates": len(row.chain)}
     data["outcome"] = classified.outcome.value
@@ -316,6 +400,13 @@ def detail_rows(row: Row, outcome: Classified | None = None) -> list[tuple[str, 
     lines: list[tuple[str, str]] = [("Outcome", classified.outcome.label)]
     if classified.reason:
         lines.append(("Why", classified.reason))
+    if isinstance(row, RunningCall):
+        lines += [
+            ("Callback", row.callback),
+            ("Side", row.side),
+            ("Started", format_local_datetime(row.started_at)),
+        ]
+        return lines
     if isinstance(row, EventRow):
         lines.append(("Event", row.title))
         lines.append(("Received", format_local_datetime(row.at)))

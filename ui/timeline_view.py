@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.endpoint.events import CallbacksCalled, SessionEvent, StateChanged
+from app.endpoint.events import CallbacksCalled, CallStarted, SessionEvent, StateChanged
 from app.outcomes import Outcome
 from ui.engine import CALLBACK_NAMES, CallbackRecord
 from ui.jobs import Jobs, run_blocking
@@ -43,6 +43,7 @@ from ui.timeline import (
     EventRow,
     OutcomeFilterProxy,
     Row,
+    RunningCall,
     TimelineModel,
     detail_rows,
     export_jsonl,
@@ -195,6 +196,10 @@ class TimelineWidget(QWidget):
     def add_event(self, event: SessionEvent) -> None:
         """A session event (listening, connected, disconnected, a note) as a row;
         records come through `add_records`, state changes are in the status bar."""
+        if isinstance(event, CallStarted):
+            self.model.start_call(event.callback, event.started_at)
+            self._after_insert()
+            return
         if isinstance(event, CallbacksCalled | StateChanged):
             return
         self.model.append_records([EventRow.of(event)])
@@ -272,7 +277,7 @@ class TimelineWidget(QWidget):
         self._follow = value >= bar.maximum() - 2
 
     def _after_insert(self) -> None:
-        calls = len(self.model.callback_records())
+        calls = self.model.callback_count()
         events = self.model.rowCount() - calls
         self.count_label.setText(f"{calls} calls" + (f", {events} events" if events else ""))
         if self._follow:
@@ -286,7 +291,7 @@ class TimelineWidget(QWidget):
 
     def show_details(self, proxy_index: QModelIndex) -> None:
         row = proxy_index.data(RECORD_ROLE)
-        if not isinstance(row, CallbackRecord | EventRow):
+        if not isinstance(row, CallbackRecord | EventRow | RunningCall):
             return
         self._show_row(row)
         if isinstance(row, CallbackRecord) and row.chain:

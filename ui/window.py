@@ -9,11 +9,13 @@ from PySide6.QtCore import QByteArray, QDataStream, QIODevice, QRect, QSettings,
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
+    QHBoxLayout,
     QInputDialog,
     QLabel,
     QLineEdit,
     QMainWindow,
     QMessageBox,
+    QPushButton,
     QScrollArea,
     QSplitter,
     QTabWidget,
@@ -23,12 +25,15 @@ from PySide6.QtWidgets import (
 )
 
 from app import __version__, defaults
-from ui import engine
+from ui import engine, profiles
 from ui.dialogs import CreateTestPkiDialog, VerifyChainDialog
 from ui.endpoint import STORE_FILTER, EndpointWidget
+from ui.help import HelpDialog
 from ui.inspector import ChainInspector
 from ui.jobs import Jobs, run_blocking
+from ui.known_hosts_dialog import KnownHostsDialog
 from ui.secrets import NotRememberingStore, SecretStore, open_secret_store
+from ui.session_tab import SessionTab
 from ui.settings import REMEMBER_SECRETS_KEY, forget_secrets, load_secrets, save_secrets
 from ui.timeline_view import TimelineWidget
 from ui.tofu import TofuPrompter
@@ -119,6 +124,10 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.timeline, "Callback timeline")
         self.tabs.addTab(self.waterfall, "Handshake waterfall")
         self.tabs.addTab(self.inspector, "Certificate chain")
+        self.session_tab = SessionTab(
+            self.endpoint.controller, lambda: self.endpoint.settings().role
+        )
+        self.tabs.addTab(_scrolled(self.session_tab), "Session")
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.endpoint)
@@ -135,7 +144,11 @@ class MainWindow(QMainWindow):
         self.status_detail = QLabel()
         self.status_detail.setObjectName("statusDetail")
         self.status_detail.setWordWrap(True)
+        self.status_progress = QLabel()
+        self.status_progress.setObjectName("statusProgress")
+        self.status_progress.hide()
         self.statusBar().addWidget(self.status_state)
+        self.statusBar().addWidget(self.status_progress)
         self.statusBar().addWidget(self.status_detail, 1)
         self.chains = RecordsToInspector(self.jobs, self.inspector)
         self.endpoint.recordsArrived.connect(self.timeline.add_records)
@@ -144,6 +157,7 @@ class MainWindow(QMainWindow):
         self.endpoint.recordsArrived.connect(self.waterfall.add_records)
         self.endpoint.recordsArrived.connect(self.chains.records)
         self.endpoint.statusChanged.connect(self._update_status)
+        self.endpoint.progress.changed.connect(self._progress)
         self.timeline.chainSelected.connect(self.chains.record)
         self.jobs.failed.connect(self._job_failed)
         self.demo: LoopbackDemo | None = None
@@ -164,11 +178,28 @@ class MainWindow(QMainWindow):
         connection = menu.addMenu("&Connection")
         self.start_action = QAction("Connect / &Listen", self)
         self.start_action.setObjectName("actionStart")
+        self.start_action.setShortcut(QKeySequence("Ctrl+Return"))
         self.start_action.triggered.connect(self.endpoint.start)
+        self.cancel_action = QAction("&Cancel connecting", self)
+        self.cancel_action.setObjectName("actionCancel")
+        self.cancel_action.setShortcut(QKeySequence(Qt.Key.Key_Escape))
+        self.cancel_action.triggered.connect(self.endpoint.cancel)
         self.stop_action = QAction("&Disconnect", self)
+        self.stop_action.setShortcut(QKeySequence("Ctrl+D"))
         self.stop_action.setObjectName("actionDisconnect")
         self.stop_action.triggered.connect(self.endpoint.disconnect)
-        connection.addActions([self.start_action, self.stop_action])
+        connection.addActions([self.start_action, self.cancel_action, self.stop_action])
+        connection.addSeparator()
+        self.save_profile_action = QAction("&Save as profile\u2026", self)
+        self.save_profile_action.setObjectName("actionSaveProfile")
+        self.save_profile_action.triggered.connect(self.ask_profile_name)
+        connection.addAction(self.save_profile_action)
+        self.profiles_menu = connection.addMenu("&Profiles")
+        self.profiles_menu.setObjectName("profilesMenu")
+        self.profiles_menu.aboutToShow.connect(self._fill_profiles_menu)
+        self.delete_profile_menu = connection.addMenu("&Delete profile")
+        self.delete_profile_menu.setObjectName("deleteProfileMenu")
+        self.delete_profile_menu.aboutToShow.connect(self._fill_profiles_menu)
 
         self.demo_action = QAction("&Loopback demo", self)
         self.demo_action.setObjectName("actionLoopbackDemo")
@@ -184,10 +215,17 @@ class MainWindow(QMainWindow):
         self.create_pki_action.triggered.connect(self.open_create_pki)
         self.inspect_action = QAction("&Inspect certificate file\u2026", self)
         self.inspect_action.setObjectName("actionInspect")
+        self.inspect_action.setShortcut(QKeySequence.StandardKey.Open)
         self.inspect_action.triggered.connect(self.choose_file_to_inspect)
         self.verify_action = QAction("&Verify a chain for a host\u2026", self)
         self.verify_action.triggered.connect(self.open_verify)
-        tools.addActions([self.create_pki_action, self.inspect_action, self.verify_action])
+        self.export_action = QAction("&Export timeline\u2026", self)
+        self.export_action.setObjectName("actionExportTimeline")
+        self.export_action.setShortcut(QKeySequence("Ctrl+E"))
+        self.export_action.triggered.connect(self.timeline.choose_export_file)
+        tools.addActions(
+            [self.create_pki_action, self.inspect_action, self.verify_action, self.export_action]
+        )
 
         settings_menu = menu.addMenu("&Settings")
         self.remember_action = QAction("Remember secrets in the OS &keyring", self)
@@ -199,8 +237,17 @@ class MainWindow(QMainWindow):
         )
         self.remember_action.toggled.connect(self._remember_toggled)
         settings_menu.addAction(self.remember_action)
+        self.known_hosts_action = QAction("Known &hosts\u2026", self)
+        self.known_hosts_action.setObjectName("actionKnownHosts")
+        self.known_hosts_action.triggered.connect(self.open_known_hosts)
+        settings_menu.addAction(self.known_hosts_action)
 
         help_menu = menu.addMenu("&Help")
+        self.help_action = QAction("&Documentation", self)
+        self.help_action.setObjectName("actionHelp")
+        self.help_action.setShortcut(QKeySequence.StandardKey.HelpContents)
+        self.help_action.triggered.connect(self.open_help)
+        help_menu.addAction(self.help_action)
         about = QAction("&About", self)
         about.triggered.connect(
             lambda: QMessageBox.about(
@@ -222,6 +269,92 @@ class MainWindow(QMainWindow):
         self.addToolBar(toolbar)
 
     # --- status ----------------------------------------------------------------------------
+
+    # --- profiles ------------------------------------------------------------------------
+
+    def ask_profile_name(self) -> QInputDialog:
+        ask = QInputDialog(self)
+        ask.setObjectName("profileNameDialog")
+        ask.setWindowTitle("Save as profile")
+        ask.setLabelText(
+            "Profile name (the fields are kept; tokens and passphrases only in the OS "
+            "keyring, and only with Settings \u2192 Remember secrets on):"
+        )
+        ask.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        ask.textValueSelected.connect(self.save_profile)
+        ask.open()
+        return ask
+
+    def save_profile(self, name: str) -> None:
+        binder = self.endpoint.binder
+        try:
+            name = profiles.save_profile(self.settings_store, name, binder)
+        except ValueError as exc:
+            self.status_detail.setText(f"Profile not saved: {exc}")
+            return
+        self.status_detail.setText(f"Profile \u201c{name}\u201d saved.")
+        if self.remember_action.isChecked():
+            values = profiles.secret_values(name, binder)
+            names = profiles.secret_names(name, binder)
+            self.jobs.spawn("save profile secrets", self._save_secrets(values, names))
+
+    def load_profile(self, name: str) -> None:
+        if self.endpoint.controller.active:
+            self.status_detail.setText("Disconnect before loading a profile.")
+            return
+        if not profiles.load_profile(self.settings_store, name, self.endpoint.binder):
+            self.status_detail.setText(f"There is no profile \u201c{name}\u201d.")
+            return
+        self.status_detail.setText(f"Profile \u201c{name}\u201d loaded.")
+        if self.remember_action.isChecked():
+            self.jobs.spawn("load profile secrets", self._load_profile_secrets(name))
+
+    async def _load_profile_secrets(self, name: str) -> None:
+        store = await run_blocking(lambda: self.secret_store)
+        names = profiles.secret_names(name, self.endpoint.binder)
+        values = await run_blocking(load_secrets, store, names)
+        profiles.apply_secrets(name, self.endpoint.binder, values)
+        self.secretsLoaded.emit()
+
+    def delete_profile(self, name: str) -> None:
+        profiles.delete_profile(self.settings_store, name)
+        names = profiles.secret_names(name, self.endpoint.binder)
+        self.jobs.spawn("forget profile secrets", self._forget_names(names))
+        self.status_detail.setText(f"Profile \u201c{name}\u201d deleted.")
+
+    async def _forget_names(self, names: list[str]) -> None:
+        store = await run_blocking(lambda: self.secret_store)
+        await run_blocking(forget_secrets, store, names)
+
+    def _fill_profiles_menu(self) -> None:
+        names = profiles.profile_names(self.settings_store)
+        for menu, handler in (
+            (self.profiles_menu, self.load_profile),
+            (self.delete_profile_menu, self.delete_profile),
+        ):
+            menu.clear()
+            for name in names:
+                action = menu.addAction(name)
+                action.triggered.connect(lambda _=False, n=name, h=handler: h(n))
+            if not names:
+                menu.addAction("(no profile saved yet)").setEnabled(False)
+
+    def open_known_hosts(self) -> KnownHostsDialog:
+        path = self.endpoint.client_panel.known_hosts.text().strip()
+        dialog = KnownHostsDialog(path or engine.default_known_hosts(), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def open_help(self) -> HelpDialog:
+        dialog = HelpDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
+
+    def _progress(self, text: str) -> None:
+        self.status_progress.setText(text)
+        self.status_progress.setVisible(bool(text))
 
     def _update_status(self, state: str, detail: str) -> None:
         self.status_state.setText(state)
@@ -439,10 +572,19 @@ class MainWindow(QMainWindow):
 
     async def aclose(self) -> None:
         """Wait for sessions and jobs to end (after the window closed)."""
+        await self.session_tab.aclose()
         await self.endpoint.controller.aclose()
         if self.demo is not None:
             await self.demo.aclose()
         await self.jobs.wait_all()
+
+
+def _scrolled(widget: QWidget) -> QScrollArea:
+    """A tab's page that scrolls, so that its minimum size never widens the window."""
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setWidget(widget)
+    return scroll
 
 
 class LoopbackDemo(QWidget):
@@ -466,19 +608,52 @@ class LoopbackDemo(QWidget):
         self.status = QLabel("Press Run to create a test PKI and connect the two ends.")
         self.status.setObjectName("demoStatus")
         self.status.setWordWrap(True)
+        # Run / Stop and both ends' state stay in view (each end's own buttons may be
+        # scrolled away in its pane).
+        self.run_button = QPushButton("Run")
+        self.run_button.setObjectName("demoRun")
+        self.run_button.setAccessibleName("Run the loopback demo")
+        self.run_button.clicked.connect(self.run)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setObjectName("demoStop")
+        self.stop_button.setAccessibleName("Stop both ends")
+        self.stop_button.clicked.connect(self.stop)
+        self.server_state = QLabel()
+        self.server_state.setObjectName("demoServerState")
+        self.client_state = QLabel()
+        self.client_state.setObjectName("demoClientState")
         ends = QSplitter(Qt.Orientation.Horizontal)
         for end in (self.server, self.client):
             scroll = QScrollArea()
             scroll.setWidgetResizable(True)
             scroll.setWidget(end)
             ends.addWidget(scroll)
+        self.client_session = SessionTab(
+            self.client.controller, lambda: self.client.settings().role, name="client"
+        )
+        self.server_session = SessionTab(
+            self.server.controller, lambda: self.server.settings().role, name="server"
+        )
         tabs = QTabWidget()
+        tabs.setObjectName("demoTabs")
         tabs.addTab(self.timeline, "Callback timeline (both ends)")
         tabs.addTab(self.inspector, "Certificate chain")
+        self.client_session_page = _scrolled(self.client_session)
+        self.server_session_page = _scrolled(self.server_session)
+        tabs.addTab(self.client_session_page, "Remote session (sends the test stream)")
+        tabs.addTab(self.server_session_page, "Player session (shows the test stream)")
+        self.tabs = tabs
         body = QSplitter(Qt.Orientation.Vertical)
         body.addWidget(ends)
         body.addWidget(tabs)
+        header = QHBoxLayout()
+        header.addWidget(self.run_button)
+        header.addWidget(self.stop_button)
+        header.addWidget(self.server_state)
+        header.addWidget(self.client_state)
+        header.addStretch(1)
         layout = QVBoxLayout(self)
+        layout.addLayout(header)
         layout.addWidget(self.status)
         layout.addWidget(body, 1)
         for end in (self.server, self.client):
@@ -487,6 +662,9 @@ class LoopbackDemo(QWidget):
             end.recordsArrived.connect(self.chains.records)
         self.server.controller.listening.connect(self._server_listening)
         self.client.controller.connected.connect(self._connected)
+        for end in (self.server, self.client):
+            end.statusChanged.connect(self._ends_changed)
+        self._ends_changed()
         self.jobs.failed.connect(
             lambda what, exc: self.status.setText(
                 f"{what} failed: " + " ".join(engine.explain_error(exc))
@@ -541,6 +719,16 @@ class LoopbackDemo(QWidget):
         self.status.setText(f"Server listening on port {port}; client connecting\u2026")
         self.client.start()
 
+    def _ends_changed(self, *_args: object) -> None:
+        """Both ends' state in the header; Run while neither runs, Stop while one does."""
+        self.server_state.setText(f"Server: {self.server.state_label.text()}")
+        self.client_state.setText(f"Client: {self.client.state_label.text()}")
+        running = self.server.controller.active or self.client.controller.active
+        self.run_button.setEnabled(not running)
+        self.stop_button.setEnabled(running)
+        if not self.client.controller.active and self.status.text().startswith("Connected"):
+            self.status.setText("The client disconnected. Press Run to connect again.")
+
     def _connected(self) -> None:
         self.status.setText(
             "Connected securely: all four callbacks are in the timeline; the chain the "
@@ -556,6 +744,8 @@ class LoopbackDemo(QWidget):
         super().closeEvent(event)
 
     async def aclose(self) -> None:
+        await self.client_session.aclose()
+        await self.server_session.aclose()
         await self.client.controller.aclose()
         await self.server.controller.aclose()
         await self.jobs.wait_all()

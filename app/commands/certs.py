@@ -13,6 +13,7 @@ import ipaddress
 from pathlib import Path
 
 from app.commands._certificate_cli import EXIT_OK, EXIT_USAGE, read_passphrase, report_error
+from app.console import can_print
 from app.errors import HoloremoteError, InputError
 from app.security.hostnames import parse_host
 from app.security.testpki import (
@@ -109,6 +110,14 @@ def run(args: argparse.Namespace) -> int:
     if generated:
         print(f"passphrase: generated and written to {out / 'passphrase.txt'} (mode 0600)")
     print(pki.thumbprint_text(), end="")
-    print("pin as QR code:")
-    print(pki.qr_text(), end="")
+    qr = pki.qr_text()
+    if can_print(qr):
+        print("pin as QR code:")
+        print(qr, end="")
+    else:
+        print(
+            "pin as QR code (in ASCII: this console cannot show block characters; "
+            f"{paths['qr_svg']} has it as an image):"
+        )
+        print(pki.qr_ascii(), end="")
     return EXIT_OK

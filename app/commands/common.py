@@ -1,11 +1,12 @@
-"""What `listen`, `connect`, `demo` and `doctor` share: the options of DESIGN.md,
-their conversion into callback providers and runtime options, the runtime choice,
-and printing session events (text or one JSON object per line).
+"""What `listen`, `connect`, `demo` and `doctor` share: their options, turning the
+flags into the endpoint service's settings (`app.endpoint.service`, which decides;
+see docs/architecture.md), and printing session events (text or one JSON object per
+line).
 
 Secrets never come from argv alone: tokens from --token-file or $HOLOREMOTE_TOKEN,
 key passphrases from --key-passphrase-file or $HOLOREMOTE_KEY_PASSPHRASE.
 
-Exit status (DESIGN.md): 0 connected and closed cleanly, 2 usage or bad input (the
+Exit status (README.md): 0 connected and closed cleanly, 2 usage or bad input (the
 message names the flag or file and the fix), 3 the connection failed (the reason by
 its specification name, with explanation and fix).
 """
@@ -15,8 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib
-import importlib.util
 import json
 import os
 import signal
@@ -34,10 +33,13 @@ from app.defaults import (
     HANDSHAKE_TIMEOUT_S,
     SESSION_OPEN_TIMEOUT_S,
 )
-from app.endpoint import providers
+from app.endpoint import providers, service
 from app.endpoint.callbacks import CertificateValidator
 from app.endpoint.events import (
     CallbacksCalled,
+    CallStarted,
+    ChannelClosed,
+    ChannelOpened,
     Connected,
     Disconnected,
     HandshakeStage,
@@ -54,11 +56,12 @@ from app.endpoint.providers import (
     ServerAuthSettings,
     SettingsError,
 )
-from app.endpoint.session import ConfigError, Session, SessionConfig
+from app.endpoint.service import EndpointSettings, Timeouts
+from app.endpoint.session import Session
 from app.errors import HoloremoteError, InputError
-from app.remoting.builtin import BuiltinOptions, BuiltinRuntime
-from app.remoting.contract import RemotingRuntime
+from app.remoting.builtin import BuiltinOptions
 from app.security.client_policy import ClientPolicy
+from app.security.revocation import RevocationOptions
 from app.security.tokens import DEFAULT_TOKEN_ENV, token_from_env, token_from_file
 from app.security.trust import TrustAnchors
 from app.xr.records import CallbackRecord
@@ -303,16 +306,6 @@ def server_auth_settings(args: argparse.Namespace) -> ServerAuthSettings:
         raise _in_cli_terms(exc) from None
 
 
-def server_providers(args: argparse.Namespace) -> dict[str, object]:
-    """The listener's callback providers; a bad file is a usage error (exit 2)
-    before any socket is opened."""
-    settings = server_auth_settings(args)
-    try:
-        return providers.server_providers(settings)
-    except SettingsError as exc:
-        raise _in_cli_terms(exc) from None
-
-
 def client_auth_settings(args: argparse.Namespace, token: str = "") -> ClientAuthSettings:
     try:
         return ClientAuthSettings(
@@ -338,6 +331,15 @@ def trust_anchors(args: argparse.Namespace) -> TrustAnchors | None:
         raise _in_cli_terms(exc) from None
 
 
+def revocation_settings(args: argparse.Namespace) -> RevocationOptions:
+    """--check-revocation, --force-revocation-check and --crl as the validator's
+    revocation options (a bad --crl is a usage error naming it)."""
+    try:
+        return providers.revocation_settings(client_auth_settings(args))
+    except SettingsError as exc:
+        raise _in_cli_terms(exc) from None
+
+
 def client_policy(args: argparse.Namespace) -> ClientPolicy:
     return client_auth_settings(args).policy()
 
@@ -351,80 +353,44 @@ def certificate_validator(args: argparse.Namespace, port: int) -> CertificateVal
         raise _in_cli_terms(exc) from None
 
 
-def client_providers(args: argparse.Namespace, port: int) -> dict[str, object]:
-    """The client's callback providers: the token (--token-file or $HOLOREMOTE_TOKEN)
-    and the certificate validator."""
-    token = read_token(args, required=True) or ""
-    try:
-        return providers.client_providers(client_auth_settings(args, token), port)
-    except SettingsError as exc:
-        raise _in_cli_terms(exc) from None
-
-
-# --- runtime choice -------------------------------------------------------------------------
+def timeouts(args: argparse.Namespace) -> Timeouts:
+    return Timeouts(
+        handshake_s=args.handshake_timeout,
+        session_open_s=args.session_open_timeout,
+        disconnect_wait_s=args.disconnect_wait,
+    )
 
 
 def builtin_options(args: argparse.Namespace, *, role: str) -> BuiltinOptions:
     try:
-        return providers.builtin_options(
+        return service.builtin_options(
             role,
             ca_file=getattr(args, "ca_file", None),
-            handshake_timeout=args.handshake_timeout,
-            session_open_timeout=args.session_open_timeout,
-            disconnect_wait=args.disconnect_wait,
+            timeouts=timeouts(args),
             force_revocation_check=bool(getattr(args, "force_revocation_check", False)),
         )
     except SettingsError as exc:
         raise _in_cli_terms(exc) from None
 
 
-def make_runtime(args: argparse.Namespace, options: BuiltinOptions) -> tuple[RemotingRuntime, str]:
-    """The runtime `--runtime` asks for, and a sentence saying which and why.
-
-    `builtin` and (today) `auto` give the built-in runtime; `openxr` goes through
-    `app.endpoint.runtime_choice.create_runtime` (issue 6) when it is present."""
-    choice = getattr(args, "runtime", "auto")
-    runtime_json = getattr(args, "runtime_json", None)
-    if choice == "builtin" and runtime_json:
-        raise UsageError("--runtime-json", "is only used with --runtime openxr or auto")
-    if choice in ("openxr", "auto") and importlib.util.find_spec("app.endpoint.runtime_choice"):
-        selection = importlib.import_module("app.endpoint.runtime_choice")
-        try:
-            result = selection.create_runtime(choice, runtime_json, options)
-        except HoloremoteError as exc:
-            raise UsageError("--runtime", exc.message, fix=exc.fix) from None
-        runtime, explanation = result
-        return runtime, str(explanation)
-    if choice == "openxr":
-        raise UsageError(
-            "--runtime openxr",
-            "the OpenXR runtime path is not part of this build",
-            fix="use --runtime builtin (or auto)",
-        )
-    why = "asked for" if choice == "builtin" else "no OpenXR runtime selection in this build"
-    return BuiltinRuntime(options), f"built-in runtime ({why})"
-
-
-# --- sessions -------------------------------------------------------------------------------
-
-
 def open_session(
     args: argparse.Namespace,
     printer: EventPrinter,
-    config: Callable[[], SessionConfig],
-    providers: Callable[[], dict[str, object]],
+    settings: EndpointSettings,
+    *,
+    server: Callable[[], ServerAuthSettings] | None = None,
+    client: Callable[[], ClientAuthSettings] | None = None,
 ) -> Session:
-    """The session `listen` or `connect` runs: its configuration (a bad value names
-    its flag), the callback providers (with --secure), the runtime --runtime asks for
-    (said on the printer), in that order, so the first bad input is the one reported."""
-    try:
-        session_config = config()
-    except ConfigError as exc:
-        raise COMMAND_LINE.input_error(exc, UsageError) from None
-    callbacks = providers() if args.secure else {}
-    runtime, explanation = make_runtime(args, builtin_options(args, role=args.role))
-    printer.info(f"runtime: {explanation}", runtime=runtime.display_name)
-    return Session.with_callbacks(session_config, runtime, **callbacks)
+    """The session `listen` or `connect` runs, from the endpoint service (a bad value
+    names its flag); the runtime in use is said on the printer."""
+    if settings.runtime == "builtin" and settings.runtime_json:
+        raise UsageError("--runtime-json", "is only used with --runtime openxr or auto")
+    opened = service.open_endpoint(
+        settings, face=COMMAND_LINE, kind=UsageError, server=server, client=client
+    )
+    runtime = opened.session.runtime
+    printer.info(f"runtime: {opened.runtime_description}", runtime=runtime.display_name)
+    return opened.session
 
 
 def interrupted() -> asyncio.Event:
@@ -465,7 +431,7 @@ class EventPrinter:
             self.text(message)
 
     def event(self, event: SessionEvent) -> None:
-        if isinstance(event, HandshakeStage):
+        if isinstance(event, HandshakeStage | CallStarted):
             return  # the window draws these; the command line's output stays as it was
         if isinstance(event, CallbacksCalled):
             for record in event.records:
@@ -486,6 +452,15 @@ class EventPrinter:
                 self._disconnected(event)
             case Note(level=level, message=message):
                 self.text(f"{level}: {message}")
+            case ChannelOpened(channel_id=channel_id, by_peer=by_peer):
+                who = "created by the peer" if by_peer else "created here"
+                self.text(f"data channel {channel_id} open ({who})")
+            case ChannelClosed(channel_id=channel_id, reason=reason, detail=detail):
+                self.text(
+                    f"data channel {channel_id} closed: "
+                    f"XR_REMOTING_DATA_CHANNEL_CLOSED_REASON_{reason}_MSFT"
+                    + (f" ({detail})" if detail else "")
+                )
 
     def _disconnected(self, event: Disconnected) -> None:
         if event.refusal is not None:

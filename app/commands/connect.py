@@ -10,22 +10,29 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+from pathlib import Path
 
 from app.commands.common import (
     EXIT_CONNECTION_FAILED,
+    EXIT_OK,
     EventPrinter,
     UsageError,
     add_common_arguments,
-    client_providers,
+    client_auth_settings,
     exit_status,
     interrupted,
     open_session,
     parse_endpoint,
     print_events,
+    read_token,
     report_usage_error,
+    timeouts,
 )
 from app.endpoint.events import Connected, Disconnected, SessionEvent
-from app.endpoint.session import Session, SessionConfig
+from app.endpoint.link_test import LinkTestError, send_file
+from app.endpoint.service import EndpointSettings
+from app.endpoint.session import Session
 from app.errors import HoloremoteError
 
 # Beyond the protocol's own timeouts, how long to wait for the runtime's verdict.
@@ -48,6 +55,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "the file and print its pin (the command line cannot ask)",
     )
     parser.add_argument(
+        "--send",
+        metavar="FILE",
+        help="send this file over a data channel once connected (the listener needs "
+        "--save-dir), then disconnect",
+    )
+    if not any(action.dest == "channel" for action in parser._actions):
+        parser.add_argument(
+            "--channel",
+            type=int,
+            metavar="N",
+            help="the data channel for --send (default: the first id of this role's "
+            "range: remote 0..63, player 64..127)",
+        )
+    parser.add_argument(
         "--no-system-validation",
         dest="system_validation",
         action="store_false",
@@ -57,20 +78,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_session(args: argparse.Namespace, printer: EventPrinter) -> Session:
     host, port = parse_endpoint(args.endpoint)
+    if getattr(args, "send", None) is not None:
+        from app.commands.link_test import channel_for
+
+        send_path(args)
+        channel_for(args)
     if args.hold is not None and not 0 <= args.hold <= 10**6:
         raise UsageError("--hold", f"{args.hold:g} is not a number of seconds")
+    settings = EndpointSettings(
+        mode="connect",
+        role=args.role,
+        host=host,
+        port=port,
+        secure=args.secure,
+        perform_system_validation=args.system_validation,
+        runtime=args.runtime,
+        runtime_json=args.runtime_json,
+        timeouts=timeouts(args),
+    )
     return open_session(
         args,
         printer,
-        lambda: SessionConfig(
-            mode="connect",
-            host=host,
-            port=port,
-            secure=args.secure,
-            role=args.role,
-            perform_system_validation=args.system_validation,
-        ),
-        lambda: client_providers(args, port),
+        settings,
+        client=lambda: client_auth_settings(args, read_token(args, required=True) or ""),
     )
 
 
@@ -91,6 +121,8 @@ async def connect(args: argparse.Namespace) -> int:
             last = first
             return exit_status(first, was_connected=False) if first else EXIT_CONNECTION_FAILED
         connected = True
+        if args.send is not None:
+            return await _send(args, session, printer)
         ended = session.wait_for(lambda e: isinstance(e, Disconnected), 10**7)
         hold = args.hold
         last = await _until(
@@ -108,6 +140,49 @@ async def connect(args: argparse.Namespace) -> int:
     finally:
         await session.aclose()
         await printing
+
+
+def send_path(args: argparse.Namespace) -> Path | None:
+    if args.send is None:
+        return None
+    path = Path(args.send)
+    if not path.is_file():
+        raise UsageError("--send", f"{path} is not a file")
+    if not os.access(path, os.R_OK):
+        raise UsageError("--send", f"{path} is not readable by this user")
+    return path
+
+
+async def _send(args: argparse.Namespace, session: Session, printer: EventPrinter) -> int:
+    from app.commands.link_test import channel_for
+
+    path = send_path(args)
+    assert path is not None
+    try:
+        sent = await send_file(session.channels, channel_for(args), path)
+    except LinkTestError as exc:
+        if args.json:
+            printer.json({"event": "sendFailed", "message": str(exc), "fix": exc.fix})
+        else:
+            printer.text(f"send failed: {exc}")
+        status = EXIT_CONNECTION_FAILED
+    else:
+        printer.info(
+            f"sent {sent.name}: {sent.size} bytes in {sent.seconds:.2f} s, SHA-256 "
+            f"{sent.sha256} checked and kept by the peer",
+            name=sent.name,
+            size=sent.size,
+            sha256=sent.sha256,
+        )
+        status = EXIT_OK
+    mark = session.event_count
+    await session.disconnect()
+    await session.wait_for(
+        lambda e: isinstance(e, Disconnected),
+        args.disconnect_wait + OUTCOME_MARGIN_S,
+        after=mark,
+    )
+    return status
 
 
 async def _until(awaitable, stop: asyncio.Event, *, swallow: bool = False):  # type: ignore[no-untyped-def]

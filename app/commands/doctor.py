@@ -37,6 +37,7 @@ from app.commands.common import (
     parse_endpoint,
     read_token,
     report_usage_error,
+    revocation_settings,
     trust_anchors,
 )
 from app.errors import HoloremoteError
@@ -111,6 +112,8 @@ class Doctor:
         self.token = read_token(args, required=False)
         self.anchors = trust_anchors(args)
         self.policy = client_policy(args)
+        self.revocation = revocation_settings(args)
+        self.forced = bool(getattr(args, "force_revocation_check", False))
         self.leaf: bytes | None = None
 
     def step(self, name: str, ok: bool | None, detail: str, **data: Any) -> Step:
@@ -244,7 +247,13 @@ class Doctor:
             chain = tls.peer_chain(sock)
         self.leaf = chain[0] if chain else None
         anchors = self.anchors or system_anchors()
-        validation = validate_server_chain(chain, self.host, anchors=anchors)
+        validation = validate_server_chain(
+            chain,
+            self.host,
+            anchors=anchors,
+            revocation=self.revocation,
+            force_revocation_check=self.forced,
+        )
         decision = apply_policy(validation.result, chain, self.host, self.port, self.policy)
         verdict = decision.result
         certificates: list[dict[str, Any]] = []
@@ -253,7 +262,9 @@ class Doctor:
                 certificates.append(describe_certificate(x509.load_der_x509_certificate(der)))
             except ValueError:
                 certificates.append({"subject": f"certificate {index}: cannot be parsed"})
-        accepted = decision.question is None and is_acceptable(verdict, revocation_forced=False)
+        accepted = decision.question is None and is_acceptable(
+            verdict, revocation_forced=self.forced
+        )
         fields = verdict.to_json()
         lines = [f"{name}={fields[name]}" for name in FIELD_NAMES]
         self.step(

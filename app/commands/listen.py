@@ -15,21 +15,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
+from pathlib import Path
 
 from app.commands.common import (
     EXIT_CONNECTION_FAILED,
     EXIT_OK,
     EventPrinter,
+    UsageError,
     add_common_arguments,
     exit_status,
     interrupted,
     open_session,
     print_events,
     report_usage_error,
-    server_providers,
+    server_auth_settings,
+    timeouts,
 )
 from app.endpoint.events import Connected, Disconnected, SessionEvent, listens_again
-from app.endpoint.session import Session, SessionConfig
+from app.endpoint.link_test import ChannelServices
+from app.endpoint.service import EndpointSettings
+from app.endpoint.session import Session
 from app.errors import HoloremoteError
 
 # A listener waits for clients as long as it runs; bounded only to keep every wait finite.
@@ -38,33 +45,69 @@ FOREVER_S = 365 * 24 * 3600.0
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common_arguments(parser, side="listen")
+    parser.add_argument(
+        "--no-echo",
+        dest="echo",
+        action="store_false",
+        help="refuse link tests (by default a listener answers 'holoremote link-test')",
+    )
+    parser.add_argument(
+        "--save-dir",
+        metavar="DIR",
+        help="keep files sent with 'connect --send' here (each checked by SHA-256; a "
+        "transfer cut short leaves nothing)",
+    )
+
+
+def save_dir(args: argparse.Namespace) -> Path | None:
+    if args.save_dir is None:
+        return None
+    folder = Path(args.save_dir)
+    if not folder.is_dir():
+        raise UsageError("--save-dir", f"{folder} is not a folder", fix="create it first")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError("--save-dir", f"{folder} is not writable by this user")
+    return folder
 
 
 def build_session(args: argparse.Namespace, printer: EventPrinter) -> Session:
     port, transport_port = args.port, args.transport_port
     if args.ephemeral_port:
         port = transport_port = 0
-    return open_session(
-        args,
-        printer,
-        lambda: SessionConfig(
-            mode="listen",
-            port=port,
-            transport_port=transport_port,
-            listen_interface=args.listen_interface,
-            secure=args.secure,
-            role=args.role,
-            realm=args.realm,
-        ),
-        lambda: server_providers(args),
+    settings = EndpointSettings(
+        mode="listen",
+        role=args.role,
+        port=port,
+        transport_port=transport_port,
+        listen_interface=args.listen_interface,
+        secure=args.secure,
+        realm=args.realm,
+        runtime=args.runtime,
+        runtime_json=args.runtime_json,
+        timeouts=timeouts(args),
     )
+    return open_session(args, printer, settings, server=lambda: server_auth_settings(args))
 
 
 async def serve(args: argparse.Namespace) -> int:
     printer = EventPrinter(as_json=args.json)
+    folder = save_dir(args)
     session = build_session(args, printer)
     stop = interrupted()
     printing = asyncio.ensure_future(print_events(session, printer))
+    services = ChannelServices(
+        session.channels,
+        echo=args.echo,
+        save_dir=folder,
+        on_file=lambda f: printer.info(
+            f"saved {f.path} ({f.size} bytes, SHA-256 {f.sha256} checked)",
+            path=str(f.path),
+            size=f.size,
+            sha256=f.sha256,
+        ),
+        on_refusal=lambda text: printer.info(f"refused {text}"),
+    )
+    serving = asyncio.ensure_future(services.run())
     status = EXIT_OK
     try:
         mark = session.event_count
@@ -86,6 +129,9 @@ async def serve(args: argparse.Namespace) -> int:
             mark = session.event_count
             await session.listen_again()
     finally:
+        serving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
         await session.aclose()
         await printing
 

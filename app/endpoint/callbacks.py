@@ -15,6 +15,8 @@ records to its event loop with `call_soon_threadsafe`.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 from types import TracebackType
 
@@ -30,6 +32,8 @@ from app.xr.structs import (
     XrRemotingSecureConnectionServerCallbacksMSFT,
 )
 from app.xr.validation_result import ValidationResult
+
+log = logging.getLogger(__name__)
 
 TokenProvider = Callable[[], str]
 CertificateValidator = Callable[[CertificateValidationRequest], ValidationResult]
@@ -57,10 +61,25 @@ class SecureConnectionCallbacks:
         self._record_sink = record_sink
         self.context = trampolines.register_context(self)
         self._realm: bytes = b""
+        self._call_started: Callable[[str, float], None] | None = None
+
+    def set_call_started(self, notify: Callable[[str, float], None] | None) -> None:
+        """`notify(callback name, time.time())` when a callback begins (any thread)."""
+        self._call_started = notify
+
+    def _started(self, name: str) -> None:
+        notify = self._call_started
+        if notify is None:
+            return
+        try:
+            notify(name, time.time())
+        except Exception:
+            log.debug("call-started notification failed", exc_info=True)
 
     # --- the four callbacks, as plain Python (called by the trampolines) -------------
 
     def request_authentication_token(self) -> str:
+        self._started("RequestAuthenticationToken")
         if self._token_provider is None:
             raise CallbackRefusal("no authentication token is configured on this client")
         return self._token_provider()
@@ -68,16 +87,19 @@ class SecureConnectionCallbacks:
     def validate_server_certificate(
         self, request: CertificateValidationRequest
     ) -> ValidationResult:
+        self._started("ValidateServerCertificate")
         if self._certificate_validator is None:
             raise CallbackRefusal("no certificate validation policy is configured")
         return self._certificate_validator(request)
 
     def validate_authentication_token(self, token: str) -> bool:
+        self._started("ValidateAuthenticationToken")
         if self._token_validator is None:
             raise CallbackRefusal("no token validator is configured on this server")
         return self._token_validator(token) is True
 
     def request_server_certificate(self) -> ServerCertificateMaterial:
+        self._started("RequestServerCertificate")
         if self._server_certificate_provider is None:
             raise CallbackRefusal("no server certificate is configured")
         return self._server_certificate_provider()

@@ -37,6 +37,7 @@ MAX_INBOX_BYTES = 64 << 20
 PACE_QUEUE_BYTES = 4 << 20
 PACE_POLL_S = 0.002
 MAX_ANNOUNCED = 4096
+_SHUT = 0  # never a handle: wakes `accept` when the session closes
 
 
 class ChannelClosedError(HoloremoteError):
@@ -76,6 +77,7 @@ class ChannelHub:
             maxlen=MAX_ANNOUNCED
         )
         self.announced_changed = asyncio.Event()
+        self._shut = False
 
     # --- what the session's users call ------------------------------------------------
 
@@ -100,8 +102,24 @@ class ChannelHub:
         return handle
 
     async def accept(self, timeout: float | None = None) -> int:
-        """The next channel the peer created (its handle)."""
-        return await asyncio.wait_for(self._accepted.get(), timeout)
+        """The next channel the peer created (its handle); ChannelClosedError once the
+        session is closed, so that whoever waits here ends by itself."""
+        if not self._shut:
+            handle = await asyncio.wait_for(self._accepted.get(), timeout)
+            if handle != _SHUT:
+                return handle
+            self._accepted.put_nowait(_SHUT)  # for the next one waiting
+        raise ChannelClosedError(-1, "ERROR", "the session is closed")
+
+    def shutdown(self) -> None:
+        """The session is closing: every wait on a channel or for one ends."""
+        if self._shut:
+            return
+        self._shut = True
+        for channel in self._channels.values():
+            if channel.closed is None:
+                self._mark_closed(channel, "ERROR", "the session is closed", emit=False)
+        self._accepted.put_nowait(_SHUT)
 
     def channel_id(self, handle: int) -> int:
         return self._channels[handle].channel_id
@@ -112,11 +130,31 @@ class ChannelHub:
         """Queue one message (at most 1 MiB). `paced` first waits until fewer than
         PACE_QUEUE_BYTES are unsent on the channel (for bulk transfers)."""
         if paced:
-            while (await self.state(handle)).send_queue_size > PACE_QUEUE_BYTES:
-                await asyncio.sleep(PACE_POLL_S)
+            await asyncio.to_thread(
+                channel_calls.send_paced,
+                self._runtime,
+                handle,
+                data,
+                limit=PACE_QUEUE_BYTES,
+                poll_s=PACE_POLL_S,
+                guaranteed=guaranteed,
+            )
+            return
         await asyncio.to_thread(
             channel_calls.send, self._runtime, handle, data, guaranteed=guaranteed
         )
+
+    async def send_many(self, handle: int, messages: list[bytes]) -> None:
+        """Several messages in one trip to a worker thread, each paced as with
+        `send(paced=True)`: bulk transfers pay the thread hop once per batch."""
+
+        def send_all() -> None:
+            for message in messages:
+                channel_calls.send_paced(
+                    self._runtime, handle, message, limit=PACE_QUEUE_BYTES, poll_s=PACE_POLL_S
+                )
+
+        await asyncio.to_thread(send_all)
 
     async def drain(self, handle: int, timeout: float = 60.0) -> None:
         """Wait until nothing is left unsent on the channel."""

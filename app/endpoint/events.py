@@ -174,6 +174,19 @@ def records_in(events: Iterable[SessionEvent]) -> list[CallbackRecord]:
 
 
 @dataclass(frozen=True)
+class CallStarted:
+    """A secure-connection callback began; its record follows when it returns. A call
+    that waits (a trust-on-first-use question, a slow policy) thus shows as running
+    from its start, not only once it is over. Carries no input: nothing secret."""
+
+    callback: str
+    started_at: float  # wall clock, time.time()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event": "callStarted", "callback": self.callback, "startedAt": self.started_at}
+
+
+@dataclass(frozen=True)
 class Note:
     """Something worth telling the user that is not a state change."""
 
@@ -230,11 +243,13 @@ SessionEvent = (
     | ChannelOpened
     | ChannelClosed
     | HandshakeStage
+    | CallStarted
 )
 
 __all__ = [
     "CLEAN_REASONS",
     "LISTENER_FATAL_REASONS",
+    "CallStarted",
     "CallbacksCalled",
     "ChannelClosed",
     "ChannelOpened",

@@ -1,6 +1,6 @@
 """The asyncio worker that owns one runtime and one callbacks object.
 
-DESIGN.md, "The flow of one connection": the window (on Qt's loop through qasync) and
+docs/architecture.md, "The path of one connection": the window (on Qt's loop through qasync) and
 the command line (on a plain asyncio loop) run this same code. Nothing here blocks
 the loop: every runtime call goes through `asyncio.to_thread`, the runtime's events are
 pumped by a worker thread that waits on the runtime, and callback records, which
@@ -40,6 +40,7 @@ from app.endpoint.callbacks import SecureConnectionCallbacks
 from app.endpoint.channels import ChannelHub
 from app.endpoint.events import (
     CallbacksCalled,
+    CallStarted,
     Connected,
     Disconnected,
     Listening,
@@ -48,6 +49,7 @@ from app.endpoint.events import (
     StateChanged,
 )
 from app.endpoint.failure import CertificateRefusal
+from app.endpoint.record_relay import RecordRelay
 from app.errors import HoloremoteError, InputError
 from app.remoting import channel_calls
 from app.remoting.contract import (
@@ -82,12 +84,6 @@ Role = Literal["remote", "player"]
 # busy listener makes a few records per connection; 10,000 is hours of history and a
 # few MiB at most. Older events are dropped, never the newest.
 MAX_HISTORY = 10_000
-# Callback records made before `start()` attached the relay to a loop.
-MAX_PENDING_RECORDS = 1_000
-# At most one burst of records per this many seconds: 25 a second is smooth to the eye
-# (the window inserts each burst into its timeline in one go), and at 10,000 records a
-# second a burst is ~400 rows, which a table view absorbs in well under a frame.
-RECORD_PACE_S = 0.04
 # How long the pump thread waits on the runtime per round. It only bounds how fast
 # `aclose()` returns when the runtime cannot be woken; events arrive immediately.
 PUMP_WAIT_S = 0.25
@@ -224,128 +220,6 @@ class SessionConfig:
             return self.host == "localhost"
 
 
-# Receives each burst of records, in order.
-RecordsTarget = Callable[[Sequence[CallbackRecord]], None]
-
-
-class RecordRelay:
-    """A thread-safe record sink: pass it as `record_sink=` to the callbacks object.
-
-    Until a session attaches it keeps (a bounded number of) records. Attached with a
-    loop (as `Session` does), it queues each record and schedules ONE
-    `call_soon_threadsafe` drain when none is pending; the drain hands every queued
-    record to the target on the loop, in order. Why: each thread-safe call wakes the
-    loop (under qasync it becomes a Qt timer), so at thousands of records a second a
-    hop per record is what stalls the window; a burst now costs one wake-up. Bursts are
-    at least `RECORD_PACE_S` apart (a drain due sooner waits on the loop's timer).
-    Attached without a loop, it forwards each record at once on the caller's thread.
-    The target always receives a sequence of records: this is the one place records
-    are batched, and the window and the command line take the batches as they come.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._target: RecordsTarget | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._pending: collections.deque[CallbackRecord] = collections.deque(
-            maxlen=MAX_PENDING_RECORDS
-        )
-        self._queued: collections.deque[CallbackRecord] = collections.deque()
-        self._drain_scheduled = False
-        self._dropped = 0
-        self._next_drain_at = 0.0  # loop time before which no drain runs
-
-    def __call__(self, record: CallbackRecord) -> None:
-        with self._lock:
-            target, loop = self._target, self._loop
-            if target is None:
-                self._pending.append(record)
-                return
-            if loop is not None:
-                self._enqueue(record)
-                if self._drain_scheduled:
-                    return
-                self._drain_scheduled = True
-        if loop is None:
-            target((record,))
-            return
-        self._schedule(loop)
-
-    def _enqueue(self, record: CallbackRecord) -> None:
-        """Under the lock. A loop that does not run for a long time must not grow
-        memory without bound: past MAX_HISTORY queued records the oldest go."""
-        if len(self._queued) >= MAX_HISTORY:
-            self._queued.popleft()
-            self._dropped += 1
-        self._queued.append(record)
-
-    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
-        try:
-            loop.call_soon_threadsafe(self._drain_when_due, loop)
-        except RuntimeError:  # the loop closed: nobody will read these records
-            with self._lock:
-                self._queued.clear()
-                self._drain_scheduled = False
-
-    def _drain_when_due(self, loop: asyncio.AbstractEventLoop) -> None:
-        """On the loop: drain now, or when `RECORD_PACE_S` since the last one is up."""
-        delay = self._next_drain_at - loop.time()
-        if delay > 0:
-            loop.call_later(delay, self._drain)
-        else:
-            self._drain()
-
-    def drain(self) -> None:
-        """On the loop: hand over what is queued now (the session does this before
-        a disconnect, so that the records of an attempt precede its outcome)."""
-        self._drain()
-
-    def _drain(self) -> None:
-        """On the loop: every record queued so far, in order."""
-        with self._lock:
-            records = list(self._queued)
-            self._queued.clear()
-            self._drain_scheduled = False
-            target, dropped, self._dropped = self._target, self._dropped, 0
-            if self._loop is not None and records:
-                self._next_drain_at = self._loop.time() + RECORD_PACE_S
-        if dropped:
-            log.warning("session: %d callback records dropped (the loop did not run)", dropped)
-        if target is None or not records:
-            return
-        target(records)
-
-    def attach(
-        self,
-        target: RecordsTarget,
-        loop: asyncio.AbstractEventLoop | None = None,
-    ) -> None:
-        """Deliver to `target`: on `loop`, batched, when given; else at once."""
-        with self._lock:
-            pending = list(self._pending)
-            self._pending.clear()
-            self._target, self._loop = target, loop
-            if loop is not None:
-                for record in pending:
-                    self._enqueue(record)
-                schedule = bool(self._queued) and not self._drain_scheduled
-                self._drain_scheduled = self._drain_scheduled or schedule
-                pending = []
-            else:
-                schedule = False
-        if schedule:
-            assert loop is not None
-            self._schedule(loop)
-        if pending:
-            target(pending)
-
-    def detach(self) -> None:
-        with self._lock:
-            self._target = None
-            self._loop = None
-            self._queued.clear()
-
-
 class Session:
     """One connection attempt (or listener) and its event stream. See module doc."""
 
@@ -378,6 +252,9 @@ class Session:
         self._keepalive: list[Any] = []
         #: The session's data channels (plain bytes; app.endpoint.channels).
         self.channels = ChannelHub(runtime, self._emit)
+        set_call_started = getattr(callbacks, "set_call_started", None)
+        if set_call_started is not None:
+            set_call_started(self._call_started)
 
     @classmethod
     def with_callbacks(
@@ -552,6 +429,7 @@ class Session:
                 except (TimeoutError, HoloremoteError) as exc:
                     log.warning("session close: disconnect did not complete: %s", exc)
             self._stop_pump.set()
+            self.channels.shutdown()
             await asyncio.to_thread(self.runtime.close)
             if self._pump_task is not None:
                 with contextlib.suppress(asyncio.CancelledError):
@@ -580,6 +458,14 @@ class Session:
             self._pump_task = loop.create_task(self._pump(), name="holoremote-session-pump")
         elif self._loop is not loop:
             raise HoloremoteError("a session is bound to the event loop it first ran on")
+
+    def _call_started(self, callback: str, started_at: float) -> None:
+        """From a runtime thread: a callback began; an event on the loop."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(self._emit, CallStarted(callback, started_at))
 
     def _records_on_loop(self, records: Sequence[CallbackRecord]) -> None:
         """The relay's target: called on this session's loop, once per burst."""
@@ -682,7 +568,6 @@ class Session:
 
 __all__ = [
     "ConfigError",
-    "RecordRelay",
     "Session",
     "SessionClosedError",
     "SessionConfig",

@@ -8,8 +8,14 @@ blocking runtime call (or two, for the two-call idiom): call them off the event 
 from __future__ import annotations
 
 import ctypes
+import time
 
-from app.remoting.contract import DataChannelState, RemotingCallError, RemotingRuntime
+from app.remoting.contract import (
+    DataChannelState,
+    RemotingCallError,
+    RemotingRuntime,
+    RetrieveCapacityError,
+)
 from app.xr.channel_structs import (
     XrRemotingDataChannelCreateInfoMSFT,
     XrRemotingDataChannelSendDataInfoMSFT,
@@ -39,13 +45,31 @@ def state(runtime: RemotingRuntime, channel: int) -> DataChannelState:
 
 def send(runtime: RemotingRuntime, channel: int, data: bytes, *, guaranteed: bool = True) -> None:
     """xrSendRemotingDataMSFT with `data` (the runtime copies it before returning)."""
-    buffer = (ctypes.c_uint8 * len(data)).from_buffer_copy(data) if data else None
+    # c_char_p over a bytes object points at its own storage (no copy); `data` stays
+    # alive for the call, and the runtime copies what it keeps.
+    pointer = ctypes.cast(ctypes.c_char_p(data), ctypes.POINTER(ctypes.c_uint8)) if data else None
     info = XrRemotingDataChannelSendDataInfoMSFT(
-        data=ctypes.cast(buffer, ctypes.POINTER(ctypes.c_uint8)) if buffer is not None else None,
+        data=pointer,
         size=len(data),
         guaranteedDelivery=XR_TRUE if guaranteed else XR_FALSE,
     )
     runtime.send_remoting_data(channel, info)
+
+
+def send_paced(
+    runtime: RemotingRuntime,
+    channel: int,
+    data: bytes,
+    *,
+    limit: int,
+    poll_s: float,
+    guaranteed: bool = True,
+) -> None:
+    """Wait (on this thread) until fewer than `limit` bytes are unsent on the channel,
+    then send: a bulk sender's one call per message."""
+    while state(runtime, channel).send_queue_size > limit:
+        time.sleep(poll_s)
+    send(runtime, channel, data, guaranteed=guaranteed)
 
 
 def retrieve(runtime: RemotingRuntime, channel: int, packet_id: int, size_hint: int = 0) -> bytes:
@@ -59,13 +83,12 @@ def retrieve(runtime: RemotingRuntime, channel: int, packet_id: int, size_hint: 
         buffer = (ctypes.c_uint8 * capacity)()
         try:
             count = runtime.retrieve_remoting_data(channel, packet_id, capacity, buffer)
-        except RemotingCallError as exc:
-            required = getattr(exc, "required", None)
-            if required is None or required <= capacity:
+        except RetrieveCapacityError as exc:
+            if exc.required <= capacity:
                 raise
-            capacity = required
+            capacity = exc.required
             continue
-        return bytes(buffer[:count])
+        return ctypes.string_at(buffer, count)
     raise RemotingCallError(
         "xrRetrieveRemotingDataMSFT",
         Result.ERROR_RUNTIME_FAILURE,

@@ -102,6 +102,25 @@ class DisconnectedEvent:
     disconnect_reason: DisconnectReason
 
 
+class RetrieveCapacityError(RemotingCallError):
+    """xrRetrieveRemotingDataMSFT with a buffer too small for the packet: `required` is
+    what dataBytesCountOutput said (the second call's capacity)."""
+
+    def __init__(
+        self,
+        required: int,
+        capacity: int,
+        result: int = Result.ERROR_VALIDATION_FAILURE,
+    ) -> None:
+        super().__init__(
+            "xrRetrieveRemotingDataMSFT",
+            result,
+            f"the packet is {required} bytes, the buffer holds {capacity}",
+            fix="call again with dataBytesCapacityInput of at least dataBytesCountOutput",
+        )
+        self.required = required
+
+
 class DataChannelError(HoloremoteError):
     """A data-channel function failed with one of the `XR_ERROR_REMOTING_DATA_CHANNEL_*`
     codes. Named, not numbered: their numbers are in no source this app has (see
@@ -254,6 +273,16 @@ class RemotingRuntime(abc.ABC):
         """Tear down (xrDestroyInstance for OpenXR). Safe to call twice."""
 
 
+def check_retrieve_buffer(capacity: int, buffer: ctypes.Array[ctypes.c_uint8] | None) -> None:
+    """xrRetrieveRemotingDataMSFT's valid usage: a capacity needs a buffer that holds it."""
+    if capacity and (buffer is None or ctypes.sizeof(buffer) < capacity):
+        raise RemotingCallError(
+            "xrRetrieveRemotingDataMSFT",
+            Result.ERROR_VALIDATION_FAILURE,
+            "dataBytess must hold dataBytesCapacityInput bytes",
+        )
+
+
 def check(function: str, result: int, detail: str = "") -> None:
     """Raise `RemotingCallError` unless `result` is a success code."""
     if result < 0:
@@ -276,5 +305,7 @@ __all__ = [
     "RemotingEvent",
     "RemotingRuntime",
     "Result",
+    "RetrieveCapacityError",
     "check",
+    "check_retrieve_buffer",
 ]

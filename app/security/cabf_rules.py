@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import TypeVar
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.padding import PSS, PKCS1v15
 
@@ -164,9 +164,13 @@ def _signed_by_own_key(cert: x509.Certificate) -> bool:
 
     Whether the signature verifies with the certificate's own key: a
     "self-signed" certificate in RFC 5280 4.2.1.1's sense ("a CA distributes its
-    public key in the form of a self-signed certificate"), whatever its issuer name."""
-    key = cert.public_key()
-    algorithm = cert.signature_hash_algorithm
+    public key in the form of a self-signed certificate"), whatever its issuer name.
+    A key cryptography cannot read (explicit curve parameters) verifies nothing."""
+    try:
+        key = cert.public_key()
+        algorithm = cert.signature_hash_algorithm
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return False
     try:
         if isinstance(key, rsa.RSAPublicKey) and algorithm is not None:
             padding_ = cert.signature_algorithm_parameters
@@ -271,6 +275,69 @@ def key_identifier_problems(
                     f"issuer '{describe(path[index + 1])}' has key {issuer_ski.hex()} "
                     "(authorityKeyIdentifier/subjectKeyIdentifier mismatch)"
                 )
+    return problems
+
+
+def _dns_within(name: str, subtree: str) -> bool:
+    """RFC 5280 4.2.1.10: a DNS name is within a subtree when it equals it or ends
+    with '.' + subtree (a leading '.' in the constraint means subdomains only)."""
+    name, subtree = name.lower().rstrip("."), subtree.lower().rstrip(".")
+    if subtree.startswith("."):
+        return name.endswith(subtree)
+    return name == subtree or name.endswith("." + subtree)
+
+
+def wildcard_constraint_problems(path: Sequence[x509.Certificate]) -> list[str]:
+    """A wildcard SAN must stay inside the DNS name constraints of every CA above the
+    leaf for *every* name it can match, not only for the host asked for (RFC 5280
+    4.2.1.10; the CVE-2025-61727 pattern: '*.example.com' under a CA permitted only
+    'foo.example.com'). Some cryptography releases check the host alone, so the rule
+    is ours: '*.base' is inside a permitted subtree only if 'base' is, and breaks an
+    excluded subtree that 'base' lies in or that lies one label below 'base'."""
+    if not path:
+        return []
+    try:
+        san = find_extension(path[0], x509.SubjectAlternativeName)
+    except ValueError:
+        return []
+    if san is None:
+        return []
+    wildcards = [d for d in san.get_values_for_type(x509.DNSName) if d.startswith("*.")]
+    if not wildcards:  # the usual case: nothing to look up in the CAs
+        return []
+    problems: list[str] = []
+    for ca in path[1:]:
+        try:
+            constraints = find_extension(ca, x509.NameConstraints)
+        except ValueError:
+            continue
+        if constraints is None:
+            continue
+        permitted = [
+            str(n.value)
+            for n in constraints.permitted_subtrees or []
+            if isinstance(n, x509.DNSName)
+        ]
+        excluded = [
+            str(n.value) for n in constraints.excluded_subtrees or [] if isinstance(n, x509.DNSName)
+        ]
+        for pattern in wildcards:
+            base = pattern[2:]
+            if permitted and not any(_dns_within(base, p) for p in permitted):
+                problems.append(
+                    f"'{describe(path[0])}' has the wildcard SAN '{pattern}', which also matches "
+                    f"names outside those '{describe(ca)}' is permitted to vouch for "
+                    f"({', '.join(permitted)}; RFC 5280 4.2.1.10)"
+                )
+            for subtree in excluded:
+                one_below = subtree.lower().endswith("." + base.lower()) and (
+                    subtree.lower()[: -len(base) - 1].count(".") == 0
+                )
+                if _dns_within(base, subtree) or one_below:
+                    problems.append(
+                        f"'{describe(path[0])}' has the wildcard SAN '{pattern}', which can match "
+                        f"'{subtree}', excluded by '{describe(ca)}' (RFC 5280 4.2.1.10)"
+                    )
     return problems
 
 

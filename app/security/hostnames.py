@@ -274,9 +274,12 @@ def common_name_problems(cert: x509.Certificate) -> list[str]:
 
 
 def _within(san: str, cn: str) -> bool:
-    """Whether the DNS SAN lies at or below the CN's domain ('www.lab.test' or
-    '*.lab.test' under 'lab.test'): the CN then names the zone the CA validated the
-    SANs in, the legacy 'CN = the site's domain' form, not another host."""
+    """Whether the DNS SAN covers the CN (a wildcard SAN matching it), or lies at or
+    below the CN's domain ('www.lab.test' or '*.lab.test' under 'lab.test'): the CN
+    then names a host the SANs vouch for, or the zone the CA validated them in (the
+    legacy 'CN = the site's domain' form), not another host."""
+    if _dns_match(san, cn)[0]:
+        return True
     base = san[2:] if san.startswith("*.") else san
     return base == cn or base.endswith("." + cn)
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 from cryptography.x509 import ocsp
@@ -210,7 +210,11 @@ def _crl_status(
     """'good' / 'revoked' from one CRL, or None when it does not apply or is unusable."""
     if crl.issuer != cert.issuer:
         return None
-    public_key = issuer.public_key()
+    try:
+        public_key: object = issuer.public_key()
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        notes.append(f"the key of CRL issuer '{describe(issuer)}' cannot be read")
+        return None
     if not isinstance(
         public_key,
         rsa.RSAPublicKey
@@ -278,7 +282,11 @@ def _verify_signed(
 def _ocsp_signer(response: ocsp.OCSPResponse, issuer: x509.Certificate) -> x509.Certificate | None:
     """The issuer itself, or a delegated responder certificate it issued with the
     OCSPSigning EKU (RFC 6960 4.2.2.2)."""
-    issuer_key_hash = x509.SubjectKeyIdentifier.from_public_key(issuer.public_key()).digest
+    try:
+        issuer_key = issuer.public_key()
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return None
+    issuer_key_hash = x509.SubjectKeyIdentifier.from_public_key(issuer_key).digest
     if response.responder_key_hash == issuer_key_hash or response.responder_name == issuer.subject:
         return issuer
     for candidate in response.certificates:
@@ -290,6 +298,13 @@ def _ocsp_signer(response: ocsp.OCSPResponse, issuer: x509.Certificate) -> x509.
         if ExtendedKeyUsageOID.OCSP_SIGNING in eku:
             return candidate
     return None
+
+
+def _public_key_or_none(cert: x509.Certificate) -> object:
+    try:
+        return cert.public_key()
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return None
 
 
 def ocsp_status(
@@ -311,7 +326,7 @@ def ocsp_status(
         return None
     signer = _ocsp_signer(response, issuer)
     if signer is None or not _verify_signed(
-        signer.public_key(),
+        _public_key_or_none(signer),
         response.signature,
         response.tbs_response_bytes,
         response.signature_hash_algorithm,

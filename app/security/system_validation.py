@@ -19,8 +19,9 @@ not):
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
-import functools
+import threading
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -37,11 +38,13 @@ from app.security.cabf_rules import (
     certificate_problems,
     describe,
     find_extension,
+    wildcard_constraint_problems,
 )
 from app.security.certstore import order_chain
 from app.security.hostnames import match_host, parse_host
 from app.security.revocation import RevocationOptions, check_revocation
 from app.security.trust import TrustAnchors
+from app.security.verifier_messages import GENERAL, classify
 from app.xr.validation_result import ValidationResult
 from app.xr.values import CertificateNameValidationResult as NameResult
 
@@ -257,7 +260,10 @@ def _untrusted_reason(
             f"in the presented chain nor in the {anchors.description} (a missing intermediate, "
             "or an unknown CA)"
         )
-    return f"{why} [verifier: {verifier_message}]" if verifier_message else why
+    refusal = classify(verifier_message) if verifier_message else GENERAL
+    if refusal is not GENERAL and refusal.field == "trustedRoot":
+        return f"{why} ({refusal.reason})"
+    return why
 
 
 def _expiry(path: Sequence[x509.Certificate], at: dt.datetime) -> list[str]:
@@ -416,6 +422,11 @@ def validate_server_chain(
         root_name = names.get(id(path[-1])) or describe(path[-1])
         reasons["trustedRoot"] = f"chains to '{root_name}' from the {anchors.description}"
         eval_path = list(path)
+        outside = wildcard_constraint_problems(eval_path)
+        if outside:
+            # A name-constraint violation: the CA does not vouch for this leaf.
+            trusted = False
+            reasons["trustedRoot"] = "; ".join(outside)
     else:
         reasons["trustedRoot"] = _untrusted_reason(presented, anchors, relaxed_error)
         eval_path = order_chain(leaf, rest)
@@ -446,6 +457,10 @@ def validate_server_chain(
     reasons["revoked"] = outcome.revoked_reason
     reasons["revocationCheckFailed"] = outcome.check_reason
 
+    if strict is not None:  # (the usual case: the reason is final, no second copy)
+        reasons["invalidCertOrChain"] = (
+            "; ".join(invalid) if invalid else "every certificate is well formed"
+        )
     result = ValidationResult(
         trusted_root=trusted,
         revoked=outcome.revoked,
@@ -457,9 +472,11 @@ def validate_server_chain(
         reasons=reasons,
     )
     notes: list[str] = []
-    if strict is None and is_acceptable(result, revocation_forced=False):
+    if strict is not None:
+        return ChainValidation(result, tuple(eval_path), anchors.description, tuple(notes))
+    if is_acceptable(result, revocation_forced=False):
         result = _attribute_refusal(result, strict_error)
-        notes.append(f"the WebPKI verifier refused the chain: {strict_error}")
+        notes.append(f"the web PKI rules refused the chain: {classify(strict_error).reason}")
     if invalid:
         result = result.with_changes(
             reasons={**result.reasons, "invalidCertOrChain": "; ".join(invalid)}
@@ -495,16 +512,42 @@ def _overlong_chain(count: int, anchors: TrustAnchors, forced: bool) -> ChainVal
     return ChainValidation(result, (), anchors.description)
 
 
-@functools.lru_cache(maxsize=8)
-def _usable_anchors(
-    anchors: TrustAnchors,
-) -> tuple[TrustAnchors | None, tuple[str, ...], verification.Store | None, dict[int, str]]:
+_PreparedAnchors = tuple[
+    TrustAnchors | None, tuple[str, ...], verification.Store | None, dict[int, str]
+]
+# The anchor sets prepared last, by identity (hashing a TrustAnchors hashes every
+# certificate in it, which for a system store costs more than the work saved).
+_PREPARED: collections.OrderedDict[int, tuple[TrustAnchors, _PreparedAnchors]] = (
+    collections.OrderedDict()
+)
+_PREPARED_LOCK = threading.Lock()
+MAX_PREPARED_ANCHOR_SETS = 8
+
+
+def _usable_anchors(anchors: TrustAnchors) -> _PreparedAnchors:
+    """`_prepare_anchors(anchors)`, made once per anchor set object: a runtime or a
+    session validates every connection against the same immutable `TrustAnchors`
+    (the system store: some 150 roots), so reading them and building the store per
+    connection is waste (docs/benchmarks.md). The entry holds the anchors, so an
+    id is never reused while it is cached."""
+    key = id(anchors)
+    with _PREPARED_LOCK:
+        hit = _PREPARED.get(key)
+        if hit is not None and hit[0] is anchors:
+            _PREPARED.move_to_end(key)
+            return hit[1]
+    prepared = _prepare_anchors(anchors)
+    with _PREPARED_LOCK:
+        _PREPARED[key] = (anchors, prepared)
+        while len(_PREPARED) > MAX_PREPARED_ANCHOR_SETS:
+            _PREPARED.popitem(last=False)
+    return prepared
+
+
+def _prepare_anchors(anchors: TrustAnchors) -> _PreparedAnchors:
     """The anchors whose extensions can be read, why the others cannot, the
     verifier's store of the usable ones, and their labels by object identity (the
-    verifier hands back the store's own objects; the cache keeps them alive). Pure
-    in `anchors` (immutable), so a runtime validating every connection against the
-    same system store (some 150 roots) reads them and builds the store once, not per
-    connection (docs/benchmarks.md)."""
+    verifier hands back the store's own objects, which the cache keeps alive)."""
     checked = [(a, extensions_problem(a)) for a in anchors.certificates]
     unusable = tuple(problem for _, problem in checked if problem)
     if unusable:
@@ -538,18 +581,18 @@ def _no_usable_anchor(
 
 
 def _attribute_refusal(result: ValidationResult, message: str) -> ValidationResult:
-    """The strict verifier refused what our own checks passed: put its reason under
-    the field it names, or under invalidCertOrChain. Never lets the chain through."""
-    lowered = message.lower()
-    why = f"the WebPKI verifier refused the chain: {message}"
-    if "subjectaltname" in lowered:
-        return result.with_changes(
-            name_mismatch=NameResult.MISMATCH, reasons={**result.reasons, "nameMismatch": why}
-        )
-    if "eku" in lowered or "key usage" in lowered or "keyusage" in lowered:
-        return result.with_changes(wrong_usage=True, reasons={**result.reasons, "wrongUsage": why})
-    if "validation time" in lowered:
-        return result.with_changes(expired=True, reasons={**result.reasons, "expired": why})
-    return result.with_changes(
-        invalid_cert_or_chain=True, reasons={**result.reasons, "invalidCertOrChain": why}
-    )
+    """The strict verifier refused what our own checks passed: put the refusal under
+    the field it concerns, in our words (`verifier_messages.classify`), or under
+    invalidCertOrChain. Never lets the chain through."""
+    refusal = classify(message)
+    why = f"the web PKI rules refuse the chain: {refusal.reason}"
+    reasons = {**result.reasons, refusal.field: why}
+    if refusal.field == "nameMismatch":
+        return result.with_changes(name_mismatch=NameResult.MISMATCH, reasons=reasons)
+    if refusal.field == "wrongUsage":
+        return result.with_changes(wrong_usage=True, reasons=reasons)
+    if refusal.field == "expired":
+        return result.with_changes(expired=True, reasons=reasons)
+    if refusal.field == "trustedRoot":
+        return result.with_changes(trusted_root=False, reasons=reasons)
+    return result.with_changes(invalid_cert_or_chain=True, reasons=reasons)

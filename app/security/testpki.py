@@ -272,6 +272,12 @@ class GeneratedPki:
         segno.make(self.pin, error="m").terminal(out=out, compact=True)
         return out.getvalue()
 
+    def qr_ascii(self) -> str:
+        """The same QR code in ASCII only ('##' per dark module), for a console whose
+        encoding has no block characters (a redirected cp1252 console on Windows)."""
+        rows = segno.make(self.pin, error="m").matrix_iter(scale=1, border=2)
+        return "".join("".join("##" if dark else "  " for dark in row) + "\n" for row in rows)
+
     def thumbprint_text(self) -> str:
         return (
             f"pin: {self.pin}\n"

@@ -20,8 +20,19 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from joserfc import jwt
-from joserfc.errors import JoseError
+from joserfc.errors import (
+    BadSignatureError,
+    ExpiredTokenError,
+    InsecureClaimError,
+    InvalidClaimError,
+    InvalidTokenError,
+    JoseError,
+    MissingClaimError,
+)
 from joserfc.jwk import ECKey, KeySet, OctKey, OKPKey, RSAKey
 
 from app.security.errors import PolicyError, TokenRejected
@@ -115,9 +126,14 @@ class JwtValidator:
             raise TokenRejected("the token is longer than the runtime allows")
         try:
             decoded = jwt.decode(token, self.key, algorithms=list(self.algorithms))
-        except JoseError as exc:
+        except BadSignatureError:
             raise TokenRejected(
-                f"the JWT was refused: {type(exc).__name__} ({exc.error})"
+                "the JWT was refused: its signature does not verify with the configured key"
+            ) from None
+        except JoseError:
+            raise TokenRejected(
+                "the JWT was refused: it is malformed, or signed with an algorithm or key "
+                f"that is not allowed (allowed: {', '.join(self.algorithms)})"
             ) from None
         except (ValueError, TypeError):
             raise TokenRejected("the token is not a well-formed JWT") from None
@@ -133,10 +149,30 @@ class JwtValidator:
         try:
             registry.validate(decoded.claims)
         except JoseError as exc:
-            raise TokenRejected(
-                f"the JWT claims were refused: {exc.description or exc.error}"
-            ) from None
+            raise TokenRejected(f"the JWT claims were refused: {claims_refusal(exc)}") from None
         return MappingProxyType(dict(decoded.claims))
+
+
+def claims_refusal(exc: JoseError) -> str:
+    """Our words for joserfc's claim refusals, chosen by exception class and the
+    claim it names (its texts differ between releases and are not an API; from 1.7
+    on, InvalidTokenError is InvalidClaimError, told apart by the claim)."""
+    claim = getattr(exc, "claim", None)
+    named = f" '{claim}'" if isinstance(claim, str) and claim else ""
+    if isinstance(exc, MissingClaimError):
+        return f"the token lacks the required claim{named}"
+    if isinstance(exc, ExpiredTokenError):
+        return "the token has expired (exp)"
+    not_yet = claim in ("nbf", "iat") or (
+        InvalidTokenError is not InvalidClaimError and isinstance(exc, InvalidTokenError)
+    )
+    if not_yet:
+        return "the token is not valid yet (nbf or iat lies in the future)"
+    if isinstance(exc, InsecureClaimError):
+        return f"the token holds the claim{named}, which it must not carry"
+    if isinstance(exc, InvalidClaimError):
+        return f"the token's claim{named} does not have the accepted value"
+    return "a claim of the token was not accepted"
 
 
 def jwt_key_from_jwks_file(path: str | os.PathLike[str]) -> KeySet:
@@ -165,14 +201,32 @@ def jwt_key_from_jwks_file(path: str | os.PathLike[str]) -> KeySet:
 
 
 def jwt_key_from_pem(pem: bytes, *, source: str) -> RSAKey | ECKey | OKPKey:
-    for kind in (RSAKey, ECKey, OKPKey):
+    # The key type is read with cryptography first and the matching joserfc class
+    # imports it: older joserfc releases let RSAKey wrap an EC key without complaint.
+    kind: type[RSAKey] | type[ECKey] | type[OKPKey] | None = None
+    try:
+        loaded = serialization.load_pem_public_key(pem)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        loaded = None
+        if b"PRIVATE KEY" in pem:
+            raise PolicyError(
+                f"{source}: holds a private key", fix="give only the public key"
+            ) from None
+    if isinstance(loaded, rsa.RSAPublicKey):
+        kind = RSAKey
+    elif isinstance(loaded, ec.EllipticCurvePublicKey):
+        kind = ECKey
+    elif isinstance(loaded, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+        kind = OKPKey
+    if kind is not None:
         try:
             key = kind.import_key(pem)
         except (ValueError, TypeError, JoseError):
-            continue
-        if key.is_private:
-            raise PolicyError(f"{source}: holds a private key", fix="give only the public key")
-        return key
+            key = None
+        if key is not None:
+            if key.is_private:
+                raise PolicyError(f"{source}: holds a private key", fix="give only the public key")
+            return key
     raise PolicyError(
         f"{source}: is not a PEM public key", fix="give the issuer's public key as PEM"
     )

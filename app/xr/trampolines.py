@@ -44,8 +44,8 @@ from app.xr.structs import (
     XrRemotingServerCertificateValidationMSFT,
 )
 from app.xr.validation_result import ValidationResult
+from app.xr.validation_result_struct import fail_closed_verdict, read_verdict, write_verdict
 from app.xr.values import XR_FALSE, XR_TRUE, Result, StructureType
-from app.xr.verdict_struct import fail_closed_verdict, read_verdict, write_verdict
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,8 @@ from app.endpoint.events import (
     record_json,
     records_in,
 )
-from app.endpoint.session import ConfigError, RecordRelay, SessionConfig
+from app.endpoint.record_relay import RecordRelay
+from app.endpoint.session import ConfigError, SessionConfig
 from app.remoting.reasons import explain
 from app.xr.records import CallbackRecord
 from app.xr.values import ConnectionState, DisconnectReason
@@ -170,7 +171,7 @@ def test_without_a_loop_records_are_forwarded_at_once_and_detach_stops_them() ->
 
 
 def test_a_loop_that_never_drains_keeps_only_the_newest_records() -> None:
-    from app.endpoint.session import MAX_HISTORY
+    from app.endpoint.record_relay import MAX_QUEUED_RECORDS as MAX_HISTORY
 
     loop = _CountingLoop()
     relay = RecordRelay()

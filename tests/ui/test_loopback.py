@@ -173,7 +173,22 @@ def test_loopback_demo_connects_in_one_window(qtbot, qasync_loop, tmp_path: Path
         timeout=5_000,
     )
     assert "Connected securely" in demo.status.text()
-    demo.stop()
+    # Both ends' state and Run / Stop are in the header, whatever the panes' scroll.
+    assert demo.client_state.text() == "Client: Connected"
+    assert demo.server_state.text() == "Server: Connected"
+    assert demo.stop_button.isEnabled() and not demo.run_button.isEnabled()
+    demo.stop_button.click()
+    qtbot.waitUntil(
+        lambda: not demo.client.controller.active and not demo.server.controller.active,
+        timeout=CONNECT_TIMEOUT_MS,
+    )
+    assert "Connected securely" not in demo.status.text()
+    assert demo.run_button.isEnabled() and not demo.stop_button.isEnabled()
+    qtbot.waitUntil(lambda: not demo.jobs.busy and not window.jobs.busy, timeout=5_000)
+    # Run again: the same two ends connect again.
+    demo.run_button.click()
+    qtbot.waitUntil(lambda: demo.client.controller.state == "connected", timeout=CONNECT_TIMEOUT_MS)
+    demo.stop_button.click()
     qtbot.waitUntil(
         lambda: not demo.client.controller.active and not demo.server.controller.active,
         timeout=CONNECT_TIMEOUT_MS,
@@ -484,9 +499,29 @@ def test_tofu_dialog_trust_connects_remembers_and_is_not_asked_again(
     assert "CN=localhost" in chain and "issuer 2" in chain  # the chain the server sent
     assert client.endpoint.controller.state == "connecting"  # waiting for the answer
     assert not known_hosts.exists()
+    # The call waiting for the answer is in the timeline already, as running.
+    model = client.timeline.model
+
+    def running_rows() -> list[int]:
+        return [
+            r
+            for r in range(model.rowCount())
+            if model.index(r, CALLBACK).data() == "ValidateServerCertificate"
+            and model.index(r, OUTCOME).data(OUTCOME_ROLE) is Outcome.RUNNING
+        ]
+
+    qtbot.waitUntil(lambda: len(running_rows()) == 1, timeout=5_000)
+    row = running_rows()[0]
     dialog.trust_button.click()
 
     _wait_connected(qtbot, client, server)
+    # Completed in place when it returned: the same row, now a success, no second row.
+    qtbot.waitUntil(
+        lambda: model.index(row, OUTCOME).data(OUTCOME_ROLE) is Outcome.SUCCESS, timeout=5_000
+    )
+    assert model.index(row, CALLBACK).data() == "ValidateServerCertificate"
+    calls = [model.index(r, CALLBACK).data() for r in range(model.rowCount())]
+    assert calls.count("ValidateServerCertificate") == 1
     assert client.status_state.text() == "Connected"
     entries = [
         line.split() for line in known_hosts.read_text().splitlines() if not line.startswith("#")

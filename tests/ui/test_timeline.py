@@ -295,3 +295,24 @@ def test_outcome_colours_have_contrast_in_light_and_fusion_dark(qapp) -> None:
             backgrounds = [QColor(style.background)] if style.background else [base, alternate]
             for bg in backgrounds:
                 assert contrast_ratio(fg, bg) >= 4.5, (outcome, style, bg.name())
+
+
+def test_a_call_shows_as_running_until_its_record_completes_it(
+    records: list[CallbackRecord],
+) -> None:
+    model = TimelineModel()
+    vsc = next(r for r in records if r.callback == "ValidateServerCertificate")
+    model.start_call("ValidateServerCertificate", vsc.started_at)
+    assert model.index(0, OUTCOME).data() == "running"
+    assert model.index(0, OUTCOME).data(OUTCOME_ROLE) is Outcome.RUNNING
+    model.append_records([EventRow.of(Listening(port=1))])
+    changed: list[int] = []
+    model.dataChanged.connect(lambda top, _bottom, _roles=(): changed.append(top.row()))
+    model.append_records([vsc])
+    assert model.rowCount() == 2  # completed in place, not appended
+    assert changed == [0]
+    assert model.record(0) is vsc
+    assert model.index(0, OUTCOME).data() == "success"
+    # A record without a running row is appended as before.
+    model.append_records([vsc])
+    assert model.rowCount() == 3

@@ -393,12 +393,14 @@ def test_client_panel_revocation_settings_reach_the_validator_and_runtime(
     auth = ui_engine.client_auth_settings(client)
     assert auth.check_revocation and auth.force_revocation_check
     assert auth.crl_files == (str(crl_a), str(crl_b))
-    options = ui_engine.builtin_options("remote", force_revocation_check=True)
+    from app.endpoint import service
+
+    options = service.builtin_options("remote", force_revocation_check=auth.force_revocation_check)
     assert options.force_revocation_check  # forceRevocationCheck, from the client setting
     # A CRL file that is not a CRL is named in the window's words before connecting.
     crl_a.write_bytes(b"garbage")
     panel.token.setText(TOKEN)
     settings = ui_engine.EndpointSettings(mode="connect", client=panel.settings())
     with pytest.raises(Exception, match=r"CRL files .*a\.crl.*is not a CRL") as caught:
-        ui_engine.callback_providers(settings, ask=lambda question: False)
+        ui_engine.open_session(settings, ask_trust_on_first_use=lambda question: False)
     assert "Traceback" not in str(caught.value)

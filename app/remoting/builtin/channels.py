@@ -41,6 +41,7 @@ from app.remoting.contract import (
     DataChannelState,
     RemotingCallError,
     RemotingEvent,
+    RetrieveCapacityError,
 )
 from app.xr.values import (
     PLAYER_CHANNEL_IDS,
@@ -51,6 +52,8 @@ from app.xr.values import (
     DataChannelStatus,
     Result,
 )
+
+__all__ = ["ChannelTable", "RetrieveCapacityError"]
 
 Reason = DataChannelClosedReason
 Status = DataChannelStatus
@@ -403,17 +406,3 @@ class ChannelTable:
             raise DataChannelError(
                 function, DataChannelResult.CLOSED, f"channel {channel.channel_id} is closed"
             )
-
-
-class RetrieveCapacityError(RemotingCallError):
-    """xrRetrieveRemotingDataMSFT with a buffer too small: `required` is what
-    dataBytesCountOutput says."""
-
-    def __init__(self, required: int, capacity: int) -> None:
-        super().__init__(
-            "xrRetrieveRemotingDataMSFT",
-            Result.ERROR_VALIDATION_FAILURE,
-            f"the packet is {required} bytes, the buffer holds {capacity}",
-            fix="call again with dataBytesCapacityInput of at least dataBytesCountOutput",
-        )
-        self.required = required

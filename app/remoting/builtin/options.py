@@ -65,17 +65,3 @@ class BuiltinOptions:
             )
         if not 0 < self.protocol_version < 65536:
             raise ValueError("protocol_version must be 1..65535")
-
-    @classmethod
-    def for_tests(cls, **changes: object) -> BuiltinOptions:
-        """Short timeouts so failure paths finish in well under a second or two."""
-        values: dict[str, object] = {
-            "tcp_connect_timeout": 2.0,
-            "handshake_timeout": 3.0,
-            "session_open_timeout": 2.0,
-            "heartbeat_interval": 0.2,
-            "heartbeat_timeout": 1.5,
-            "disconnect_wait": 1.0,
-        }
-        values.update(changes)
-        return cls(**values)  # type: ignore[arg-type]

@@ -34,7 +34,7 @@ from app.remoting.builtin.handshake import TokenThrottle
 from app.remoting.builtin.options import BuiltinOptions
 from app.remoting.builtin.protocol import FrameType
 from app.remoting.builtin.server import Listener
-from app.remoting.builtin.trust import RuntimeTrust
+from app.remoting.builtin.system_validation import RuntimeTrust
 from app.remoting.contract import (
     ConnectedEvent,
     DataChannelError,
@@ -45,6 +45,7 @@ from app.remoting.contract import (
     RemotingCallError,
     RemotingEvent,
     RemotingRuntime,
+    check_retrieve_buffer,
 )
 from app.xr import limits
 from app.xr.callback_types import CallbackRefusal
@@ -147,6 +148,9 @@ class BuiltinRuntime(RemotingRuntime):
         self._stages: collections.deque[HandshakeStage] = collections.deque(
             maxlen=MAX_QUEUED_EVENTS
         )
+        # Pending stages wake `wait_event` only for a consumer that drains them (the
+        # session's pump); anyone else would be woken for nothing, again and again.
+        self._stages_wanted = False
         self._channels = ChannelTable(self.options.role)
         self._outbox = _Outbox(self)
         self._state = ConnectionState.DISCONNECTED
@@ -497,7 +501,12 @@ class BuiltinRuntime(RemotingRuntime):
         """Like `poll_event`, but waits up to `timeout` seconds for an event (or close)."""
         with self._changed:
             self._changed.wait_for(
-                lambda: bool(self._events) or bool(self._stages) or self._closed, timeout
+                lambda: (
+                    bool(self._events)
+                    or (self._stages_wanted and bool(self._stages))
+                    or self._closed
+                ),
+                timeout,
             )
             return self._events.popleft() if self._events else None
 
@@ -540,6 +549,7 @@ class BuiltinRuntime(RemotingRuntime):
     def drain_stages(self) -> list[HandshakeStage]:
         """The handshake stages finished since the last call, in order."""
         with self._lock:
+            self._stages_wanted = True
             stages = list(self._stages)
             self._stages.clear()
             return stages
@@ -600,12 +610,7 @@ class BuiltinRuntime(RemotingRuntime):
         buffer: ctypes.Array[ctypes.c_uint8] | None,
     ) -> int:
         function = "xrRetrieveRemotingDataMSFT"
-        if capacity and (buffer is None or ctypes.sizeof(buffer) < capacity):
-            raise RemotingCallError(
-                function,
-                Result.ERROR_VALIDATION_FAILURE,
-                "dataBytess must hold dataBytesCapacityInput bytes",
-            )
+        check_retrieve_buffer(capacity, buffer)
         with self._lock:
             self._require_open(function)
             answer = self._channels.retrieve(channel, packet_id, capacity, time.monotonic())

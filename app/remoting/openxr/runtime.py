@@ -72,6 +72,7 @@ on it.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import os
@@ -83,11 +84,18 @@ import xr
 
 from app.remoting.contract import (
     ConnectedEvent,
+    DataChannelClosedEvent,
+    DataChannelCreatedEvent,
+    DataChannelDataReceivedEvent,
+    DataChannelOpenedEvent,
+    DataChannelState,
     DisconnectedEvent,
     ListeningEvent,
     RemotingCallError,
     RemotingEvent,
     RemotingRuntime,
+    RetrieveCapacityError,
+    check_retrieve_buffer,
 )
 from app.remoting.openxr import manifest as manifests
 from app.remoting.openxr.errors import (
@@ -96,6 +104,18 @@ from app.remoting.openxr.errors import (
     ExtensionNotOfferedError,
     NoOpenXRRuntimeError,
     OpenXRCallError,
+)
+from app.xr.channel_structs import (
+    DATA_CHANNEL_EVENTS,
+    DATA_CHANNEL_FUNCTIONS,
+    XrEventDataRemotingDataChannelClosedMSFT,
+    XrEventDataRemotingDataChannelCreatedMSFT,
+    XrEventDataRemotingDataChannelDataReceivedMSFT,
+    XrEventDataRemotingDataChannelOpenedMSFT,
+    XrRemotingDataChannelCreateInfoMSFT,
+    XrRemotingDataChannelMSFT,
+    XrRemotingDataChannelSendDataInfoMSFT,
+    XrRemotingDataChannelStateMSFT,
 )
 from app.xr.structs import (
     EXTENSION_FUNCTIONS,
@@ -114,6 +134,8 @@ from app.xr.values import (
     XR_FALSE,
     XR_TRUE,
     ConnectionState,
+    DataChannelClosedReason,
+    DataChannelStatus,
     DisconnectReason,
     Result,
     StructureType,
@@ -148,6 +170,7 @@ _REMOTING_EVENTS = {
     int(StructureType.REMOTING_EVENT_DATA_LISTENING_MSFT),
     int(StructureType.REMOTING_EVENT_DATA_CONNECTED_MSFT),
     int(StructureType.REMOTING_EVENT_DATA_DISCONNECTED_MSFT),
+    *DATA_CHANNEL_EVENTS,
 }
 
 
@@ -401,6 +424,11 @@ class OpenXRRuntime(RemotingRuntime):
                 function: cls._lookup(loader, instance, name, function, prototype)
                 for function, prototype in EXTENSION_FUNCTIONS.items()
             }
+            # Data channels are optional: a runtime without them still connects, and
+            # their calls answer XR_ERROR_FUNCTION_UNSUPPORTED.
+            for function, prototype in DATA_CHANNEL_FUNCTIONS.items():
+                with contextlib.suppress(ExtensionFunctionMissingError):
+                    functions[function] = cls._lookup(loader, instance, name, function, prototype)
         except BaseException:
             loader.destroy_instance(instance)
             raise
@@ -575,6 +603,96 @@ class OpenXRRuntime(RemotingRuntime):
         reason = XrEnum(int(DisconnectReason.NONE))
         self._call("xrRemotingGetConnectionStateMSFT", ctypes.byref(state), ctypes.byref(reason))
         return _connection_state(state.value), _disconnect_reason(reason.value)
+
+    # --- data channels -------------------------------------------------------------------
+
+    def _channel_call(self, function: str, *args: Any) -> int:
+        """Call a data-channel function (handle-first, no instance); its result."""
+        with self._lock:
+            self._check_open(function)
+            target = self._functions.get(function)
+            if target is None:
+                raise RemotingCallError(
+                    function,
+                    int(Result.ERROR_FUNCTION_UNSUPPORTED),
+                    f"OpenXR runtime '{self.runtime_name}' does not offer it",
+                )
+            result = int(target(*args))
+            if result == _INSTANCE_LOST:
+                self._instance_lost_locked(f"{function} returned XR_ERROR_INSTANCE_LOST")
+        if result == _INSTANCE_LOST:
+            raise self._lost_error(function)
+        return result
+
+    def _channel_check(self, function: str, result: int) -> None:
+        if result < 0:
+            # The XR_ERROR_REMOTING_DATA_CHANNEL_* numbers are in no source this app has:
+            # an unknown negative result is reported as the number it is.
+            raise RemotingCallError(function, result, f"OpenXR runtime '{self.runtime_name}'")
+
+    def create_data_channel(self, create_info: XrRemotingDataChannelCreateInfoMSFT) -> int:
+        function = "xrCreateRemotingDataChannelMSFT"
+        handle = XrRemotingDataChannelMSFT(0)
+        result = self._channel_call(
+            function,
+            self._instance,
+            self._system_id,
+            ctypes.byref(create_info),
+            ctypes.byref(handle),
+        )
+        self._channel_check(function, result)
+        return int(handle.value)
+
+    def destroy_data_channel(self, channel: int) -> None:
+        function = "xrDestroyRemotingDataChannelMSFT"
+        self._channel_check(function, self._channel_call(function, channel))
+
+    def get_data_channel_state(self, channel: int) -> DataChannelState:
+        function = "xrGetRemotingDataChannelStateMSFT"
+        state = XrRemotingDataChannelStateMSFT()
+        self._channel_check(function, self._channel_call(function, channel, ctypes.byref(state)))
+        try:
+            status = DataChannelStatus(state.connectionStatus)
+        except ValueError:
+            raise RemotingCallError(
+                function,
+                int(Result.ERROR_RUNTIME_FAILURE),
+                f"the runtime reported an unknown channel status {state.connectionStatus}",
+            ) from None
+        return DataChannelState(send_queue_size=int(state.sendQueueSize), status=status)
+
+    def send_remoting_data(
+        self, channel: int, send_info: XrRemotingDataChannelSendDataInfoMSFT
+    ) -> None:
+        function = "xrSendRemotingDataMSFT"
+        self._channel_check(
+            function, self._channel_call(function, channel, ctypes.byref(send_info))
+        )
+
+    def retrieve_remoting_data(
+        self,
+        channel: int,
+        packet_id: int,
+        capacity: int,
+        buffer: ctypes.Array[ctypes.c_uint8] | None,
+    ) -> int:
+        function = "xrRetrieveRemotingDataMSFT"
+        check_retrieve_buffer(capacity, buffer)
+        count = ctypes.c_uint32(0)
+        data = (
+            ctypes.cast(buffer, ctypes.POINTER(ctypes.c_uint8))
+            if buffer is not None
+            else ctypes.POINTER(ctypes.c_uint8)()
+        )
+        result = self._channel_call(
+            function, channel, packet_id, capacity, ctypes.byref(count), data
+        )
+        needed = int(count.value)
+        too_small = (int(Result.ERROR_VALIDATION_FAILURE), int(Result.ERROR_SIZE_INSUFFICIENT))
+        if result in too_small and capacity and needed > capacity:
+            raise RetrieveCapacityError(needed, capacity, result)
+        self._channel_check(function, result)
+        return needed
 
     def poll_event(self) -> RemotingEvent | None:
         """The next remoting event; None when there is none (XR_EVENT_UNAVAILABLE, or
@@ -784,8 +902,32 @@ def _remoting_event(buffer: Any) -> RemotingEvent | None:
         return ListeningEvent(listening_port=int(listening.listeningPort))
     if kind == int(StructureType.REMOTING_EVENT_DATA_CONNECTED_MSFT):
         return ConnectedEvent()
+    if kind in DATA_CHANNEL_EVENTS:
+        return _data_channel_event(kind, address)
     disconnected = XrRemotingEventDataDisconnectedMSFT.from_address(address)
     return DisconnectedEvent(disconnect_reason=_disconnect_reason(disconnected.disconnectReason))
+
+
+def _data_channel_event(kind: int, address: int) -> RemotingEvent | None:
+    """One of the four data-channel events, read by its raw structure type."""
+    if kind == int(StructureType.EVENT_DATA_REMOTING_DATA_CHANNEL_CREATED_MSFT):
+        created = XrEventDataRemotingDataChannelCreatedMSFT.from_address(address)
+        return DataChannelCreatedEvent(int(created.channelId), int(created.channel))
+    if kind == int(StructureType.EVENT_DATA_REMOTING_DATA_CHANNEL_OPENED_MSFT):
+        opened = XrEventDataRemotingDataChannelOpenedMSFT.from_address(address)
+        return DataChannelOpenedEvent(int(opened.channel))
+    if kind == int(StructureType.EVENT_DATA_REMOTING_DATA_CHANNEL_DATA_RECEIVED_MSFT):
+        received = XrEventDataRemotingDataChannelDataReceivedMSFT.from_address(address)
+        return DataChannelDataReceivedEvent(
+            int(received.channel), int(received.size), int(received.packetId)
+        )
+    closed = XrEventDataRemotingDataChannelClosedMSFT.from_address(address)
+    try:
+        reason = DataChannelClosedReason(closed.closedReason)
+    except ValueError:
+        log.warning("runtime reported an unknown channel closed reason %d", closed.closedReason)
+        reason = DataChannelClosedReason.ERROR
+    return DataChannelClosedEvent(int(closed.channel), reason)
 
 
 def loader_runtime_json() -> str | None:

@@ -1,6 +1,6 @@
 """Helpers shared by the built-in runtime, session, command and interop tests.
 
-Real sockets on 127.0.0.1, ephemeral ports, short timeouts (`BuiltinOptions.for_tests`)
+Real sockets on 127.0.0.1, ephemeral ports, short timeouts (`tests.support.builtin_options.quick_options`)
 and bounded waits on events: nothing sleeps to poll.
 """
 
@@ -28,6 +28,7 @@ from app.remoting.builtin import BuiltinOptions, BuiltinRuntime
 from app.security.testpki import GeneratedPki
 from app.xr.callback_types import ServerCertificateMaterial
 from app.xr.values import DisconnectReason
+from tests.support.builtin_options import quick_options
 
 TOKEN = "correct-horse-battery-staple"
 WAIT_S = 10.0
@@ -79,7 +80,7 @@ def server_session(
             role=role,  # type: ignore[arg-type]
             realm=realm,
         ),
-        BuiltinRuntime(options or BuiltinOptions.for_tests(role=role)),  # type: ignore[arg-type]
+        BuiltinRuntime(options or quick_options(role=role)),
         **providers,
     )
 
@@ -102,7 +103,7 @@ def client_session(
         providers["certificate_validator"] = validator
     if options is None:
         ca = trust_ca_pem if trust_ca_pem is not None else (pki.ca_pem if pki else None)
-        options = BuiltinOptions.for_tests(role=role, trust_ca_pem=ca)  # type: ignore[arg-type]
+        options = quick_options(role=role, trust_ca_pem=ca)
     return Session.with_callbacks(
         SessionConfig(mode="connect", host=host, port=port, secure=secure, role=role),  # type: ignore[arg-type]
         BuiltinRuntime(options),

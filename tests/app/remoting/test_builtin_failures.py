@@ -14,7 +14,6 @@ import ssl
 import pytest
 
 from app.endpoint.events import Connected, Disconnected, Listening, Note, records_in
-from app.remoting.builtin import BuiltinOptions
 from app.remoting.builtin.frames import HelloReceived, TransportConnection
 from app.remoting.builtin.handshake import (
     ClientAdmitted,
@@ -49,6 +48,7 @@ from tests.app.remoting.remoting_support import (
     silent_listener,
     start_listening,
 )
+from tests.support.builtin_options import quick_options
 
 R = DisconnectReason
 
@@ -280,7 +280,7 @@ def test_protocol_version_mismatch_on_both_ends(pki: GeneratedPki) -> None:
     async def scenario() -> None:
         server = server_session(pki)
         listening = await start_listening(server)
-        options = BuiltinOptions.for_tests(trust_ca_pem=pki.ca_pem, protocol_version=2)
+        options = quick_options(trust_ca_pem=pki.ca_pem, protocol_version=2)
         event = await connect_outcome(listening.port, pki, options=options)
         assert_reason(event, R.REMOTING_VERSION_MISMATCH)
         assert_reason(await disconnected(server), R.REMOTING_VERSION_MISMATCH)
@@ -381,7 +381,7 @@ def test_peer_gone_without_a_request_is_connection_lost(pki: GeneratedPki) -> No
 
 def test_handshake_timeout_when_the_server_never_answers(pki: GeneratedPki) -> None:
     with silent_listener() as sock:
-        options = BuiltinOptions.for_tests(trust_ca_pem=pki.ca_pem, handshake_timeout=0.5)
+        options = quick_options(trust_ca_pem=pki.ca_pem, handshake_timeout=0.5)
         event = run(connect_outcome(sock.getsockname()[1], pki, options=options))
         assert_reason(event, R.REMOTING_HANDSHAKE_TIMEOUT)
 
@@ -437,7 +437,7 @@ def test_session_open_timeout_on_the_client() -> None:
             handshake_server, _ = await _plain_peer(transport_port=silent.getsockname()[1])
             async with handshake_server:
                 port = handshake_server.sockets[0].getsockname()[1]
-                options = BuiltinOptions.for_tests(session_open_timeout=0.5)
+                options = quick_options(session_open_timeout=0.5)
                 event = await connect_outcome(port, None, secure=False, options=options)
                 assert_reason(event, R.SESSION_OPEN_TIMEOUT)
 
@@ -449,7 +449,7 @@ def test_session_open_timeout_on_the_server(pki: GeneratedPki) -> None:
     but never opens the transport session."""
 
     async def scenario() -> None:
-        options = BuiltinOptions.for_tests(role="player", session_open_timeout=0.5)
+        options = quick_options(role="player", session_open_timeout=0.5)
         server = server_session(pki, options=options)
         listening = await start_listening(server)
 
@@ -483,7 +483,7 @@ def test_peer_that_does_not_close_gives_disconnect_wait_timeout() -> None:
         assert transport_server is not None
         async with handshake_server, transport_server:
             port = handshake_server.sockets[0].getsockname()[1]
-            options = BuiltinOptions.for_tests(disconnect_wait=0.3)
+            options = quick_options(disconnect_wait=0.3)
             client = client_session(port, None, secure=False, options=options)
             await client.start()
             assert isinstance(await outcome(client), Connected)
@@ -543,7 +543,7 @@ def test_heartbeat_silence_is_connection_lost_on_the_client() -> None:
         assert transport_server is not None
         async with handshake_server, transport_server:
             port = handshake_server.sockets[0].getsockname()[1]
-            options = BuiltinOptions.for_tests(heartbeat_interval=0.1, heartbeat_timeout=0.4)
+            options = quick_options(heartbeat_interval=0.1, heartbeat_timeout=0.4)
             client = client_session(port, None, secure=False, options=options)
             await client.start()
             assert isinstance(await outcome(client), Connected)
@@ -560,9 +560,7 @@ def test_heartbeat_silence_is_connection_lost_on_the_server() -> None:
     """A client built from the protocol cores opens the session, then falls silent."""
 
     async def scenario() -> None:
-        options = BuiltinOptions.for_tests(
-            role="player", heartbeat_interval=0.1, heartbeat_timeout=0.4
-        )
+        options = quick_options(role="player", heartbeat_interval=0.1, heartbeat_timeout=0.4)
         server = server_session(None, secure=False, options=options)
         listening = await start_listening(server)
         loop = asyncio.get_running_loop()

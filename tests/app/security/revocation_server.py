@@ -6,16 +6,50 @@ from __future__ import annotations
 import datetime as dt
 import http.server
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 from pkibuild import Made
 
 # Requests larger than this are not OCSP requests; the handler refuses them.
 MAX_REQUEST_BYTES = 16 * 1024
+
+
+def crl_der(
+    issuer: Made,
+    serials: Sequence[int],
+    now: dt.datetime,
+    *,
+    idp: x509.IssuingDistributionPoint | None = None,
+) -> bytes:
+    """A complete, current CRL of `issuer` (AKI, cRLNumber 1 as RFC 5280 5.2 asks,
+    next update in a day) listing `serials` as revoked two hours ago; with `idp`,
+    scoped by that critical issuingDistributionPoint. DER."""
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(issuer.cert.subject)
+        .last_update(now - dt.timedelta(hours=1))
+        .next_update(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),
+            critical=False,
+        )
+        .add_extension(x509.CRLNumber(1), critical=False)
+    )
+    if idp is not None:
+        builder = builder.add_extension(idp, critical=True)
+    for serial in serials:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder()
+            .serial_number(serial)
+            .revocation_date(now - dt.timedelta(hours=2))
+            .build()
+        )
+    return builder.sign(issuer.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
 
 
 @dataclass

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from pkibuild import Made, issue
-from revocation_server import Responder, serve
+from revocation_server import Responder, crl_der, serve
 
 from app.cli import main
 from app.security.acceptance import is_acceptable
@@ -66,28 +66,6 @@ class Case:
 
 def _pem(der: bytes) -> bytes:
     return x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM)
-
-
-def _crl(issuer: Made, serials: list[int], now: dt.datetime) -> bytes:
-    builder = (
-        x509.CertificateRevocationListBuilder()
-        .issuer_name(issuer.cert.subject)
-        .last_update(now - dt.timedelta(hours=1))
-        .next_update(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),
-            critical=False,
-        )
-        .add_extension(x509.CRLNumber(1), critical=False)
-    )
-    for serial in serials:
-        builder = builder.add_revoked_certificate(
-            x509.RevokedCertificateBuilder()
-            .serial_number(serial)
-            .revocation_date(now - dt.timedelta(hours=2))
-            .build()
-        )
-    return builder.sign(issuer.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
 
 
 @pytest.fixture(scope="module")
@@ -171,13 +149,13 @@ def world(
                 [crl_leaf.der],
                 "server.test",
                 {**GOOD, "revoked": True},
-                crl=_crl(root, [crl_leaf.cert.serial_number], now),
+                crl=crl_der(root, [crl_leaf.cert.serial_number], now),
             ),
             "not_revoked_by_crl": Case(
                 [leaf().der],
                 "server.test",
                 GOOD,
-                crl=_crl(root, [crl_leaf.cert.serial_number], now),
+                crl=crl_der(root, [crl_leaf.cert.serial_number], now),
             ),
             "revoked_by_ocsp": Case(
                 [ocsp_leaf.der], "server.test", {**GOOD, "revoked": True}, ocsp=True, openssl=False

@@ -14,44 +14,25 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from pkibuild import Made, issue
-from revocation_server import Responder, serve
+from revocation_server import Responder, crl_der, serve
 
 from app.security.testpki import SigningKey
 from tests.app.remoting.cli_support import Listener, run_cli
 from tests.app.remoting.remoting_support import TOKEN
 
 HOST = "127.0.0.1"
-
-
-def _crl(issuer: Made, serials: list[int], now: dt.datetime, **idp: bool) -> bytes:
-    builder = (
-        x509.CertificateRevocationListBuilder()
-        .issuer_name(issuer.cert.subject)
-        .last_update(now - dt.timedelta(hours=1))
-        .next_update(now + dt.timedelta(days=1))
-        .add_extension(x509.CRLNumber(1), critical=False)
-    )
-    if idp:
-        point = x509.IssuingDistributionPoint(
-            full_name=None,
-            relative_name=None,
-            only_contains_user_certs=idp.get("users", False),
-            only_contains_ca_certs=idp.get("cas", False),
-            only_some_reasons=None,
-            indirect_crl=False,
-            only_contains_attribute_certs=False,
-        )
-        builder = builder.add_extension(point, critical=True)
-    for serial in serials:
-        builder = builder.add_revoked_certificate(
-            x509.RevokedCertificateBuilder()
-            .serial_number(serial)
-            .revocation_date(now - dt.timedelta(hours=1))
-            .build()
-        )
-    return builder.sign(issuer.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+# RFC 5280 5.2.5: a CRL that covers only CA certificates.
+CA_CERTIFICATES_ONLY = x509.IssuingDistributionPoint(
+    full_name=None,
+    relative_name=None,
+    only_contains_user_certs=False,
+    only_contains_ca_certs=True,
+    only_some_reasons=None,
+    indirect_crl=False,
+    only_contains_attribute_certs=False,
+)
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +113,7 @@ def test_revoked_leaf_is_refused_naming_revocation_and_the_url(
 ) -> None:
     with serve(Responder(issuer=root, now=now)) as responder:
         leaf = _leaf(root, keys["leaf"], window, crl_url=responder.url("/crl"))
-        responder.crl_der = _crl(root, [leaf.cert.serial_number], now)
+        responder.crl_der = crl_der(root, [leaf.cert.serial_number], now)
         code, out, events = _connect(_server_files(leaf, root, tmp_path), "--check-revocation")
     assert code == 3, out
     assert "revoked" in out and responder.url("/crl") in out
@@ -151,7 +132,7 @@ def test_good_leaf_connects_and_says_which_url_answered(
 ) -> None:
     with serve(Responder(issuer=root, now=now)) as responder:
         leaf = _leaf(root, keys["leaf"], window, crl_url=responder.url("/crl"))
-        responder.crl_der = _crl(root, [], now)
+        responder.crl_der = crl_der(root, [], now)
         code, out, events = _connect(
             _server_files(leaf, root, tmp_path), "--check-revocation", "--force-revocation-check"
         )
@@ -208,7 +189,7 @@ def test_crl_scoped_to_ca_certificates_is_no_answer_for_the_leaf(
     # 5.2.5): it is neither "revoked" nor "good" for the leaf; forced, that refuses.
     crl_file = tmp_path / "cas-only.crl"
     leaf = _leaf(root, keys["leaf"], window)
-    crl_file.write_bytes(_crl(root, [leaf.cert.serial_number], now, cas=True))
+    crl_file.write_bytes(crl_der(root, [leaf.cert.serial_number], now, idp=CA_CERTIFICATES_ONLY))
     files = _server_files(leaf, root, tmp_path)
     code, out, events = _connect(files, "--crl", str(crl_file), "--force-revocation-check")
     assert code == 3, out
@@ -329,3 +310,25 @@ def test_ocsp_from_openssl_decides_a_live_connection(
     else:
         assert code == 0 and verdict["revoked"] is False, out
         assert url in str(reasons["revocationCheckFailed"])
+
+
+def test_doctor_applies_the_revocation_settings(
+    root: Made,
+    keys: dict[str, SigningKey],
+    window: dict[str, dt.datetime],
+    now: dt.datetime,
+    tmp_path: Path,
+) -> None:
+    leaf = _leaf(root, keys["leaf"], window)
+    crl_file = tmp_path / "ca.crl"
+    crl_file.write_bytes(crl_der(root, [leaf.cert.serial_number], now))
+    files = _server_files(leaf, root, tmp_path)
+    with Listener("--cert-store", str(files["store"]), "--token-file", str(files["token"])) as srv:
+        port, _ = srv.ports()
+        args = ["doctor", f"{HOST}:{port}", "--ca-file", str(files["ca"]), "--json"]
+        plain = run_cli(*args)
+        checked = run_cli(*args, "--crl", str(crl_file))
+    chain = next(json.loads(line) for line in plain.stdout.splitlines() if '"chain"' in line)
+    assert chain["ok"] is True and chain["validation"]["revoked"] is False
+    chain = next(json.loads(line) for line in checked.stdout.splitlines() if '"chain"' in line)
+    assert chain["ok"] is False and chain["validation"]["revoked"] is True

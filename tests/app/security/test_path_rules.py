@@ -353,3 +353,52 @@ def test_unreadable_trust_anchor_is_not_used(
     result = _check([_leaf(root, keys["leaf"], window)], [bad_root, root], now)
     assert is_acceptable(result, revocation_forced=False), result.reasons
     assert "less 1 unreadable" in result.reasons["trustedRoot"]
+
+
+@pytest.mark.parametrize(
+    ("permitted", "excluded", "refused"),
+    [
+        (["lab.test"], None, False),  # control: every name '*.lab.test' matches is permitted
+        (["foo.lab.test"], None, True),  # CVE-2025-61727 pattern: the host alone is permitted
+        (None, ["bad.lab.test"], True),  # the wildcard can match an excluded name
+    ],
+)
+def test_a_wildcard_san_must_stay_inside_the_name_constraints(
+    keys: dict[str, SigningKey],
+    window: dict[str, dt.datetime],
+    now: dt.datetime,
+    permitted: list[str] | None,
+    excluded: list[str] | None,
+    refused: bool,
+) -> None:
+    # RFC 5280 4.2.1.10 for every name the wildcard can match, not only the host.
+    constraints = x509.NameConstraints(
+        [x509.DNSName(p) for p in permitted] if permitted else None,
+        [x509.DNSName(e) for e in excluded] if excluded else None,
+    )
+    constrained = issue(
+        "NC Root",
+        key=keys["other"],
+        ca=True,
+        not_before=window["nb"],
+        not_after=window["na"],
+        extensions=[(constraints, True)],
+    )
+    leaf = issue(
+        "foo.lab.test",
+        key=keys["leaf"],
+        issuer=constrained,
+        dns=["*.lab.test"],
+        not_before=window["nb"],
+        not_after=window["na"],
+    )
+    result = validate_server_chain(
+        [leaf.der],
+        "foo.lab.test",
+        anchors=anchors_from_certificates([constrained.cert], "NC CA"),
+        at=now,
+    ).result
+    if refused:
+        assert not result.trusted_root and not is_acceptable(result, revocation_forced=False)
+    else:
+        assert is_acceptable(result, revocation_forced=False), result.reasons

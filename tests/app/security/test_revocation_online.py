@@ -8,9 +8,8 @@ import socket
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from pkibuild import Made, issue
-from revocation_server import Responder, serve
+from revocation_server import Responder, crl_der, serve
 
 from app.security.acceptance import is_acceptable
 from app.security.revocation import RevocationOptions, ocsp_status
@@ -18,24 +17,6 @@ from app.security.revocation_fetch import http_fetcher
 from app.security.system_validation import validate_server_chain
 from app.security.testpki import SigningKey
 from app.security.trust import anchors_from_certificates
-
-
-def _crl(issuer: Made, serials: list[int], now: dt.datetime) -> bytes:
-    builder = (
-        x509.CertificateRevocationListBuilder()
-        .issuer_name(issuer.cert.subject)
-        .last_update(now - dt.timedelta(hours=1))
-        .next_update(now + dt.timedelta(days=1))
-        .add_extension(x509.CRLNumber(1), critical=False)  # RFC 5280 5.2.3: required
-    )
-    for serial in serials:
-        builder = builder.add_revoked_certificate(
-            x509.RevokedCertificateBuilder()
-            .serial_number(serial)
-            .revocation_date(now - dt.timedelta(hours=1))
-            .build()
-        )
-    return builder.sign(issuer.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +39,7 @@ def test_crl_distribution_point_is_fetched(
             not_before=window["nb"],
             not_after=window["na"],
         )
-        responder.crl_der = _crl(root, [leaf.cert.serial_number], now)
+        responder.crl_der = crl_der(root, [leaf.cert.serial_number], now)
         result = validate_server_chain(
             [leaf.der],
             "server.test",
@@ -247,7 +228,7 @@ def test_crl_of_another_issuer_is_no_answer_and_says_why(
         not_before=window["nb"],
         not_after=window["na"],
     )
-    other_crl = x509.load_der_x509_crl(_crl(stranger, [leaf.cert.serial_number], now))
+    other_crl = x509.load_der_x509_crl(crl_der(stranger, [leaf.cert.serial_number], now))
     result = validate_server_chain(
         [leaf.der],
         "server.test",
@@ -263,7 +244,7 @@ def test_crl_of_another_issuer_is_no_answer_and_says_why(
 def test_answers_are_cached_until_their_next_update(root: Made, now: dt.datetime) -> None:
     from app.security.revocation_fetch import CachingFetcher
 
-    body = _crl(root, [], now)  # nextUpdate: now + 1 day
+    body = crl_der(root, [], now)  # nextUpdate: now + 1 day
     calls: list[str] = []
 
     def counting(url: str, request: bytes | None) -> bytes:

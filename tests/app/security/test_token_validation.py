@@ -78,7 +78,7 @@ def test_jwt_against_jwks_file(ec_key: ECKey, tmp_path: Path) -> None:
         ({"iss": "https://evil.test"}, "iss"),
         ({"aud": "other"}, "aud"),
         ({"exp": NOW - 120}, "expired"),
-        ({"nbf": NOW + 600}, "not yet valid"),
+        ({"nbf": NOW + 600}, "not valid yet"),
         ({"exp": None}, "exp"),
     ],
 )
@@ -104,7 +104,7 @@ def test_jwt_with_pem_key_and_bad_signature(ec_key: ECKey) -> None:
     pem = ec_key.as_pem(private=False)
     validator = JwtValidator(jwt_key_from_pem(pem, source="idp.pem"), ("ES256",))
     other = ECKey.generate_key("P-256")
-    with pytest.raises(TokenRejected, match="BadSignatureError"):
+    with pytest.raises(TokenRejected, match="signature does not verify"):
         validator.validate(_token(other), now=NOW)
     with pytest.raises(PolicyError, match="holds a private key"):
         jwt_key_from_pem(ec_key.as_pem(private=True), source="idp.pem")

@@ -18,7 +18,7 @@ from app.endpoint.callbacks import TokenProvider, fixed_server_certificate, fixe
 from app.endpoint.events import Connected, Disconnected, Listening, records_in
 from app.endpoint.runtime_choice import create_runtime
 from app.endpoint.session import Session, SessionConfig
-from app.remoting.builtin import BuiltinOptions, BuiltinRuntime
+from app.remoting.builtin import BuiltinRuntime
 from app.remoting.contract import RemotingRuntime
 from app.remoting.openxr.runtime import OpenXRRuntime
 from app.security.testpki import GeneratedPki, create_test_pki
@@ -27,6 +27,7 @@ from app.xr.records import CallbackRecord
 from app.xr.validation_result import ValidationResult
 from app.xr.values import CertificateNameValidationResult as NameCheck
 from app.xr.values import DisconnectReason
+from tests.support.builtin_options import quick_options
 from tests.support.openxr_runtime.build import BuiltRuntime
 
 TIMEOUT = 15.0
@@ -93,7 +94,7 @@ def openxr(built: BuiltRuntime) -> Callable[[], RemotingRuntime]:
 
 
 def builtin(role: str) -> Callable[[], RemotingRuntime]:
-    return lambda: BuiltinRuntime(BuiltinOptions.for_tests(role=role))  # type: ignore[arg-type]
+    return lambda: BuiltinRuntime(quick_options(role=role))
 
 
 def records(session: Session) -> list[CallbackRecord]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import threading
@@ -112,8 +113,11 @@ def buffer_with(struct: ctypes.Structure) -> xr.EventDataBuffer:
 
 def test_remoting_events_are_read_from_the_raw_type() -> None:
     listening = buffer_with(XrRemotingEventDataListeningMSFT(listeningPort=8265))
-    with pytest.raises(ValueError):
-        _ = listening.type  # what the values note warns about
+    # What the values note warns about: recent pyopenxr raises ValueError here (its
+    # enum does not know these types); the declared minimum, 1.1.4501, does not.
+    # Either way the event is read from the raw type.
+    with contextlib.suppress(ValueError):
+        _ = listening.type
     assert module._remoting_event(listening) == ListeningEvent(8265)
     connected = xr.EventDataBuffer()
     ctypes.c_int32.from_address(ctypes.addressof(connected)).value = int(

@@ -242,7 +242,7 @@ def _validation_request(
     keep.append(array)
     system_struct = None
     if system is not None:
-        from app.xr.verdict_struct import write_verdict
+        from app.xr.validation_result_struct import write_verdict
 
         system_struct = structs.XrRemotingCertificateValidationResultMSFT()
         write_verdict(system_struct, system)

@@ -45,23 +45,32 @@ from typing import Any
 
 from app.remoting.contract import (
     ConnectedEvent,
+    DataChannelClosedEvent,
+    DataChannelCreatedEvent,
+    DataChannelDataReceivedEvent,
+    DataChannelError,
+    DataChannelOpenedEvent,
     DisconnectedEvent,
     ListeningEvent,
     RemotingCallError,
     RemotingRuntime,
+    RetrieveCapacityError,
 )
+from app.xr import channel_structs as cs
 from app.xr import invoke, limits
 from app.xr import structs as s
 from app.xr.callback_types import ServerCertificateMaterial
+from app.xr.validation_result_struct import read_verdict, write_verdict
 from app.xr.values import (
     XR_FALSE,
     XR_TRUE,
     ConnectionState,
+    DataChannelResult,
     DisconnectReason,
     Result,
     StructureType,
 )
-from app.xr.verdict_struct import read_verdict, write_verdict
+from tests.support.builtin_options import quick_options
 
 from . import core
 from .variants import EXTENSION_NAME, EXTENSION_VERSION, Variant
@@ -69,6 +78,12 @@ from .variants import EXTENSION_NAME, EXTENSION_VERSION, Variant
 log = logging.getLogger("holoremote.test_runtime")
 
 SUCCESS = 0
+DATA_CHANNEL_EVENT_TYPES = (
+    DataChannelCreatedEvent,
+    DataChannelOpenedEvent,
+    DataChannelDataReceivedEvent,
+    DataChannelClosedEvent,
+)
 RUNTIME_FAILURE = core.XR_ERROR_RUNTIME_FAILURE
 VALIDATION_FAILURE = core.XR_ERROR_VALIDATION_FAILURE
 SIZE_INSUFFICIENT = core.XR_ERROR_SIZE_INSUFFICIENT
@@ -86,7 +101,7 @@ def default_backend(variant: Variant) -> RemotingRuntime:
     from app.remoting.builtin import BuiltinOptions, BuiltinRuntime
 
     if variant.engine_timeouts == "test":
-        options = BuiltinOptions.for_tests(role=variant.engine_role)
+        options = quick_options(role=variant.engine_role)
     else:
         options = BuiltinOptions(role=variant.engine_role)  # type: ignore[arg-type]
     return BuiltinRuntime(options)
@@ -105,6 +120,26 @@ def _guarded(name: str, function: Callable[..., int]) -> Callable[..., int]:
             return RUNTIME_FAILURE
 
     guard.__name__ = name
+    return guard
+
+
+# The XR_ERROR_REMOTING_DATA_CHANNEL_* numbers are in no source this project has; this
+# test runtime answers with numbers of its own (NOT Microsoft's), which the app must
+# treat as the unknown failures they are to it. Tests read them from here.
+CHANNEL_RESULTS: dict[DataChannelResult, int] = {
+    code: -1_000_065_900 - index for index, code in enumerate(DataChannelResult)
+}
+
+
+def _channel_guarded(function: Callable[..., int]) -> Callable[..., int]:
+    """A named data-channel failure of the engine becomes this runtime's number."""
+
+    def guard(*args: Any) -> int:
+        try:
+            return int(function(*args))
+        except DataChannelError as exc:
+            return CHANNEL_RESULTS[exc.code]
+
     return guard
 
 
@@ -203,6 +238,8 @@ class TestRuntime:
         self._lock = threading.Lock()
         self._handles = itertools.count(0x7E57_0000_0001)
         self._functions: dict[str, Any] = {}
+        self._channels: dict[int, tuple[_Instance, int]] = {}
+        self._channel_handles = itertools.count(0xC4A7_0000_0001)
         self._call_on_new_thread: Any = None
         self._build_functions()
 
@@ -264,6 +301,15 @@ class TestRuntime:
         }
         for name, implementation in remoting.items():
             table[name] = (s.EXTENSION_FUNCTIONS[name], implementation)
+        channels = {
+            "xrCreateRemotingDataChannelMSFT": self._create_channel,
+            "xrDestroyRemotingDataChannelMSFT": self._destroy_channel,
+            "xrGetRemotingDataChannelStateMSFT": self._channel_state,
+            "xrSendRemotingDataMSFT": self._send_data,
+            "xrRetrieveRemotingDataMSFT": self._retrieve_data,
+        }
+        for name, implementation in channels.items():
+            table[name] = (cs.DATA_CHANNEL_FUNCTIONS[name], _channel_guarded(implementation))
         for name, (prototype, implementation) in table.items():
             self._functions[name] = prototype(_guarded(name, implementation))
         self.get_instance_proc_addr = ctypes.CFUNCTYPE(
@@ -293,7 +339,7 @@ class TestRuntime:
                 return core.XR_ERROR_HANDLE_INVALID
         elif state is None:
             return core.XR_ERROR_HANDLE_INVALID
-        if text.startswith("xrRemoting"):
+        if text.startswith("xrRemoting") or text in cs.DATA_CHANNEL_FUNCTIONS:
             # Extension functions exist only for an instance that enabled the extension
             # (xrGetInstanceProcAddr: XR_ERROR_FUNCTION_UNSUPPORTED otherwise).
             enabled = state is not None and state.extension_enabled
@@ -479,7 +525,9 @@ class TestRuntime:
                 struct = core.XrEventDataEventsLost(
                     type=core.XR_TYPE_EVENT_DATA_EVENTS_LOST, lostEventCount=1
                 )
-        else:  # pragma: no cover - the contract has three events
+        elif isinstance(event, DATA_CHANNEL_EVENT_TYPES):
+            return [bytes(self._channel_event_struct(state, event))]
+        else:  # pragma: no cover - the contract has no other events
             raise TypeError(event)
         structs: list[ctypes.Structure] = []
         if self.variant.foreign_events:
@@ -529,6 +577,102 @@ class TestRuntime:
         except ValueError:
             text = f"XR_UNKNOWN_STRUCTURE_TYPE_{value}"
         return self._write_name(buffer, text, core.XR_MAX_STRUCTURE_NAME_SIZE)
+
+    # --- the five data-channel functions ----------------------------------------------
+    #
+    # Handle-first functions reach the runtime without an instance, so the handles the
+    # application sees are this runtime's own (unique across instances), each mapped to
+    # its instance and the engine's handle.
+
+    def _runtime_channel(self, state: _Instance, engine_handle: int) -> int:
+        with self._lock:
+            for handle, (owner, inner) in self._channels.items():
+                if owner is state and inner == engine_handle:
+                    return handle
+            handle = next(self._channel_handles)
+            self._channels[handle] = (state, engine_handle)
+            return handle
+
+    def _channel(self, handle: int | None) -> tuple[_Instance, int]:
+        with self._lock:
+            found = self._channels.get(handle or 0)
+        if found is None:
+            raise RemotingCallError("test runtime", core.XR_ERROR_HANDLE_INVALID, "no channel")
+        state, inner = found
+        if state.lost:
+            raise RemotingCallError("test runtime", core.XR_ERROR_INSTANCE_LOST, "lost")
+        return state, inner
+
+    def _channel_event_struct(self, state: _Instance, event: Any) -> ctypes.Structure:
+        if isinstance(event, DataChannelCreatedEvent):
+            return cs.XrEventDataRemotingDataChannelCreatedMSFT(
+                channelId=event.channel_id, channel=self._runtime_channel(state, event.channel)
+            )
+        handle = self._runtime_channel(state, event.channel)
+        if isinstance(event, DataChannelOpenedEvent):
+            return cs.XrEventDataRemotingDataChannelOpenedMSFT(channel=handle)
+        if isinstance(event, DataChannelDataReceivedEvent):
+            return cs.XrEventDataRemotingDataChannelDataReceivedMSFT(
+                channel=handle, size=event.size, packetId=event.packet_id
+            )
+        return cs.XrEventDataRemotingDataChannelClosedMSFT(
+            channel=handle, closedReason=int(event.closed_reason)
+        )
+
+    def _create_channel(self, handle: Any, system_id: Any, pointer: Any, out: Any) -> int:
+        state = self._require(handle, system_id)
+        info = self._checked(pointer, StructureType.REMOTING_DATA_CHANNEL_CREATE_INFO_MSFT)
+        if not out:
+            return VALIDATION_FAILURE
+        self.trace.calls.append("xrCreateRemotingDataChannelMSFT")
+        inner = state.backend.create_data_channel(
+            cs.XrRemotingDataChannelCreateInfoMSFT.from_buffer_copy(info)
+        )
+        out[0] = self._runtime_channel(state, inner)
+        return SUCCESS
+
+    def _destroy_channel(self, handle: Any) -> int:
+        state, inner = self._channel(handle)
+        self.trace.calls.append("xrDestroyRemotingDataChannelMSFT")
+        state.backend.destroy_data_channel(inner)
+        with self._lock:
+            self._channels.pop(handle, None)
+        return SUCCESS
+
+    def _channel_state(self, handle: Any, pointer: Any) -> int:
+        state, inner = self._channel(handle)
+        out = self._checked(pointer, StructureType.REMOTING_DATA_CHANNEL_STATE_MSFT)
+        answer = state.backend.get_data_channel_state(inner)
+        out.sendQueueSize = answer.send_queue_size
+        out.connectionStatus = int(answer.status)
+        return SUCCESS
+
+    def _send_data(self, handle: Any, pointer: Any) -> int:
+        state, inner = self._channel(handle)
+        info = self._checked(pointer, StructureType.REMOTING_DATA_CHANNEL_SEND_DATA_INFO_MSFT)
+        state.backend.send_remoting_data(inner, info)
+        return SUCCESS
+
+    def _retrieve_data(
+        self, handle: Any, packet_id: int, capacity: int, count_out: Any, data: Any
+    ) -> int:
+        state, inner = self._channel(handle)
+        if not count_out:
+            return VALIDATION_FAILURE
+        self.trace.callback_capacities.append(("xrRetrieveRemotingDataMSFT", int(capacity)))
+        buffer = None
+        if capacity:
+            if not data:
+                return VALIDATION_FAILURE
+            buffer = (ctypes.c_uint8 * capacity).from_address(
+                ctypes.cast(data, ctypes.c_void_p).value or 0
+            )
+        try:
+            count_out[0] = state.backend.retrieve_remoting_data(inner, packet_id, capacity, buffer)
+        except RetrieveCapacityError as exc:
+            count_out[0] = exc.required
+            return exc.result
+        return SUCCESS
 
     # --- the seven extension functions ---------------------------------------------
 

@@ -49,7 +49,7 @@ class Variant:
     #: The engine's role. OpenXR has no notion of it (Microsoft's runtime is always
     #: the remote end); two OpenXR ends need one variant to play the player.
     engine_role: str = "remote"
-    #: The engine's timeouts: "test" (BuiltinOptions.for_tests) or "default".
+    #: The engine's timeouts: "test" (tests.support.builtin_options.quick_options) or "default".
     engine_timeouts: str = "test"
     callbacks_on_c_thread: bool = False
     foreign_events: bool = False

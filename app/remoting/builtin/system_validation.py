@@ -1,6 +1,7 @@
-"""System validation for the built-in runtime's client: issue 4's validator
-(`app.security.system_validation`) against the trust anchors the options name (a CA
-bundle) or the operating system's, loaded once per runtime and reused."""
+"""The built-in runtime's system validation (what performSystemValidation asks a
+runtime for): `app.security.system_validation` against the trust anchors the options
+name (a CA bundle) or the operating system's, loaded once per runtime and reused.
+(Named for what it does; `app.security.trust` is where trust anchors come from.)"""
 
 from __future__ import annotations
 
