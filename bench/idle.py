@@ -4,7 +4,9 @@ SSLContext, `asyncio.start_server`, a handler that waits for bytes), each in its
 process, same ECDSA P-256 certificate (not a test; `make bench` runs it).
 
 Each connection completes its TLS handshake and then sends nothing (the listener
-waits for the handshake request). Measured: VmRSS of the listener process before the
+waits for the handshake request); each comes from its own loopback address
+(127.0.2.1, 127.0.2.2, ...), as the listener admits only a few unauthenticated
+connections per peer address. Measured: VmRSS of the listener process before the
 first connection and with all connections open.
 
     python bench/idle.py [--rounds 3] [--connections 200]
@@ -64,8 +66,11 @@ def hold(process: subprocess.Popen[bytes], port: int, ca: Path, count: int) -> t
     context = ssl.create_default_context(cafile=str(ca))
     held: list[ssl.SSLSocket] = []
     try:
-        for _ in range(count):
-            raw = socket.create_connection(("127.0.0.1", port), timeout=30)
+        for index in range(count):
+            # Each from its own loopback address: the listener admits only a few
+            # unauthenticated connections per peer address (docs/security.md).
+            source = (f"127.0.{2 + index // 250}.{1 + index % 250}", 0)
+            raw = socket.create_connection(("127.0.0.1", port), timeout=30, source_address=source)
             held.append(context.wrap_socket(raw, server_hostname="127.0.0.1"))
         time.sleep(0.5)  # the listener has run its handlers for the last ones
         with_connections = rss_mb(process.pid)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QSize, Qt
 from PySide6.QtGui import QGuiApplication, QPainter, QPaintEvent
-from PySide6.QtNetwork import QAbstractSocket, QNetworkInterface
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -33,7 +32,11 @@ MIN_MODULE_PX = 3
 
 
 def machine_addresses() -> list[str]:
-    """Every address of the interfaces that are up (Qt's view of this machine)."""
+    """Every address of the interfaces that are up (Qt's view of this machine).
+    QtNetwork is imported here, when a listener first shares, not when the window
+    opens (~40 ms of the start)."""
+    from PySide6.QtNetwork import QAbstractSocket, QNetworkInterface
+
     addresses = []
     for interface in QNetworkInterface.allInterfaces():
         flags = interface.flags()

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from app.remoting.builtin.protocol import (
+    AUTH_BASE_BLOCK_SECONDS,
     HANDSHAKE_PATH,
     MAX_HEAD_BYTES,
     MAX_TOKEN_BYTES,
@@ -144,6 +145,7 @@ def test_a_legitimate_client_connects_while_the_listener_is_attacked(
                 status_of(until_listening(port, "127.0.2.1", request("wrong-token")))
             )
             if flood_start[-1] == 429:
+                blocked_seen = time.monotonic()
                 break
         assert flood_start[-1] == 429, flood_start
         assert set(flood_start) <= {401, 429}, flood_start
@@ -191,8 +193,13 @@ def test_a_legitimate_client_connects_while_the_listener_is_attacked(
         stop = threading.Event()
         flood: list[int | None] = []
 
+        # The block lasts AUTH_BASE_BLOCK_SECONDS from the 5th refusal; a token after
+        # it would be checked, refused and end the listen (by design), which is the next
+        # doubling's business, not this test's. So the flood stops well before.
+        flood_until = blocked_seen + AUTH_BASE_BLOCK_SECONDS - 5
+
         def keep_flooding() -> None:
-            while not stop.is_set() and len(flood) < FLOOD_LIMIT:
+            while not stop.is_set() and len(flood) < FLOOD_LIMIT and time.monotonic() < flood_until:
                 answer = attempt(port, "127.0.2.1", request("wrong-token"))
                 flood.append(None if answer is None else status_of(answer))
 
@@ -236,7 +243,10 @@ def test_a_legitimate_client_connects_while_the_listener_is_attacked(
     assert status_of(outcomes["many-headers"]) == 431
     assert status_of(outcomes["big-token-blocked"]) == 429
     assert closed_at_once == b""
-    assert 429 in flood and set(flood) <= {429, None}, flood
+    # Every flooded token was refused unchecked (or found no listen while the session
+    # was open); on a machine so slow that the block was nearly over, there is none.
+    assert set(flood) <= {429, None}, flood
+    assert 429 in flood or time.monotonic() > flood_until, flood
     assert peak < MEMORY_CEILING_KIB, f"peak RSS {peak} KiB"
 
 

@@ -203,3 +203,23 @@ def test_qr_code_is_sharp_at_any_device_pixel_ratio() -> None:
         assert image.width() <= 220 * ratio  # fits the logical size
         assert image.width() / ratio > 220 - modules * 1.0 / ratio - 1 or ratio < 1
         assert _module_edges_are_sharp(image, modules)
+
+
+def test_qtnetwork_is_loaded_only_when_a_listener_shares() -> None:
+    """~40 ms of the window's start: imported by `machine_addresses`, not at start."""
+    import subprocess
+    import sys
+
+    from tests.reference import REPO_ROOT
+
+    code = "import sys, ui.window; print('PySide6.QtNetwork' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"},
+        check=True,
+    )
+    assert result.stdout.strip() == "False"
