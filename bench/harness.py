@@ -96,7 +96,7 @@ def table(figures: Sequence[Figure]) -> str:
                 f.name,
                 ours,
                 base,
-                "-" if ratio is None else f"{ratio:.3g}x",
+                "-" if ratio is None else f"{ratio:#.3g}x",
                 f.target_text(),
                 "-" if met is None else ("yes" if met else "NO"),
             )

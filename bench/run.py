@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.harness import Figure, load_figures, table  # noqa: E402
 
-SCRIPTS = ("connect", "handshake", "window", "stall", "chain", "idle")
+SCRIPTS = ("connect", "handshake", "window", "stall", "chain", "idle", "link")
 
 
 def machine() -> str:

@@ -46,6 +46,8 @@ def test_make_bench_runs_every_script_and_prints_one_table(
         "longest loop stall at 50,000 records/s",
         "3-cert chain validations/s",
         "idle TLS connections",
+        "data channel upload",
+        "data channel download",
     ):
         assert row in out, f"{row!r} missing from:\n{out}"
     assert "targets met:" in out
