@@ -12,8 +12,20 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any
 
+from app.endpoint.events import (
+    CallbacksCalled,
+    CallStarted,
+    ChannelClosed,
+    ChannelOpened,
+    Connected,
+    Disconnected,
+    HandshakeStage,
+    Listening,
+    Note,
+    SessionEvent,
+    StateChanged,
+)
 from app.xr.records import CallbackRecord
 from app.xr.validation_result import ValidationResult
 from app.xr.values import Result
@@ -69,27 +81,39 @@ def classify_record(record: CallbackRecord) -> Classified:
     return Classified(Outcome.SUCCESS)
 
 
-def event_title(event: Any) -> str:
+def event_title(event: SessionEvent) -> str:
     """A short name for a connection event row ("Listening on port 8265",
-    "Disconnected: XR_REMOTING_DISCONNECT_REASON_..._MSFT")."""
-    data = event.to_json() if hasattr(event, "to_json") else {"event": type(event).__name__}
-    kind = str(data.get("event", type(event).__name__))
-    if kind == "listening":
-        return f"Listening on port {data.get('port')}"
-    if kind == "connected":
-        return "Connected"
-    if kind == "disconnected":
-        return f"Disconnected: {data.get('reason')}"
-    if kind == "state":
-        return f"State: {data.get('state')}"
-    if kind == "stage":
-        return f"Stage {data.get('stage')} ({data.get('side')}): {data.get('durationMs')} ms"
-    if kind == "note":
-        return f"Note ({data.get('level')})"
-    return kind
+    "Disconnected: XR_REMOTING_DISCONNECT_REASON_..._MSFT"), by the event's class."""
+    match event:
+        case Listening(port=port):
+            return f"Listening on port {port}"
+        case Connected():
+            return "Connected"
+        case Disconnected(reason=reason):
+            return f"Disconnected: {reason.spec_name}"
+        case StateChanged(state=state):
+            return f"State: {state.spec_name}"
+        case HandshakeStage(stage=stage, side=side, duration_s=duration):
+            return f"Stage {stage} ({side}): {round(duration * 1000, 3)} ms"
+        case Note(level=level):
+            return f"Note ({level})"
+        case CallStarted(callback=callback):
+            return f"{callback} started"
+        case ChannelOpened(channel_id=channel_id):
+            return f"Channel {channel_id} opened"
+        case ChannelClosed(channel_id=channel_id, reason=reason):
+            return f"Channel {channel_id} closed ({reason})"
+        case CallbacksCalled(records=records):
+            return f"{len(records)} callback call(s)"
+    return type(event).__name__  # unreachable for the closed set; kept for mypy
 
 
-def event_is_failure(event: Any) -> bool:
+def event_is_failure(event: SessionEvent) -> bool:
     """A disconnect that was not asked for by either side is shown as a failure; a
-    clean one (ours or the peer's request) is information."""
-    return bool(getattr(event, "failed", False))
+    clean one (ours or the peer's request) is information; a failed handshake stage
+    is a failure."""
+    if isinstance(event, Disconnected):
+        return event.failed
+    if isinstance(event, HandshakeStage):
+        return event.failed
+    return False

@@ -29,6 +29,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor
 
+from app.endpoint.events import SessionEvent
 from app.outcomes import (
     SIZE_QUERY_REASON,
     Classified,
@@ -77,8 +78,8 @@ class EventRow:
     failed: bool = False
 
     @classmethod
-    def of(cls, event: Any, at: float | None = None) -> EventRow:
-        data = event.to_json() if hasattr(event, "to_json") else {}
+    def of(cls, event: SessionEvent, at: float | None = None) -> EventRow:
+        data = event.to_json()
         return cls(
             at=time.time() if at is None else at,
             title=event_title(event),
