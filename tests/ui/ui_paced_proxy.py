@@ -1,13 +1,12 @@
-"""A TCP proxy on 127.0.0.1 that holds every chunk back for a fixed delay, both ways.
+"""A TCP proxy on 127.0.0.1 whose every chunk, both ways, waits for the UI thread.
 
-Why: a loopback connect finishes in ~0.1 s, too fast for a timer to tell whether the
-UI thread waited for it. Behind this proxy the handshake's round trips (TLS, the 401
-challenge, the token) take several times the delay, as over a slow Wi-Fi link to a
-headset, so a connect that blocked the UI thread would stall the timer for that long.
+Why: to prove that a connect never blocks the UI thread without timing anything.
+Each chunk read from either side is held until the UI thread has called `tick()` a
+few more times (from a QTimer in the test). If the window waited for the network on
+its own thread, no tick would come, no chunk would pass and the connect could never
+finish: the test fails on the event it waits for, not on a clock.
 
-The proxy runs its own asyncio loop on its own thread: it keeps forwarding whatever
-the UI thread does. Bytes keep their order; the delay is counted from when a chunk
-was read.
+The proxy runs its own asyncio loop on its own thread. Bytes keep their order.
 """
 
 from __future__ import annotations
@@ -21,24 +20,28 @@ CHUNK = 64 * 1024
 START_TIMEOUT_S = 5.0
 
 
-class LatencyProxy:
-    """`with LatencyProxy(target_port, delay_s) as proxy:` connect to `proxy.port`."""
+class UiPacedProxy:
+    """`with UiPacedProxy(target_port, ticks_per_chunk) as proxy:` connect to
+    `proxy.port`, and call `proxy.tick()` from the UI thread's timer."""
 
-    def __init__(self, target_port: int, delay_s: float, host: str = "127.0.0.1") -> None:
+    def __init__(self, target_port: int, ticks_per_chunk: int, host: str = "127.0.0.1") -> None:
         self.target = (host, target_port)
-        self.delay_s = delay_s
+        self.ticks_per_chunk = ticks_per_chunk
         self.host = host
         self.port = 0
         self.connections = 0
+        self.chunks_released = 0
+        self._ticks = 0  # only read and written on the proxy's loop
         self._loop = asyncio.new_event_loop()
+        self._ticked = asyncio.Condition()
         self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="latency-proxy", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="ui-paced-proxy", daemon=True)
         self._server: asyncio.Server | None = None
 
-    def __enter__(self) -> LatencyProxy:
+    def __enter__(self) -> UiPacedProxy:
         self._thread.start()
         if not self._ready.wait(START_TIMEOUT_S) or not self.port:
-            raise RuntimeError("the latency proxy did not start")
+            raise RuntimeError("the UI-paced proxy did not start")
         return self
 
     def __exit__(
@@ -49,6 +52,19 @@ class LatencyProxy:
     ) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(START_TIMEOUT_S)
+
+    def tick(self) -> None:
+        """One beat of the UI thread (thread-safe)."""
+        self._loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._on_tick()))
+
+    async def _on_tick(self) -> None:
+        async with self._ticked:
+            self._ticks += 1
+            self._ticked.notify_all()
+
+    async def _until_tick(self, tick: int) -> None:
+        async with self._ticked:
+            await self._ticked.wait_for(lambda: self._ticks >= tick)
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
@@ -79,25 +95,23 @@ class LatencyProxy:
         )
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+        queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
 
         async def deliver() -> None:
             while True:
-                due, data = await queue.get()
-                wait = due - loop.time()
-                if wait > 0:
-                    await asyncio.sleep(wait)
+                release_at, data = await queue.get()
+                await self._until_tick(release_at)
                 if not data:
                     break
                 writer.write(data)
                 await writer.drain()
+                self.chunks_released += 1
 
         sender = asyncio.create_task(deliver())
         try:
             while True:
                 data = await reader.read(CHUNK)
-                queue.put_nowait((loop.time() + self.delay_s, data))
+                queue.put_nowait((self._ticks + self.ticks_per_chunk, data))
                 if not data:
                     break
             await sender
