@@ -505,7 +505,6 @@ def check_runtime(choice: RuntimeChoice, runtime_json: str, role: str = "remote"
     """`app.endpoint.service.check_runtime`: the sentence a session with this choice
     would show, without keeping the runtime. Blocking."""
     from app.endpoint import service
-
     from app.endpoint.failure import WINDOW, in_words_of
 
     with _in_field_terms():
