@@ -160,6 +160,7 @@ class ChainInspector(QWidget):
         self.chain_model = QStandardItemModel(self)
         self.chain_model.setHorizontalHeaderLabels(["Certificate / field", "Value"])
         self.chain_view = _wrapping_tree("inspectorChain", self.chain_model)
+        self.chain_view.setAccessibleName("Certificate chain and its fields")
         self.chain_view.header().setStretchLastSection(True)
         self.chain_view.selectionModel().currentChanged.connect(self._current_changed)
 

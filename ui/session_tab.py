@@ -242,8 +242,10 @@ class SessionTab(QWidget):
         self.channel_id = QSpinBox()
         self.channel_id.setObjectName(f"{prefix}channelId")
         self.channel_id.setRange(0, 127)
+        self.channel_id.setAccessibleName("Channel id")
         self.priority = QComboBox()
         self.priority.setObjectName(f"{prefix}channelPriority")
+        self.priority.setAccessibleName("Channel priority")
         for text in ("Low", "Medium", "High"):
             self.priority.addItem(text)
         self.priority.setCurrentIndex(1)
@@ -253,6 +255,7 @@ class SessionTab(QWidget):
         self.close_button.setObjectName(f"{prefix}closeChannel")
         self.channel_list = QListWidget()
         self.channel_list.setObjectName(f"{prefix}channelList")
+        self.channel_list.setAccessibleName("Open data channels")
         self.text = QLineEdit()
         self.text.setObjectName(f"{prefix}messageText")
         self.text.setPlaceholderText("a message for the open channel")
@@ -262,6 +265,7 @@ class SessionTab(QWidget):
         self.file_button.setObjectName(f"{prefix}sendFile")
         self.messages = QListWidget()
         self.messages.setObjectName(f"{prefix}receivedMessages")
+        self.messages.setAccessibleName("Received messages")
 
         channels = QGroupBox("Data channels")
         grid = QGridLayout(channels)

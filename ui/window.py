@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from app import __version__, defaults
 from ui import engine, profiles
+from ui.accessible import name_controls
 from ui.dialogs import CreateTestPkiDialog, VerifyChainDialog
 from ui.endpoint import STORE_FILTER, EndpointWidget
 from ui.help import HelpDialog
@@ -163,6 +164,7 @@ class MainWindow(QMainWindow):
         self.demo: LoopbackDemo | None = None
         self._build_actions()
         self._update_status(self.endpoint.state_label.text(), "")
+        name_controls(self)
         self._restore()
 
     # --- menus and toolbar ---------------------------------------------------------------
@@ -283,6 +285,7 @@ class MainWindow(QMainWindow):
         ask.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         ask.textValueSelected.connect(self.save_profile)
         ask.open()
+        name_controls(ask)
         return ask
 
     def save_profile(self, name: str) -> None:
@@ -342,6 +345,7 @@ class MainWindow(QMainWindow):
     def open_known_hosts(self) -> KnownHostsDialog:
         path = self.endpoint.client_panel.known_hosts.text().strip()
         dialog = KnownHostsDialog(path or engine.default_known_hosts(), self)
+        name_controls(dialog)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog
@@ -671,6 +675,7 @@ class LoopbackDemo(QWidget):
             )
         )
         self._pki_dir: tempfile.TemporaryDirectory[str] | None = None
+        name_controls(self)
         self.resize(1400, 900)
 
     def run(self) -> None:
