@@ -67,8 +67,10 @@ def explain_error(exc: BaseException) -> tuple[str, str]:
     The app's own errors already name the thing and the remedy; anything else is
     shown by type and text (which never contains a secret: the engine does not put
     secrets in exceptions)."""
+    from app.endpoint.failure import WINDOW, in_words_of
+
     if isinstance(exc, HoloremoteError):
-        return exc.message, exc.fix or ""
+        return in_words_of(WINDOW, exc.message), in_words_of(WINDOW, exc.fix or "")
     if isinstance(exc, OSError) and exc.filename:
         return f"{exc.filename}: {exc.strerror or exc}", "check the path and its permissions"
     return f"{type(exc).__name__}: {exc}", ""
@@ -503,9 +505,10 @@ def check_runtime(choice: RuntimeChoice, runtime_json: str, role: str = "remote"
     """`app.endpoint.service.check_runtime`: the sentence a session with this choice
     would show, without keeping the runtime. Blocking."""
     from app.endpoint import service
+    from app.endpoint.failure import WINDOW, in_words_of
 
     with _in_field_terms():
-        return service.check_runtime(choice, runtime_json or None, role)
+        return in_words_of(WINDOW, service.check_runtime(choice, runtime_json or None, role))
 
 
 def endpoint_settings(settings: EndpointSettings) -> service_types.EndpointSettings:
@@ -546,7 +549,7 @@ def open_session(
     the sentence saying which runtime is in use. Blocking (reads files, opens the
     runtime); refusals name the window's fields and the fix."""
     from app.endpoint import service
-    from app.endpoint.failure import WINDOW
+    from app.endpoint.failure import WINDOW, in_words_of
 
     opened = service.open_endpoint(
         endpoint_settings(settings),
@@ -555,7 +558,7 @@ def open_session(
         client=lambda: client_auth_settings(settings.client),
         ask=ask_trust_on_first_use,
     )
-    return opened.session, opened.runtime_description
+    return opened.session, in_words_of(WINDOW, opened.runtime_description)
 
 
 def is_clean_disconnect(reason: int) -> bool:

@@ -22,6 +22,7 @@ None of it ever shows a secret: records are masked when they are made.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -128,6 +129,48 @@ WINDOW = Face(
     set_pattern="{value} in the {name} field",
     on_pattern="the {name} option",
 )
+
+
+# Engine sentences (runtime choice, store, token and OpenXR errors) are written once,
+# in command-line words; `in_words_of` says them in another face's words, so the window
+# names its fields instead of flags and environment variables.
+_FLAG_SETTINGS: dict[str, str] = {
+    flag: setting
+    for setting, flag in COMMAND_LINE.names.items()
+    if re.fullmatch(r"--[a-z][a-z-]*", flag)
+} | {"--passphrase-file": "passphrase", "--key-file": "key_path"}
+_CHOICE_WORDS = {"auto": "Automatic", "builtin": "Built-in", "openxr": "OpenXR"}
+_ENV_SETTINGS = {"HOLOREMOTE_TOKEN": "token", "HOLOREMOTE_KEY_PASSPHRASE": "passphrase"}
+_FLAG = r"--[a-z][a-z-]*(?: (?:[A-Z][A-Za-z_]*(?:/[\w.]+)?|auto|builtin|openxr)\b)?"
+_ENV = r"\$?HOLOREMOTE_[A-Z_]+"
+# "(--token-file or HOLOREMOTE_TOKEN)": one thing said two ways on the command line.
+_ALTERNATIVES = re.compile(rf"({_FLAG})(?:,? or {_ENV})")
+_FLAG_RE = re.compile(_FLAG)
+_ENV_RE = re.compile(_ENV)
+
+
+def _field_phrase(face: Face, match: re.Match[str]) -> str:
+    flag, _, value = match.group(0).partition(" ")
+    value = _CHOICE_WORDS.get(value, value)
+    setting = _FLAG_SETTINGS.get(flag)
+    name = face.name(setting) if setting else flag.removeprefix("--").replace("-", " ")
+    if value and not value.isupper() and not value.split("/")[0].isupper():
+        return face.set_to(setting or name, value) if setting else f"{value} in the {name} field"
+    if value and "/" in value:  # PATH/RemotingXR.json: keep the file the user looks for
+        return face.set_to(setting, value) if setting else f"the {name} field"
+    return f"the {name} field"
+
+
+def in_words_of(face: Face, text: str) -> str:
+    """`text` (an engine sentence in command-line words) in `face`'s words: each
+    `--flag [VALUE]` and HOLOREMOTE_* variable becomes the field that sets it."""
+    if face is COMMAND_LINE or not text:
+        return text
+    text = _ALTERNATIVES.sub(lambda m: _FLAG_RE.sub(lambda f: _field_phrase(face, f), m[1]), text)
+    text = _FLAG_RE.sub(lambda m: _field_phrase(face, m), text)
+    return _ENV_RE.sub(
+        lambda m: f"the {face.name(_ENV_SETTINGS.get(m[0].lstrip('$'), 'token'))} field", text
+    )
 
 
 @dataclass(frozen=True)

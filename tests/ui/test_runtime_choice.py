@@ -58,7 +58,7 @@ def test_invalid_manifest_is_named_even_under_automatic(
     assert str(broken) in _problem(window) and "Fix:" in _problem(window)
     # A good choice clears the problem.
     assert _choose(qtbot, window, "builtin", "") == (
-        "built-in runtime: chosen with --runtime builtin"
+        "built-in runtime: chosen with Built-in in the Runtime field"
     )
     assert _problem(window) == ""
     assert window.endpoint.runtime_label.property("severity") == ""
@@ -73,7 +73,7 @@ def test_openxr_runtime_without_the_extension(
         f"OpenXR runtime 'holoremote test runtime (no ext)' (from {manifest}) does not "
         f"offer {EXTENSION}"
     )
-    assert "Fix:" in _problem(window) and "builtin" in _problem(window)
+    assert "Fix:" in _problem(window) and "Built-in in the Runtime field" in _problem(window)
     # Under "Automatic" the same runtime is passed over for the built-in one, and said so.
     shown = _choose(qtbot, window, "auto", str(manifest))
     assert shown == (
