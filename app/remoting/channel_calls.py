@@ -8,6 +8,7 @@ blocking runtime call (or two, for the two-call idiom): call them off the event 
 from __future__ import annotations
 
 import ctypes
+import threading
 import time
 
 from app.remoting.contract import (
@@ -72,6 +73,24 @@ def send_paced(
     send(runtime, channel, data, guaranteed=guaranteed)
 
 
+class _Scratch(threading.local):
+    """Each thread's retrieve buffer, reused: a stream of packets costs no fresh
+    (zero-filled) ctypes array per packet. The bytes leave it as a copy."""
+
+    buffer: ctypes.Array[ctypes.c_uint8] | None = None
+
+
+_scratch = _Scratch()
+
+
+def _buffer_for(capacity: int) -> ctypes.Array[ctypes.c_uint8]:
+    buffer = _scratch.buffer
+    if buffer is None or len(buffer) < capacity:
+        buffer = (ctypes.c_uint8 * capacity)()
+        _scratch.buffer = buffer
+    return buffer
+
+
 def retrieve(runtime: RemotingRuntime, channel: int, packet_id: int, size_hint: int = 0) -> bytes:
     """xrRetrieveRemotingDataMSFT with the two-call idiom: ask the size, then fetch.
 
@@ -80,7 +99,7 @@ def retrieve(runtime: RemotingRuntime, channel: int, packet_id: int, size_hint: 
     and the second call offers exactly that."""
     capacity = size_hint or runtime.retrieve_remoting_data(channel, packet_id, 0, None)
     for _ in range(2):
-        buffer = (ctypes.c_uint8 * capacity)()
+        buffer = _buffer_for(capacity)
         try:
             count = runtime.retrieve_remoting_data(channel, packet_id, capacity, buffer)
         except RetrieveCapacityError as exc:

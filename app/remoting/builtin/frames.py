@@ -143,9 +143,9 @@ class TransportConnection:
 
     # --- output -------------------------------------------------------------------------
 
-    def data_to_send(self) -> bytes:
-        data = bytes(self._out)
-        self._out.clear()
+    def data_to_send(self) -> bytearray:
+        """The bytes to write, handed over (not copied): this end starts a new buffer."""
+        data, self._out = self._out, bytearray()
         return data
 
     def data_to_send_pending(self) -> bool:
@@ -158,7 +158,12 @@ class TransportConnection:
         return self._events.popleft() if self._events else None
 
     def _frame(self, frame_type: FrameType, payload: bytes = b"") -> None:
-        self._out += encode_frame(frame_type, payload)
+        # Header and payload appended apart: a 1 MiB DATA payload is copied once
+        # (into the output buffer), not joined to its header first.
+        if len(payload) > MAX_FRAME_PAYLOAD:
+            raise ValueError(f"a frame payload is at most {MAX_FRAME_PAYLOAD} bytes")
+        self._out += _HEADER.pack(int(frame_type), len(payload))
+        self._out += payload
 
     def send_hello(self, session_id: str) -> None:
         """Client: present the one-time session id from the handshake."""
@@ -247,23 +252,43 @@ class TransportConnection:
         if not data:
             self._on_eof()
             return
-        self._buffer += data
+        buffer = self._buffer
+        buffer += data
         if self._silence_deadline is not None:
             self._silence_deadline = now + self._heartbeat_timeout
-        while not self._ended() and len(self._buffer) >= FRAME_HEADER_BYTES:
-            frame_type, length = _HEADER.unpack_from(self._buffer)
-            limit = _payload_limit(frame_type)
-            if limit is None:
-                self._violation(f"unknown frame type 0x{frame_type:02x}")
-                return
-            if length > limit:
-                self._violation(f"frame 0x{frame_type:02x} of {length} bytes exceeds {limit}")
-                return
-            if len(self._buffer) < FRAME_HEADER_BYTES + length:
-                return
-            payload = bytes(self._buffer[FRAME_HEADER_BYTES : FRAME_HEADER_BYTES + length])
-            del self._buffer[: FRAME_HEADER_BYTES + length]
-            self._on_frame(FrameType(frame_type), payload, now)
+        # Frames are cut at an offset and the consumed bytes dropped once per call
+        # (not once per frame); each payload is copied once, through a memoryview.
+        start = 0
+        try:
+            while not self._ended() and len(buffer) - start >= FRAME_HEADER_BYTES:
+                frame_type, length = _HEADER.unpack_from(buffer, start)
+                limit = _payload_limit(frame_type)
+                if limit is None:
+                    self._violation(f"unknown frame type 0x{frame_type:02x}")
+                    return
+                if length > limit:
+                    self._violation(f"frame 0x{frame_type:02x} of {length} bytes exceeds {limit}")
+                    return
+                end = start + FRAME_HEADER_BYTES + length
+                if len(buffer) < end:
+                    return
+                body = start + FRAME_HEADER_BYTES
+                start = end
+                if (
+                    frame_type == FrameType.DATA
+                    and self.phase == Phase.OPEN
+                    and length >= CHANNEL_ID_BYTES
+                ):
+                    (channel,) = _CHANNEL.unpack_from(buffer, body)
+                    with memoryview(buffer) as view:
+                        message = bytes(view[body + CHANNEL_ID_BYTES : end])
+                    self._events.append(DataReceived(channel, message))
+                    continue
+                with memoryview(buffer) as view:
+                    payload = bytes(view[body:end])
+                self._on_frame(FrameType(frame_type), payload, now)
+        finally:
+            del buffer[:start]
 
     def _on_eof(self) -> None:
         if self.phase == Phase.CLOSING:
