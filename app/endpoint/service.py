@@ -122,9 +122,15 @@ def open_runtime(
 
 def check_runtime(choice: RuntimeChoice, runtime_json: str | None, role: str = "remote") -> str:
     """The sentence `open_runtime` gives for this choice, without keeping the runtime
-    (the window shows it when the choice changes, before any session). Blocking."""
-    runtime, description = open_runtime(choice, runtime_json, builtin_options(role))
-    runtime.close()
+    (the window shows it when the choice changes, before any session). Blocking.
+
+    The runtime is closed before the selection is let go: the Khronos loader allows
+    one XrInstance per process, so a second check (the window starts one per edit)
+    or a session's start must not create its instance before this one is destroyed."""
+    options = builtin_options(role)
+    with _RUNTIME_SELECTION:
+        runtime, description = create_runtime(choice, runtime_json or None, options)
+        runtime.close()
     return description
 
 

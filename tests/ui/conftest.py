@@ -52,7 +52,11 @@ def no_openxr_runtime(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """The machine's own OpenXR runtime (XR_RUNTIME_JSON, active_runtime.json) never
     leaks in: "Automatic" means the built-in runtime unless a test names a manifest.
     Choosing a manifest sets XR_RUNTIME_JSON for the process; monkeypatch undoes it."""
-    monkeypatch.delenv("XR_RUNTIME_JSON", raising=False)
+    # setenv first so that monkeypatch records the value before the test and puts it
+    # back (unset) afterwards, also when the code under test set it: delenv of an
+    # unset variable records nothing.
+    monkeypatch.setenv("XR_RUNTIME_JSON", "")
+    monkeypatch.delenv("XR_RUNTIME_JSON")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
     monkeypatch.setenv("XDG_CONFIG_DIRS", str(tmp_path / "xdg-dirs"))
 

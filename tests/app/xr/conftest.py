@@ -41,7 +41,11 @@ def installed(built: build.BuiltRuntime) -> test_runtime.TestRuntime:
 def clean_openxr_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
     home = tmp_path / "home"
     home.mkdir()
-    monkeypatch.delenv("XR_RUNTIME_JSON", raising=False)
+    # setenv first so that monkeypatch records the value before the test and puts it
+    # back (unset) afterwards, also when the code under test set it: delenv of an
+    # unset variable records nothing.
+    monkeypatch.setenv("XR_RUNTIME_JSON", "")
+    monkeypatch.delenv("XR_RUNTIME_JSON")
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("XDG_CONFIG_DIRS", str(tmp_path / "xdg"))
