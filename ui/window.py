@@ -704,6 +704,8 @@ class LoopbackDemo(QWidget):
         s.subject_name.setCurrentText(files.friendly_name)
         s.realm.setText("holoremote-demo")
         s.shared_secrets.setText(token)
+        # The server pane shows the store the demo serves, as a loaded store would.
+        s.load_store()
         c = self.client.client_panel
         c.token.setText(token)
         c.ca_file.setText(files.paths["ca"])

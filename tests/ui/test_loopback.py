@@ -172,6 +172,11 @@ def test_loopback_demo_connects_in_one_window(qtbot, qasync_loop, tmp_path: Path
         timeout=5_000,
     )
     assert "Connected securely" in demo.status.text()
+    # The server pane names the store it serves, not "No store loaded."
+    store = demo.server.server_panel
+    qtbot.waitUntil(lambda: "PKCS#12" in store.store_status.text(), timeout=5_000)
+    assert store.store_path.text() in store.store_status.text()
+    assert store.subject_name.currentText() == "holoremote-demo"
     # Both ends' state and Run / Stop are in the header, whatever the panes' scroll.
     assert demo.client_state.text() == "Client: Connected"
     assert demo.server_state.text() == "Server: Connected"
