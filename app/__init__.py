@@ -4,12 +4,14 @@ The version has one source, the package metadata (`version` in pyproject.toml): 
 command line, the About box, the bundle's name and the Windows version resource all
 read it from here. A checkout that was never installed reads pyproject.toml itself,
 so even then there is no second place to keep in step.
+
+`__version__` is looked up on first use (PEP 562), not at import: reading the package
+metadata imports `importlib.metadata` (and with it `email`, `zipfile`, `csv`), which the
+window would otherwise pay before its first paint for an About box (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
-import tomllib
-from importlib import metadata
 from pathlib import Path
 
 DISTRIBUTION = "holoremote"
@@ -17,6 +19,8 @@ UNKNOWN_VERSION = "0+unknown"
 
 
 def _checkout_version(pyproject: Path) -> str | None:
+    import tomllib
+
     try:
         with pyproject.open("rb") as handle:
             project = tomllib.load(handle).get("project", {})
@@ -28,6 +32,8 @@ def _checkout_version(pyproject: Path) -> str | None:
 
 def package_version() -> str:
     """The installed distribution's version; a bare checkout's pyproject.toml else."""
+    from importlib import metadata
+
     try:
         return metadata.version(DISTRIBUTION)
     except metadata.PackageNotFoundError:
@@ -36,4 +42,14 @@ def package_version() -> str:
     return found or UNKNOWN_VERSION
 
 
-__version__ = package_version()
+_version: str | None = None
+
+
+def __getattr__(name: str) -> str:
+    """`app.__version__`, computed once, when first asked for."""
+    global _version
+    if name == "__version__":
+        if _version is None:
+            _version = package_version()
+        return _version
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

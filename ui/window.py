@@ -24,7 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import __version__, defaults
+import app
+from app import defaults
 from ui import engine, profiles
 from ui.accessible import name_controls
 from ui.dialogs import CreateTestPkiDialog, VerifyChainDialog
@@ -255,7 +256,7 @@ class MainWindow(QMainWindow):
             lambda: QMessageBox.about(
                 self,
                 "About holoremote",
-                f"holoremote {__version__}\nSecure Holographic Remoting connections "
+                f"holoremote {app.__version__}\nSecure Holographic Remoting connections "
                 "through OpenXR (XR_MSFT_holographic_remoting).",
             )
         )
