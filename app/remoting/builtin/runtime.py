@@ -30,11 +30,11 @@ from app.remoting.builtin import event_loop, tls
 from app.remoting.builtin.channels import MAX_UNRETRIEVED_PACKETS, ChannelTable
 from app.remoting.builtin.client import Connector, SystemValidator
 from app.remoting.builtin.frames import ChannelFrame, DataReceived
-from app.remoting.builtin.handshake import TokenThrottle
 from app.remoting.builtin.options import BuiltinOptions
 from app.remoting.builtin.protocol import FrameType
 from app.remoting.builtin.server import Listener
 from app.remoting.builtin.system_validation import RuntimeTrust
+from app.remoting.builtin.token_throttle import TokenThrottle
 from app.remoting.contract import (
     ConnectedEvent,
     DataChannelError,
