@@ -27,7 +27,7 @@ import socket
 import ssl
 from collections.abc import Awaitable, Callable
 
-from app.remoting.builtin.handshake import TLS_HANDSHAKE_RECORD, throttle_key
+from app.remoting.builtin.handshake import TLS_HANDSHAKE_RECORD
 from app.remoting.builtin.protocol import (
     ERROR_TLS_REQUIRED,
     FIRST_BYTE_TIMEOUT_S,
@@ -36,6 +36,7 @@ from app.remoting.builtin.protocol import (
     TLS_HANDSHAKE_TIMEOUT_S,
 )
 from app.remoting.builtin.shell import CLOSE_GRACE_S
+from app.remoting.builtin.token_throttle import throttle_key
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 

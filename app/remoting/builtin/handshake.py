@@ -6,31 +6,60 @@ from `next_event()`, send what `data_to_send()` returns, and call `handle_timer(
 when `deadline` passes. The shell in `server.py` / `client.py` does the I/O, the TLS
 and the callbacks; this module decides what the requests and answers mean.
 
+Beside it, each in its own module: the events (`handshake_events.py`), the legal
+states and steps, one table per side (`handshake_states.py`; `our_state` shows where
+a machine is), the header fields (`handshake_fields.py`), the refused-token throttle
+(`token_throttle.py`) and the one-time session ids (`session_grants.py`). Their names
+are imported here too, so `handshake` stays the one door the shells and tests use.
+
 HTTP framing is h11's (bounded by `MAX_HEAD_BYTES`); our code reads only the few
 headers the protocol defines. Tokens are kept out of every repr and message.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import collections
-import hmac
-import ipaddress
 import json
-import math
-import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Generic, TypeVar
 
 import h11
 
+from app.remoting.builtin.handshake_events import (
+    ChallengeReceived,
+    ClientAdmitted,
+    ClientEvent,
+    ClientRefused,
+    HandshakeAccepted,
+    HandshakeFailed,
+    HandshakeTimedOut,
+    PeerClosed,
+    ServerEvent,
+    TokenPresented,
+)
+from app.remoting.builtin.handshake_fields import (
+    head_size,
+    header,
+    json_body,
+    new_session_id,
+    parse_bearer_challenge,
+    valid_session_id,
+    valid_token_text,
+)
+from app.remoting.builtin.handshake_states import (
+    CLIENT_TRANSITIONS,
+    SERVER_READING_STATES,
+    SERVER_TRANSITIONS,
+    ChallengeSent,
+    ClientState,
+    HandshakeStateError,
+    ServerState,
+    SessionGranted,
+    TokenSent,
+    is_final,
+    next_state,
+)
 from app.remoting.builtin.protocol import (
-    AUTH_BASE_BLOCK_SECONDS,
-    AUTH_FAILURE_WINDOW_SECONDS,
-    AUTH_MAX_BLOCK_SECONDS,
-    AUTH_MAX_FAILURES,
     ERROR_BAD_REQUEST,
     ERROR_BUSY,
     ERROR_INVALID_TOKEN,
@@ -52,190 +81,82 @@ from app.remoting.builtin.protocol import (
     ROLE_HEADER,
     ROLES,
     SERVER_NAME,
-    SESSION_ID_BYTES,
-    SESSION_ID_CHARS,
     SUPPORTED_VERSIONS,
     SUPPORTED_VERSIONS_HEADER,
     USER_AGENT,
     VERSION_HEADER,
     Role,
 )
-from app.security.token_validation import FailureThrottle
+from app.remoting.builtin.session_grants import SessionGrants
+from app.remoting.builtin.token_throttle import TokenThrottle, retry_after_seconds, throttle_key
 from app.xr.values import DisconnectReason
+
+__all__ = [
+    "TLS_HANDSHAKE_RECORD",
+    "ChallengeReceived",
+    "ClientAdmitted",
+    "ClientEvent",
+    "ClientHandshake",
+    "ClientRefused",
+    "ClientState",
+    "HandshakeAccepted",
+    "HandshakeFailed",
+    "HandshakeStateError",
+    "HandshakeTimedOut",
+    "PeerClosed",
+    "ServerEvent",
+    "ServerHandshake",
+    "ServerState",
+    "SessionGrants",
+    "TokenPresented",
+    "TokenThrottle",
+    "header",
+    "new_session_id",
+    "parse_bearer_challenge",
+    "retry_after_seconds",
+    "throttle_key",
+    "valid_session_id",
+    "valid_token_text",
+]
 
 # The first byte of a TLS record carrying a handshake message (a ClientHello).
 TLS_HANDSHAKE_RECORD = 0x16
-# RFC 6750 b64token, widened to any visible ASCII so opaque secrets travel as they are.
-_TOKEN_CHARS = re.compile(r"[\x21-\x7e]+")
-_SESSION_ID = re.compile(rf"[A-Za-z0-9_-]{{{SESSION_ID_CHARS}}}")
-# auth-param = token BWS "=" BWS ( token / quoted-string ), RFC 9110 section 11.2.
-_AUTH_PARAM = re.compile(
-    r'\s*([!#$%&\'*+.^_`|~0-9A-Za-z-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[!#$%&\'*+.^_`|~0-9A-Za-z-]+)\s*(?:,|$)'
-)
+
+State = TypeVar("State", ClientState, ServerState)
+Event = TypeVar("Event")
 
 
-# --- events -------------------------------------------------------------------------
+class _Machine(Generic[State, Event]):
+    """What both sides share: h11, the event queue, the outgoing buffer, the deadline,
+    and the state, which changes only in `_move`, along its side's table."""
 
-
-@dataclass(frozen=True)
-class ChallengeReceived:
-    """Client: the server asks for a Bearer token in `realm`."""
-
-    realm: str
-
-
-@dataclass(frozen=True)
-class HandshakeAccepted:
-    """Client: the server admitted us; open the transport with this session id."""
-
-    version: int
-    role: Role
-    transport_port: int
-    session_id: str = field(repr=False)
-
-
-@dataclass(frozen=True)
-class HandshakeFailed:
-    """Client: the handshake is over without success; `reason` says how to report it.
-    `throttled` when the server refused to check the token at all (429, too many
-    failed attempts from this address), with `retry_after`, the seconds it asked this
-    address to wait (None when it named no usable number)."""
-
-    reason: DisconnectReason
-    detail: str
-    throttled: bool = False
-    retry_after: int | None = None
-
-
-@dataclass(frozen=True)
-class TokenPresented:
-    """Server: the client sent a token; call ValidateAuthenticationToken, then
-    `token_verdict()`."""
-
-    token: str = field(repr=False)
-
-
-@dataclass(frozen=True)
-class ClientAdmitted:
-    """Server: the client passed every check; call `accept()` (or `refuse_busy()`)."""
-
-    version: int
-    role: Role
-
-
-@dataclass(frozen=True)
-class ClientRefused:
-    """Server: the client was answered with an error and the connection closes.
-
-    `reason` is set when a peer speaking this protocol was refused for a reason the
-    specification names on the server too (a presented token refused:
-    AUTHENTICATION_FAILED; the same role: HANDSHAKE_FAILED; no common version:
-    REMOTING_VERSION_MISMATCH): that attempt ends the listen, as in Microsoft's
-    runtime. It is None for everything else (probes, scanners, a TLS client on a
-    plain port, a client that leaves after the challenge, and a token not checked
-    because its address is blocked (429), which must not let one address keep a
-    listener down): those leave the listener listening."""
-
-    status: int
-    detail: str
-    reason: DisconnectReason | None = None
-
-
-@dataclass(frozen=True)
-class HandshakeTimedOut:
-    """Either side: `deadline` passed before the handshake finished."""
-
-
-@dataclass(frozen=True)
-class PeerClosed:
-    """Server: the client closed the connection."""
-
-
-ClientEvent = ChallengeReceived | HandshakeAccepted | HandshakeFailed | HandshakeTimedOut
-ServerEvent = TokenPresented | ClientAdmitted | ClientRefused | HandshakeTimedOut | PeerClosed
-
-
-# --- helpers ------------------------------------------------------------------------
-
-
-def header(headers: Iterable[tuple[bytes, bytes]], name: str) -> str | None:
-    """The value of the single header `name` (h11 lower-cases names), or None."""
-    wanted = name.lower().encode("ascii")
-    values = [value for key, value in headers if key == wanted]
-    if len(values) != 1:
-        return None
-    try:
-        return values[0].decode("ascii")
-    except UnicodeDecodeError:
-        return None
-
-
-def parse_bearer_challenge(value: str) -> dict[str, str] | None:
-    """Auth-params of a `Bearer` challenge (`realm`, `error`, ...), or None when the
-    challenge is not Bearer. Quoted strings are unquoted (RFC 9110 section 5.6.4)."""
-    scheme, _, rest = value.strip().partition(" ")
-    if scheme.lower() != "bearer":
-        return None
-    params: dict[str, str] = {}
-    position = 0
-    rest = rest.strip()
-    while position < len(rest):
-        match = _AUTH_PARAM.match(rest, position)
-        if match is None:
-            return params
-        name, raw = match.group(1).lower(), match.group(2)
-        if raw.startswith('"'):
-            raw = re.sub(r"\\(.)", r"\1", raw[1:-1])
-        params.setdefault(name, raw)
-        position = match.end()
-    return params
-
-
-def head_size(start_line: Iterable[bytes], headers: Iterable[tuple[bytes, bytes]]) -> int:
-    """Bytes of a message head as sent (start line and header lines, CRLFs included).
-
-    h11's `max_incomplete_event_size` bounds only a head that is still incomplete in
-    its buffer; one that arrives whole in a single read is parsed whatever its size.
-    Checking the parsed head as well makes the limit independent of read sizes."""
-    line = sum(len(part) for part in start_line) + 2 + 2
-    return line + sum(len(name) + len(value) + 4 for name, value in headers) + 2
-
-
-def valid_token_text(token: str) -> bool:
-    return len(token.encode("utf-8")) <= MAX_TOKEN_BYTES and bool(_TOKEN_CHARS.fullmatch(token))
-
-
-def new_session_id(random_bytes: bytes) -> str:
-    """Session id text from SESSION_ID_BYTES random bytes (base64url, no padding)."""
-    if len(random_bytes) != SESSION_ID_BYTES:
-        raise ValueError(f"a session id needs {SESSION_ID_BYTES} random bytes")
-    return base64.urlsafe_b64encode(random_bytes).rstrip(b"=").decode("ascii")
-
-
-def valid_session_id(text: str) -> bool:
-    if not _SESSION_ID.fullmatch(text):
-        return False
-    try:
-        base64.urlsafe_b64decode(text + "=")
-    except (binascii.Error, ValueError):
-        return False
-    return True
-
-
-def _json_body(data: dict[str, Any]) -> bytes:
-    return json.dumps(data, separators=(",", ":"), sort_keys=True).encode("utf-8")
-
-
-class _Machine:
-    """What both sides share: h11, the event queue, the outgoing buffer, the deadline."""
-
-    def __init__(self, role: type[h11.CLIENT] | type[h11.SERVER], now: float, timeout: float):
+    def __init__(
+        self,
+        role: type[h11.CLIENT] | type[h11.SERVER],
+        table: Mapping[State, Mapping[type, State]],
+        first: State,
+        now: float,
+        timeout: float,
+    ):
         self._h11 = h11.Connection(role, max_incomplete_event_size=MAX_HEAD_BYTES)
-        self._events: collections.deque[Any] = collections.deque()
+        self._table: Mapping[State, Mapping[type, State]] = table
+        self._state: State = first
+        self._events: collections.deque[Event] = collections.deque()
         self._out = bytearray()
         self.deadline: float | None = now + timeout
-        self.finished = False  # no more events will come
         self.should_close = False  # close the connection once data_to_send() is flushed
+
+    @property
+    def our_state(self) -> State:
+        return self._state
+
+    @property
+    def finished(self) -> bool:
+        """No more events will come (the state is final)."""
+        return is_final(self._table, self._state)
+
+    def next_event(self) -> Event | None:
+        return self._events.popleft() if self._events else None
 
     def data_to_send(self) -> bytes:
         data = bytes(self._out)
@@ -245,24 +166,38 @@ class _Machine:
     def get_timer(self) -> float | None:
         return None if self.finished else self.deadline
 
+    def handle_timer(self, now: float) -> None:
+        if self.deadline is not None and now >= self.deadline and not self.finished:
+            self._end(HandshakeTimedOut())
+
     def _send(self, event: h11.Event) -> None:
         data = self._h11.send(event)
         if data:
             self._out += data
 
-    def _finish(self, event: Any) -> None:
+    def _move(self, trigger: type) -> None:
+        """The one place the state changes (HandshakeStateError off the table)."""
+        self._state = next_state(self._table, self._state, trigger)
+        if self.finished:
+            self.should_close = True
+            self.deadline = None
+
+    def _emit(self, event: Any) -> None:
+        self._move(type(event))
+        self._events.append(event)
+
+    def _end(self, event: Any) -> None:
+        """A final event, unless the machine already ended (first end wins)."""
         if not self.finished:
-            self._events.append(event)
-        self.finished = True
-        self.should_close = True
-        self.deadline = None
+            self._emit(event)
 
 
 # --- client -------------------------------------------------------------------------
 
 
-class ClientHandshake(_Machine):
-    """The client's side: request, (challenge, token, request,) admission."""
+class ClientHandshake(_Machine[ClientState, ClientEvent]):
+    """The client's side: request, (challenge, token, request,) admission; its states
+    and steps are `CLIENT_TRANSITIONS`."""
 
     def __init__(
         self,
@@ -275,20 +210,16 @@ class ClientHandshake(_Machine):
         version: int = PROTOCOL_VERSION,
         probe: bool = False,
     ) -> None:
-        super().__init__(h11.CLIENT, now, timeout)
+        super().__init__(h11.CLIENT, CLIENT_TRANSITIONS, ClientState.SENT_REQUEST, now, timeout)
         self._host_header = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         self._role: Role = role
         self._version = version
         self._probe = probe
-        self._token_sent = False
         self._first_bytes = b""  # the start of the answer: HTTP at all?
         self._status: int | None = None
         self._response_headers: list[tuple[bytes, bytes]] = []
         self._body = bytearray()
         self._send_request(None)
-
-    def next_event(self) -> ClientEvent | None:
-        return self._events.popleft() if self._events else None
 
     def _send_request(self, token: str | None) -> None:
         headers = [
@@ -306,11 +237,14 @@ class ClientHandshake(_Machine):
         self._send(h11.EndOfMessage())
 
     def send_token(self, token: str) -> None:
-        """Answer a `ChallengeReceived` with the token from RequestAuthenticationToken."""
+        """Answer a `ChallengeReceived` with the token from RequestAuthenticationToken.
+        Ignored once the machine ended (its timer may run out while the token is
+        fetched); HandshakeStateError before a challenge."""
         if self.finished:
             return
+        next_state(self._table, self._state, TokenSent)
         if not valid_token_text(token):
-            self._finish(
+            self._end(
                 HandshakeFailed(
                     DisconnectReason.AUTHENTICATION_FAILED,
                     "the token cannot be sent in an HTTP header: it must be 1 to "
@@ -319,7 +253,7 @@ class ClientHandshake(_Machine):
             )
             return
         self._h11.start_next_cycle()
-        self._token_sent = True
+        self._move(TokenSent)
         self._status = None
         self._response_headers = []
         self._body.clear()
@@ -327,11 +261,7 @@ class ClientHandshake(_Machine):
 
     def fail(self, reason: DisconnectReason, detail: str) -> None:
         """The shell ends the handshake (a callback refused, TLS failed, ...)."""
-        self._finish(HandshakeFailed(reason, detail))
-
-    def handle_timer(self, now: float) -> None:
-        if self.deadline is not None and now >= self.deadline and not self.finished:
-            self._finish(HandshakeTimedOut())
+        self._end(HandshakeFailed(reason, detail))
 
     def receive_data(self, data: bytes, now: float) -> None:
         if self.finished:
@@ -402,13 +332,15 @@ class ClientHandshake(_Machine):
                     DisconnectReason.HANDSHAKE_FAILED,
                     "401 without a Bearer challenge (WWW-Authenticate)",
                 )
-            elif params.get("error") == ERROR_INVALID_TOKEN or self._token_sent:
+            elif params.get("error") == ERROR_INVALID_TOKEN or (
+                self._state is ClientState.SENT_TOKEN
+            ):
                 self.fail(
                     DisconnectReason.AUTHENTICATION_FAILED,
                     f"the server refused the token (realm {params.get('realm', '')!r})",
                 )
             else:
-                self._events.append(ChallengeReceived(params.get("realm", "")))
+                self._emit(ChallengeReceived(params.get("realm", "")))
         elif status == 429:
             self._on_too_many_failures()
         elif status == 400 and self._error_code() == ERROR_UNSUPPORTED_VERSION:
@@ -442,7 +374,7 @@ class ClientHandshake(_Machine):
         # of more than a day's digits is not something this protocol sends.
         retry = int(text) if text.isdigit() and len(text) <= 6 else None
         wait = f"try again in {retry} s" if retry is not None else "try again later"
-        self._finish(
+        self._end(
             HandshakeFailed(
                 DisconnectReason.AUTHENTICATION_FAILED,
                 "the server refused to check the token: too many failed attempts from "
@@ -480,78 +412,15 @@ class ClientHandshake(_Machine):
             self.fail(DisconnectReason.HANDSHAKE_FAILED, "bad or missing sessionId")
         else:
             assert isinstance(version, int)
-            self._finish(HandshakeAccepted(version, role, port, session_id))
-
-
-# --- refused tokens per peer address -------------------------------------------------
-
-
-def throttle_key(address: str) -> str:
-    """The address a peer is throttled by: its IP address as text, an IPv4-mapped IPv6
-    address as the IPv4 address (a dual-stack socket must not give one peer two
-    records). Anything that is not an IP address is used as it is."""
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return address
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return str(ip.ipv4_mapped)
-    return str(ip)
-
-
-class TokenThrottle:
-    """Tokens presented per peer address, shared by every handshake one runtime serves.
-
-    The runtime holds it, so it outlives each listen (a refused token ends the listen,
-    and the application listens again). A mutable holder of the pure
-    `FailureThrottle`, with the AUTH_* constants of `protocol.py`; sans-I/O like the
-    cores: time is an argument, and every call comes from the loop thread. It holds
-    addresses and times, never a token."""
-
-    def __init__(self) -> None:
-        self._state = FailureThrottle(
-            max_failures=AUTH_MAX_FAILURES,
-            window_seconds=AUTH_FAILURE_WINDOW_SECONDS,
-            base_block_seconds=AUTH_BASE_BLOCK_SECONDS,
-            max_block_seconds=AUTH_MAX_BLOCK_SECONDS,
-        )
-
-    def __repr__(self) -> str:
-        return f"TokenThrottle({len(self._state.peers)} address(es))"
-
-    def blocked_for(self, peer: str, now: float) -> float:
-        """Seconds `peer` must still wait before a token of its is checked (0: none)."""
-        return self._state.blocked_for(peer, now)
-
-    def failures(self, peer: str, now: float) -> int:
-        return self._state.failures(peer, now)
-
-    def presented(self, peer: str, now: float) -> float:
-        """A token from `peer` is about to be checked: it counts as a failure until
-        `accepted`. The block now in force, in seconds (0: none)."""
-        self._state = self._state.record_failure(peer, now)
-        return self._state.blocked_for(peer, now)
-
-    def accepted(self, peer: str) -> None:
-        self._state = self._state.record_success(peer)
-
-
-def retry_after_seconds(wait: float) -> int:
-    """A wait as Retry-After delay-seconds (and the seconds a note says): whole
-    seconds, rounded up, at least 1.
-
-    `wait` is a difference of float times, so a 30 s block read at once can be
-    30.000000000000004 s; rounded up as it is, that says 31. It is rounded to the
-    millisecond first (far finer than a second, far coarser than float error), then up:
-    a wait a person reads is never shorter than the true one by more than 1 ms."""
-    return max(1, math.ceil(round(wait, 3)))
+            self._end(HandshakeAccepted(version, role, port, session_id))
 
 
 # --- server -------------------------------------------------------------------------
 
 
-class ServerHandshake(_Machine):
-    """The server's side: checks, challenge, token verdict, admission.
+class ServerHandshake(_Machine[ServerState, ServerEvent]):
+    """The server's side: checks, challenge, token verdict, admission; its states and
+    steps are `SERVER_TRANSITIONS`.
 
     With a `throttle` (the runtime's) and the peer's address, a token counts against
     the address when it is presented and is cleared by an accepting verdict; a token
@@ -569,7 +438,7 @@ class ServerHandshake(_Machine):
         peer: str = "",
         throttle: TokenThrottle | None = None,
     ) -> None:
-        super().__init__(h11.SERVER, now, timeout)
+        super().__init__(h11.SERVER, SERVER_TRANSITIONS, ServerState.READING_REQUEST, now, timeout)
         self._secure = secure
         self._peer = throttle_key(peer)
         self._throttle = throttle
@@ -584,51 +453,39 @@ class ServerHandshake(_Machine):
         self._seen_bytes = False
         self._request: h11.Request | None = None
         self._body_size = 0
-        self._pending: ClientAdmitted | None = None
-        self._awaiting_verdict = False
+        self._pending: ClientAdmitted | None = None  # what a valid token admits
         self._probe = False  # the current request is marked as a diagnostic probe
-
-    def next_event(self) -> ServerEvent | None:
-        return self._events.popleft() if self._events else None
 
     def handle_timer(self, now: float) -> None:
         self._now = max(self._now, now)
-        if self.deadline is not None and now >= self.deadline and not self.finished:
-            self._finish(HandshakeTimedOut())
+        super().handle_timer(now)
 
     # -- answers the shell gives -------------------------------------------------------
 
+    # Each is ignored once the machine ended (its timer may run out while the shell
+    # awaits a callback) and raises HandshakeStateError out of its table's order.
+
     def token_verdict(self, valid: bool, detail: str = "") -> None:
         """After `TokenPresented`: what ValidateAuthenticationToken decided."""
-        if not self._awaiting_verdict or self.finished:
+        if self.finished:
             return
-        self._awaiting_verdict = False
+        next_state(self._table, self._state, ClientAdmitted if valid else ClientRefused)
+        if self._state is not ServerState.AWAITING_VERDICT:
+            raise HandshakeStateError("a token verdict without a presented token")
         if valid:
             assert self._pending is not None
             if self._throttle is not None:
                 self._throttle.accepted(self._peer)
-            self._events.append(self._pending)
+            self._emit(self._pending)
         else:
-            self._respond(
-                401,
-                {"error": ERROR_INVALID_TOKEN},
-                extra=[("WWW-Authenticate", self._challenge(ERROR_INVALID_TOKEN))],
-                close=True,
-            )
-            reason = None if self._probe else DisconnectReason.AUTHENTICATION_FAILED
-            detail = detail or "the token was refused"
-            if self._blocked_after > 0:
-                detail += (
-                    f"; {self._peer or 'this address'} is blocked for "
-                    f"{retry_after_seconds(self._blocked_after)} s after "
-                    f"{self._failures_after} refused tokens"
-                )
-            self._finish(ClientRefused(401, detail, reason))
+            self._refuse_token(detail or "the token was refused")
 
     def accept(self, session_id: str, transport_port: int, expires_in: float) -> None:
         """After `ClientAdmitted`: answer 200 with the one-time session id."""
-        if self._pending is None or self.finished:
+        if self.finished:
             return
+        next_state(self._table, self._state, SessionGranted)
+        assert self._pending is not None
         body = {
             "protocolVersion": self._pending.version,
             "role": self._role,
@@ -637,14 +494,16 @@ class ServerHandshake(_Machine):
             "expiresIn": round(expires_in, 3),
         }
         self._respond(200, body, close=True)
-        self.finished = True
-        self.should_close = True
-        self.deadline = None
+        self._move(SessionGranted)
 
     def refuse_busy(self) -> None:
         """After `ClientAdmitted`, when a session is already open."""
+        if self.finished:
+            return
+        if self._state is not ServerState.ADMITTED:
+            raise HandshakeStateError("refuse_busy before the client was admitted")
         self._respond(503, {"error": ERROR_BUSY}, close=True)
-        self._finish(ClientRefused(503, "a session is already open"))
+        self._end(ClientRefused(503, "a session is already open"))
 
     # -- input -------------------------------------------------------------------------
 
@@ -668,7 +527,7 @@ class ServerHandshake(_Machine):
         self._process()
 
     def _process(self) -> None:
-        while not self.finished and not self._awaiting_verdict and self._pending is None:
+        while self._state in SERVER_READING_STATES:
             try:
                 event = self._h11.next_event()
             except h11.RemoteProtocolError as exc:
@@ -700,7 +559,7 @@ class ServerHandshake(_Machine):
             elif isinstance(event, h11.EndOfMessage):
                 self._on_request()
             elif isinstance(event, h11.ConnectionClosed):
-                self._finish(PeerClosed())
+                self._end(PeerClosed())
 
     def _on_request(self) -> None:
         request = self._request
@@ -744,7 +603,7 @@ class ServerHandshake(_Machine):
         admitted = ClientAdmitted(version, role)
         if not self._secure:
             self._pending = admitted
-            self._events.append(admitted)
+            self._emit(admitted)
             return
         authorization = header(request.headers, "authorization")
         if authorization is not None and self._throttle is not None:
@@ -763,6 +622,7 @@ class ServerHandshake(_Machine):
                 close=False,
             )
             self._h11.start_next_cycle()
+            self._move(ChallengeSent)
             return
         scheme, _, token = authorization.partition(" ")
         token = token.strip()
@@ -773,16 +633,30 @@ class ServerHandshake(_Machine):
         if scheme.lower() != "bearer" or not valid_token_text(token):
             # Credentials were presented, just not usable ones: refused like a wrong
             # token, without asking ValidateAuthenticationToken.
-            self._awaiting_verdict = True
-            self.token_verdict(
-                False,
+            self._refuse_token(
                 "the Authorization header is not a Bearer token"
                 if scheme.lower() != "bearer"
                 else f"the Bearer token is not 1..{MAX_TOKEN_BYTES} visible ASCII characters",
             )
             return
-        self._awaiting_verdict = True
-        self._events.append(TokenPresented(token))
+        self._emit(TokenPresented(token))
+
+    def _refuse_token(self, detail: str) -> None:
+        """401 invalid_token: the callback refused the token, or it was not one."""
+        self._respond(
+            401,
+            {"error": ERROR_INVALID_TOKEN},
+            extra=[("WWW-Authenticate", self._challenge(ERROR_INVALID_TOKEN))],
+            close=True,
+        )
+        if self._blocked_after > 0:
+            detail += (
+                f"; {self._peer or 'this address'} is blocked for "
+                f"{retry_after_seconds(self._blocked_after)} s after "
+                f"{self._failures_after} refused tokens"
+            )
+        reason = None if self._probe else DisconnectReason.AUTHENTICATION_FAILED
+        self._end(ClientRefused(401, detail, reason))
 
     def _refuse_blocked(self, wait: float) -> None:
         """429 for a token from a blocked address: not checked, and (like a probe's
@@ -794,7 +668,7 @@ class ServerHandshake(_Machine):
             extra=[(RETRY_AFTER_HEADER, str(retry))],
             close=True,
         )
-        self._finish(
+        self._end(
             ClientRefused(
                 429,
                 f"too many refused tokens from {self._peer or 'this address'}: the token was "
@@ -818,7 +692,7 @@ class ServerHandshake(_Machine):
         extra: list[tuple[str, str]] | None = None,
         close: bool,
     ) -> None:
-        payload = _json_body(body)
+        payload = json_body(body)
         headers = [
             ("Server", SERVER_NAME),
             ("Content-Type", "application/json"),
@@ -855,47 +729,4 @@ class ServerHandshake(_Machine):
             supported = ",".join(str(v) for v in sorted(self._supported))
             extra.append((SUPPORTED_VERSIONS_HEADER, supported))
         self._respond(status, {"error": error}, extra=extra, close=True)
-        self._finish(ClientRefused(status, detail, None if self._probe else reason))
-
-
-# --- one-time session ids (the server's memory between the two ports) ----------------
-
-
-@dataclass
-class _Grant:
-    session_id: str = field(repr=False)
-    expires_at: float
-
-
-class SessionGrants:
-    """The one-time session ids a listener handed out in 200 answers, until the
-    transport port sees one. Sans-I/O like the cores: time is an argument.
-
-    A listen opens one session, so the first valid id voids every other one."""
-
-    def __init__(self) -> None:
-        self._grants: list[_Grant] = []
-
-    def __len__(self) -> int:
-        return len(self._grants)
-
-    def issue(self, session_id: str, now: float, valid_for: float) -> None:
-        self._grants.append(_Grant(session_id, now + valid_for))
-
-    def consume(self, session_id: str, now: float) -> bool:
-        """True once for a pending, unexpired id. Compared in constant time against
-        every pending id (a mismatch reveals nothing about how close it was)."""
-        offered = session_id.encode("ascii", "replace")
-        found = False
-        for grant in self._grants:
-            same = hmac.compare_digest(grant.session_id.encode("ascii"), offered)
-            found = found or (same and grant.expires_at > now)
-        if found:
-            self._grants.clear()
-        return found
-
-    def expire(self, now: float) -> int:
-        """Forget the ids whose time is up; how many were forgotten."""
-        before = len(self._grants)
-        self._grants = [g for g in self._grants if g.expires_at > now]
-        return before - len(self._grants)
+        self._end(ClientRefused(status, detail, None if self._probe else reason))
