@@ -1,8 +1,8 @@
 """One end of a connection: connection fields, server panel, client panel, buttons.
 
 The main window shows one; the loopback demo shows two side by side. Fields become
-an `engine.EndpointSettings` value; everything that loads, generates or connects
-runs through `ui.engine` off the UI thread.
+a `field_values.EndpointSettings` value; everything that loads, generates or connects
+runs through `session_opening`, `certificate_views` and `credentials` off the UI thread.
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ from PySide6.QtWidgets import (
 )
 
 from app import defaults
-from ui import engine
+from app.endpoint.failure import WINDOW, error_text
+from app.xr.values import DisconnectReason
+from ui import certificate_views, credentials, field_values, session_opening
 from ui.controller import STATE_TEXT, SessionController
 from ui.jobs import Jobs, run_blocking
 from ui.progress import ConnectProgress
@@ -116,7 +118,7 @@ def _warning(text: str, name: str) -> QLabel:
 class ServerPanel(QGroupBox):
     """Listen side: certificate store, passphrase, subject name, realm, accepted tokens."""
 
-    storeLoaded = Signal(object)  # engine.StoreSummary
+    storeLoaded = Signal(object)  # certificate_views.StoreSummary
     storeFailed = Signal(str, str)  # source, message
 
     def __init__(self, prefix: str, parent: QWidget | None = None) -> None:
@@ -193,7 +195,7 @@ class ServerPanel(QGroupBox):
         self.store_path.editingFinished.connect(self.load_store)
         self.key_path.editingFinished.connect(self._reload_if_loaded)
         self.passphrase.returnPressed.connect(self.load_store)
-        self.summary: engine.StoreSummary | None = None
+        self.summary: certificate_views.StoreSummary | None = None
 
     def bind(self, binder: FieldBinder) -> None:
         for key, widget in (
@@ -210,8 +212,8 @@ class ServerPanel(QGroupBox):
         binder.add_secret("passphrase", self.passphrase)
         binder.add_secret("sharedSecrets", self.shared_secrets)
 
-    def settings(self) -> engine.ServerSettings:
-        return engine.ServerSettings(
+    def settings(self) -> field_values.ServerSettings:
+        return field_values.ServerSettings(
             store_path=self.store_path.text().strip(),
             key_path=self.key_path.text().strip(),
             passphrase=self.passphrase.text(),
@@ -241,9 +243,9 @@ class ServerPanel(QGroupBox):
 
     async def _load(self, path: str, passphrase: str, key_path: str) -> None:
         try:
-            summary = await run_blocking(engine.load_store, path, passphrase, key_path)
+            summary = await run_blocking(certificate_views.load_store, path, passphrase, key_path)
         except Exception as exc:  # noqa: BLE001 - shown next to the field
-            message, fix = engine.explain_error(exc)
+            message, fix = error_text(WINDOW, exc)
             if path not in message:
                 message = f"{path}: {message}"
             self.summary = None
@@ -308,7 +310,7 @@ class ClientPanel(QGroupBox):
         self.pin.setPlaceholderText("SHA256:\u2026 or the SHA-1 thumbprint")
         self.tofu = QCheckBox("Trust on first use (ask, then remember in known hosts)")
         self.tofu.setObjectName(f"{prefix}tofu")
-        self.known_hosts = QLineEdit(engine.default_known_hosts())
+        self.known_hosts = QLineEdit(session_opening.default_known_hosts())
         self.known_hosts.setObjectName(f"{prefix}knownHosts")
         self.allow_name_mismatch = QCheckBox("Allow name mismatch")
         self.allow_name_mismatch.setObjectName(f"{prefix}allowNameMismatch")
@@ -398,8 +400,8 @@ class ClientPanel(QGroupBox):
             binder.add(key, widget)
         binder.add_secret("token", self.token)
 
-    def settings(self) -> engine.ClientSettings:
-        return engine.ClientSettings(
+    def settings(self) -> field_values.ClientSettings:
+        return field_values.ClientSettings(
             token=self.token.text(),
             system_validation=self.system_validation.isChecked(),
             ca_file=self.ca_file.text().strip(),
@@ -417,10 +419,10 @@ class ClientPanel(QGroupBox):
         return [w.text() for w in self.warnings.values() if not w.isHidden()]
 
     def generate_token(self) -> None:
-        self.jobs.spawn("generate token", self._set_token_from(engine.generate_token))
+        self.jobs.spawn("generate token", self._set_token_from(credentials.generate_token))
 
     def load_token_file(self, path: str) -> None:
-        self.jobs.spawn("token file", self._set_token_from(engine.read_token_file, path))
+        self.jobs.spawn("token file", self._set_token_from(credentials.read_token_file, path))
 
     def _choose_token_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Token file", "", "All files (*)")
@@ -431,7 +433,7 @@ class ClientPanel(QGroupBox):
         try:
             token = await run_blocking(function, *args)
         except Exception as exc:  # noqa: BLE001 - shown under the field
-            message, fix = engine.explain_error(exc)
+            message, fix = error_text(WINDOW, exc)
             self.token_status.setText(message + (f" ({fix})" if fix else ""))
             self.token_status.setProperty("severity", "error")
             self.token_status.show()
@@ -480,7 +482,7 @@ class EndpointWidget(QWidget):
         self.host.setAccessibleName("Host")
         # The listener's own field: switching modes never carries a client's host
         # name into it. All interfaces by default, as `holoremote listen`.
-        self.listen_interface = QLineEdit(engine.ALL_INTERFACES)
+        self.listen_interface = QLineEdit(field_values.ALL_INTERFACES)
         self.listen_interface.setObjectName(f"{prefix}listenInterface")
         self.listen_interface.setAccessibleName("Listen on interface")
         self.listen_interface.setToolTip(
@@ -489,12 +491,12 @@ class EndpointWidget(QWidget):
         self.all_interfaces_button = QPushButton("All interfaces")
         self.all_interfaces_button.setObjectName(f"{prefix}allInterfaces")
         self.all_interfaces_button.clicked.connect(
-            lambda: self.listen_interface.setText(engine.ALL_INTERFACES)
+            lambda: self.listen_interface.setText(field_values.ALL_INTERFACES)
         )
         self.loopback_button = QPushButton("Loopback only")
         self.loopback_button.setObjectName(f"{prefix}loopbackOnly")
         self.loopback_button.clicked.connect(
-            lambda: self.listen_interface.setText(engine.LOOPBACK_INTERFACE)
+            lambda: self.listen_interface.setText(field_values.LOOPBACK_INTERFACE)
         )
         self.listen_interface_label = QLabel("Listen on")
         self.listen_once = QCheckBox("Stop after one session")
@@ -639,12 +641,12 @@ class EndpointWidget(QWidget):
     def is_listen(self) -> bool:
         return bool(self.mode.currentData() == "listen")
 
-    def settings(self) -> engine.EndpointSettings:
-        return engine.EndpointSettings(
+    def settings(self) -> field_values.EndpointSettings:
+        return field_values.EndpointSettings(
             role="player" if self.role.currentData() == "player" else "remote",
             mode="listen" if self.is_listen else "connect",
             host=self.host.text().strip(),
-            listen_interface=self.listen_interface.text().strip() or engine.ALL_INTERFACES,
+            listen_interface=self.listen_interface.text().strip() or field_values.ALL_INTERFACES,
             listen_once=self.listen_once.isChecked(),
             port=self.port.value(),
             transport_port=self.transport_port.value(),
@@ -710,7 +712,7 @@ class EndpointWidget(QWidget):
         if not self.controller.active:
             self._runtime_checks += 1  # a check under way answers for an older choice
             self._runtime_in_use(
-                engine.describe_runtime(
+                session_opening.describe_runtime(
                     self.runtime_choice.currentData() or "auto", self.runtime_json.text().strip()
                 )
             )
@@ -732,14 +734,14 @@ class EndpointWidget(QWidget):
         )
 
     async def _check_runtime(
-        self, number: int, choice: engine.RuntimeChoice, runtime_json: str, role: str
+        self, number: int, choice: field_values.RuntimeChoice, runtime_json: str, role: str
     ) -> None:
         try:
-            text = await run_blocking(engine.check_runtime, choice, runtime_json, role)
+            text = await run_blocking(session_opening.check_runtime, choice, runtime_json, role)
         except Exception as exc:  # noqa: BLE001 - shown in "In use" and the status bar
             if number != self._runtime_checks or self.controller.active:
                 return
-            message, fix = engine.explain_error(exc)
+            message, fix = error_text(WINDOW, exc)
             self._runtime_in_use(message, "error")
             self._runtime_problem = True
             self.show_problem("Runtime", message, fix)
@@ -806,27 +808,27 @@ class EndpointWidget(QWidget):
         settings = self.settings()
         self.jobs.spawn("share", self._share(settings, port))
 
-    async def _share(self, settings: engine.EndpointSettings, port: int) -> None:
+    async def _share(self, settings: field_values.EndpointSettings, port: int) -> None:
         """Fill the Share panel: the pin of the certificate served (read off the UI
         thread), the addresses, the connect line."""
         pin = ""
         if settings.secure:
-            served = await run_blocking(engine.served_certificate, settings.server)
+            served = await run_blocking(certificate_views.served_certificate, settings.server)
             pin = served.pin
         if self.controller.state != "listening" or self.controller.listening_port != port:
             return  # stopped (or moved) meanwhile
-        info = engine.share_info(
+        info = session_opening.share_info(
             settings.listen_interface, port, pin, settings.role, machine_addresses()
         )
         self.share_panel.show_listener(info)
         self.share_panel.show()
 
     def _disconnected(self, code: int, spec: str, explanation: str, fix: str) -> None:
-        if code == int(engine.DisconnectReason.PEER_DISCONNECT_REQUEST):
+        if code == int(DisconnectReason.PEER_DISCONNECT_REQUEST):
             # The peer ended the session: information, not an error.
             self.show_information("The other end closed the session", explanation)
             return
-        if engine.is_clean_disconnect(code):
+        if session_opening.is_clean_disconnect(code):
             self.reason_label.hide()
             self.statusChanged.emit(self.state_label.text(), "")
             return

@@ -1,7 +1,7 @@
 """The `SecureConnectionCallbacks` providers, built from plain settings.
 
 Both front ends build the same providers here: the command line from its flags
-(`app/commands/common.py`), the window from its fields (`ui/engine.py`). Each is a
+(`app/commands/common.py`), the window from its fields (`ui/session_opening.py`). Each is a
 thin adapter that reads secrets the way its front end does (files and environment
 variables, or masked fields) and fills a settings value; everything that decides
 (store loading, subject selection, token checks, this app's own chain validation
