@@ -55,7 +55,8 @@ def server_auth_settings(server: ServerSettings) -> ServerAuthSettings:
 
 def client_auth_settings(client: ClientSettings) -> ClientAuthSettings:
     """The client panel's fields; the known-hosts file is used only with trust on
-    first use (the window asks the person)."""
+    first use (the window asks the person); left empty, the providers use the per-user
+    file, as the command line does."""
     from app.endpoint.providers import ClientAuthSettings
 
     tofu = client.trust_on_first_use
@@ -63,7 +64,7 @@ def client_auth_settings(client: ClientSettings) -> ClientAuthSettings:
         token=client.token,
         ca_file=client.ca_file or None,
         pins=(client.pin,) if client.pin else (),
-        known_hosts=(client.known_hosts or default_known_hosts()) if tofu else None,
+        known_hosts=(client.known_hosts or None) if tofu else None,
         trust_on_first_use=tofu,
         allow_name_mismatch=client.allow_name_mismatch,
         allow_unverified_chain=client.allow_unverified_chain,
