@@ -690,28 +690,20 @@ class LoopbackDemo(QWidget):
     async def _prepare_and_listen(self) -> None:
         if self._pki_dir is None:
             self._pki_dir = tempfile.TemporaryDirectory(prefix="holoremote-demo-")
-        files = await run_blocking(
-            credentials.create_test_pki,
-            self._pki_dir.name,
-            ["localhost"],
-            ["127.0.0.1"],
-            days=1,
-            key_type="ecdsa",
-            friendly_name="holoremote-demo",
-            passphrase=None,
-        )
-        token = await run_blocking(credentials.generate_token)
+        from app.endpoint.demo import DEMO_NAME, write_demo_credentials
+
+        made = await run_blocking(write_demo_credentials, self._pki_dir.name)
         s = self.server.server_panel
-        s.store_path.setText(files.paths["pfx"])
-        s.passphrase.setText(files.passphrase)
-        s.subject_name.setCurrentText(files.friendly_name)
-        s.realm.setText("holoremote-demo")
-        s.shared_secrets.setText(token)
+        s.store_path.setText(made.store_path)
+        s.passphrase.setText(made.passphrase)
+        s.subject_name.setCurrentText(made.friendly_name)
+        s.realm.setText(DEMO_NAME)
+        s.shared_secrets.setText(made.token)
         # The server pane shows the store the demo serves, as a loaded store would.
         s.load_store()
         c = self.client.client_panel
-        c.token.setText(token)
-        c.ca_file.setText(files.paths["ca"])
+        c.token.setText(made.token)
+        c.ca_file.setText(made.ca_path)
         c.system_validation.setChecked(True)
         for end in (self.server, self.client):
             end.secure.setChecked(True)
