@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from app.endpoint.failure import WINDOW, error_text
 from ui import credentials
-from ui.endpoint import PEM_FILTER, STORE_FILTER, add_show_hide, path_row
+from ui.form_widgets import PEM_FILTER, STORE_FILTER, add_show_hide, path_row
 from ui.jobs import Jobs, run_blocking
 from ui.qr import qr_pixmap
 

@@ -31,7 +31,8 @@ from app.xr.records import CallbackRecord
 from ui import certificate_views, credentials, field_values, profiles, session_opening
 from ui.accessible import name_controls
 from ui.dialogs import CreateTestPkiDialog, VerifyChainDialog
-from ui.endpoint import STORE_FILTER, EndpointWidget
+from ui.endpoint import EndpointWidget
+from ui.form_widgets import STORE_FILTER
 from ui.help import HelpDialog
 from ui.inspector import ChainInspector
 from ui.jobs import Jobs, run_blocking
