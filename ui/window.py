@@ -1,20 +1,38 @@
-"""The main window and the loopback demo window."""
+"""The main window and the loopback demo window.
+
+Start-up: the window is shown with the tab the person sees (the callback timeline);
+the other tabs (waterfall, certificate chain, session) are built, and their modules
+imported, right after its first paint, or earlier when something asks for them
+(`MainWindow.inspector` and friends) or an event arrives for them. Dialogs import
+their modules when opened (docs/benchmarks.md, window start).
+"""
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
-from PySide6.QtCore import QByteArray, QDataStream, QIODevice, QRect, QSettings, QSize, Qt, Signal
+from PySide6.QtCore import (
+    QByteArray,
+    QDataStream,
+    QEvent,
+    QIODevice,
+    QObject,
+    QRect,
+    QSettings,
+    QSize,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
-    QFileDialog,
     QHBoxLayout,
-    QInputDialog,
     QLabel,
     QLineEdit,
     QMainWindow,
-    QMessageBox,
     QPushButton,
     QScrollArea,
     QSplitter,
@@ -30,19 +48,23 @@ from app.endpoint.failure import WINDOW, error_text
 from app.xr.records import CallbackRecord
 from ui import certificate_views, credentials, field_values, profiles, session_opening
 from ui.accessible import name_controls
-from ui.dialogs import CreateTestPkiDialog, VerifyChainDialog
 from ui.endpoint import EndpointWidget
 from ui.form_widgets import STORE_FILTER
-from ui.help import HelpDialog
-from ui.inspector import ChainInspector
 from ui.jobs import Jobs, run_blocking
-from ui.known_hosts_dialog import KnownHostsDialog
 from ui.secrets import NotRememberingStore, SecretStore, open_secret_store
-from ui.session_tab import SessionTab
 from ui.settings import REMEMBER_SECRETS_KEY, forget_secrets, load_secrets, save_secrets
 from ui.timeline_view import TimelineWidget
 from ui.tofu import TofuPrompter
-from ui.waterfall import WaterfallWidget
+
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QFileDialog, QInputDialog
+
+    from ui.dialogs import VerifyChainDialog
+    from ui.help import HelpDialog
+    from ui.inspector import ChainInspector
+    from ui.known_hosts_dialog import KnownHostsDialog
+    from ui.session_tab import SessionTab
+    from ui.waterfall import WaterfallWidget
 
 WINDOW_GEOMETRY_KEY = "window/geometry"
 # The size the window opens at when nothing (usable) was saved, and the smallest
@@ -100,6 +122,34 @@ class RecordsToInspector:
         )
 
 
+HIDDEN_TAB_LABELS = ("Handshake waterfall", "Certificate chain", "Session")
+
+
+class _HiddenTabs(NamedTuple):
+    """The tabs not in view at start-up, built after the first paint."""
+
+    waterfall: WaterfallWidget
+    inspector: ChainInspector
+    session_tab: SessionTab
+    chains: RecordsToInspector
+
+
+class _AfterFirstPaint(QObject):
+    """Calls back once, after the watched widget's first paint has finished."""
+
+    def __init__(self, widget: QWidget, callback: Callable[[], object]) -> None:
+        super().__init__(widget)
+        self._widget = widget
+        self._callback = callback
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self._widget and event.type() == QEvent.Type.Paint:
+            self._widget.removeEventFilter(self)
+            QTimer.singleShot(0, self._callback)
+        return False
+
+
 class MainWindow(QMainWindow):
     """One endpoint, its live timeline and the chain inspector."""
 
@@ -121,18 +171,13 @@ class MainWindow(QMainWindow):
         self.tofu = TofuPrompter(self)
         self.endpoint = EndpointWidget(tofu=self.tofu)
         self.timeline = TimelineWidget()
-        self.inspector = ChainInspector()
         self.tabs = QTabWidget()
         self.tabs.setObjectName("mainTabs")
-        self.waterfall = WaterfallWidget()
-        self.waterfall.setObjectName("waterfall")
         self.tabs.addTab(self.timeline, "Callback timeline")
-        self.tabs.addTab(self.waterfall, "Handshake waterfall")
-        self.tabs.addTab(self.inspector, "Certificate chain")
-        self.session_tab = SessionTab(
-            self.endpoint.controller, lambda: self.endpoint.settings().role
-        )
-        self.tabs.addTab(_scrolled(self.session_tab), "Session")
+        # Placeholders until _hidden_tabs() puts the real pages in their place.
+        for label in HIDDEN_TAB_LABELS:
+            self.tabs.addTab(QWidget(), label)
+        self._hidden: _HiddenTabs | None = None
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.endpoint)
@@ -155,21 +200,88 @@ class MainWindow(QMainWindow):
         self.statusBar().addWidget(self.status_state)
         self.statusBar().addWidget(self.status_progress)
         self.statusBar().addWidget(self.status_detail, 1)
-        self.chains = RecordsToInspector(self.jobs, self.inspector)
         self.endpoint.recordsArrived.connect(self.timeline.add_records)
         self.endpoint.eventArrived.connect(self.timeline.add_event)
-        self.endpoint.eventArrived.connect(self.waterfall.add_event)
-        self.endpoint.recordsArrived.connect(self.waterfall.add_records)
-        self.endpoint.recordsArrived.connect(self.chains.records)
+        self.endpoint.eventArrived.connect(self._event_to_hidden_tabs)
+        self.endpoint.recordsArrived.connect(self._records_to_hidden_tabs)
+        # A session starting builds the session tab before it could miss "connected".
+        self.endpoint.controller.stateChanged.connect(lambda _state: self._hidden_tabs())
         self.endpoint.statusChanged.connect(self._update_status)
         self.endpoint.progress.changed.connect(self._progress)
-        self.timeline.chainSelected.connect(self.chains.record)
+        self.timeline.chainSelected.connect(self._chain_selected)
         self.jobs.failed.connect(self._job_failed)
         self.demo: LoopbackDemo | None = None
         self._build_actions()
         self._update_status(self.endpoint.state_label.text(), "")
         name_controls(self)
         self._restore()
+        _AfterFirstPaint(self, self._hidden_tabs)
+
+    # --- the tabs built after the first paint ----------------------------------------
+
+    def _hidden_tabs(self) -> _HiddenTabs:
+        if self._hidden is None:
+            from ui.inspector import ChainInspector
+            from ui.session_tab import SessionTab
+            from ui.waterfall import WaterfallWidget
+
+            waterfall = WaterfallWidget()
+            waterfall.setObjectName("waterfall")
+            inspector = ChainInspector()
+            session_tab = SessionTab(
+                self.endpoint.controller, lambda: self.endpoint.settings().role
+            )
+            pages = (waterfall, inspector, _scrolled(session_tab))
+            current = self.tabs.currentIndex()
+            self.tabs.setUpdatesEnabled(False)
+            for index, (page, label) in enumerate(
+                zip(pages, HIDDEN_TAB_LABELS, strict=True), start=1
+            ):
+                placeholder = self.tabs.widget(index)
+                self.tabs.removeTab(index)
+                self.tabs.insertTab(index, page, label)
+                if placeholder is not None:
+                    placeholder.deleteLater()
+            self.tabs.setCurrentIndex(current)
+            self.tabs.setUpdatesEnabled(True)
+            for page in pages:
+                name_controls(page)
+            self._hidden = _HiddenTabs(
+                waterfall, inspector, session_tab, RecordsToInspector(self.jobs, inspector)
+            )
+        return self._hidden
+
+    @property
+    def hidden_tabs_built(self) -> bool:
+        return self._hidden is not None
+
+    @property
+    def waterfall(self) -> WaterfallWidget:
+        return self._hidden_tabs().waterfall
+
+    @property
+    def inspector(self) -> ChainInspector:
+        return self._hidden_tabs().inspector
+
+    @property
+    def session_tab(self) -> SessionTab:
+        return self._hidden_tabs().session_tab
+
+    @property
+    def chains(self) -> RecordsToInspector:
+        return self._hidden_tabs().chains
+
+    # Slots, not lambdas or bound methods of the tabs: connecting those would build them.
+    def _event_to_hidden_tabs(self, event: object) -> None:
+        self._hidden_tabs().waterfall.add_event(event)
+
+    def _chain_selected(self, record: CallbackRecord) -> None:
+        self.chains.record(record)
+
+    def _records_to_hidden_tabs(self, records: tuple[CallbackRecord, ...]) -> None:
+        hidden = self._hidden_tabs()
+        hidden.waterfall.add_records(records)
+        hidden.chains.records(records)
 
     # --- menus and toolbar ---------------------------------------------------------------
 
@@ -255,14 +367,7 @@ class MainWindow(QMainWindow):
         self.help_action.triggered.connect(self.open_help)
         help_menu.addAction(self.help_action)
         about = QAction("&About", self)
-        about.triggered.connect(
-            lambda: QMessageBox.about(
-                self,
-                "About holoremote",
-                f"holoremote {app.__version__}\nSecure Holographic Remoting connections "
-                "through OpenXR (XR_MSFT_holographic_remoting).",
-            )
-        )
+        about.triggered.connect(self._about)
         help_menu.addAction(about)
 
         toolbar = QToolBar("Main")
@@ -274,11 +379,23 @@ class MainWindow(QMainWindow):
         toolbar.addAction(self.inspect_action)
         self.addToolBar(toolbar)
 
+    def _about(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
+        QMessageBox.about(
+            self,
+            "About holoremote",
+            f"holoremote {app.__version__}\nSecure Holographic Remoting connections "
+            "through OpenXR (XR_MSFT_holographic_remoting).",
+        )
+
     # --- status ----------------------------------------------------------------------------
 
     # --- profiles ------------------------------------------------------------------------
 
     def ask_profile_name(self) -> QInputDialog:
+        from PySide6.QtWidgets import QInputDialog
+
         ask = QInputDialog(self)
         ask.setObjectName("profileNameDialog")
         ask.setWindowTitle("Save as profile")
@@ -347,6 +464,8 @@ class MainWindow(QMainWindow):
                 menu.addAction("(no profile saved yet)").setEnabled(False)
 
     def open_known_hosts(self) -> KnownHostsDialog:
+        from ui.known_hosts_dialog import KnownHostsDialog
+
         path = self.endpoint.client_panel.known_hosts.text().strip()
         dialog = KnownHostsDialog(path or session_opening.default_known_hosts(), self)
         name_controls(dialog)
@@ -355,6 +474,8 @@ class MainWindow(QMainWindow):
         return dialog
 
     def open_help(self) -> HelpDialog:
+        from ui.help import HelpDialog
+
         dialog = HelpDialog(self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
@@ -380,6 +501,8 @@ class MainWindow(QMainWindow):
     def choose_file_to_inspect(self) -> QFileDialog:
         """Tools > Inspect certificate file: a file dialog, then (for a .pfx/.p12) the
         passphrase. Both are opened, not executed: the loop keeps running."""
+        from PySide6.QtWidgets import QFileDialog
+
         dialog = QFileDialog(self, "Inspect certificate file", "", STORE_FILTER)
         dialog.setObjectName("inspectFileDialog")
         dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
@@ -392,6 +515,8 @@ class MainWindow(QMainWindow):
         if not path.lower().endswith((".pfx", ".p12")):
             self.inspect_file(path)
             return
+        from PySide6.QtWidgets import QInputDialog
+
         ask = QInputDialog(self)
         ask.setObjectName("inspectPassphraseDialog")
         ask.setWindowTitle("Passphrase")
@@ -423,6 +548,8 @@ class MainWindow(QMainWindow):
         self.inspector.show_chain(summary.certificates, None, title)
 
     def open_create_pki(self) -> None:
+        from ui.dialogs import CreateTestPkiDialog
+
         dialog = CreateTestPkiDialog(self)
         dialog.created.connect(self.use_test_pki)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -437,6 +564,8 @@ class MainWindow(QMainWindow):
         server.load_store()
 
     def open_verify(self) -> VerifyChainDialog:
+        from ui.dialogs import VerifyChainDialog
+
         dialog = VerifyChainDialog(self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self.verify_chain(*dialog.values()))
@@ -580,7 +709,8 @@ class MainWindow(QMainWindow):
 
     async def aclose(self) -> None:
         """Wait for sessions and jobs to end (after the window closed)."""
-        await self.session_tab.aclose()
+        if self._hidden is not None:
+            await self._hidden.session_tab.aclose()
         await self.endpoint.controller.aclose()
         if self.demo is not None:
             await self.demo.aclose()
@@ -600,6 +730,9 @@ class LoopbackDemo(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent, Qt.WindowType.Window)
+        from ui.inspector import ChainInspector
+        from ui.session_tab import SessionTab
+
         self.setObjectName("loopbackDemo")
         self.setWindowTitle("holoremote: loopback demo")
         self.jobs = Jobs(self)

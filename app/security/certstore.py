@@ -468,11 +468,14 @@ def _names_list(store: CertificateStore) -> str:
 def order_chain(leaf: x509.Certificate, pool: Sequence[x509.Certificate]) -> list[x509.Certificate]:
     """Leaf first, then each issuer found in `pool` by name and signature, up to a
     self-signed certificate or the first issuer not in the pool. Uses cryptography's
-    signature check (`verify_directly_issued_by`), never our own."""
+    signature check (`verify_directly_issued_by`), never our own. A self-issued
+    certificate that is not self-signed (a CA key rollover, RFC 5280 6.1) is
+    followed to its issuer like any other; each step uses up a pool entry, so the
+    walk ends."""
     chain = [leaf]
     remaining = [c for c in pool if c != leaf]
     current = leaf
-    while remaining and current.issuer != current.subject:
+    while remaining and not (current.issuer == current.subject and _issued_by(current, current)):
         issuer = next((c for c in remaining if _issued_by(current, c)), None)
         if issuer is None:
             break

@@ -43,6 +43,7 @@ from app.security.cabf_rules import (
 from app.security.certstore import order_chain
 from app.security.hostnames import match_host, parse_host
 from app.security.revocation import RevocationOptions, check_revocation
+from app.security.self_issued_paths import SplitPath, find_split_path
 from app.security.trust import TrustAnchors
 from app.security.verifier_messages import GENERAL, classify
 from app.xr.validation_result import ValidationResult
@@ -192,6 +193,31 @@ def _strict_path(
         return verifier.verify(leaf, rest), ""
     except (verification.VerificationError, ValueError) as exc:
         return None, str(exc)
+
+
+def _split_path(
+    presented: list[x509.Certificate],
+    anchors: TrustAnchors,
+    store: verification.Store,
+    host: str,
+    at: dt.datetime,
+) -> SplitPath:
+    """cryptography counts a self-issued certificate toward pathLenConstraint,
+    RFC 5280 4.2.1.9 does not: the bounded second pass of `self_issued_paths`,
+    every segment under the strict policies above."""
+    subject = _subject(host)
+    if subject is None:
+        return SplitPath(None)
+    return find_split_path(
+        presented,
+        anchors=anchors.certificates,
+        extra_intermediates=anchors.intermediates,
+        store=store,
+        subject=subject,
+        at=at,
+        max_depth=MAX_CHAIN_DEPTH,
+        ca_policy=_strict_ca_policy(),
+    )
 
 
 def _relaxed_path(
@@ -406,6 +432,11 @@ def validate_server_chain(
     anchors = usable
     leaf, rest = presented[0], [*presented[1:], *anchors.intermediates]
     strict, strict_error = _strict_path(leaf, rest, store, host, moment)
+    split = SplitPath(None)
+    if strict is None:
+        split = _split_path(presented, anchors, store, host, moment)
+        if split.path is not None:
+            strict = list(split.path)
     path: list[x509.Certificate] | None
     if strict is not None:
         path, relaxed_error = strict, ""
@@ -428,7 +459,9 @@ def validate_server_chain(
             trusted = False
             reasons["trustedRoot"] = "; ".join(outside)
     else:
-        reasons["trustedRoot"] = _untrusted_reason(presented, anchors, relaxed_error)
+        reasons["trustedRoot"] = split.reason or _untrusted_reason(
+            presented, anchors, relaxed_error
+        )
         eval_path = order_chain(leaf, rest)
         top = eval_path[-1]
         anchor = next(
@@ -472,6 +505,12 @@ def validate_server_chain(
         reasons=reasons,
     )
     notes: list[str] = []
+    if split.splits:
+        notes.append(
+            "the path passes through the self-issued "
+            + ", ".join(f"'{describe(c)}'" for c in split.splits)
+            + " (a CA key rollover), which does not count toward path length (RFC 5280 4.2.1.9)"
+        )
     if strict is not None:
         return ChainValidation(result, tuple(eval_path), anchors.description, tuple(notes))
     if is_acceptable(result, revocation_forced=False):

@@ -294,7 +294,11 @@ class Listener:
         try:
             while True:
                 refusal = await self._handshake_events(core, peer) or refusal
-                if not await flush(writer, core.data_to_send()) or core.finished:
+                if core.finished:
+                    # The last answer and the close in one segment.
+                    await close_writer(writer, last=core.data_to_send())
+                    break
+                if not await flush(writer, core.data_to_send()):
                     break
                 await feed_next(core, reader)
         finally:

@@ -14,7 +14,7 @@ import contextlib
 import errno
 import socket
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Protocol
 
 from app.remoting.builtin.frames import (
@@ -80,13 +80,38 @@ def describe_connect_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {getattr(exc, 'strerror', None) or exc}"
 
 
-async def close_writer(writer: asyncio.StreamWriter) -> None:
-    """Close a stream (TLS close_notify first); drop it if the peer does not answer."""
+@contextlib.contextmanager
+def one_segment(writer: asyncio.StreamWriter) -> Iterator[None]:
+    """Hold back what is written inside the block and send it as one TCP segment when
+    it ends (TCP_CORK, Linux): a last answer and the TLS close_notify after it then
+    cost one send() and one wake-up of the peer instead of two. On loopback a send()
+    also runs the receiver's TCP input, so it was most of a listener's CPU per
+    handshake (docs/benchmarks.md). Elsewhere, or without a socket, it does nothing."""
+    sock = writer.get_extra_info("socket")
+    cork = getattr(socket, "TCP_CORK", None)
+    corked = False
+    if sock is not None and cork is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, cork, 1)
+            corked = True
+    try:
+        yield
+    finally:
+        if corked:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, cork, 0)
+
+
+async def close_writer(writer: asyncio.StreamWriter, last: bytes = b"") -> None:
+    """Close a stream (TLS close_notify first); drop it if the peer does not answer.
+    `last`, if given, is written just before the close, in the same TCP segment."""
     if writer.is_closing():
         with contextlib.suppress(Exception):
             await asyncio.wait_for(writer.wait_closed(), CLOSE_GRACE_S)
         return
-    with contextlib.suppress(Exception):
+    with one_segment(writer) if last else contextlib.nullcontext(), contextlib.suppress(Exception):
+        if last:
+            writer.write(last)
         writer.close()
     try:
         await asyncio.wait_for(writer.wait_closed(), CLOSE_GRACE_S)
