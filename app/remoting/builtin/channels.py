@@ -21,7 +21,11 @@ its channel closes or PACKET_LIFETIME_S passes (the specification names
 PACKET_EXPIRED without saying when; this is this runtime's rule). A channel whose
 unretrieved packets exceed MAX_UNRETRIEVED_BYTES or MAX_UNRETRIEVED_PACKETS (a peer
 flooding it, or an application not reading it) is closed with ERROR on both ends;
-the other channels go on.
+the other channels go on. Before that, from half those limits on (`backlogged`),
+the transport stops reading until the application has retrieved down to a quarter:
+a sender faster than the retrieval is slowed by TCP instead of cut off. An
+application that retrieves nothing for a while gets its channel closed after all
+(`stop_holding`), so a stuck reader costs the other channels a bounded delay only.
 """
 
 from __future__ import annotations
@@ -73,6 +77,12 @@ MAX_UNRETRIEVED_BYTES = 32 << 20
 MAX_UNRETRIEVED_PACKETS = 4096
 #: How long a received packet can be retrieved.
 PACKET_LIFETIME_S = 30.0
+#: Back-pressure: from half the flood limits on, the transport stops reading (so a
+#: sender faster than the application's retrieval is slowed by TCP, not cut off), and
+#: reads again below a quarter; `stop_holding` leaves a channel whose application
+#: retrieves nothing to the flood limits after all.
+HOLD_PACKETS = MAX_UNRETRIEVED_PACKETS // 2
+HOLD_BYTES = MAX_UNRETRIEVED_BYTES // 2
 
 _OPEN = struct.Struct(">BB")
 _ACCEPT = struct.Struct(">B")
@@ -98,6 +108,7 @@ class _Channel:
     packets: dict[int, _Packet] = field(default_factory=dict)
     spent: set[int] = field(default_factory=set)  # retrieved or expired packet ids
     unretrieved: int = 0
+    not_held: bool = False  # left to the flood limits (`stop_holding`)
 
 
 @dataclass
@@ -121,6 +132,8 @@ class ChannelTable:
         }
         self._own: set[int] = set()  # handles of channels this end created
         self.connected = False
+        #: Packets retrieved so far (the transport's hold checks for progress).
+        self.retrieved = 0
 
     # --- the contract's calls ------------------------------------------------------------
 
@@ -234,6 +247,9 @@ class ChannelTable:
         channel.spent.add(packet_id)
         channel.unretrieved -= size
         self._packet_channel.pop(packet_id, None)
+        self.retrieved += 1
+        if channel.not_held and not self._over(channel, releasing=True):
+            channel.not_held = False
         return packet.data
 
     # --- the transport --------------------------------------------------------------------
@@ -252,6 +268,28 @@ class ChannelTable:
         for queue in self._queues.values():
             queue.clear()
         return events
+
+    def backlogged(self, releasing: bool) -> bool:
+        """Whether the transport should not read on: a channel holds half its flood
+        limit unretrieved (`releasing`: still a quarter, once reading stopped)."""
+        return any(
+            not channel.not_held and self._over(channel, releasing)
+            for channel in self._channels.values()
+        )
+
+    def stop_holding(self) -> None:
+        """Reading resumes although channels are backlogged (their application retrieved
+        nothing for a while): those channels are left to the flood limits."""
+        for channel in self._channels.values():
+            if self._over(channel, releasing=True):
+                channel.not_held = True
+
+    @staticmethod
+    def _over(channel: _Channel, releasing: bool) -> bool:
+        packets, size = (HOLD_PACKETS, HOLD_BYTES)
+        if releasing:
+            packets, size = packets // 2, size // 2
+        return len(channel.packets) >= packets or channel.unretrieved >= size
 
     def pending(self) -> bool:
         return bool(self._control) or any(self._queues.values())
@@ -336,7 +374,14 @@ class ChannelTable:
         return [DataChannelDataReceivedEvent(channel.handle, len(data), packet_id)]
 
     def _expire(self, channel: _Channel, now: float) -> None:
-        for packet_id in [p for p, packet in channel.packets.items() if packet.expires <= now]:
+        # Packets are kept in arrival order with one lifetime, so the expired ones come
+        # first: the scan stops at the first live one (not one pass over all per call).
+        expired: list[int] = []
+        for packet_id, packet in channel.packets.items():
+            if packet.expires > now:
+                break
+            expired.append(packet_id)
+        for packet_id in expired:
             packet = channel.packets.pop(packet_id)
             channel.unretrieved -= len(packet.data)
             channel.spent.add(packet_id)

@@ -415,7 +415,7 @@ class Connector:
                 )
         core.send_hello(accepted.session_id)
 
-        async def on_event(event: TransportEvent) -> None:
+        def on_event(event: TransportEvent) -> None:
             if isinstance(event, SessionOpened):
                 self._stages.end()
                 self._reporter.connected()

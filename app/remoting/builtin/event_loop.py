@@ -7,7 +7,10 @@ A listener holding a few hundred idle or slow connections (probes, clients
 waiting on the token question) spends most of its memory on those buffers: 200
 connections cost about 58 MB with it and 19 MB with 64 KiB (docs/benchmarks.md).
 A TLS record carries at most 16 KiB of plaintext (RFC 8446 5.1), so 64 KiB still
-reads several records per wake-up and costs no throughput worth measuring.
+reads several records per wake-up. The one connection that carries the open
+transport session goes back to 256 KiB (`_set_app_protocol`, when the transport
+driver reads it through a buffered protocol): there a read per 64 KiB cost data
+channels measurable throughput.
 
 asyncio has no public hook for this; `_make_ssl_transport` is the one place a
 selector loop builds the protocol for an accepted TLS connection (it is unchanged
@@ -24,10 +27,21 @@ from typing import Any
 
 # Per accepted TLS connection; four maximal TLS records.
 ACCEPTED_TLS_BUFFER_BYTES = 64 * 1024
+# Once a connection carries the open transport session (one per listener): asyncio's
+# default, so a busy link costs as few reads as on the client's end.
+OPEN_SESSION_TLS_BUFFER_BYTES = 256 * 1024
 
 
 class _AcceptedTlsProtocol(sslproto.SSLProtocol):
     max_size = ACCEPTED_TLS_BUFFER_BYTES
+
+    def _set_app_protocol(self, app_protocol: Any) -> None:
+        super()._set_app_protocol(app_protocol)
+        # A buffered reader is the open transport session's (`shell._DirectFeed`):
+        # that one connection reads as much per wake-up as a client connection does.
+        if isinstance(app_protocol, asyncio.BufferedProtocol):
+            # typeshed calls it a ClassVar; sslproto reads it through the instance.
+            self.max_size = OPEN_SESSION_TLS_BUFFER_BYTES  # type: ignore[misc]
 
 
 class _LeanTlsSelectorLoop(asyncio.SelectorEventLoop):

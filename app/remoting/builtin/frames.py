@@ -244,9 +244,15 @@ class TransportConnection:
             self._frame(FrameType.HEARTBEAT)
             self._next_heartbeat = now + self._heartbeat_interval
 
+    def input_held(self, now: float) -> None:
+        """The shell is not reading (the application's backlog, `TransportDriver`): the
+        peer's silence cannot be told from our own pause, so its deadline restarts."""
+        if self._silence_deadline is not None:
+            self._silence_deadline = now + self._heartbeat_timeout
+
     # --- input --------------------------------------------------------------------------
 
-    def receive_data(self, data: bytes, now: float) -> None:
+    def receive_data(self, data: bytes | bytearray | memoryview, now: float) -> None:
         if self.phase == Phase.CLOSED:
             return
         if not data:

@@ -153,6 +153,9 @@ class BuiltinRuntime(RemotingRuntime):
         self._stages_wanted = False
         self._channels = ChannelTable(self.options.role)
         self._outbox = _Outbox(self)
+        # The transport stopped reading for a channel's backlog (`_Outbox.hold_input`);
+        # retrieval wakes it once the backlog is down.
+        self._input_held = False
         self._state = ConnectionState.DISCONNECTED
         self._last_reason = DisconnectReason.NONE
         self._last_detail = ""
@@ -546,6 +549,12 @@ class BuiltinRuntime(RemotingRuntime):
         with self._lock:
             return self._last_detail
 
+    @property
+    def input_held(self) -> bool:
+        """Whether the transport stopped reading for a channel's backlog (tests, bench)."""
+        with self._lock:
+            return self._input_held
+
     def drain_stages(self) -> list[HandshakeStage]:
         """The handshake stages finished since the last call, in order."""
         with self._lock:
@@ -614,6 +623,11 @@ class BuiltinRuntime(RemotingRuntime):
         with self._lock:
             self._require_open(function)
             answer = self._channels.retrieve(channel, packet_id, capacity, time.monotonic())
+            release = self._input_held and not self._channels.backlogged(releasing=True)
+            if release:
+                self._input_held = False
+        if release:
+            self._wake_endpoint()
         if isinstance(answer, int):
             return answer
         assert buffer is not None
@@ -630,3 +644,21 @@ class _Outbox:
     def take(self, budget: int) -> list[tuple[FrameType, bytes]]:
         with self._runtime._lock:
             return self._runtime._channels.take(budget)
+
+    def hold_input(self) -> bool:
+        """Whether the driver should stop (or keep not) reading: a channel's backlog."""
+        runtime = self._runtime
+        with runtime._lock:
+            held = runtime._channels.backlogged(releasing=runtime._input_held)
+            runtime._input_held = held
+            return held
+
+    def progress(self) -> int:
+        with self._runtime._lock:
+            return self._runtime._channels.retrieved
+
+    def stop_holding(self) -> None:
+        runtime = self._runtime
+        with runtime._lock:
+            runtime._channels.stop_holding()
+            runtime._input_held = False

@@ -356,7 +356,7 @@ class Listener:
         core = transport_core("server", options, loop.time())
         driver: TransportDriver
 
-        async def on_event(event: TransportEvent) -> None:
+        def on_event(event: TransportEvent) -> None:
             if isinstance(event, HelloReceived):
                 now = loop.time()
                 if self.session_open or self._done is None or self._done.done():

@@ -14,8 +14,8 @@ import contextlib
 import errno
 import socket
 import ssl
-from collections.abc import Awaitable, Callable, Iterator
-from typing import Protocol
+from collections.abc import Callable, Iterator
+from typing import Protocol, cast
 
 from app.remoting.builtin.frames import (
     Phase,
@@ -30,6 +30,9 @@ from app.remoting.contract import HandshakeStage
 from app.xr.values import DisconnectReason
 
 R = DisconnectReason
+# The open transport's read buffer (`_DirectFeed`): the TLS layer decrypts into it, up
+# to this much per callback; as much as the bare socket baseline reads per call.
+FEED_BUFFER_BYTES = 256 * 1024
 # Per read from the TLS stream: all that asyncio has decrypted (it buffers up to
 # twice its 64 KiB limit), so a busy link costs fewer turns of the loop.
 READ_CHUNK = 256 * 1024
@@ -173,9 +176,21 @@ def transport_core(side: Side, options: BuiltinOptions, now: float) -> Transport
 
 
 class Outbox(Protocol):
-    """Where the driver takes data-channel frames from (the runtime's channel table)."""
+    """Where the driver takes data-channel frames from (the runtime's channel table),
+    and asks whether the application's backlog wants reading to stop."""
 
     def take(self, budget: int) -> list[tuple[FrameType, bytes]]: ...
+
+    def hold_input(self) -> bool: ...
+
+    def progress(self) -> int: ...
+
+    def stop_holding(self) -> None: ...
+
+
+# How long reading stays stopped for a backlog while the application retrieves
+# nothing at all; then reading resumes and that channel's flood limit decides.
+HOLD_LIMIT_S = 1.0
 
 
 # Data-channel bytes handed to the socket per turn: small enough that a HIGH message
@@ -184,20 +199,86 @@ class Outbox(Protocol):
 OUTBOX_BUDGET = 256 * 1024
 
 
+class _DirectFeed(asyncio.BufferedProtocol):
+    """The open transport's reading end: the TLS layer decrypts straight into one
+    reused buffer and the bytes go to the core in the same callback.
+
+    Reading through the `StreamReader` cost two copies per read (into the reader's
+    buffer, out of it), a wake-up of a reader task and then of the driver's task per
+    read (docs/benchmarks.md, "Data-channel throughput"). Everything but reading
+    (write flow control that `StreamWriter.drain` waits on, end of stream, close) is
+    passed on to the stream's own protocol, so the `StreamWriter` works unchanged."""
+
+    def __init__(
+        self,
+        stream_protocol: asyncio.BaseProtocol,
+        deliver: Callable[[bytes | bytearray | memoryview], None],
+    ) -> None:
+        self._stream = stream_protocol
+        self._deliver = deliver
+        self._view = memoryview(bytearray(FEED_BUFFER_BYTES))
+        # What arrives before `start()` (the reader's leftovers must reach the core first).
+        self._held: bytearray | None = bytearray()
+        self._eof_held = False
+
+    def start(self) -> None:
+        held, self._held = self._held, None
+        if held:
+            self._deliver(held)
+        if self._eof_held:
+            self._deliver(b"")
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        if self._held is not None:
+            self._held += self._view[:nbytes]
+        else:
+            self._deliver(self._view[:nbytes])
+
+    def _end_of_input(self) -> None:
+        if self._held is not None:
+            self._eof_held = True
+        else:
+            self._deliver(b"")
+
+    def eof_received(self) -> bool | None:
+        self._end_of_input()
+        return cast(asyncio.Protocol, self._stream).eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._end_of_input()
+        self._stream.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self._stream.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._stream.resume_writing()
+
+
+def _settle(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 class TransportDriver:
     """Runs one `TransportConnection` over a stream until it ends.
 
     Other code (on the loop) may call `request_disconnect()`, or queue frames in the
-    `outbox` and call `wake()`: the loop flushes and re-arms at once. Reading runs in
-    its own task, so that both ends writing large transfers at once never wait on
-    each other's writes (each keeps reading while its own drain waits)."""
+    `outbox` and call `wake()`: the loop flushes and re-arms at once. Over TLS the
+    received bytes go to the core as the TLS layer decrypts them (`_DirectFeed`) and
+    its events are handled in that same callback; otherwise a reading task feeds the
+    core. Either way reading never waits on writing, so that both ends writing large
+    transfers at once never wait on each other's writes."""
 
     def __init__(
         self,
         core: TransportConnection,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
-        on_event: Callable[[TransportEvent], Awaitable[None]],
+        on_event: Callable[[TransportEvent], None],
         outbox: Outbox | None = None,
     ) -> None:
         self.core = core
@@ -205,11 +286,22 @@ class TransportDriver:
         self._writer = writer
         self._on_event = on_event
         self._outbox = outbox
-        self._wake = asyncio.Event()
+        self._woken = False
+        self._waiter: asyncio.Future[None] | None = None
+        self._failure: BaseException | None = None
+        self._direct = False  # reading through a `_DirectFeed`
+        self._held = False  # reading stopped for a channel's backlog
+        self._hold_timer: asyncio.TimerHandle | None = None
+        self._hold_progress = 0
+        self._resumed = asyncio.Event()
+        self._resumed.set()
         self.ended: TransportEnded | None = None
 
     def wake(self) -> None:
-        self._wake.set()
+        self._woken = True
+        waiter = self._waiter
+        if waiter is not None:
+            _settle(waiter)
 
     def request_disconnect(self) -> None:
         self.core.request_disconnect(asyncio.get_running_loop().time())
@@ -219,9 +311,82 @@ class TransportDriver:
         self.core.abort(reason, detail)
         self.wake()
 
+    def _dispatch(self) -> None:
+        """Hand the core's events on, in order."""
+        while (event := self.core.next_event()) is not None:
+            if isinstance(event, TransportEnded):
+                self.ended = event
+            else:
+                self._on_event(event)
+
+    def _received(self, data: bytes | bytearray | memoryview) -> None:
+        """Bytes from the stream (b"" = its end), in the TLS layer's callback."""
+        if self._failure is not None:
+            return
+        try:
+            self.core.receive_data(data, asyncio.get_running_loop().time())
+            self._dispatch()
+        except Exception as exc:  # noqa: BLE001 - raised again by run(), not lost in asyncio
+            self._failure = exc
+            self.wake()
+            return
+        if self.ended is not None or self.core.data_to_send_pending():
+            self.wake()
+        self._check_backlog()
+
+    # --- back-pressure: stop reading while a channel's backlog is near its limit ---------
+
+    def _check_backlog(self) -> None:
+        if self._held or self._outbox is None or self.core.phase != Phase.OPEN:
+            return
+        if self._outbox.hold_input():
+            self._hold()
+
+    def _hold(self) -> None:
+        assert self._outbox is not None
+        loop = asyncio.get_running_loop()
+        self._held = True
+        self.core.input_held(loop.time())
+        if self._direct:
+            cast(asyncio.Transport, self._writer.transport).pause_reading()
+        else:
+            self._resumed.clear()
+        self._hold_progress = self._outbox.progress()
+        self._hold_timer = loop.call_later(HOLD_LIMIT_S, self._hold_expired)
+
+    def _hold_expired(self) -> None:
+        """No packet retrieved for HOLD_LIMIT_S: read on, the flood limits decide."""
+        assert self._outbox is not None
+        self._hold_timer = None
+        progress = self._outbox.progress()
+        if progress != self._hold_progress:
+            self._hold_progress = progress
+            self._hold_timer = asyncio.get_running_loop().call_later(
+                HOLD_LIMIT_S, self._hold_expired
+            )
+            return
+        self._outbox.stop_holding()
+        self._release()
+
+    def _release(self) -> None:
+        if not self._held:
+            return
+        self._held = False
+        self.core.input_held(asyncio.get_running_loop().time())
+        if self._hold_timer is not None:
+            self._hold_timer.cancel()
+            self._hold_timer = None
+        if self._direct:
+            transport = cast(asyncio.Transport, self._writer.transport)
+            if not transport.is_closing():
+                transport.resume_reading()
+        else:
+            self._resumed.set()
+
     async def _read(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
+            await self._resumed.wait()
             try:
                 data = await self._reader.read(READ_CHUNK)
             except (ConnectionError, OSError, ssl.SSLError):
@@ -230,6 +395,31 @@ class TransportDriver:
             self.wake()
             if not data or self.core.phase == Phase.CLOSED:
                 return
+            self._dispatch()
+            self._check_backlog()
+
+    async def _attach_feed(self) -> bool:
+        """Read through a `_DirectFeed` from now on; False where that cannot be done
+        exactly (plain TCP, a stream already closing): then the reading task reads."""
+        transport = self._writer.transport
+        if self._writer.get_extra_info("ssl_object") is None or transport.is_closing():
+            return False
+        ended_before = self._reader.at_eof()
+        feed = _DirectFeed(transport.get_protocol(), self._received)
+        transport.set_protocol(feed)
+        # No more bytes reach the reader; what it holds goes to the core first.
+        self._reader.feed_eof()
+        try:
+            leftover = await self._reader.read()
+        except (ConnectionError, OSError, ssl.SSLError):
+            leftover, ended_before = b"", True
+        self._direct = True
+        if leftover:
+            self._received(leftover)
+        if ended_before:
+            self._received(b"")
+        feed.start()
+        return True
 
     def _fill_from_outbox(self) -> bool:
         """Move the next channel frames into the core; True if there were any."""
@@ -240,20 +430,41 @@ class TransportDriver:
             self.core.send_channel_frame(kind, payload)
         return bool(frames)
 
+    async def _sleep(self, timeout: float | None) -> None:
+        """Until `wake()` or the timeout (no task per wait, as `wait_for` makes)."""
+        if self._woken:
+            return
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiter = waiter
+        timer = None if timeout is None else loop.call_later(timeout, _settle, waiter)
+        try:
+            await waiter
+        finally:
+            self._waiter = None
+            if timer is not None:
+                timer.cancel()
+
     async def run(self) -> TransportEnded:
         loop = asyncio.get_running_loop()
-        read_task = asyncio.ensure_future(self._read())
+        read_task: asyncio.Future[None] | None = None
         try:
+            if not await self._attach_feed():
+                read_task = asyncio.ensure_future(self._read())
             while True:
-                self._wake.clear()
-                while (event := self.core.next_event()) is not None:
-                    if isinstance(event, TransportEnded):
-                        self.ended = event
-                    else:
-                        await self._on_event(event)
+                self._woken = False
+                if self._failure is not None:
+                    raise self._failure
+                self._dispatch()
                 if self.ended is not None:
                     await flush(self._writer, self.core.data_to_send())
                     return self.ended
+                if self._held:
+                    assert self._outbox is not None
+                    if self._outbox.hold_input():
+                        self.core.input_held(loop.time())
+                    else:
+                        self._release()
                 self.core.handle_timer(loop.time())
                 busy = self._fill_from_outbox()
                 if self.core.data_to_send_pending():
@@ -264,11 +475,12 @@ class TransportDriver:
                 if busy or self.core.next_event_pending():
                     continue
                 timer = self.core.get_timer()
-                timeout = None if timer is None else max(0.0, timer - loop.time())
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout)
+                await self._sleep(None if timer is None else max(0.0, timer - loop.time()))
         finally:
-            read_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await read_task
+            if self._hold_timer is not None:
+                self._hold_timer.cancel()
+            if read_task is not None:
+                read_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await read_task
             await close_writer(self._writer)

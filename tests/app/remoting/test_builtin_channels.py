@@ -20,7 +20,7 @@ from app.endpoint.channels import ChannelClosedError
 from app.endpoint.events import ChannelClosed, ChannelOpened, Connected, Disconnected
 from app.endpoint.session import Session
 from app.remoting import channel_calls
-from app.remoting.builtin import BuiltinRuntime
+from app.remoting.builtin import BuiltinRuntime, shell
 from app.remoting.builtin.channels import (
     MAX_MESSAGE_BYTES,
     MAX_UNRETRIEVED_BYTES,
@@ -272,6 +272,47 @@ def test_a_peer_flooding_a_channel_gets_it_closed_with_error_others_unaffected(
                 player.channels.announced_changed.clear()
                 await asyncio.wait_for(player.channels.announced_changed.wait(), WAIT_S)
             assert not any(isinstance(e, Disconnected) for e in remote.history[mark:])
+
+    run(scenario())
+
+
+def test_a_reader_behind_holds_the_sender_back_instead_of_losing_the_channel(
+    pki: GeneratedPki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More than the flood limit is sent while the player retrieves nothing: its
+    transport stops reading at half the limit (the rest waits in the sender's queue
+    and TCP), and once the player retrieves, everything arrives on the open channel."""
+    monkeypatch.setattr(shell, "HOLD_LIMIT_S", 3600.0)  # the player is slow, not stuck
+
+    async def scenario() -> None:
+        async with connected_pair(pki) as (remote, player):
+            player.channels.manual_retrieve = True
+            handle = await remote.channels.open(40, LOW)
+            peer_handle = await opened_by_peer(player, 40)
+            count = MAX_UNRETRIEVED_BYTES // MAX_MESSAGE_BYTES + 8
+            for index in range(count):
+                await remote.channels.send(handle, bytes([index]) * MAX_MESSAGE_BYTES)
+            runtime = builtin(player)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + WAIT_S
+            while not runtime.input_held:  # the player's transport stops reading
+                assert loop.time() < deadline, "the player kept reading"
+                await asyncio.sleep(0.01)
+            assert (await remote.channels.state(handle)).send_queue_size > 0
+            received: list[int] = []
+            while len(received) < count:
+                while not player.channels.announced:
+                    player.channels.announced_changed.clear()
+                    await asyncio.wait_for(player.channels.announced_changed.wait(), WAIT_S)
+                event = player.channels.announced.popleft()
+                assert event.channel == peer_handle
+                data = await asyncio.to_thread(
+                    channel_calls.retrieve, runtime, peer_handle, event.packet_id, event.size
+                )
+                received.append(data[0])
+            assert received == [index % 256 for index in range(count)]
+            assert (await player.channels.state(peer_handle)).status == DataChannelStatus.OPENED
+            await remote.channels.drain(handle, WAIT_S)
 
     run(scenario())
 

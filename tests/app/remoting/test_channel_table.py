@@ -243,6 +243,61 @@ def test_a_flooded_channel_is_closed_with_error_and_the_others_go_on() -> None:
     assert player.retrieve(calm_peer, event.packet_id, 64, 0.0) == b"still here"
 
 
+def test_backlog_marks_hold_reading_from_half_the_limit_and_release_at_a_quarter() -> None:
+    remote, player = pair()
+    busy, busy_peer = open_channel(remote, player, 1)
+    parts = 32
+    chunk = b"b" * (ch.HOLD_BYTES // parts)
+    ids: list[int] = []
+    for _ in range(parts):
+        assert not player.backlogged(releasing=False)
+        remote.send(busy, chunk, True)
+        (event,) = deliver(remote, player)
+        assert isinstance(event, DataChannelDataReceivedEvent)
+        ids.append(event.packet_id)
+    assert player.backlogged(releasing=False)  # half the byte limit: stop reading
+    for packet_id in ids[: parts // 2]:  # down to half the mark: still held
+        assert player.backlogged(releasing=True)
+        player.retrieve(busy_peer, packet_id, len(chunk), 0.0)
+    assert player.backlogged(releasing=True)  # exactly at the mark
+    player.retrieve(busy_peer, ids[parts // 2], len(chunk), 0.0)
+    assert not player.backlogged(releasing=True)  # below a quarter of the limit: read on
+    assert player.retrieved == parts // 2 + 1
+
+
+def test_many_small_packets_hold_reading_too() -> None:
+    remote, player = pair()
+    small, _ = open_channel(remote, player, 1)
+    for _ in range(ch.HOLD_PACKETS - 1):
+        remote.send(small, b".", True)
+    deliver(remote, player)
+    assert not player.backlogged(releasing=False)
+    remote.send(small, b".", True)
+    deliver(remote, player)
+    assert player.backlogged(releasing=False)
+
+
+def test_stop_holding_leaves_a_channel_nobody_retrieves_to_its_flood_limit() -> None:
+    remote, player = pair()
+    stuck, stuck_peer = open_channel(remote, player, 1)
+    chunk = b"s" * ch.MAX_MESSAGE_BYTES
+    ids: list[int] = []
+    while not player.backlogged(releasing=False):
+        remote.send(stuck, chunk, True)
+        (event,) = deliver(remote, player)
+        assert isinstance(event, DataChannelDataReceivedEvent)
+        ids.append(event.packet_id)
+    player.stop_holding()
+    assert not player.backlogged(releasing=False) and not player.backlogged(releasing=True)
+    events: list[RemotingEvent] = []
+    while not events or isinstance(events[-1], DataChannelDataReceivedEvent):
+        remote.send(stuck, chunk, True)
+        events += deliver(remote, player)
+    assert events[-1] == DataChannelClosedEvent(stuck_peer, DataChannelClosedReason.ERROR)
+    assert len(events) < ch.MAX_UNRETRIEVED_BYTES // len(chunk)  # not a second full limit
+    assert not player.backlogged(releasing=False)  # its packets went with it
+
+
 def test_the_session_ending_closes_every_channel_with_error() -> None:
     remote, player = pair()
     a, _ = open_channel(remote, player, 1)
