@@ -24,9 +24,10 @@ from app.endpoint.events import (
     StateChanged,
     listens_again,
 )
-from app.endpoint.failure import WINDOW
+from app.endpoint.failure import WINDOW, error_text
 from app.endpoint.session import Session
-from ui import engine
+from app.xr.values import ConnectionState
+from ui import field_values, session_opening
 from ui.jobs import Jobs, run_blocking
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ STATE_TEXT = {
 }
 
 
-def state_name(state: engine.ConnectionState) -> str:
+def state_name(state: ConnectionState) -> str:
     """'connected' for ConnectionState.CONNECTED: a key of STATE_TEXT."""
     return state.name.lower()
 
@@ -126,7 +127,9 @@ class SessionController(QObject):
             self._state = state
             self.stateChanged.emit(state)
 
-    def start(self, settings: engine.EndpointSettings, ask_tofu: engine.TofuAsk) -> None:
+    def start(
+        self, settings: field_values.EndpointSettings, ask_tofu: session_opening.TofuAsk
+    ) -> None:
         if self.active:
             return
         self.last_reason = None
@@ -151,14 +154,17 @@ class SessionController(QObject):
         await session.disconnect()
 
     async def _run(
-        self, run_id: int, settings: engine.EndpointSettings, ask_tofu: engine.TofuAsk
+        self,
+        run_id: int,
+        settings: field_values.EndpointSettings,
+        ask_tofu: session_opening.TofuAsk,
     ) -> None:
         try:
             session, runtime_text = await run_blocking(
-                engine.open_session, settings, ask_trust_on_first_use=ask_tofu
+                session_opening.open_session, settings, ask_trust_on_first_use=ask_tofu
             )
         except Exception as exc:  # noqa: BLE001 - every set-up failure is shown, not raised
-            message, fix = engine.explain_error(exc)
+            message, fix = error_text(WINDOW, exc)
             self._set_state("idle")
             self.startFailed.emit(message, fix)
             return
@@ -177,7 +183,7 @@ class SessionController(QObject):
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - shown in the status bar
-            message, fix = engine.explain_error(exc)
+            message, fix = error_text(WINDOW, exc)
             self.startFailed.emit(message, fix)
         finally:
             if run_id == self._run_id:

@@ -1,7 +1,7 @@
 """Tools menu dialogs: create test certificates, verify a chain for a host.
 
-Both only collect fields and call `ui.engine` off the UI thread; results go to the
-dialog (test PKI) or to the window's inspector (verify).
+Both only collect fields and call `ui.credentials` / `ui.certificate_views` off the
+UI thread; results go to the dialog (test PKI) or to the window's inspector (verify).
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui import engine
-from ui.endpoint import PEM_FILTER, STORE_FILTER, add_show_hide, path_row
+from app.endpoint.failure import WINDOW, error_text
+from ui import credentials
+from ui.form_widgets import PEM_FILTER, STORE_FILTER, add_show_hide, path_row
 from ui.jobs import Jobs, run_blocking
 from ui.qr import qr_pixmap
 
@@ -33,7 +34,7 @@ from ui.qr import qr_pixmap
 class CreateTestPkiDialog(QDialog):
     """A CA and a server .pfx for the hosts and IPs given, with the thumbprints."""
 
-    created = Signal(object)  # engine.TestPkiFiles
+    created = Signal(object)  # credentials.TestPkiFiles
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -96,7 +97,7 @@ class CreateTestPkiDialog(QDialog):
         layout.addLayout(buttons)
         self.create_button.clicked.connect(self.create_files)
         self.use_button.clicked.connect(self._use)
-        self.files: engine.TestPkiFiles | None = None
+        self.files: credentials.TestPkiFiles | None = None
 
     def create_files(self) -> None:
         self.create_button.setEnabled(False)
@@ -106,7 +107,7 @@ class CreateTestPkiDialog(QDialog):
     async def _create(self) -> None:
         try:
             files = await run_blocking(
-                engine.create_test_pki,
+                credentials.create_test_pki,
                 self.out_dir.text().strip(),
                 self.hosts.text().split(),
                 self.ips.text().split(),
@@ -116,7 +117,7 @@ class CreateTestPkiDialog(QDialog):
                 passphrase=self.passphrase.text() or None,
             )
         except Exception as exc:  # noqa: BLE001 - shown in the dialog
-            message, fix = engine.explain_error(exc)
+            message, fix = error_text(WINDOW, exc)
             self.result_text.setPlainText(message + (f"\nFix: {fix}" if fix else ""))
             return
         finally:

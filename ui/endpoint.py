@@ -1,20 +1,17 @@
-"""One end of a connection: connection fields, server panel, client panel, buttons.
+"""One end of a connection: connection fields, buttons and this end's status, around
+the server panel (`ui.server_panel`) and the client panel (`ui.client_panel`).
 
 The main window shows one; the loopback demo shows two side by side. Fields become
-an `engine.EndpointSettings` value; everything that loads, generates or connects
-runs through `ui.engine` off the UI thread.
+a `field_values.EndpointSettings` value; everything that loads, generates or connects
+runs through `session_opening`, `certificate_views` and `credentials` off the UI thread.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QIcon
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -22,423 +19,23 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QSpinBox,
-    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from app import defaults
-from ui import engine
+from app.endpoint.failure import WINDOW, error_text
+from app.xr.values import DisconnectReason
+from ui import certificate_views, field_values, session_opening
+from ui.client_panel import ClientPanel
 from ui.controller import STATE_TEXT, SessionController
+from ui.form_widgets import path_row, set_severity
 from ui.jobs import Jobs, run_blocking
 from ui.progress import ConnectProgress
+from ui.server_panel import ServerPanel
 from ui.settings import FieldBinder
 from ui.share_panel import SharePanel, machine_addresses
 from ui.tofu import TofuPrompter
-
-STORE_FILTER = "Certificate stores (*.pfx *.p12 *.pem *.crt *.cer *.der);;All files (*)"
-KEY_FILTER = "Private keys (*.pem *.key *.der);;All files (*)"
-PEM_FILTER = "PEM / DER certificates (*.pem *.crt *.cer *.der);;All files (*)"
-
-
-def path_row(
-    edit: QLineEdit, caption: str, file_filter: str = "", *, directory: bool = False
-) -> QHBoxLayout:
-    """The field and a Browse button that fills it (a file, or a folder)."""
-    row = QHBoxLayout()
-    button = QPushButton("Browse\u2026")
-    button.setObjectName(f"{edit.objectName()}Browse")
-    # Five "Browse…" buttons must not sound the same to a screen reader.
-    button.setAccessibleName(f"Browse for {caption}")
-    if not edit.accessibleName():
-        edit.setAccessibleName(caption)
-
-    def browse() -> None:
-        if directory:
-            path = QFileDialog.getExistingDirectory(edit, caption, edit.text())
-        else:
-            path, _ = QFileDialog.getOpenFileName(edit, caption, edit.text(), file_filter)
-        if path:
-            edit.setText(path)
-            edit.editingFinished.emit()
-
-    button.clicked.connect(browse)
-    row.addWidget(edit, 1)
-    row.addWidget(button)
-    return row
-
-
-def add_show_hide(edit: QLineEdit) -> QAction:
-    """A show/hide toggle inside a masked line edit."""
-    action = edit.addAction(QIcon(), QLineEdit.ActionPosition.TrailingPosition)
-    action.setCheckable(True)
-    action.setText("Show")
-    action.setToolTip("Show or hide the value")
-    action.setObjectName(f"{edit.objectName()}ShowHide")
-
-    def toggled(shown: bool) -> None:
-        edit.setEchoMode(QLineEdit.EchoMode.Normal if shown else QLineEdit.EchoMode.Password)
-        action.setText("Hide" if shown else "Show")
-
-    action.toggled.connect(toggled)
-    return action
-
-
-def _secret_edit(name: str, placeholder: str) -> QLineEdit:
-    edit = QLineEdit()
-    edit.setObjectName(name)
-    edit.setEchoMode(QLineEdit.EchoMode.Password)
-    edit.setPlaceholderText(placeholder)
-    edit.setInputMethodHints(
-        Qt.InputMethodHint.ImhHiddenText
-        | Qt.InputMethodHint.ImhSensitiveData
-        | Qt.InputMethodHint.ImhNoPredictiveText
-    )
-    return edit
-
-
-def set_severity(label: QLabel, severity: str) -> None:
-    """Restyle a label by its `severity` property (see app/resources/holoremote.qss)."""
-    label.setProperty("severity", severity)
-    label.style().unpolish(label)
-    label.style().polish(label)
-
-
-def _warning(text: str, name: str) -> QLabel:
-    label = QLabel("\u26a0 " + text)
-    label.setObjectName(name)
-    label.setWordWrap(True)
-    label.setProperty("severity", "warning")
-    label.hide()
-    return label
-
-
-class ServerPanel(QGroupBox):
-    """Listen side: certificate store, passphrase, subject name, realm, accepted tokens."""
-
-    storeLoaded = Signal(object)  # engine.StoreSummary
-    storeFailed = Signal(str, str)  # source, message
-
-    def __init__(self, prefix: str, parent: QWidget | None = None) -> None:
-        super().__init__("Server (listen side)", parent)
-        self.jobs = Jobs(self)
-        self.store_path = QLineEdit()
-        self.store_path.setObjectName(f"{prefix}storePath")
-        self.store_path.setPlaceholderText(".pfx / .p12, or a PEM certificate")
-        self.key_path = QLineEdit()
-        self.key_path.setObjectName(f"{prefix}keyPath")
-        self.key_path.setPlaceholderText("only for a PEM pair: the private key file")
-        self.passphrase = _secret_edit(f"{prefix}passphrase", "passphrase of the store or key")
-        add_show_hide(self.passphrase)
-        self.load_button = QPushButton("Load")
-        self.load_button.setObjectName(f"{prefix}loadStore")
-        self.subject_name = QComboBox()
-        self.subject_name.setObjectName(f"{prefix}subjectName")
-        self.subject_name.setEditable(True)
-        self.subject_name.setToolTip(
-            "Picks the certificate: friendly name first, then subject common name"
-        )
-        self.store_status = QLabel("No store loaded.")
-        self.store_status.setObjectName(f"{prefix}storeStatus")
-        self.store_status.setWordWrap(True)
-        self.realm = QLineEdit("holoremote")
-        self.realm.setObjectName(f"{prefix}realm")
-        self.token_mode = QComboBox()
-        self.token_mode.setObjectName(f"{prefix}tokenMode")
-        self.token_mode.addItem("Shared secrets", "shared")
-        self.token_mode.addItem("JWT (identity provider)", "jwt")
-        self.shared_secrets = _secret_edit(
-            f"{prefix}sharedSecrets", "accepted tokens, separated by spaces"
-        )
-        add_show_hide(self.shared_secrets)
-        self.jwt_key = QLineEdit()
-        self.jwt_key.setObjectName(f"{prefix}jwtKey")
-        self.jwt_key.setPlaceholderText("JWKS file or PEM public key")
-        self.jwt_issuer = QLineEdit()
-        self.jwt_issuer.setObjectName(f"{prefix}jwtIssuer")
-        self.jwt_audience = QLineEdit()
-        self.jwt_audience.setObjectName(f"{prefix}jwtAudience")
-
-        shared_page = QWidget()
-        shared_form = QFormLayout(shared_page)
-        shared_form.setContentsMargins(0, 0, 0, 0)
-        shared_form.addRow("Accepted tokens", self.shared_secrets)
-        jwt_page = QWidget()
-        jwt_form = QFormLayout(jwt_page)
-        jwt_form.setContentsMargins(0, 0, 0, 0)
-        jwt_form.addRow("Key / JWKS", path_row(self.jwt_key, "JWKS or key", "All files (*)"))
-        jwt_form.addRow("Issuer", self.jwt_issuer)
-        jwt_form.addRow("Audience", self.jwt_audience)
-        self.token_pages = QStackedWidget()
-        self.token_pages.addWidget(shared_page)
-        self.token_pages.addWidget(jwt_page)
-        self.token_mode.currentIndexChanged.connect(self.token_pages.setCurrentIndex)
-
-        form = QFormLayout(self)
-        form.addRow(
-            "Certificate store", path_row(self.store_path, "Certificate store", STORE_FILTER)
-        )
-        form.addRow("Key (PEM pair)", path_row(self.key_path, "Private key", KEY_FILTER))
-        passphrase_row = QHBoxLayout()
-        passphrase_row.addWidget(self.passphrase, 1)
-        passphrase_row.addWidget(self.load_button)
-        form.addRow("Passphrase", passphrase_row)
-        form.addRow("Subject name", self.subject_name)
-        form.addRow(self.store_status)
-        form.addRow("Realm", self.realm)
-        form.addRow("Token check", self.token_mode)
-        form.addRow(self.token_pages)
-
-        self.load_button.clicked.connect(self.load_store)
-        self.store_path.editingFinished.connect(self.load_store)
-        self.key_path.editingFinished.connect(self._reload_if_loaded)
-        self.passphrase.returnPressed.connect(self.load_store)
-        self.summary: engine.StoreSummary | None = None
-
-    def bind(self, binder: FieldBinder) -> None:
-        for key, widget in (
-            ("storePath", self.store_path),
-            ("keyPath", self.key_path),
-            ("subjectName", self.subject_name),
-            ("realm", self.realm),
-            ("tokenMode", self.token_mode),
-            ("jwtKey", self.jwt_key),
-            ("jwtIssuer", self.jwt_issuer),
-            ("jwtAudience", self.jwt_audience),
-        ):
-            binder.add(key, widget)
-        binder.add_secret("passphrase", self.passphrase)
-        binder.add_secret("sharedSecrets", self.shared_secrets)
-
-    def settings(self) -> engine.ServerSettings:
-        return engine.ServerSettings(
-            store_path=self.store_path.text().strip(),
-            key_path=self.key_path.text().strip(),
-            passphrase=self.passphrase.text(),
-            subject_name=self.subject_name.currentText().strip(),
-            realm=self.realm.text(),
-            token_mode="jwt" if self.token_mode.currentData() == "jwt" else "shared",
-            shared_secrets=tuple(self.shared_secrets.text().split()),
-            jwt_key_path=self.jwt_key.text().strip(),
-            jwt_issuer=self.jwt_issuer.text().strip(),
-            jwt_audience=self.jwt_audience.text().strip(),
-        )
-
-    def _reload_if_loaded(self) -> None:
-        if self.store_path.text().strip():
-            self.load_store()
-
-    def load_store(self) -> None:
-        path = self.store_path.text().strip()
-        if not path:
-            return
-        self.store_status.setProperty("severity", "")
-        self.store_status.setText(f"Loading {path}\u2026")
-        self.jobs.spawn(
-            "load store",
-            self._load(path, self.passphrase.text(), self.key_path.text().strip()),
-        )
-
-    async def _load(self, path: str, passphrase: str, key_path: str) -> None:
-        try:
-            summary = await run_blocking(engine.load_store, path, passphrase, key_path)
-        except Exception as exc:  # noqa: BLE001 - shown next to the field
-            message, fix = engine.explain_error(exc)
-            if path not in message:
-                message = f"{path}: {message}"
-            self.summary = None
-            self._set_status(message + (f"\nFix: {fix}" if fix else ""), "error")
-            self.storeFailed.emit(path, message)
-            return
-        if path != self.store_path.text().strip():
-            return  # the field changed while loading; a newer load follows
-        self.summary = summary
-        current = self.subject_name.currentText()
-        self.subject_name.clear()
-        self.subject_name.addItems(list(summary.names))
-        if current and current in summary.names:
-            self.subject_name.setCurrentText(current)
-        keyed = sum(1 for c in summary.certificates if c.has_private_key)
-        text = (
-            f"{path}: {summary.format}, {len(summary.certificates)} certificate(s), "
-            f"{keyed} with a private key."
-        )
-        severity = "ok"
-        if summary.warnings:
-            text += "\n" + "\n".join(f"\u26a0 {w}" for w in summary.warnings)
-            severity = "warning"
-        self._set_status(text, severity)
-        self.storeLoaded.emit(summary)
-
-    def _set_status(self, text: str, severity: str) -> None:
-        self.store_status.setText(text)
-        set_severity(self.store_status, severity)
-
-
-class ClientPanel(QGroupBox):
-    """Connect side: the token and the certificate validation policy."""
-
-    tokenChanged = Signal()
-
-    def __init__(self, prefix: str, parent: QWidget | None = None) -> None:
-        super().__init__("Client (connect side)", parent)
-        self.jobs = Jobs(self)
-        self.token = _secret_edit(f"{prefix}token", "authentication token")
-        self.token_show = add_show_hide(self.token)
-        self.generate_button = QPushButton("Generate")
-        self.generate_button.setObjectName(f"{prefix}generateToken")
-        self.generate_button.setToolTip("A fresh random shared secret (the server must accept it)")
-        self.from_file_button = QPushButton("From file\u2026")
-        self.from_file_button.setObjectName(f"{prefix}tokenFromFile")
-        self.token_status = QLabel()
-        self.token_status.setObjectName(f"{prefix}tokenStatus")
-        self.token_status.setWordWrap(True)
-        self.token_status.hide()
-
-        self.system_validation = QCheckBox(
-            "The runtime validates the chain (performSystemValidation)"
-        )
-        self.system_validation.setObjectName(f"{prefix}systemValidation")
-        self.system_validation.setChecked(True)
-        self.ca_file = QLineEdit()
-        self.ca_file.setObjectName(f"{prefix}caFile")
-        self.ca_file.setPlaceholderText("trust this CA instead of the OS store")
-        self.pin = QLineEdit()
-        self.pin.setObjectName(f"{prefix}pin")
-        self.pin.setPlaceholderText("SHA256:\u2026 or the SHA-1 thumbprint")
-        self.tofu = QCheckBox("Trust on first use (ask, then remember in known hosts)")
-        self.tofu.setObjectName(f"{prefix}tofu")
-        self.known_hosts = QLineEdit(engine.default_known_hosts())
-        self.known_hosts.setObjectName(f"{prefix}knownHosts")
-        self.allow_name_mismatch = QCheckBox("Allow name mismatch")
-        self.allow_name_mismatch.setObjectName(f"{prefix}allowNameMismatch")
-        self.allow_unverified_chain = QCheckBox("Allow unverified chain")
-        self.allow_unverified_chain.setObjectName(f"{prefix}allowUnverifiedChain")
-        self.check_revocation = QCheckBox(
-            "Check revocation (CRL distribution points and OCSP over HTTP)"
-        )
-        self.check_revocation.setObjectName(f"{prefix}checkRevocation")
-        self.force_revocation_check = QCheckBox(
-            "Refuse when revocation cannot be determined (forceRevocationCheck)"
-        )
-        self.force_revocation_check.setObjectName(f"{prefix}forceRevocationCheck")
-        self.crl_files = QLineEdit()
-        self.crl_files.setObjectName(f"{prefix}crlFiles")
-        self.crl_files.setPlaceholderText("CRL files, separated by ';' (consulted offline)")
-
-        self.warnings = {
-            "system": _warning(
-                "System validation by the runtime is off: the callback validates the "
-                "chain itself, against the CA file or the operating system's roots.",
-                f"{prefix}warnSystem",
-            ),
-            "tofu": _warning(
-                "Trust on first use accepts an unknown server after you confirm it: compare "
-                "the thumbprint with one you got out of band.",
-                f"{prefix}warnTofu",
-            ),
-            "name": _warning(
-                "Name mismatch allowed: a certificate issued for another host will be "
-                "accepted (sample escape hatch; for testing only).",
-                f"{prefix}warnName",
-            ),
-            "chain": _warning(
-                "Unverified chain allowed: a certificate from any issuer, including a "
-                "self-signed one, will be accepted (sample escape hatch; for testing only).",
-                f"{prefix}warnChain",
-            ),
-        }
-
-        token_row = QHBoxLayout()
-        token_row.addWidget(self.token, 1)
-        token_row.addWidget(self.generate_button)
-        token_row.addWidget(self.from_file_button)
-        form = QFormLayout(self)
-        form.addRow("Token", token_row)
-        form.addRow(self.token_status)
-        form.addRow(self.system_validation)
-        form.addRow(self.warnings["system"])
-        form.addRow("CA file", path_row(self.ca_file, "CA certificate", PEM_FILTER))
-        form.addRow("Pinned thumbprint", self.pin)
-        form.addRow(self.tofu)
-        form.addRow("Known hosts", self.known_hosts)
-        form.addRow(self.warnings["tofu"])
-        form.addRow(self.allow_name_mismatch)
-        form.addRow(self.warnings["name"])
-        form.addRow(self.allow_unverified_chain)
-        form.addRow(self.warnings["chain"])
-        form.addRow(self.check_revocation)
-        form.addRow(self.force_revocation_check)
-        form.addRow("CRL files", self.crl_files)
-
-        self.system_validation.toggled.connect(
-            lambda on: self.warnings["system"].setVisible(not on)
-        )
-        self.tofu.toggled.connect(self.warnings["tofu"].setVisible)
-        self.tofu.toggled.connect(self.known_hosts.setEnabled)
-        self.known_hosts.setEnabled(False)
-        self.allow_name_mismatch.toggled.connect(self.warnings["name"].setVisible)
-        self.allow_unverified_chain.toggled.connect(self.warnings["chain"].setVisible)
-        self.generate_button.clicked.connect(self.generate_token)
-        self.from_file_button.clicked.connect(self._choose_token_file)
-
-    def bind(self, binder: FieldBinder) -> None:
-        for key, widget in (
-            ("systemValidation", self.system_validation),
-            ("caFile", self.ca_file),
-            ("pin", self.pin),
-            ("tofu", self.tofu),
-            ("knownHosts", self.known_hosts),
-            ("allowNameMismatch", self.allow_name_mismatch),
-            ("allowUnverifiedChain", self.allow_unverified_chain),
-            ("checkRevocation", self.check_revocation),
-            ("forceRevocationCheck", self.force_revocation_check),
-            ("crlFiles", self.crl_files),
-        ):
-            binder.add(key, widget)
-        binder.add_secret("token", self.token)
-
-    def settings(self) -> engine.ClientSettings:
-        return engine.ClientSettings(
-            token=self.token.text(),
-            system_validation=self.system_validation.isChecked(),
-            ca_file=self.ca_file.text().strip(),
-            pin=self.pin.text().strip(),
-            trust_on_first_use=self.tofu.isChecked(),
-            known_hosts=self.known_hosts.text().strip(),
-            allow_name_mismatch=self.allow_name_mismatch.isChecked(),
-            allow_unverified_chain=self.allow_unverified_chain.isChecked(),
-            check_revocation=self.check_revocation.isChecked(),
-            force_revocation_check=self.force_revocation_check.isChecked(),
-            crl_files=self.crl_files.text().strip(),
-        )
-
-    def active_warnings(self) -> list[str]:
-        return [w.text() for w in self.warnings.values() if not w.isHidden()]
-
-    def generate_token(self) -> None:
-        self.jobs.spawn("generate token", self._set_token_from(engine.generate_token))
-
-    def load_token_file(self, path: str) -> None:
-        self.jobs.spawn("token file", self._set_token_from(engine.read_token_file, path))
-
-    def _choose_token_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Token file", "", "All files (*)")
-        if path:
-            self.load_token_file(path)
-
-    async def _set_token_from(self, function: Callable[..., str], *args: str) -> None:
-        try:
-            token = await run_blocking(function, *args)
-        except Exception as exc:  # noqa: BLE001 - shown under the field
-            message, fix = engine.explain_error(exc)
-            self.token_status.setText(message + (f" ({fix})" if fix else ""))
-            self.token_status.setProperty("severity", "error")
-            self.token_status.show()
-            return
-        self.token.setText(str(token))
-        self.token_status.hide()
-        self.tokenChanged.emit()
 
 
 class EndpointWidget(QWidget):
@@ -480,7 +77,7 @@ class EndpointWidget(QWidget):
         self.host.setAccessibleName("Host")
         # The listener's own field: switching modes never carries a client's host
         # name into it. All interfaces by default, as `holoremote listen`.
-        self.listen_interface = QLineEdit(engine.ALL_INTERFACES)
+        self.listen_interface = QLineEdit(field_values.ALL_INTERFACES)
         self.listen_interface.setObjectName(f"{prefix}listenInterface")
         self.listen_interface.setAccessibleName("Listen on interface")
         self.listen_interface.setToolTip(
@@ -489,12 +86,12 @@ class EndpointWidget(QWidget):
         self.all_interfaces_button = QPushButton("All interfaces")
         self.all_interfaces_button.setObjectName(f"{prefix}allInterfaces")
         self.all_interfaces_button.clicked.connect(
-            lambda: self.listen_interface.setText(engine.ALL_INTERFACES)
+            lambda: self.listen_interface.setText(field_values.ALL_INTERFACES)
         )
         self.loopback_button = QPushButton("Loopback only")
         self.loopback_button.setObjectName(f"{prefix}loopbackOnly")
         self.loopback_button.clicked.connect(
-            lambda: self.listen_interface.setText(engine.LOOPBACK_INTERFACE)
+            lambda: self.listen_interface.setText(field_values.LOOPBACK_INTERFACE)
         )
         self.listen_interface_label = QLabel("Listen on")
         self.listen_once = QCheckBox("Stop after one session")
@@ -639,12 +236,12 @@ class EndpointWidget(QWidget):
     def is_listen(self) -> bool:
         return bool(self.mode.currentData() == "listen")
 
-    def settings(self) -> engine.EndpointSettings:
-        return engine.EndpointSettings(
+    def settings(self) -> field_values.EndpointSettings:
+        return field_values.EndpointSettings(
             role="player" if self.role.currentData() == "player" else "remote",
             mode="listen" if self.is_listen else "connect",
             host=self.host.text().strip(),
-            listen_interface=self.listen_interface.text().strip() or engine.ALL_INTERFACES,
+            listen_interface=self.listen_interface.text().strip() or field_values.ALL_INTERFACES,
             listen_once=self.listen_once.isChecked(),
             port=self.port.value(),
             transport_port=self.transport_port.value(),
@@ -710,7 +307,7 @@ class EndpointWidget(QWidget):
         if not self.controller.active:
             self._runtime_checks += 1  # a check under way answers for an older choice
             self._runtime_in_use(
-                engine.describe_runtime(
+                session_opening.describe_runtime(
                     self.runtime_choice.currentData() or "auto", self.runtime_json.text().strip()
                 )
             )
@@ -732,14 +329,14 @@ class EndpointWidget(QWidget):
         )
 
     async def _check_runtime(
-        self, number: int, choice: engine.RuntimeChoice, runtime_json: str, role: str
+        self, number: int, choice: field_values.RuntimeChoice, runtime_json: str, role: str
     ) -> None:
         try:
-            text = await run_blocking(engine.check_runtime, choice, runtime_json, role)
+            text = await run_blocking(session_opening.check_runtime, choice, runtime_json, role)
         except Exception as exc:  # noqa: BLE001 - shown in "In use" and the status bar
             if number != self._runtime_checks or self.controller.active:
                 return
-            message, fix = engine.explain_error(exc)
+            message, fix = error_text(WINDOW, exc)
             self._runtime_in_use(message, "error")
             self._runtime_problem = True
             self.show_problem("Runtime", message, fix)
@@ -806,27 +403,27 @@ class EndpointWidget(QWidget):
         settings = self.settings()
         self.jobs.spawn("share", self._share(settings, port))
 
-    async def _share(self, settings: engine.EndpointSettings, port: int) -> None:
+    async def _share(self, settings: field_values.EndpointSettings, port: int) -> None:
         """Fill the Share panel: the pin of the certificate served (read off the UI
         thread), the addresses, the connect line."""
         pin = ""
         if settings.secure:
-            served = await run_blocking(engine.served_certificate, settings.server)
+            served = await run_blocking(certificate_views.served_certificate, settings.server)
             pin = served.pin
         if self.controller.state != "listening" or self.controller.listening_port != port:
             return  # stopped (or moved) meanwhile
-        info = engine.share_info(
+        info = session_opening.share_info(
             settings.listen_interface, port, pin, settings.role, machine_addresses()
         )
         self.share_panel.show_listener(info)
         self.share_panel.show()
 
     def _disconnected(self, code: int, spec: str, explanation: str, fix: str) -> None:
-        if code == int(engine.DisconnectReason.PEER_DISCONNECT_REQUEST):
+        if code == int(DisconnectReason.PEER_DISCONNECT_REQUEST):
             # The peer ended the session: information, not an error.
             self.show_information("The other end closed the session", explanation)
             return
-        if engine.is_clean_disconnect(code):
+        if session_opening.is_clean_disconnect(code):
             self.reason_label.hide()
             self.statusChanged.emit(self.state_label.text(), "")
             return

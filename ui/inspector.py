@@ -1,7 +1,7 @@
 """The certificate chain inspector: the chain as a tree, the seven checks, thumbprints
 with copy buttons and a QR code of the leaf's SHA-256 pin.
 
-It shows values the engine computed (`ui.engine.CertificateInfo`, a verdict); it
+It shows values the engine computed (`ui.certificate_views.CertificateInfo`, a verdict); it
 never parses or checks a certificate itself.
 """
 
@@ -41,16 +41,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui.engine import (
-    CertificateInfo,
-    CheckRow,
-    ValidationResult,
-    chain_pem,
-    check_rows,
-    write_export,
-)
+from app.xr.validation_result import ValidationResult
+from ui.certificate_views import CertificateInfo, chain_pem, write_export
 from ui.jobs import Jobs, run_blocking
 from ui.qr import qr_pixmap
+from ui.verdict_rows import CheckRow, check_rows
 
 PASS_MARK = "\u2714"  # noqa: S105 - heavy check mark, not a password
 FAIL_MARK = "\u2718"  # heavy ballot x

@@ -3,7 +3,7 @@ Replace that shows the old and the new fingerprint and asks the person to confir
 they checked the new one (as ssh makes people do by hand).
 
 Reading, writing and fetching a server's certificate run off the UI thread through
-`ui.engine`; the file format and its rules are `app.security.known_hosts`'.
+`ui.known_hosts_file`; the file format and its rules are `app.security.known_hosts`'.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui import engine
+from app.endpoint.failure import WINDOW, error_text
+from ui import known_hosts_file
 from ui.jobs import Jobs, run_blocking
 
 
@@ -90,7 +91,7 @@ class ReplaceHostDialog(QDialog):
         self.resize(720, self.sizeHint().height())
 
     def new_sha256(self) -> str:
-        return engine.normalize_sha256(self.new.text())
+        return known_hosts_file.normalize_sha256(self.new.text())
 
     def _update(self, *_args: object) -> None:
         new = self.new_sha256()
@@ -113,9 +114,9 @@ class ReplaceHostDialog(QDialog):
 
     async def _fetch(self) -> None:
         try:
-            digest = await run_blocking(engine.fetch_certificate_sha256, self.endpoint)
+            digest = await run_blocking(known_hosts_file.fetch_certificate_sha256, self.endpoint)
         except Exception as exc:  # noqa: BLE001 - shown in the dialog
-            message, fix = engine.explain_error(exc)
+            message, fix = error_text(WINDOW, exc)
             self.status.setText(f"Could not fetch: {message}" + (f" Fix: {fix}" if fix else ""))
             return
         finally:
@@ -182,9 +183,9 @@ class KnownHostsDialog(QDialog):
 
     async def _reload(self) -> None:
         try:
-            entries = await run_blocking(engine.known_host_entries, self.path)
+            entries = await run_blocking(known_hosts_file.known_host_entries, self.path)
         except Exception as exc:  # noqa: BLE001 - shown in the dialog
-            message, fix = engine.explain_error(exc)
+            message, fix = error_text(WINDOW, exc)
             self.status.setText(message + (f" Fix: {fix}" if fix else ""))
             return
         self._show(entries)
@@ -222,7 +223,9 @@ class KnownHostsDialog(QDialog):
     def remove_selected(self) -> None:
         endpoint = self.selected_endpoint()
         if endpoint is not None:
-            self.jobs.spawn("remove known host", self._write(engine.remove_known_host, endpoint))
+            self.jobs.spawn(
+                "remove known host", self._write(known_hosts_file.remove_known_host, endpoint)
+            )
 
     def open_replace(self) -> ReplaceHostDialog | None:
         endpoint = self.selected_endpoint()
@@ -238,14 +241,14 @@ class KnownHostsDialog(QDialog):
     def replace(self, endpoint: str, sha256: str) -> None:
         self.jobs.spawn(
             "replace known host",
-            self._write(engine.replace_known_host, endpoint, sha256),
+            self._write(known_hosts_file.replace_known_host, endpoint, sha256),
         )
 
     async def _write(self, change: Callable[..., list[tuple[str, str]]], *args: str) -> None:
         try:
             entries = await run_blocking(change, self.path, *args)
         except Exception as exc:  # noqa: BLE001 - shown in the dialog
-            message, fix = engine.explain_error(exc)
+            message, fix = error_text(WINDOW, exc)
             self.status.setText(message + (f" Fix: {fix}" if fix else ""))
             return
         self._show(entries)

@@ -81,10 +81,10 @@ async def render(out_dir: Path) -> None:
         _save(window, out_dir / "idle.png")
 
         # Inspector with a failed check: a fresh test chain verified for another host.
-        from ui import engine
+        from ui import credentials
 
         files = await asyncio.to_thread(
-            engine.create_test_pki,
+            credentials.create_test_pki,
             str(Path(scratch) / "pki"),
             ["headset.lab.example"],
             ["192.0.2.10"],
@@ -145,18 +145,18 @@ async def render(out_dir: Path) -> None:
 
 async def _connect_two_windows(client: MainWindow, files: Any, scratch: str, out_dir: Path) -> None:
     """`share-panel.png` (the listener) and `waterfall.png` (the client)."""
-    from ui import engine
+    from ui import credentials, field_values
     from ui.secrets import NotRememberingStore
     from ui.window import MainWindow
 
     settings = QSettings(str(Path(scratch) / "listener.ini"), QSettings.Format.IniFormat)
     server = MainWindow(settings, secret_store=NotRememberingStore("screenshots"))
     server.resize(*SIZE)
-    token = await asyncio.to_thread(engine.generate_token)
+    token = await asyncio.to_thread(credentials.generate_token)
     s = server.endpoint
     s.set_mode("listen")
     s.set_role("player")
-    s.listen_interface.setText(engine.LOOPBACK_INTERFACE)  # no address of this machine
+    s.listen_interface.setText(field_values.LOOPBACK_INTERFACE)  # no address of this machine
     s.port.setValue(0)
     s.transport_port.setValue(0)
     s.server_panel.store_path.setText(files.paths["pfx"])

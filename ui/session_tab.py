@@ -6,9 +6,10 @@ renders a moving test card (QPainter), encodes it as JPEG (Qt) and sends it at a
 rate; the Player shows the frames as they arrive with frames per second, dropped frames
 and end-to-end latency drawn over them.
 
-Everything about the channels is the engine's (`ui.engine` -> app.endpoint); this
-presents it. Runtime calls run on worker threads (the session's own), image work in
-`run_blocking`, so the UI thread never waits on the network.
+Everything about the channels is the engine's (`app.endpoint.link_test`,
+`app.endpoint.test_stream`); this presents it. Runtime calls run on worker threads
+(the session's own), image work in `run_blocking`, so the UI thread never waits on
+the network.
 """
 
 from __future__ import annotations
@@ -41,7 +42,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ui import engine
+from app.endpoint import link_test, test_stream
+from app.endpoint.failure import WINDOW, error_text
+from app.errors import HoloremoteError
+from app.xr.values import own_channel_ids
 from ui.controller import SessionController
 from ui.jobs import Jobs, run_blocking
 
@@ -308,8 +312,7 @@ class SessionTab(QWidget):
 
         self.rate = QSpinBox()
         self.rate.setObjectName(f"{prefix}streamRate")
-        protocol = engine.stream_protocol()
-        self.rate.setRange(protocol.MIN_RATE, protocol.MAX_RATE)
+        self.rate.setRange(test_stream.MIN_RATE, test_stream.MAX_RATE)
         self.rate.setValue(15)
         self.rate.setSuffix(" frames/s")
         self.stream_button = QPushButton("Start test stream")
@@ -366,15 +369,15 @@ class SessionTab(QWidget):
         if hub is None or hub is self._hub:
             return
         self._hub = hub
-        ids = engine.own_channel_ids(self._role())
+        ids = own_channel_ids(self._role())
         self.channel_id.setRange(ids.start, ids.stop - 1)
         self._channels.clear()
         self.channel_list.clear()
         self.plot.clear()
-        self._meter = engine.stream_protocol().StreamMeter()
+        self._meter = test_stream.StreamMeter()
         if self._receive_dir is None:
             self._receive_dir = tempfile.TemporaryDirectory(prefix="holoremote-received-")
-        services = engine.channel_services(
+        services = link_test.ChannelServices(
             hub,
             echo=True,
             save_dir=Path(self._receive_dir.name),
@@ -425,11 +428,11 @@ class SessionTab(QWidget):
             return
         error = task.exception()
         if error is not None:
-            message, fix = engine.explain_error(error)
+            message, fix = error_text(WINDOW, error)
             self._message(f"error: {message}" + (f" ({fix})" if fix else ""))
 
     def _job_failed(self, what: str, error: BaseException) -> None:
-        message, fix = engine.explain_error(error)
+        message, fix = error_text(WINDOW, error)
         self._message(f"{what} failed: {message}" + (f" ({fix})" if fix else ""))
 
     def _message(self, text: str) -> None:
@@ -499,16 +502,16 @@ class SessionTab(QWidget):
         self.jobs.spawn(f"sending {Path(path).name}", self._send_file(channel_id, path))
 
     async def _send_file(self, channel_id: int, path: str) -> None:
-        sent = await engine.send_file(self._hub, channel_id, path)
+        sent = await link_test.send_file(self._hub, channel_id, Path(path))
         self._message(f"sent {sent.name}: {sent.size} bytes, SHA-256 checked by the peer")
 
     def _free_id(self) -> int:
         used = set(self._channels.values())
-        for candidate in engine.own_channel_ids(self._role()):
+        for candidate in own_channel_ids(self._role()):
             if candidate not in used and candidate % 64 < STREAM_CHANNEL_OFFSET:
                 used.add(candidate)
                 return candidate
-        raise engine.HoloremoteError("every channel id of this end is in use")
+        raise HoloremoteError("every channel id of this end is in use")
 
     async def _read(self, handle: int, channel_id: int) -> None:
         with contextlib.suppress(Exception):
@@ -517,9 +520,8 @@ class SessionTab(QWidget):
                 self._message(f"channel {channel_id}: {_preview(data)}")
 
     async def _peer_channel(self, handle: int, first: bytes) -> None:
-        protocol = engine.stream_protocol()
         channel_id = self._hub.channel_id(handle)
-        if first == protocol.STREAM_MAGIC:
+        if first == test_stream.STREAM_MAGIC:
             self._message(f"channel {channel_id}: test stream from the peer")
             await self._receive_stream(handle)
             return
@@ -552,8 +554,12 @@ class SessionTab(QWidget):
                 self.plot.add("rate", base + elapsed, value)
 
         try:
-            result = await engine.run_link_test(
-                self._hub, channel_id, self.seconds.value(), self.message_size.value(), progress
+            result = await link_test.run_link_test(
+                self._hub,
+                channel_id,
+                seconds=self.seconds.value(),
+                message_size=self.message_size.value(),
+                progress=progress,
             )
         finally:
             self.link_button.setEnabled(self._hub is not None)
@@ -580,9 +586,9 @@ class SessionTab(QWidget):
         self.jobs.spawn("starting the stream", self._start_stream())
 
     async def _start_stream(self) -> None:
-        ids = engine.own_channel_ids(self._role())
+        ids = own_channel_ids(self._role())
         handle = await self._hub.open(ids.start + STREAM_CHANNEL_OFFSET, 2)
-        await self._hub.send(handle, engine.stream_protocol().STREAM_MAGIC)
+        await self._hub.send(handle, test_stream.STREAM_MAGIC)
         self._stream_handle = handle
         self._stream_number = 0
         self._timer.start(max(1, round(1000 / self.rate.value())))
@@ -599,16 +605,15 @@ class SessionTab(QWidget):
         width, height = STREAM_SIZE
         now = time.time()
         jpeg = await run_blocking(card_jpeg, number, width, height, now)
-        message = engine.stream_protocol().encode_frame(number, width, height, jpeg, now)
+        message = test_stream.encode_frame(number, width, height, jpeg, now)
         if self._hub is not None and self._stream_handle == handle:
             await self._hub.send(handle, message, guaranteed=False)
 
     async def _receive_stream(self, handle: int) -> None:
-        protocol = engine.stream_protocol()
         while True:
             data = await self._hub.receive(handle)
             try:
-                frame = protocol.decode_frame(data)
+                frame = test_stream.decode_frame(data)
             except ValueError as exc:
                 self._message(f"stream: {exc}")
                 continue

@@ -38,7 +38,9 @@ from app.outcomes import (
     event_is_failure,
     event_title,
 )
-from ui.engine import CallbackRecord, Result, verdict_from_json
+from app.xr.records import CallbackRecord
+from app.xr.validation_result import ValidationResult
+from app.xr.values import Result
 from ui.outcome_style import is_dark, outcome_icon, styles
 
 COLUMNS = ("Time", "Side", "Callback / event", "Outcome", "Summary", "Result", "Duration")
@@ -364,7 +366,7 @@ def summarize_io(record: CallbackRecord) -> str:
     for key, value in (*record.inputs.items(), *record.outputs.items()):
         if isinstance(value, dict | list):
             if key == "validationResultOut" and isinstance(value, dict):
-                failed = verdict_from_json(value).failed_fields()
+                failed = ValidationResult.from_json(value).failed_fields()
                 parts.append("verdict: " + ("failed " + ", ".join(failed) if failed else "ok"))
             continue
         parts.append(f"{key}={value}")

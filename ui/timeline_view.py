@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from app.endpoint.events import CallbacksCalled, CallStarted, SessionEvent, StateChanged
 from app.outcomes import Outcome
-from ui.engine import CALLBACK_NAMES, CallbackRecord
+from app.xr.records import CALLBACK_NAMES, CallbackRecord
 from ui.jobs import Jobs, run_blocking
 from ui.timeline import (
     CALLBACK,

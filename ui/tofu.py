@@ -25,8 +25,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.errors import HoloremoteError
 from app.security.client_policy import DEFAULT_ASK_TIMEOUT_SECONDS, TofuQuestion
-from ui import engine
+from ui import certificate_views
 
 # How long the person has to answer before the connection attempt is refused: the
 # client policy's own limit, which is shorter than the built-in runtime's handshake
@@ -74,12 +75,12 @@ class TofuDialog(QDialog):
         chain.setReadOnly(True)
         chain.setObjectName("tofuChain")
         try:
-            infos = engine.describe_chain(question.chain)
+            infos = certificate_views.describe_chain(question.chain)
             chain.setPlainText(
                 "\n".join(f"{i.title}\n    {i.subject}" for i in infos)
                 or "(the chain is in the inspector once the callback is recorded)"
             )
-        except engine.HoloremoteError as exc:
+        except HoloremoteError as exc:
             chain.setPlainText(exc.message)
         self.countdown = QLabel()
         buttons = QDialogButtonBox()

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 
 from app.attempts import SOURCE_TEXT, Attempt, AttemptRecorder
 from app.endpoint.events import CallbacksCalled
-from ui.engine import CallbackRecord
+from app.xr.records import CallbackRecord
 from ui.outcome_style import is_dark
 
 ROW_HEIGHT = 26

@@ -44,9 +44,12 @@ from PySide6.QtWidgets import (
 
 import app
 from app import defaults
-from ui import engine, profiles
+from app.endpoint.failure import WINDOW, error_text
+from app.xr.records import CallbackRecord
+from ui import certificate_views, credentials, field_values, profiles, session_opening
 from ui.accessible import name_controls
-from ui.endpoint import STORE_FILTER, EndpointWidget
+from ui.endpoint import EndpointWidget
+from ui.form_widgets import STORE_FILTER
 from ui.jobs import Jobs, run_blocking
 from ui.secrets import NotRememberingStore, SecretStore, open_secret_store
 from ui.settings import REMEMBER_SECRETS_KEY, forget_secrets, load_secrets, save_secrets
@@ -91,19 +94,19 @@ class RecordsToInspector:
         self.jobs = jobs
         self.inspector = inspector
 
-    def records(self, records: tuple[engine.CallbackRecord, ...]) -> None:
+    def records(self, records: tuple[CallbackRecord, ...]) -> None:
         """A burst of records: the newest chain a ValidateServerCertificate received."""
         for record in reversed(records):
             if record.callback == "ValidateServerCertificate" and record.chain:
                 self.jobs.spawn("describe chain", self._show(record))
                 return
 
-    def record(self, record: engine.CallbackRecord) -> None:
+    def record(self, record: CallbackRecord) -> None:
         """One record (a timeline row the person selected)."""
         self.records((record,))
 
-    async def _show(self, record: engine.CallbackRecord) -> None:
-        infos = await run_blocking(engine.describe_chain, record.chain)
+    async def _show(self, record: CallbackRecord) -> None:
+        infos = await run_blocking(certificate_views.describe_chain, record.chain)
         host = record.inputs.get("hostName") or "the server"
         verdict = record.outputs.get("validationResultOut")
         if not isinstance(verdict, dict):
@@ -272,10 +275,10 @@ class MainWindow(QMainWindow):
     def _event_to_hidden_tabs(self, event: object) -> None:
         self._hidden_tabs().waterfall.add_event(event)
 
-    def _chain_selected(self, record: engine.CallbackRecord) -> None:
+    def _chain_selected(self, record: CallbackRecord) -> None:
         self.chains.record(record)
 
-    def _records_to_hidden_tabs(self, records: tuple[engine.CallbackRecord, ...]) -> None:
+    def _records_to_hidden_tabs(self, records: tuple[CallbackRecord, ...]) -> None:
         hidden = self._hidden_tabs()
         hidden.waterfall.add_records(records)
         hidden.chains.records(records)
@@ -464,7 +467,7 @@ class MainWindow(QMainWindow):
         from ui.known_hosts_dialog import KnownHostsDialog
 
         path = self.endpoint.client_panel.known_hosts.text().strip()
-        dialog = KnownHostsDialog(path or engine.default_known_hosts(), self)
+        dialog = KnownHostsDialog(path or session_opening.default_known_hosts(), self)
         name_controls(dialog)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
@@ -490,7 +493,7 @@ class MainWindow(QMainWindow):
         self.stop_action.setEnabled(active)
 
     def _job_failed(self, what: str, exc: object) -> None:
-        message, fix = engine.explain_error(exc)  # type: ignore[arg-type]
+        message, fix = error_text(WINDOW, exc)  # type: ignore[arg-type]
         self.status_detail.setText(f"{what} failed: {message}" + (f" Fix: {fix}" if fix else ""))
 
     # --- tools -------------------------------------------------------------------------------
@@ -528,14 +531,14 @@ class MainWindow(QMainWindow):
         self.jobs.spawn("inspect", self._inspect(path, passphrase))
 
     def _show_file_problem(self, title: str, path: str, exc: Exception) -> None:
-        message, fix = engine.explain_error(exc)
+        message, fix = error_text(WINDOW, exc)
         if path not in message:
             message = f"{path}: {message}"
         self.inspector.show_error(title, message + (f"\nFix: {fix}" if fix else ""))
 
     async def _inspect(self, path: str, passphrase: str) -> None:
         try:
-            summary = await run_blocking(engine.inspect_file, path, passphrase)
+            summary = await run_blocking(certificate_views.inspect_file, path, passphrase)
         except Exception as exc:  # noqa: BLE001 - shown in the inspector
             self._show_file_problem(f"Cannot inspect {path}", path, exc)
             return
@@ -552,7 +555,7 @@ class MainWindow(QMainWindow):
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
 
-    def use_test_pki(self, files: engine.TestPkiFiles) -> None:
+    def use_test_pki(self, files: credentials.TestPkiFiles) -> None:
         server = self.endpoint.server_panel
         server.store_path.setText(files.paths["pfx"])
         server.passphrase.setText(files.passphrase)
@@ -576,7 +579,7 @@ class MainWindow(QMainWindow):
     async def _verify(self, chain_file: str, host: str, ca_file: str) -> None:
         try:
             infos, verdict = await run_blocking(
-                engine.validate_chain_file, chain_file, host, ca_file
+                certificate_views.validate_chain_file, chain_file, host, ca_file
             )
         except Exception as exc:  # noqa: BLE001 - shown in the inspector
             self._show_file_problem(f"Cannot verify {chain_file}", chain_file, exc)
@@ -805,7 +808,7 @@ class LoopbackDemo(QWidget):
         self._ends_changed()
         self.jobs.failed.connect(
             lambda what, exc: self.status.setText(
-                f"{what} failed: " + " ".join(engine.explain_error(exc))
+                f"{what} failed: " + " ".join(error_text(WINDOW, exc))
             )
         )
         self._pki_dir: tempfile.TemporaryDirectory[str] | None = None
@@ -821,33 +824,25 @@ class LoopbackDemo(QWidget):
     async def _prepare_and_listen(self) -> None:
         if self._pki_dir is None:
             self._pki_dir = tempfile.TemporaryDirectory(prefix="holoremote-demo-")
-        files = await run_blocking(
-            engine.create_test_pki,
-            self._pki_dir.name,
-            ["localhost"],
-            ["127.0.0.1"],
-            days=1,
-            key_type="ecdsa",
-            friendly_name="holoremote-demo",
-            passphrase=None,
-        )
-        token = await run_blocking(engine.generate_token)
+        from app.endpoint.demo import DEMO_NAME, write_demo_credentials
+
+        made = await run_blocking(write_demo_credentials, self._pki_dir.name)
         s = self.server.server_panel
-        s.store_path.setText(files.paths["pfx"])
-        s.passphrase.setText(files.passphrase)
-        s.subject_name.setCurrentText(files.friendly_name)
-        s.realm.setText("holoremote-demo")
-        s.shared_secrets.setText(token)
+        s.store_path.setText(made.store_path)
+        s.passphrase.setText(made.passphrase)
+        s.subject_name.setCurrentText(made.friendly_name)
+        s.realm.setText(DEMO_NAME)
+        s.shared_secrets.setText(made.token)
         # The server pane shows the store the demo serves, as a loaded store would.
         s.load_store()
         c = self.client.client_panel
-        c.token.setText(token)
-        c.ca_file.setText(files.paths["ca"])
+        c.token.setText(made.token)
+        c.ca_file.setText(made.ca_path)
         c.system_validation.setChecked(True)
         for end in (self.server, self.client):
             end.secure.setChecked(True)
             end.host.setText("127.0.0.1")
-            end.listen_interface.setText(engine.LOOPBACK_INTERFACE)
+            end.listen_interface.setText(field_values.LOOPBACK_INTERFACE)
             end.port.setValue(0)
             end.transport_port.setValue(0)
         self.status.setText("Server: listening on a free port\u2026")

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from app.errors import HoloremoteError, InputError
+from app.errors import InputError
 
 PASSPHRASE_ENV = "HOLOREMOTE_KEY_PASSPHRASE"  # noqa: S105 - a variable name
 # A passphrase is a line of text; anything longer is the wrong file.
@@ -40,7 +40,12 @@ def read_passphrase(path: str | None, flag: str = "--passphrase-file") -> str | 
         raise InputError(f"{flag} {file}", "is not UTF-8 text") from None
 
 
-def report_error(command: str, error: HoloremoteError) -> None:
-    print(f"holoremote {command}: {error.message}", file=sys.stderr)
-    if error.fix:
-        print(f"  fix: {error.fix}", file=sys.stderr)
+def report_error(command: str, error: BaseException) -> None:
+    """The error and its fix on stderr, worded by `failure.error_text` as the window's
+    message boxes are."""
+    from app.endpoint.failure import COMMAND_LINE, error_text
+
+    message, fix = error_text(COMMAND_LINE, error)
+    print(f"holoremote {command}: {message}", file=sys.stderr)
+    if fix:
+        print(f"  fix: {fix}", file=sys.stderr)

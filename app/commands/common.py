@@ -32,6 +32,7 @@ from app.defaults import (
     DISCONNECT_WAIT_S,
     HANDSHAKE_TIMEOUT_S,
     SESSION_OPEN_TIMEOUT_S,
+    known_hosts_file,
 )
 from app.endpoint import providers, service
 from app.endpoint.callbacks import CertificateValidator
@@ -235,7 +236,10 @@ def add_client_trust_arguments(parser: argparse.ArgumentParser) -> None:
         help="accept exactly this server certificate (repeatable)",
     )
     parser.add_argument(
-        "--known-hosts", metavar="FILE", help="trust on first use, remembered in FILE"
+        "--known-hosts",
+        metavar="FILE",
+        help="refuse servers not remembered in FILE; with --trust-on-first-use, remember "
+        f"them there (default with it: {known_hosts_file()})",
     )
     parser.add_argument("--allow-name-mismatch", action="store_true", help="escape hatch (warns)")
     parser.add_argument(

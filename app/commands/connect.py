@@ -51,8 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--trust-on-first-use",
         action="store_true",
-        help="with --known-hosts: accept an unknown server's certificate, remember it in "
-        "the file and print its pin (the command line cannot ask)",
+        help="accept an unknown server's certificate, remember it in the known-hosts file "
+        "(--known-hosts, else the per-user one the window uses too) and print its pin "
+        "(the command line cannot ask)",
     )
     parser.add_argument(
         "--send",

@@ -1,8 +1,10 @@
 """`holoremote demo`: both ends in one process, secure, on 127.0.0.1.
 
 A fresh test PKI (CA -> intermediate -> server certificate for 127.0.0.1 and
-localhost) and a random token; the player listens on ephemeral ports, the remote
-connects, every callback is printed as it fires, then the remote disconnects.
+localhost) and a random token in a temporary directory; the player listens on
+ephemeral ports, the remote connects, every callback is printed as it fires, then the
+remote disconnects. Both ends open through the endpoint service with the settings of
+`app.endpoint.demo`, as `listen` and `connect` (and the window's loopback demo) do.
 Exit 0 when both ends connected and closed cleanly, 3 otherwise. With --plain the
 same without TLS or callbacks.
 """
@@ -11,24 +13,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import tempfile
 
 from app.commands.common import (
     EXIT_CONNECTION_FAILED,
     EXIT_OK,
     EventPrinter,
     add_common_arguments,
+    open_session,
     print_events,
     report_usage_error,
 )
-from app.endpoint.callbacks import fixed_server_certificate, fixed_token, system_result_validator
+from app.endpoint import demo as recipe
 from app.endpoint.events import Connected, Disconnected, Listening
-from app.endpoint.session import Session, SessionConfig
+from app.endpoint.session import Session
 from app.errors import HoloremoteError
-from app.remoting.builtin import BuiltinOptions, BuiltinRuntime
-from app.security.testpki import create_test_pki
-from app.security.token_validation import SharedSecretValidator
-from app.security.tokens import generate_shared_secret
-from app.xr.callback_types import ServerCertificateMaterial
 
 # Each wait of the demo; the whole run takes well under a second on loopback.
 STEP_TIMEOUT_S = 5.0
@@ -39,39 +38,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def demo(args: argparse.Namespace) -> int:
+    with tempfile.TemporaryDirectory(prefix="holoremote-demo-") as scratch:
+        return await _demo(args, scratch)
+
+
+async def _demo(args: argparse.Namespace, scratch: str) -> int:
     player_out = EventPrinter(as_json=args.json, prefix="player")
     remote_out = EventPrinter(as_json=args.json, prefix="remote")
-    providers_server: dict[str, object] = {}
-    providers_client: dict[str, object] = {}
-    ca_pem = None
+    credentials = None
     if args.secure:
-        pki = create_test_pki(["localhost"], ["127.0.0.1"], intermediate=True)
-        token = generate_shared_secret()
-        ca_pem = pki.ca_pem
-        material = ServerCertificateMaterial(pki.pfx, pki.passphrase, pki.friendly_name)
-        providers_server = {
-            "server_certificate_provider": fixed_server_certificate(material),
-            "token_validator": SharedSecretValidator((token,)).matches,
-        }
-        providers_client = {
-            "token_provider": fixed_token(token),
-            "certificate_validator": system_result_validator,
-        }
+        credentials = recipe.write_demo_credentials(scratch)
         player_out.info(
-            f"test PKI made; server certificate {pki.pin} (friendly name "
-            f"'{pki.friendly_name}'); a random token is shared in memory"
+            f"test PKI made; server certificate {credentials.pin} (friendly name "
+            f"'{credentials.friendly_name}'); a random token is shared in memory"
         )
-    player = Session.with_callbacks(
-        SessionConfig(
-            mode="listen",
-            listen_interface="127.0.0.1",
-            port=0,
-            transport_port=0,
-            secure=args.secure,
-            role="player",
-        ),
-        BuiltinRuntime(BuiltinOptions(role="player")),
-        **providers_server,
+    player = open_session(
+        args,
+        player_out,
+        recipe.player_settings(secure=args.secure),
+        server=credentials.server if credentials else None,
     )
     printers = [asyncio.ensure_future(print_events(player, player_out))]
     remote: Session | None = None
@@ -82,16 +67,11 @@ async def demo(args: argparse.Namespace) -> int:
         )
         if not isinstance(listening, Listening):
             return EXIT_CONNECTION_FAILED
-        remote = Session.with_callbacks(
-            SessionConfig(
-                mode="connect",
-                host="127.0.0.1",
-                port=listening.port,
-                secure=args.secure,
-                role="remote",
-            ),
-            BuiltinRuntime(BuiltinOptions(role="remote", trust_ca_pem=ca_pem)),
-            **providers_client,
+        remote = open_session(
+            args,
+            remote_out,
+            recipe.remote_settings(listening.port, secure=args.secure),
+            client=credentials.client if credentials else None,
         )
         printers.append(asyncio.ensure_future(print_events(remote, remote_out)))
         await remote.start()

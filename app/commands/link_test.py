@@ -23,7 +23,7 @@ from app.commands.common import (
 from app.endpoint.events import Connected, Disconnected
 from app.endpoint.link_test import LinkTestError, LinkTestResult, run_link_test
 from app.errors import HoloremoteError
-from app.xr.values import PLAYER_CHANNEL_IDS, REMOTE_CHANNEL_IDS
+from app.xr.values import own_channel_ids
 
 DEFAULT_SECONDS = 3.0
 DEFAULT_MESSAGE_SIZE = 64 * 1024
@@ -63,7 +63,7 @@ def add_channel_argument(parser: argparse.ArgumentParser, purpose: str) -> None:
 
 
 def channel_for(args: argparse.Namespace) -> int:
-    ids = REMOTE_CHANNEL_IDS if args.role == "remote" else PLAYER_CHANNEL_IDS
+    ids = own_channel_ids(args.role)
     channel = ids.start if args.channel is None else args.channel
     if channel not in ids:
         raise UsageError(

@@ -12,6 +12,7 @@ command line and the window alike:
   facts from the chain (the names the certificate holds, its dates, its pin).
 - `Face`: how each front end names a setting (a flag, a field), the one table the
   fixes and the settings errors are phrased through.
+- `error_text`: any failure as (message, fix) in a face's words, for both faces.
 
 The reasons cannot cross the C struct: `XrRemotingCertificateValidationResultMSFT`
 has seven values and no text; `app.security.acceptance.combine_with_runtime` puts
@@ -27,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from app.errors import InputError
+from app.errors import HoloremoteError, InputError
 from app.security.acceptance import is_acceptable
 from app.security.thumbprints import sha256_pin
 from app.xr.records import CallbackRecord
@@ -171,6 +172,21 @@ def in_words_of(face: Face, text: str) -> str:
     return _ENV_RE.sub(
         lambda m: f"the {face.name(_ENV_SETTINGS.get(m[0].lstrip('$'), 'token'))} field", text
     )
+
+
+def error_text(face: Face, error: BaseException) -> tuple[str, str]:
+    """(message, fix) of any failure, in `face`'s words: the one rule by which the
+    command line prints an error ("holoremote CMD: message", "  fix: ...") and the
+    window fills a message box or the status bar.
+
+    The app's own errors already name the thing and the remedy; a file error names
+    the file; anything else is shown by type and text (which never contains a
+    secret: the engine puts none in exceptions)."""
+    if isinstance(error, HoloremoteError):
+        return in_words_of(face, error.message), in_words_of(face, error.fix or "")
+    if isinstance(error, OSError) and error.filename:
+        return f"{error.filename}: {error.strerror or error}", "check the path and its permissions"
+    return f"{type(error).__name__}: {error}", ""
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The `SecureConnectionCallbacks` providers, built from plain settings.
 
 Both front ends build the same providers here: the command line from its flags
-(`app/commands/common.py`), the window from its fields (`ui/engine.py`). Each is a
+(`app/commands/common.py`), the window from its fields (`ui/session_opening.py`). Each is a
 thin adapter that reads secrets the way its front end does (files and environment
 variables, or masked fields) and fills a settings value; everything that decides
 (store loading, subject selection, token checks, this app's own chain validation
@@ -318,6 +318,7 @@ class ClientAuthSettings:
     pins: accept exactly these server certificates (`SHA256:...` or SHA-1).
     known_hosts: remember servers here; an unknown one is refused unless
         `trust_on_first_use` (then accepted, after a yes from `ask` when one is given).
+        None with `trust_on_first_use`: the per-user file (`known_hosts_path`).
     allow_name_mismatch / allow_unverified_chain: the sample's escape hatches.
     check_revocation: ask the CRL distribution points and OCSP responders the
         certificates name (over HTTP, bounded, cached until nextUpdate).
@@ -337,13 +338,17 @@ class ClientAuthSettings:
     crl_files: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.trust_on_first_use and _absent(self.known_hosts):
-            raise SettingsError(
-                "trust_on_first_use",
-                "needs {known_hosts} to remember the server in",
-                fix="add {known_hosts}",
-            )
         self.policy()
+
+    @property
+    def known_hosts_path(self) -> Path | None:
+        """The known-hosts file: the one given; with trust on first use and none
+        given, the per-user one (`app.defaults.known_hosts_file`). The window always
+        defaulted so and the command line refused instead; both faces now remember a
+        server in the same file unless told otherwise."""
+        if not _absent(self.known_hosts):
+            return Path(str(self.known_hosts))
+        return defaults.known_hosts_file() if self.trust_on_first_use else None
 
     def policy(self) -> ClientPolicy:
         pins = []
@@ -355,7 +360,7 @@ class ClientAuthSettings:
         try:
             return ClientPolicy(
                 pins=tuple(pins),
-                known_hosts=None if _absent(self.known_hosts) else Path(str(self.known_hosts)),
+                known_hosts=self.known_hosts_path,
                 allow_name_mismatch=self.allow_name_mismatch,
                 allow_unverified_chain=self.allow_unverified_chain,
             )

@@ -233,3 +233,8 @@ class DataChannelResult(enum.Enum):
 #: Channel ids each side may create (the specification, XrRemotingDataChannelCreateInfoMSFT).
 REMOTE_CHANNEL_IDS = range(0, 64)
 PLAYER_CHANNEL_IDS = range(64, 128)
+
+
+def own_channel_ids(role: str) -> range:
+    """The channel ids the end in `role` ("remote" or "player") may create."""
+    return REMOTE_CHANNEL_IDS if role == "remote" else PLAYER_CHANNEL_IDS

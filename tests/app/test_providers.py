@@ -12,6 +12,7 @@ import pytest
 from joserfc.jwk import ECKey, KeySet
 from joserfc.jwt import encode
 
+from app import defaults
 from app.endpoint import providers
 from app.endpoint.providers import ClientAuthSettings, ServerAuthSettings, SettingsError
 from app.errors import InputError
@@ -152,11 +153,22 @@ def test_jwts_from_a_jwks_and_shared_secrets_are_both_accepted(
 # --- client settings ------------------------------------------------------------------
 
 
+def test_trust_on_first_use_without_a_file_uses_the_per_user_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One known-hosts file for both faces (the command line used to refuse instead;
+    tests/app/commands/test_connect_trust_and_jwt.py says why the default is right)."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    settings = ClientAuthSettings(token=SECRET, trust_on_first_use=True)
+    assert settings.known_hosts_path == defaults.known_hosts_file()
+    assert settings.known_hosts_path == tmp_path / "holoremote" / "known_hosts"
+    assert settings.policy().known_hosts == settings.known_hosts_path
+    given = ClientAuthSettings(token=SECRET, trust_on_first_use=True, known_hosts="kh")
+    assert given.known_hosts_path == Path("kh")
+    assert ClientAuthSettings(token=SECRET).known_hosts_path is None
+
+
 def test_contradictory_client_settings_are_refused_when_built(tmp_path: Path) -> None:
-    with pytest.raises(SettingsError) as tofu:
-        ClientAuthSettings(token=SECRET, trust_on_first_use=True)
-    assert tofu.value.setting == "trust_on_first_use"
-    assert "known-hosts file" in tofu.value.message
     with pytest.raises(SettingsError) as both:
         ClientAuthSettings(
             token=SECRET, pins=("SHA256:" + "ab" * 32,), known_hosts=str(tmp_path / "kh")
@@ -165,19 +177,17 @@ def test_contradictory_client_settings_are_refused_when_built(tmp_path: Path) ->
     with pytest.raises(SettingsError) as bad_pin:
         ClientAuthSettings(token=SECRET, pins=("not-a-pin",))
     assert bad_pin.value.setting == "pins"
-    for error in (tofu.value, both.value, bad_pin.value):
+    for error in (both.value, bad_pin.value):
         _no_secret_in(error, SECRET)
 
 
 def test_front_ends_rename_the_settings_in_messages_and_fixes() -> None:
     with pytest.raises(SettingsError) as caught:
-        ClientAuthSettings(trust_on_first_use=True)
-    named = caught.value.named(
-        {"trust_on_first_use": "--trust-on-first-use", "known_hosts": "--known-hosts"}
-    )
-    assert isinstance(named, InputError) and named.subject == "--trust-on-first-use"
-    assert named.message.startswith("--trust-on-first-use: ")
-    assert "--known-hosts" in named.message and named.fix == "add --known-hosts"
+        ServerAuthSettings(store_path="server.pfx")
+    named = caught.value.named({"shared_secrets": "--token-file", "jwt_key_path": "--jwks"})
+    assert isinstance(named, InputError) and named.subject == "--token-file"
+    assert named.message.startswith("--token-file: ")
+    assert named.fix == "give --token-file (generate one), or --jwks to accept JWTs"
 
 
 def test_a_client_without_a_token_is_refused() -> None:

@@ -10,7 +10,7 @@ from PySide6.QtGui import QColor, QGuiApplication
 from app.security.testpki import GeneratedPki
 from app.xr.validation_result import ValidationResult
 from app.xr.values import CertificateNameValidationResult
-from ui import engine
+from ui import certificate_views
 from ui.inspector import ChainInspector
 from ui.qr import QUIET_ZONE, qr_image
 
@@ -22,7 +22,7 @@ def _der_chain(pki: GeneratedPki) -> tuple[bytes, ...]:
 
 
 def test_describe_chain_lists_every_field(pki: GeneratedPki) -> None:
-    infos = engine.describe_chain(_der_chain(pki))
+    infos = certificate_views.describe_chain(_der_chain(pki))
     assert [i.title.split(":")[0] for i in infos] == ["leaf", "issuer 1", "issuer 2"]
     labels = {label for label, _ in infos[0].fields}
     for wanted in (
@@ -56,7 +56,7 @@ def test_describe_chain_lists_every_field(pki: GeneratedPki) -> None:
 
 
 def test_unparseable_certificate_is_shown_not_raised() -> None:
-    infos = engine.describe_chain((b"\x30\x03\x02\x01\x01",))
+    infos = certificate_views.describe_chain((b"\x30\x03\x02\x01\x01",))
     assert infos[0].subject == "(unparseable)"
     assert "not a valid DER certificate" in infos[0].fields[0][1]
 
@@ -69,7 +69,7 @@ def test_checks_marks_and_reasons(qtbot, pki: GeneratedPki) -> None:
         name_mismatch=CertificateNameValidationResult.MISMATCH,
         reasons={"nameMismatch": "wrong.example is not among the SANs localhost, 127.0.0.1"},
     )
-    inspector.show_chain(engine.describe_chain(_der_chain(pki)), verdict, "test chain")
+    inspector.show_chain(certificate_views.describe_chain(_der_chain(pki)), verdict, "test chain")
     marks = inspector.check_marks()
     assert len(marks) == 7
     assert marks["nameMismatch"] is False
@@ -85,7 +85,9 @@ def test_verdict_from_a_record_json(qtbot, pki: GeneratedPki) -> None:
     inspector = ChainInspector()
     qtbot.addWidget(inspector)
     verdict = ValidationResult(trusted_root=False, expired=True).to_json()
-    inspector.show_chain(engine.describe_chain(_der_chain(pki)), verdict, "from a record")
+    inspector.show_chain(
+        certificate_views.describe_chain(_der_chain(pki)), verdict, "from a record"
+    )
     marks = inspector.check_marks()
     assert marks["trustedRoot"] is False and marks["expired"] is False
     assert marks["revoked"] is True
@@ -94,7 +96,7 @@ def test_verdict_from_a_record_json(qtbot, pki: GeneratedPki) -> None:
 def test_thumbprint_copy_buttons(qtbot, pki: GeneratedPki) -> None:
     inspector = ChainInspector()
     qtbot.addWidget(inspector)
-    inspector.show_chain(engine.describe_chain(_der_chain(pki)), None, "t")
+    inspector.show_chain(certificate_views.describe_chain(_der_chain(pki)), None, "t")
     inspector.copy_buttons["sha256"].click()
     assert QGuiApplication.clipboard().text() == pki.sha256_thumbprint
     inspector.copy_buttons["sha1"].click()
@@ -194,7 +196,10 @@ def test_a_failed_revocation_check_fails_only_when_it_was_forced(qtbot, pki: Gen
         inspector = ChainInspector()
         qtbot.addWidget(inspector)
         inspector.show_chain(
-            engine.describe_chain(_der_chain(pki)), verdict, "t", revocation_forced=forced
+            certificate_views.describe_chain(_der_chain(pki)),
+            verdict,
+            "t",
+            revocation_forced=forced,
         )
         window_says_failed = not inspector.check_marks()["revocationCheckFailed"]
         command_line_refuses = refused_checks(record) is not None

@@ -15,7 +15,7 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID
 
 from app.security.cert_extensions import EXPIRY_WARNING_DAYS, describe_extensions
 from app.security.testpki import GeneratedPki, create_test_pki, generate_private_key
-from ui import engine
+from ui import certificate_views
 from ui.inspector import ChainInspector, grouped_thumbprint
 
 
@@ -90,7 +90,7 @@ def test_extensions_are_listed() -> None:
     assert "CA issuers: http://ca.example.test/ca.cer" in aia
     assert rows["CRL distribution points"] == "http://crl.example.test/ca.crl"
     assert rows["Certificate policies"] == "2.23.140.1.2.1"
-    info = engine.describe_certificate(cert)
+    info = certificate_views.describe_certificate(cert)
     assert dict(info.fields)["CRL distribution points"] == "http://crl.example.test/ca.crl"
 
 
@@ -98,7 +98,7 @@ def test_pem_expiry_and_grouped_thumbprints(qtbot, pki: GeneratedPki) -> None:
     inspector = ChainInspector()
     qtbot.addWidget(inspector)
     inspector.show()
-    infos = engine.describe_chain(_der_chain(pki))
+    infos = certificate_views.describe_chain(_der_chain(pki))
     inspector.show_chain(infos, None, "chain")
     leaf = pki.chain[0]
     assert inspector.pem_view.toPlainText() == leaf.public_bytes(Encoding.PEM).decode()
@@ -122,11 +122,11 @@ def test_expiring_soon_is_amber_and_expired_is_red(qtbot) -> None:
     )
     inspector = ChainInspector()
     qtbot.addWidget(inspector)
-    inspector.show_chain(engine.describe_chain(_der_chain(soon)), None, "soon")
+    inspector.show_chain(certificate_views.describe_chain(_der_chain(soon)), None, "soon")
     assert inspector.expiry_label.text() in ("expires in 9 days", "expires in 10 days")
     assert inspector.expiry_label.property("severity") == "warning"
     assert EXPIRY_WARNING_DAYS == 30
-    inspector.show_chain(engine.describe_chain(_der_chain(old)), None, "old")
+    inspector.show_chain(certificate_views.describe_chain(_der_chain(old)), None, "old")
     assert inspector.expiry_label.text().startswith("expired ")
     assert inspector.expiry_label.text().endswith(" days ago")
     assert inspector.expiry_label.property("severity") == "error"
@@ -137,7 +137,7 @@ def test_export_certificate_and_chain_round_trip(
 ) -> None:
     inspector = ChainInspector()
     qtbot.addWidget(inspector)
-    infos = engine.describe_chain(_der_chain(pki))
+    infos = certificate_views.describe_chain(_der_chain(pki))
     inspector.show_chain(infos, None, "chain")
     leaf_der = pki.chain[0].public_bytes(Encoding.DER)
     for name, fmt in (("leaf.pem", None), ("leaf.der", None), ("leaf.bin", "der")):
@@ -161,7 +161,7 @@ def test_export_certificate_and_chain_round_trip(
 def test_a_failed_inspect_leaves_no_chain_behind(qtbot, pki: GeneratedPki) -> None:
     inspector = ChainInspector()
     qtbot.addWidget(inspector)
-    inspector.show_chain(engine.describe_chain(_der_chain(pki)), None, "chain")
+    inspector.show_chain(certificate_views.describe_chain(_der_chain(pki)), None, "chain")
     inspector.show_error("Cannot inspect x.pem", "x.pem: not a certificate")
     assert inspector.certificate_titles() == []
     assert inspector.chain_model.rowCount() == 0

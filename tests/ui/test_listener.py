@@ -21,7 +21,7 @@ from tests.ui.test_loopback import (
     _wait_connected,
     _wait_listening_again,
 )
-from ui import engine
+from ui import session_opening
 from ui.qr import QUIET_ZONE, module_count, qr_device_image
 from ui.share_panel import machine_addresses
 from ui.window import MainWindow
@@ -144,7 +144,7 @@ def test_listen_interface_is_its_own_field_all_interfaces_by_default(window: Mai
     assert e.settings().listen_interface == "127.0.0.1"
     e.all_interfaces_button.click()
     assert e.settings().listen_interface == "0.0.0.0"
-    assert engine.session_config_for(e.settings()).listen_interface == "0.0.0.0"
+    assert session_opening.session_config_for(e.settings()).listen_interface == "0.0.0.0"
     assert "127.0.0.1" in machine_addresses()  # Qt's view of this machine's interfaces
 
 

@@ -178,8 +178,15 @@ def test_loopback_demo_connects_in_one_window(qtbot, qasync_loop, tmp_path: Path
     assert store.store_path.text() in store.store_status.text()
     assert store.subject_name.currentText() == "holoremote-demo"
     # Both ends' state and Run / Stop are in the header, whatever the panes' scroll.
-    assert demo.client_state.text() == "Client: Connected"
-    assert demo.server_state.text() == "Server: Connected"
+    # Each end learns of the connection from its own session's events, the server's
+    # possibly after the client's: wait for both labels, not for the client alone.
+    qtbot.waitUntil(
+        lambda: (
+            (demo.client_state.text(), demo.server_state.text())
+            == ("Client: Connected", "Server: Connected")
+        ),
+        timeout=5_000,
+    )
     assert demo.stop_button.isEnabled() and not demo.run_button.isEnabled()
     demo.stop_button.click()
     qtbot.waitUntil(

@@ -382,7 +382,7 @@ def test_inspect_dialog_asks_a_pfx_passphrase_and_names_the_file_when_wrong(
 def test_client_panel_revocation_settings_reach_the_validator_and_runtime(
     window: MainWindow, tmp_path: Path
 ) -> None:
-    from ui import engine as ui_engine
+    from ui import field_values, session_opening
 
     panel = window.endpoint.client_panel
     crl_a, crl_b = tmp_path / "a.crl", tmp_path / "b.crl"
@@ -390,7 +390,7 @@ def test_client_panel_revocation_settings_reach_the_validator_and_runtime(
     panel.force_revocation_check.setChecked(True)
     panel.crl_files.setText(f"{crl_a} ; {crl_b}")
     client = panel.settings()
-    auth = ui_engine.client_auth_settings(client)
+    auth = session_opening.client_auth_settings(client)
     assert auth.check_revocation and auth.force_revocation_check
     assert auth.crl_files == (str(crl_a), str(crl_b))
     from app.endpoint import service
@@ -400,7 +400,7 @@ def test_client_panel_revocation_settings_reach_the_validator_and_runtime(
     # A CRL file that is not a CRL is named in the window's words before connecting.
     crl_a.write_bytes(b"garbage")
     panel.token.setText(TOKEN)
-    settings = ui_engine.EndpointSettings(mode="connect", client=panel.settings())
+    settings = field_values.EndpointSettings(mode="connect", client=panel.settings())
     with pytest.raises(Exception, match=r"CRL files .*a\.crl.*is not a CRL") as caught:
-        ui_engine.open_session(settings, ask_trust_on_first_use=lambda question: False)
+        session_opening.open_session(settings, ask_trust_on_first_use=lambda question: False)
     assert "Traceback" not in str(caught.value)

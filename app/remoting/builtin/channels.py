@@ -55,6 +55,7 @@ from app.xr.values import (
     DataChannelResult,
     DataChannelStatus,
     Result,
+    own_channel_ids,
 )
 
 __all__ = ["ChannelTable", "RetrieveCapacityError"]
@@ -117,10 +118,6 @@ class _Queued:
     data_bytes: int  # counted in its channel's sendQueueSize
 
 
-def own_ids(role: Role) -> range:
-    return REMOTE_CHANNEL_IDS if role == "remote" else PLAYER_CHANNEL_IDS
-
-
 class ChannelTable:
     def __init__(self, role: Role) -> None:
         self.role: Role = role
@@ -150,7 +147,7 @@ class ChannelTable:
                 Result.ERROR_VALIDATION_FAILURE,
                 f"channelPriority {priority} is not an XrRemotingDataChannelPriorityMSFT",
             ) from None
-        ids = own_ids(self.role)
+        ids = own_channel_ids(self.role)
         if channel_id not in ids:
             raise DataChannelError(
                 function,

@@ -49,7 +49,8 @@ What a different but conforming runtime may do, and what happens then:
   `Disconnected(AUTHENTICATION_FAILED)` (so `listen --once` exits 3 with that
   reason). To give the same outcome whichever runtime runs, the server's
   ValidateAuthenticationToken reaches the app's callback through a watcher here
-  (`_watch_token_validation`, which only forwards and looks at the verdict). Once
+  (`_watch_token_validation`, which only forwards and looks at the verdict; why it is
+  not one of `app.xr`'s trampolines is said beside it). Once
   `REFUSAL_GRACE_S` has passed after a refusal (time for the runtime to send its
   answer to the client, which ending the listen at once could cut off, turning the
   client's AUTHENTICATION_FAILED into a broken handshake), `poll_event` asks the
@@ -105,6 +106,7 @@ from app.remoting.openxr.errors import (
     NoOpenXRRuntimeError,
     OpenXRCallError,
 )
+from app.xr import trampolines
 from app.xr.channel_structs import (
     DATA_CHANNEL_EVENTS,
     DATA_CHANNEL_FUNCTIONS,
@@ -836,12 +838,35 @@ class OpenXRRuntime(RemotingRuntime):
 
 
 # --- the watcher on the server's ValidateAuthenticationToken ----------------------------
+#
+# Why this is a second C-callable function with its own map, beside `app.xr`'s
+# trampolines and their context registry, rather than going through them:
+#
+# - The adapter sits where Microsoft's runtime sits: it receives the application's
+#   XrRemotingSecureConnectionServerCallbacksMSFT, function pointers and an opaque
+#   `context`, as the contract (`RemotingRuntime.set_secure_connection_server_callbacks`)
+#   passes them, not a `CallbackHandler`. A runtime may not assume the pointers are
+#   `app.xr.trampolines` or look the context up in their registry: the context is the
+#   application's value, and the built-in runtime, which checks the same contract,
+#   treats it as opaque too. Reaching into that registry would make the runtime depend
+#   on how one application fills the struct.
+# - The verdict must be seen on the thread the runtime calls, in the struct the runtime
+#   will read, after the application's function wrote it; only a function with the
+#   PFN type, placed in the struct the runtime gets, sits there. A ctypes function
+#   pointer carries no data of its own, and the struct's `context` belongs to the
+#   application (it is forwarded unchanged), so the adapter is found from that context
+#   in `_watchers`: a map from the application's context to this adapter, not a second
+#   registry of handlers.
+# - It decides nothing: it forwards the same pointer to the application's function and
+#   only reads `tokenValidOut` afterwards, failing closed with the trampolines' rule
+#   (refusing output first, XR_ERROR_RUNTIME_FAILURE on anything unexpected) and their
+#   result codes.
 
 _watch_lock = threading.Lock()
 # app context -> (the runtime adapter, the app's ValidateAuthenticationToken function)
 _watchers: dict[int, tuple[OpenXRRuntime, Any]] = {}
-_SUCCESS = int(Result.SUCCESS)
-_RUNTIME_FAILURE = int(Result.ERROR_RUNTIME_FAILURE)
+_SUCCESS = trampolines.SUCCESS
+_RUNTIME_FAILURE = trampolines.RUNTIME_FAILURE
 
 
 @PFN_xrRemotingValidateAuthenticationTokenCallbackMSFT  # type: ignore[untyped-decorator]

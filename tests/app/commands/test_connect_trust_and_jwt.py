@@ -153,11 +153,31 @@ def test_trust_on_first_use_learns_saves_and_then_requires_the_same_certificate(
     )
 
 
-def test_trust_on_first_use_needs_known_hosts(tmp_path: Path) -> None:
-    token = tmp_path / "token.txt"
-    token.write_text(TOKEN)
-    result = run_cli(
-        "connect", "127.0.0.1:8265", "--token-file", str(token), "--trust-on-first-use"
-    )
-    assert result.returncode == 2
-    assert "--trust-on-first-use" in result.stderr and "--known-hosts" in result.stderr
+def test_trust_on_first_use_without_known_hosts_remembers_in_the_windows_file(
+    pki: GeneratedPki, tmp_path: Path
+) -> None:
+    """The two faces disagreed: the window remembered a server in the per-user file
+    (app.defaults.known_hosts_file) while the command line refused the flag without
+    --known-hosts. The window's answer is the right one: trust on first use means
+    remembering, and one person's servers belong in one file whichever face asked."""
+    files = write_pki(pki, tmp_path, TOKEN)
+    config_home = tmp_path / "config"
+    with Listener(*secure_listen_args(files)) as listener:
+        port, _ = listener.ports()
+        learned = run_cli(
+            "connect",
+            "--runtime",
+            "builtin",
+            f"127.0.0.1:{port}",
+            "--token-file",
+            str(files["token"]),
+            "--hold",
+            "0.1",
+            "--trust-on-first-use",
+            XDG_CONFIG_HOME=str(config_home),
+        )
+        assert learned.returncode == 0, learned.stdout + learned.stderr
+        listener.wait_event("disconnected")
+    remembered = config_home / "holoremote" / "known_hosts"
+    assert str(remembered) in learned.stdout
+    assert load_known_hosts(remembered).get(f"127.0.0.1:{port}") == (pki.sha256_thumbprint.lower())
