@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
 )
 
 from app.share import ShareInfo
-from ui.inspector import grouped_thumbprint
 from ui.qr import qr_device_image
 
 # Modules are at least this many device-independent pixels wide: a phone camera reads
@@ -163,6 +162,9 @@ class SharePanel(QGroupBox):
         if self.addresses.count():
             self.addresses.setCurrentRow(0)
         self.pin.setText(info.pin or "(plain listener: no certificate)")
+        # Imported here: the inspector's module is not needed before the window's first paint.
+        from ui.inspector import grouped_thumbprint
+
         self.pin_shown.setText(grouped_thumbprint(self.pin.text()) if info.pin else self.pin.text())
         self.qr_address.blockSignals(True)
         self.qr_address.clear()

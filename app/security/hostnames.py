@@ -43,9 +43,11 @@ class NameCheck:
     reason: str
 
 
+@functools.lru_cache(maxsize=256)
 def parse_host(host: str) -> IPAddress | str:
     """An IP address (brackets around IPv6 allowed), or a normalised DNS name
-    (lower case, no trailing dot). Raises ValueError for neither."""
+    (lower case, no trailing dot). Raises ValueError for neither. Cached: one chain
+    validation asks for the same host several times (docs/benchmarks.md)."""
     text = host.strip()
     if text.startswith("[") and text.endswith("]"):
         text = text[1:-1]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import functools
 import threading
 import warnings
 from collections.abc import Sequence
@@ -141,6 +142,7 @@ def _signature_path(
     return None
 
 
+@functools.cache
 def _strict_ca_policy() -> verification.ExtensionPolicy:
     """cryptography's WebPKI CA policy, with keyUsage allowed to be absent: RFC 5280
     6.1.1(d) takes from a trust anchor only its name and key, and 6.3.3(f) lets a
@@ -152,6 +154,12 @@ def _strict_ca_policy() -> verification.ExtensionPolicy:
     )
 
 
+@functools.cache
+def _strict_ee_policy() -> verification.ExtensionPolicy:
+    return verification.ExtensionPolicy.webpki_defaults_ee()
+
+
+@functools.cache
 def _relaxed_ca_policy() -> verification.ExtensionPolicy:
     return verification.ExtensionPolicy.permit_all().require_present(
         x509.BasicConstraints, verification.Criticality.AGNOSTIC, None
@@ -186,7 +194,7 @@ def _strict_path(
             .max_chain_depth(MAX_CHAIN_DEPTH)
             .extension_policies(
                 ca_policy=_strict_ca_policy(),
-                ee_policy=verification.ExtensionPolicy.webpki_defaults_ee(),
+                ee_policy=_strict_ee_policy(),
             )
             .build_server_verifier(subject)
         )

@@ -107,7 +107,18 @@ async def _first_byte(sock: socket.socket, timeout: float) -> bool:
     """Wait until `sock` is readable (data or EOF) without reading it; False on timeout.
 
     A loop without `add_reader` (Windows' proactor) cannot wait without reading: there
-    the TLS handshake timeout bounds a silent peer instead."""
+    the TLS handshake timeout bounds a silent peer instead.
+
+    A client usually sends its first bytes with the connect, so they are mostly here
+    by the time the connection is accepted: a peek answers that without registering
+    a reader, a future and a timer per connection (docs/benchmarks.md, handshakes)."""
+    try:
+        sock.recv(1, socket.MSG_PEEK)
+        return True  # bytes, or b"" for EOF: readable either way
+    except (BlockingIOError, InterruptedError):
+        pass
+    except OSError:
+        return True  # readable with an error: the next step reports it
     loop = asyncio.get_running_loop()
     ready: asyncio.Future[None] = loop.create_future()
     try:

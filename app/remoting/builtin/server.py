@@ -295,6 +295,11 @@ class Listener:
             while True:
                 refusal = await self._handshake_events(core, peer) or refusal
                 if core.finished:
+                    if _ends_listen(refusal) and not self.session_open:
+                        # No new connection for a listen that ends: with the answer
+                        # going out at once (below), the refused peer could otherwise
+                        # connect again and be served by this listen before it ends.
+                        self._stop_accepting()
                     # The last answer and the close in one segment.
                     await close_writer(writer, last=core.data_to_send())
                     break
@@ -380,6 +385,11 @@ class Listener:
             self._reporter.note(
                 f"a transport connection from {_peer_name(writer)} ended: {ended.detail}"
             )
+
+
+def _ends_listen(refusal: ClientRefused | None) -> bool:
+    """A refused peer of this protocol ends the listen (Microsoft's runtime semantics)."""
+    return refusal is not None and refusal.reason is not None
 
 
 def _peer_address(writer: asyncio.StreamWriter) -> str:
