@@ -608,8 +608,14 @@ class BuiltinRuntime(RemotingRuntime):
         # Copied outside the lock (up to 1 MiB); the table checks the channel again.
         data = ctypes.string_at(send_info.data, size) if size else b""
         with self._lock:
+            idle = not self._channels.pending()
             self._channels.send(channel, data, bool(send_info.guaranteedDelivery))
-        self._wake_endpoint()
+        if idle:
+            # Only when the queue was empty: a driver that found something queued
+            # takes on until it finds nothing, so one wake-up per burst is enough
+            # (a wake-up per message cost a write to the loop's self-pipe and a
+            # turn of the loop each; the receiver's hold now paces a fast sender).
+            self._wake_endpoint()
 
     def retrieve_remoting_data(
         self,

@@ -3,11 +3,14 @@ bad frame. Time is the `now` argument; nothing sleeps, nothing may raise."""
 
 from __future__ import annotations
 
+import itertools
 import struct
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.remoting.builtin.frames import (
     DataReceived,
@@ -289,3 +292,30 @@ def test_frame_header_is_five_bytes_and_encode_refuses_oversized_payloads() -> N
     client, _ = opened_pair(None)
     with pytest.raises(ValueError, match="at most"):
         client.send_data(1, bytes(MAX_FRAME_PAYLOAD))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    messages=st.lists(
+        st.tuples(st.integers(0, 2**64 - 1), st.binary(max_size=3000)), min_size=1, max_size=12
+    ),
+    cuts=st.lists(st.integers(0, 40_000), max_size=12),
+)
+def test_messages_cut_anywhere_arrive_whole_and_in_order_from_a_reused_buffer(
+    messages: list[tuple[int, bytes]], cuts: list[int]
+) -> None:
+    """As the transport reads: each read is a view of one buffer that the next read
+    overwrites, so the core must keep nothing of it but copies."""
+    client, server = opened_pair(None)
+    for channel, payload in messages:
+        client.send_data(channel, payload)
+    data = bytes(client.data_to_send())
+    points = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
+    scratch = bytearray(len(data))
+    view = memoryview(scratch)
+    for start, end in itertools.pairwise(points):
+        if end > start:
+            scratch[: end - start] = data[start:end]
+            server.receive_data(view[: end - start], 1.0)
+            scratch[:] = b"\xff" * len(scratch)  # the next read overwrites it
+    assert drain(server) == [DataReceived(channel, payload) for channel, payload in messages]
