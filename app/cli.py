@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -20,6 +21,9 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_CONNECTION_FAILED = 3
+# The reader of our output went away (`holoremote inspect F | head -1`): 128 + SIGPIPE,
+# the status a shell shows for a C tool that stopped on SIGPIPE.
+EXIT_OUTPUT_CLOSED = 141
 
 # name -> (module, one-line help). The order is the order of `holoremote --help`.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -107,8 +111,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         from app.gui_launch import launch_window
 
         return launch_window()
-    result: int = args._run(args)
+    try:
+        result: int = args._run(args)
+    except BrokenPipeError:
+        return _output_closed()
     return result
+
+
+def _output_closed() -> int:
+    """Stop quietly when the reader of standard output has gone, as `cat` or `grep`
+    do: Python ignores SIGPIPE, so the write raises instead. Standard output is pointed
+    at the null device so that the interpreter's final flush does not raise again."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError):  # no file descriptor behind sys.stdout: nothing to flush
+        pass
+    return EXIT_OUTPUT_CLOSED
 
 
 if __name__ == "__main__":

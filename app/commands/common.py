@@ -384,16 +384,21 @@ def open_session(
     *,
     server: Callable[[], ServerAuthSettings] | None = None,
     client: Callable[[], ClientAuthSettings] | None = None,
+    runtime_reason: str | None = None,
 ) -> Session:
     """The session `listen` or `connect` runs, from the endpoint service (a bad value
-    names its flag); the runtime in use is said on the printer."""
+    names its flag); the runtime in use is said on the printer, or `runtime_reason`
+    when the command chose it itself (`demo` has no --runtime flag to name)."""
     if settings.runtime == "builtin" and settings.runtime_json:
         raise UsageError("--runtime-json", "is only used with --runtime openxr or auto")
     opened = service.open_endpoint(
         settings, face=COMMAND_LINE, kind=UsageError, server=server, client=client
     )
     runtime = opened.session.runtime
-    printer.info(f"runtime: {opened.runtime_description}", runtime=runtime.display_name)
+    description = opened.runtime_description
+    if runtime_reason is not None:
+        description = runtime_reason
+    printer.info(f"runtime: {description}", runtime=runtime.display_name)
     return opened.session
 
 

@@ -31,6 +31,8 @@ from app.errors import HoloremoteError
 
 # Each wait of the demo; the whole run takes well under a second on loopback.
 STEP_TIMEOUT_S = 5.0
+# demo has no --runtime flag: both ends always run on the built-in runtime in this process.
+DEMO_RUNTIME_REASON = "built-in runtime: the demo runs both ends on it, in this process"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,6 +59,7 @@ async def _demo(args: argparse.Namespace, scratch: str) -> int:
         player_out,
         recipe.player_settings(secure=args.secure),
         server=credentials.server if credentials else None,
+        runtime_reason=DEMO_RUNTIME_REASON,
     )
     printers = [asyncio.ensure_future(print_events(player, player_out))]
     remote: Session | None = None
@@ -72,6 +75,7 @@ async def _demo(args: argparse.Namespace, scratch: str) -> int:
             remote_out,
             recipe.remote_settings(listening.port, secure=args.secure),
             client=credentials.client if credentials else None,
+            runtime_reason=DEMO_RUNTIME_REASON,
         )
         printers.append(asyncio.ensure_future(print_events(remote, remote_out)))
         await remote.start()

@@ -29,6 +29,12 @@ def test_demo_exits_0_and_prints_all_four_callbacks() -> None:
     for name in CALLBACKS:
         assert f"callback {name}" in result.stdout
     assert "XR_REMOTING_DISCONNECT_REASON_DISCONNECT_REQUEST_MSFT" in result.stdout
+    # demo has no --runtime flag, so its runtime line must not name one.
+    runtime_lines = [line for line in result.stdout.splitlines() if "runtime: " in line]
+    assert runtime_lines == [
+        "[player] runtime: built-in runtime: the demo runs both ends on it, in this process",
+        "[remote] runtime: built-in runtime: the demo runs both ends on it, in this process",
+    ]
 
 
 def test_demo_json_is_one_object_per_line() -> None:
