@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import threading
 import time
+from typing import Protocol, runtime_checkable
 
 from app.remoting.contract import (
     DataChannelState,
@@ -91,12 +92,24 @@ def _buffer_for(capacity: int) -> ctypes.Array[ctypes.c_uint8]:
     return buffer
 
 
+@runtime_checkable
+class PacketRetriever(Protocol):
+    """A runtime in Python (the built-in one) can hand a packet's bytes over as they
+    are: the same checks and errors as xrRetrieveRemotingDataMSFT, without a buffer."""
+
+    def retrieve_packet(self, channel: int, packet_id: int) -> bytes: ...
+
+
 def retrieve(runtime: RemotingRuntime, channel: int, packet_id: int, size_hint: int = 0) -> bytes:
     """xrRetrieveRemotingDataMSFT with the two-call idiom: ask the size, then fetch.
 
     With `size_hint` (the size the DataReceived event announced) the first call
     already offers that much; a runtime that wants more answers with the size needed
-    and the second call offers exactly that."""
+    and the second call offers exactly that. A `PacketRetriever` hands the bytes over
+    directly (two copies of every message fewer on a busy receiver, and less time
+    holding the GIL that the runtime's own loop thread needs)."""
+    if isinstance(runtime, PacketRetriever):
+        return runtime.retrieve_packet(channel, packet_id)
     capacity = size_hint or runtime.retrieve_remoting_data(channel, packet_id, 0, None)
     for _ in range(2):
         buffer = _buffer_for(capacity)

@@ -27,7 +27,7 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from app.remoting.builtin import event_loop, tls
-from app.remoting.builtin.channels import MAX_UNRETRIEVED_PACKETS, ChannelTable
+from app.remoting.builtin.channels import MAX_MESSAGE_BYTES, MAX_UNRETRIEVED_PACKETS, ChannelTable
 from app.remoting.builtin.client import Connector, SystemValidator
 from app.remoting.builtin.frames import ChannelFrame, DataReceived
 from app.remoting.builtin.options import BuiltinOptions
@@ -617,6 +617,25 @@ class BuiltinRuntime(RemotingRuntime):
             # turn of the loop each; the receiver's hold now paces a fast sender).
             self._wake_endpoint()
 
+    def retrieve_packet(self, channel: int, packet_id: int) -> bytes:
+        """`retrieve_remoting_data` for Python callers (`channel_calls.PacketRetriever`):
+        the packet's bytes as received, with the same checks, errors and once-only
+        rule, without the copies into and out of a ctypes buffer."""
+        answer = self._retrieve("xrRetrieveRemotingDataMSFT", channel, packet_id, MAX_MESSAGE_BYTES)
+        assert isinstance(answer, bytes)
+        return answer
+
+    def _retrieve(self, function: str, channel: int, packet_id: int, capacity: int) -> bytes | int:
+        with self._lock:
+            self._require_open(function)
+            answer = self._channels.retrieve(channel, packet_id, capacity, time.monotonic())
+            release = self._input_held and not self._channels.backlogged(releasing=True)
+            if release:
+                self._input_held = False
+        if release:
+            self._wake_endpoint()
+        return answer
+
     def retrieve_remoting_data(
         self,
         channel: int,
@@ -626,14 +645,7 @@ class BuiltinRuntime(RemotingRuntime):
     ) -> int:
         function = "xrRetrieveRemotingDataMSFT"
         check_retrieve_buffer(capacity, buffer)
-        with self._lock:
-            self._require_open(function)
-            answer = self._channels.retrieve(channel, packet_id, capacity, time.monotonic())
-            release = self._input_held and not self._channels.backlogged(releasing=True)
-            if release:
-                self._input_held = False
-        if release:
-            self._wake_endpoint()
+        answer = self._retrieve(function, channel, packet_id, capacity)
         if isinstance(answer, int):
             return answer
         assert buffer is not None
