@@ -26,6 +26,7 @@ import contextlib
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from app.remoting.builtin.handshake import TLS_HANDSHAKE_RECORD
 from app.remoting.builtin.protocol import (
@@ -51,6 +52,10 @@ PLAIN_TO_TLS_ANSWER = (
     b"Connection: close\r\n"
     b"\r\n" % len(_PLAIN_TO_TLS_BODY)
 ) + _PLAIN_TO_TLS_BODY
+
+# Connections taken per wake-up of the listening socket (asyncio's servers take up to
+# their backlog); the rest wait for the next turn of the loop.
+ACCEPTS_PER_WAKE = 64
 
 # Plain text read and dropped before that answer (one request head's worth).
 READ_AHEAD_LIMIT = 16 * 1024
@@ -103,8 +108,9 @@ def _resolve(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-async def _first_byte(sock: socket.socket, timeout: float) -> bool:
-    """Wait until `sock` is readable (data or EOF) without reading it; False on timeout.
+async def _first_byte(sock: socket.socket, timeout: float) -> tuple[bool, bytes | None]:
+    """Wait until `sock` is readable (data or EOF) without reading it: (False, None) on
+    timeout, else (True, the first byte if a peek already saw it: b"" for EOF).
 
     A loop without `add_reader` (Windows' proactor) cannot wait without reading: there
     the TLS handshake timeout bounds a silent peer instead.
@@ -113,25 +119,24 @@ async def _first_byte(sock: socket.socket, timeout: float) -> bool:
     by the time the connection is accepted: a peek answers that without registering
     a reader, a future and a timer per connection (docs/benchmarks.md, handshakes)."""
     try:
-        sock.recv(1, socket.MSG_PEEK)
-        return True  # bytes, or b"" for EOF: readable either way
+        return True, sock.recv(1, socket.MSG_PEEK)  # bytes, or b"" for EOF
     except (BlockingIOError, InterruptedError):
         pass
     except OSError:
-        return True  # readable with an error: the next step reports it
+        return True, None  # readable with an error: the next step reports it
     loop = asyncio.get_running_loop()
     ready: asyncio.Future[None] = loop.create_future()
     try:
         loop.add_reader(sock.fileno(), _resolve, ready)
     except NotImplementedError:
-        return True
+        return True, None
     try:
         await asyncio.wait_for(ready, timeout)
     except TimeoutError:
-        return False
+        return False, None
     finally:
         loop.remove_reader(sock.fileno())
-    return True
+    return True, None
 
 
 class Gate:
@@ -157,6 +162,8 @@ class Gate:
         self._tasks: set[asyncio.Task[None]] = set()
         self._accepting: asyncio.Task[None] | None = None
         self._sock: socket.socket | None = None
+        self._reading = False
+        self._retry: asyncio.TimerHandle | None = None
 
     @property
     def tasks(self) -> set[asyncio.Task[None]]:
@@ -164,17 +171,74 @@ class Gate:
         return self._tasks
 
     def start(self, sock: socket.socket) -> None:
+        """Accept from a reader callback on the listening socket where the loop has
+        one, as asyncio's own servers do: `loop.sock_accept` per connection made a
+        future and registered and removed the socket with epoll for every accept
+        (docs/benchmarks.md, handshakes). A loop without readers (Windows' proactor)
+        accepts in a task."""
         self._sock = sock
-        self._accepting = asyncio.ensure_future(self._accept_loop(sock))
+        loop = asyncio.get_running_loop()
+        try:
+            loop.add_reader(sock.fileno(), self._accept_ready, sock)
+            self._reading = True
+        except NotImplementedError:
+            self._accepting = asyncio.ensure_future(self._accept_loop(sock))
 
     def close(self) -> None:
         """Stop accepting; connections already admitted go on."""
         if self._accepting is not None:
             self._accepting.cancel()
             self._accepting = None
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
         if self._sock is not None:
+            if self._reading:
+                self._reading = False
+                with contextlib.suppress(Exception):
+                    asyncio.get_running_loop().remove_reader(self._sock.fileno())
             self._sock.close()
             self._sock = None
+
+    def _accept_ready(self, sock: socket.socket) -> None:
+        """The listening socket is readable: take every connection waiting (up to a
+        bound per wake-up, so the loop stays fair to connections already in)."""
+        for _ in range(ACCEPTS_PER_WAKE):
+            try:
+                conn, address = sock.accept()
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                return
+            except OSError as exc:
+                # EMFILE and the like: say so, let the peers already in go on, retry.
+                self._note(f"accepting a connection failed: {exc.strerror or exc}")
+                self._pause_accepting(sock)
+                return
+            self._admit(conn, address)
+
+    def _pause_accepting(self, sock: socket.socket) -> None:
+        loop = asyncio.get_running_loop()
+        loop.remove_reader(sock.fileno())
+        self._reading = False
+
+        def resume() -> None:
+            self._retry = None
+            if self._sock is sock:
+                loop.add_reader(sock.fileno(), self._accept_ready, sock)
+                self._reading = True
+
+        self._retry = loop.call_later(0.1, resume)
+
+    def _admit(self, conn: socket.socket, address: Any) -> None:
+        conn.setblocking(False)
+        key = throttle_key(str(address[0]))
+        refusal = self._budget.admit(key)
+        if refusal:
+            conn.close()
+            self._note(f"closed a connection from {key} at once: {refusal}")
+            return
+        task = asyncio.ensure_future(self._serve(conn, key))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _accept_loop(self, sock: socket.socket) -> None:
         loop = asyncio.get_running_loop()
@@ -186,16 +250,7 @@ class Gate:
                 self._note(f"accepting a connection failed: {exc.strerror or exc}")
                 await asyncio.sleep(0.1)
                 continue
-            conn.setblocking(False)
-            key = throttle_key(str(address[0]))
-            refusal = self._budget.admit(key)
-            if refusal:
-                conn.close()
-                self._note(f"closed a connection from {key} at once: {refusal}")
-                continue
-            task = asyncio.ensure_future(self._serve(conn, key))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._admit(conn, address)
 
     async def _serve(self, conn: socket.socket, key: str) -> None:
         try:
@@ -208,14 +263,15 @@ class Gate:
     async def _open(
         self, conn: socket.socket, key: str
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
-        if not await _first_byte(conn, self._first_byte_timeout):
+        arrived, first = await _first_byte(conn, self._first_byte_timeout)
+        if not arrived:
             conn.close()
             self._note(
                 f"closed a connection from {key}: nothing received in "
                 f"{self._first_byte_timeout:g} s"
             )
             return None
-        if self._context is not None and not self._starts_tls(conn, key):
+        if self._context is not None and not self._starts_tls(conn, key, first):
             return None
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader()
@@ -237,16 +293,18 @@ class Gate:
             return None
         return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
 
-    def _starts_tls(self, conn: socket.socket, key: str) -> bool:
-        """Peek at the first byte: a TLS handshake record goes on to TLS; anything else
-        is told, in plain HTTP, that this port speaks TLS."""
-        try:
-            first = conn.recv(1, socket.MSG_PEEK)
-        except (BlockingIOError, InterruptedError):
-            return True  # readable but nothing yet (spurious wake-up): let TLS decide
-        except OSError:
-            conn.close()
-            return False
+    def _starts_tls(self, conn: socket.socket, key: str, first: bytes | None) -> bool:
+        """Peek at the first byte (unless `_first_byte` already did): a TLS handshake
+        record goes on to TLS; anything else is told, in plain HTTP, that this port
+        speaks TLS."""
+        if first is None:
+            try:
+                first = conn.recv(1, socket.MSG_PEEK)
+            except (BlockingIOError, InterruptedError):
+                return True  # readable but nothing yet (spurious wake-up): let TLS decide
+            except OSError:
+                conn.close()
+                return False
         if not first:
             conn.close()
             return False

@@ -291,6 +291,7 @@ class Listener:
             throttle=self._throttle,
         )
         refusal: ClientRefused | None = None
+        closed = False
         try:
             while True:
                 refusal = await self._handshake_events(core, peer) or refusal
@@ -301,13 +302,15 @@ class Listener:
                         # connect again and be served by this listen before it ends.
                         self._stop_accepting()
                     # The last answer and the close in one segment.
+                    closed = True
                     await close_writer(writer, last=core.data_to_send())
                     break
                 if not await flush(writer, core.data_to_send()):
                     break
                 await feed_next(core, reader)
         finally:
-            await close_writer(writer)
+            if not closed:  # (a second wait for the same close cost a timer per connection)
+                await close_writer(writer)
         # After the answer went out: a refused peer of this protocol ends the listen
         # (Microsoft's runtime semantics; the application listens again).
         if refusal is not None and refusal.reason is not None and not self.session_open:

@@ -110,14 +110,18 @@ async def close_writer(writer: asyncio.StreamWriter, last: bytes = b"") -> None:
     `last`, if given, is written just before the close, in the same TCP segment."""
     if writer.is_closing():
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(writer.wait_closed(), CLOSE_GRACE_S)
+            async with asyncio.timeout(CLOSE_GRACE_S):
+                await writer.wait_closed()
         return
     with one_segment(writer) if last else contextlib.nullcontext(), contextlib.suppress(Exception):
         if last:
             writer.write(last)
         writer.close()
     try:
-        await asyncio.wait_for(writer.wait_closed(), CLOSE_GRACE_S)
+        # asyncio.timeout, not wait_for: wait_for wraps the wait in a task of its own,
+        # one more task per connection (docs/benchmarks.md, handshakes).
+        async with asyncio.timeout(CLOSE_GRACE_S):
+            await writer.wait_closed()
     except (TimeoutError, OSError, ssl.SSLError, ConnectionError):
         writer.transport.abort()
     except Exception:  # noqa: BLE001 - teardown must not raise
@@ -153,7 +157,8 @@ async def feed_next(core: TimedCore, reader: asyncio.StreamReader) -> None:
     timer = core.get_timer()
     timeout = None if timer is None else max(0.0, timer - loop.time())
     try:
-        data = await asyncio.wait_for(reader.read(READ_CHUNK), timeout)
+        async with asyncio.timeout(timeout):  # no task per read, as wait_for makes
+            data = await reader.read(READ_CHUNK)
     except TimeoutError:
         core.handle_timer(loop.time())
         return
