@@ -17,10 +17,9 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QGuiApplication, QIcon, QPixmap
 from PySide6.QtWidgets import QApplication, QWidget
 
@@ -51,23 +50,6 @@ def apply_style(app: QApplication) -> None:
         app.setWindowIcon(QIcon(str(icon)))
 
 
-class _FirstPaint(QObject):
-    """Calls back once the watched widget has painted for the first time."""
-
-    def __init__(self, widget: QWidget, callback: Callable[[], None]) -> None:
-        super().__init__(widget)
-        self._callback = callback
-        self._done = False
-        widget.installEventFilter(self)
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if not self._done and event.type() == QEvent.Type.Paint:
-            self._done = True
-            # After this paint has finished, not inside it.
-            QTimer.singleShot(0, self._callback)
-        return False
-
-
 def screenshot(widget: QWidget) -> QPixmap:
     """The window as the screen shows it (xcb), or rendered by itself (offscreen)."""
     screen = widget.screen() or QGuiApplication.primaryScreen()
@@ -91,7 +73,7 @@ def main() -> int:
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
 
-    from ui.window import MainWindow
+    from ui.window import AfterFirstPaint, MainWindow
 
     window = MainWindow()
     # The style sheet after the window is built, not before: with an application style
@@ -114,14 +96,14 @@ def main() -> int:
 
             QTimer.singleShot(300, save)
 
-        _FirstPaint(window, take)
+        AfterFirstPaint(window, take)
     elif exit_when_shown:
 
         def report() -> None:
             print(SHOWN_MARKER, flush=True)
             window.close()
 
-        _FirstPaint(window, report)
+        AfterFirstPaint(window, report)
 
     window.show()
     with loop:

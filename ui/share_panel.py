@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
 )
 
 from app.share import ShareInfo
-from ui.qr import qr_device_image
 
 # Modules are at least this many device-independent pixels wide: a phone camera reads
 # them from a laptop screen at arm's length.
@@ -80,6 +79,10 @@ class QrCodeView(QWidget):
     def paintEvent(self, _event: QPaintEvent) -> None:
         if not self._text:
             return
+        # Imported at the first code drawn: QImage's and QColor's enum types are not
+        # needed before the window's first paint (docs/benchmarks.md, window start).
+        from ui.qr import qr_device_image
+
         ratio = self.devicePixelRatioF()
         side = min(self.width(), self.height())
         image = qr_device_image(self._text, side_px=side, device_pixel_ratio=ratio)

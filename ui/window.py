@@ -134,7 +134,7 @@ class _HiddenTabs(NamedTuple):
     chains: RecordsToInspector
 
 
-class _AfterFirstPaint(QObject):
+class AfterFirstPaint(QObject):
     """Calls back once, after the watched widget's first paint has finished."""
 
     def __init__(self, widget: QWidget, callback: Callable[[], object]) -> None:
@@ -215,7 +215,7 @@ class MainWindow(QMainWindow):
         self._update_status(self.endpoint.state_label.text(), "")
         name_controls(self)
         self._restore()
-        _AfterFirstPaint(self, self._hidden_tabs)
+        AfterFirstPaint(self, self._hidden_tabs)
 
     # --- the tabs built after the first paint ----------------------------------------
 
