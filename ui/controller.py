@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from app.endpoint.channels import ChannelHub
 from app.endpoint.events import (
     CallbacksCalled,
     Connected,
@@ -102,7 +102,7 @@ class SessionController(QObject):
         return self._state
 
     @property
-    def channels(self) -> Any:
+    def channels(self) -> ChannelHub | None:
         """The session's data channels (app.endpoint.channels.ChannelHub) while a
         session exists, else None."""
         session = self._session

@@ -9,11 +9,15 @@ stages the callbacks say as much as is known.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from app.endpoint.events import HandshakeStage
+from app.endpoint.events import HandshakeStage, SessionEvent
+from app.xr.records import CallbackRecord
+
+if TYPE_CHECKING:  # ui.controller imports the session stack; only its type is needed
+    from ui.controller import SessionController
 
 # The built-in runtime's stages in order (app.remoting.builtin.client).
 STAGE_ORDER = (
@@ -60,7 +64,7 @@ class ConnectProgress(QObject):
 
     changed = Signal(str)
 
-    def __init__(self, controller: Any, parent: QObject | None = None) -> None:
+    def __init__(self, controller: SessionController, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._controller = controller
         self._started: float | None = None
@@ -107,14 +111,14 @@ class ConnectProgress(QObject):
             self._timer.stop()
         self.changed.emit(self.text())
 
-    def _event(self, event: Any) -> None:
+    def _event(self, event: SessionEvent) -> None:
         if self._started is None:
             return
         if isinstance(event, HandshakeStage) and not event.failed:
             self._stage = next_stage(event.stage)
             self.changed.emit(self.text())
 
-    def _records(self, records: tuple[Any, ...]) -> None:
+    def _records(self, records: tuple[CallbackRecord, ...]) -> None:
         if self._started is None or not records:
             return
         words = CALLBACK_WORDS.get(records[-1].callback)

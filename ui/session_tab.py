@@ -43,9 +43,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.endpoint import link_test, test_stream
+from app.endpoint.channels import ChannelHub
 from app.endpoint.failure import WINDOW, error_text
 from app.errors import HoloremoteError
-from app.xr.values import own_channel_ids
+from app.xr.values import DataChannelPriority, own_channel_ids
 from ui.controller import SessionController
 from ui.jobs import Jobs, run_blocking
 
@@ -176,7 +177,7 @@ class FrameView(QWidget):
         self.dropped = 0
         self.latency_ms = 0.0
 
-    def show_frame(self, image: QImage, stats: Any) -> None:
+    def show_frame(self, image: QImage, stats: test_stream.StreamStats) -> None:
         self.image = image
         self.frames, self.fps = int(stats.frames), float(stats.fps)
         self.dropped, self.latency_ms = int(stats.dropped), float(stats.latency_ms)
@@ -231,13 +232,13 @@ class SessionTab(QWidget):
         self.controller = controller
         self._role = role
         self.jobs = Jobs(self)
-        self._hub: Any = None
+        self._hub: ChannelHub | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._channels: dict[int, int] = {}  # handle -> channel id (opened here)
         self._stream_handle: int | None = None
         self._stream_number = 0
         self._receive_dir: tempfile.TemporaryDirectory[str] | None = None
-        self._meter: Any = None
+        self._meter = test_stream.StreamMeter()
 
         self.state = QLabel("Connect (or let a client connect) to use data channels.")
         self.state.setObjectName(f"{prefix}sessionState")
@@ -356,7 +357,7 @@ class SessionTab(QWidget):
     # --- connection state ------------------------------------------------------------
 
     @property
-    def hub(self) -> Any:
+    def hub(self) -> ChannelHub | None:
         return self._hub
 
     def _state_changed(self, state: str) -> None:
@@ -365,7 +366,7 @@ class SessionTab(QWidget):
         elif self._hub is not None:
             self._detach()
 
-    def _attach(self, hub: Any) -> None:
+    def _attach(self, hub: ChannelHub | None) -> None:
         if hub is None or hub is self._hub:
             return
         self._hub = hub
@@ -385,7 +386,7 @@ class SessionTab(QWidget):
                 f"file kept: {f.path} ({f.size} bytes, SHA-256 checked)"
             ),
             on_refusal=lambda text: self._message(f"refused {text}"),
-            on_other=self._peer_channel,
+            on_other=lambda handle, first: self._peer_channel(hub, handle, first),
         )
         self._spawn(services.run())
         self.state.setText(
@@ -448,15 +449,17 @@ class SessionTab(QWidget):
         if self._hub is None:
             return
         channel_id = self.channel_id.value()
-        priority = self.priority.currentIndex()
-        self.jobs.spawn(f"opening channel {channel_id}", self._open(channel_id, priority))
+        priority = DataChannelPriority(self.priority.currentIndex())  # items in value order
+        self.jobs.spawn(
+            f"opening channel {channel_id}", self._open(self._hub, channel_id, priority)
+        )
 
-    async def _open(self, channel_id: int, priority: int) -> None:
-        handle = await self._hub.open(channel_id, priority)
+    async def _open(self, hub: ChannelHub, channel_id: int, priority: DataChannelPriority) -> None:
+        handle = await hub.open(channel_id, priority)
         self._channels[handle] = channel_id
         self.channel_list.addItem(f"{channel_id} (opened here)")
         self.channel_list.setCurrentRow(self.channel_list.count() - 1)
-        self._spawn(self._read(handle, channel_id))
+        self._spawn(self._read(hub, handle, channel_id))
 
     def _selected(self) -> tuple[int, int] | None:
         row = self.channel_list.currentRow()
@@ -499,10 +502,10 @@ class SessionTab(QWidget):
         if self._hub is None:
             return
         channel_id = self._free_id()
-        self.jobs.spawn(f"sending {Path(path).name}", self._send_file(channel_id, path))
+        self.jobs.spawn(f"sending {Path(path).name}", self._send_file(self._hub, channel_id, path))
 
-    async def _send_file(self, channel_id: int, path: str) -> None:
-        sent = await link_test.send_file(self._hub, channel_id, Path(path))
+    async def _send_file(self, hub: ChannelHub, channel_id: int, path: str) -> None:
+        sent = await link_test.send_file(hub, channel_id, Path(path))
         self._message(f"sent {sent.name}: {sent.size} bytes, SHA-256 checked by the peer")
 
     def _free_id(self) -> int:
@@ -513,22 +516,22 @@ class SessionTab(QWidget):
                 return candidate
         raise HoloremoteError("every channel id of this end is in use")
 
-    async def _read(self, handle: int, channel_id: int) -> None:
+    async def _read(self, hub: ChannelHub, handle: int, channel_id: int) -> None:
         with contextlib.suppress(Exception):
             while True:
-                data = await self._hub.receive(handle)
+                data = await hub.receive(handle)
                 self._message(f"channel {channel_id}: {_preview(data)}")
 
-    async def _peer_channel(self, handle: int, first: bytes) -> None:
-        channel_id = self._hub.channel_id(handle)
+    async def _peer_channel(self, hub: ChannelHub, handle: int, first: bytes) -> None:
+        channel_id = hub.channel_id(handle)
         if first == test_stream.STREAM_MAGIC:
             self._message(f"channel {channel_id}: test stream from the peer")
-            await self._receive_stream(handle)
+            await self._receive_stream(hub, handle)
             return
         self._channels[handle] = channel_id
         self.channel_list.addItem(f"{channel_id} (opened by the peer)")
         self._message(f"channel {channel_id}: {_preview(first)}")
-        await self._read(handle, channel_id)
+        await self._read(hub, handle, channel_id)
 
     # --- link test ---------------------------------------------------------------------
 
@@ -539,9 +542,9 @@ class SessionTab(QWidget):
         self.link_result.setText("running\u2026")
         self.link_button.setEnabled(False)
         channel_id = self._free_id()
-        self.jobs.spawn("link test", self._link_test(channel_id))
+        self.jobs.spawn("link test", self._link_test(self._hub, channel_id))
 
-    async def _link_test(self, channel_id: int) -> None:
+    async def _link_test(self, hub: ChannelHub, channel_id: int) -> None:
         offset = {"upload": 0.0, "download": 0.0}
         phase = self.seconds.value() / 3
 
@@ -555,7 +558,7 @@ class SessionTab(QWidget):
 
         try:
             result = await link_test.run_link_test(
-                self._hub,
+                hub,
                 channel_id,
                 seconds=self.seconds.value(),
                 message_size=self.message_size.value(),
@@ -583,12 +586,12 @@ class SessionTab(QWidget):
             self.stream_button.setChecked(False)
             return
         self.stream_button.setText("Stop test stream")
-        self.jobs.spawn("starting the stream", self._start_stream())
+        self.jobs.spawn("starting the stream", self._start_stream(self._hub))
 
-    async def _start_stream(self) -> None:
+    async def _start_stream(self, hub: ChannelHub) -> None:
         ids = own_channel_ids(self._role())
-        handle = await self._hub.open(ids.start + STREAM_CHANNEL_OFFSET, 2)
-        await self._hub.send(handle, test_stream.STREAM_MAGIC)
+        handle = await hub.open(ids.start + STREAM_CHANNEL_OFFSET, DataChannelPriority.HIGH)
+        await hub.send(handle, test_stream.STREAM_MAGIC)
         self._stream_handle = handle
         self._stream_number = 0
         self._timer.start(max(1, round(1000 / self.rate.value())))
@@ -606,12 +609,13 @@ class SessionTab(QWidget):
         now = time.time()
         jpeg = await run_blocking(card_jpeg, number, width, height, now)
         message = test_stream.encode_frame(number, width, height, jpeg, now)
-        if self._hub is not None and self._stream_handle == handle:
-            await self._hub.send(handle, message, guaranteed=False)
+        hub = self._hub
+        if hub is not None and self._stream_handle == handle:
+            await hub.send(handle, message, guaranteed=False)
 
-    async def _receive_stream(self, handle: int) -> None:
+    async def _receive_stream(self, hub: ChannelHub, handle: int) -> None:
         while True:
-            data = await self._hub.receive(handle)
+            data = await hub.receive(handle)
             try:
                 frame = test_stream.decode_frame(data)
             except ValueError as exc:

@@ -179,8 +179,10 @@ class ChannelHub:
                     channel.channel_id, channel.closed.reason, channel.closed.detail
                 )
             channel.arrived.clear()
-            remaining = None if deadline is None else max(0.0, deadline - loop.time())
-            await asyncio.wait_for(channel.arrived.wait(), remaining)
+            # A timeout scope, not `wait_for`: that made a task per wait, per message
+            # on a busy channel.
+            async with asyncio.timeout_at(deadline):
+                await channel.arrived.wait()
         data = channel.inbox.popleft()
         channel.inbox_bytes -= len(data)
         return data

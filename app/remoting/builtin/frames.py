@@ -272,6 +272,21 @@ class TransportConnection:
             if not self._ended():
                 self._buffer += view[used:]
 
+    def receive_frames(self, view: memoryview, now: float) -> int:
+        """`receive_data` for a reader that keeps an unfinished frame itself (and
+        presents it again, with what follows, next time): every whole frame at the
+        head of `view` is handled where it lies; the bytes used (all, once ended).
+        Only while `has_unfinished_frame()` is False."""
+        if self.phase == Phase.CLOSED:
+            return len(view)
+        if self._silence_deadline is not None:
+            self._silence_deadline = now + self._heartbeat_timeout
+        used = self._cut_frames(view, 0, now)
+        return len(view) if self._ended() else used
+
+    def has_unfinished_frame(self) -> bool:
+        return bool(self._buffer)
+
     def _complete_buffered(self, view: memoryview, now: float) -> int:
         """Finish the frame an earlier read began from the head of `view`; the bytes of
         `view` used. `_buffer` is empty afterwards unless `view` ran out first."""

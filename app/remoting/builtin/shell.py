@@ -25,7 +25,7 @@ from app.remoting.builtin.frames import (
     TransportEvent,
 )
 from app.remoting.builtin.options import BuiltinOptions
-from app.remoting.builtin.protocol import FrameType
+from app.remoting.builtin.protocol import FRAME_HEADER_BYTES, MAX_FRAME_PAYLOAD, FrameType
 from app.remoting.contract import HandshakeStage
 from app.xr.values import DisconnectReason
 
@@ -206,47 +206,70 @@ OUTBOX_BUDGET = 256 * 1024
 
 class _DirectFeed(asyncio.BufferedProtocol):
     """The open transport's reading end: the TLS layer decrypts straight into one
-    reused buffer and the bytes go to the core in the same callback.
+    reused buffer and the frames in it go to the core in the same callback.
 
     Reading through the `StreamReader` cost two copies per read (into the reader's
     buffer, out of it), a wake-up of a reader task and then of the driver's task per
-    read (docs/benchmarks.md, "Data-channel throughput"). Everything but reading
-    (write flow control that `StreamWriter.drain` waits on, end of stream, close) is
-    passed on to the stream's own protocol, so the `StreamWriter` works unchanged."""
+    read (docs/benchmarks.md, "Data-channel throughput"). The core handles the whole
+    frames where they lie (`deliver_frames` answers how many bytes it used); a frame
+    not yet complete stays here, and the next read lands right behind it, so a frame
+    split across reads costs no copy either (the unfinished one moves to the front
+    only when the space behind it runs short). Everything but reading (write flow
+    control that `StreamWriter.drain` waits on, end of stream, close) is passed on
+    to the stream's own protocol, so the `StreamWriter` works unchanged."""
 
     def __init__(
         self,
         stream_protocol: asyncio.BaseProtocol,
         deliver: Callable[[bytes | bytearray | memoryview], None],
+        deliver_frames: Callable[[memoryview], int],
     ) -> None:
         self._stream = stream_protocol
         self._deliver = deliver
-        self._view = memoryview(bytearray(FEED_BUFFER_BYTES))
+        self._deliver_frames = deliver_frames
+        # Room for the largest frame plus a full read behind it.
+        self._buffer = bytearray(FEED_BUFFER_BYTES + FRAME_HEADER_BYTES + MAX_FRAME_PAYLOAD)
+        self._view = memoryview(self._buffer)
+        self._start = self._end = 0  # the bytes not yet used by the core
         # What arrives before `start()` (the reader's leftovers must reach the core first).
         self._held: bytearray | None = bytearray()
         self._eof_held = False
+        self._ended = False
 
     def start(self) -> None:
         held, self._held = self._held, None
         if held:
             self._deliver(held)
         if self._eof_held:
-            self._deliver(b"")
+            self._end_of_input()
 
     def get_buffer(self, sizehint: int) -> memoryview:
-        return self._view
+        if len(self._buffer) - self._end < FEED_BUFFER_BYTES:
+            unfinished = bytes(self._view[self._start : self._end])
+            self._buffer[: len(unfinished)] = unfinished
+            self._start, self._end = 0, len(unfinished)
+        return self._view[self._end :]
 
     def buffer_updated(self, nbytes: int) -> None:
         if self._held is not None:
-            self._held += self._view[:nbytes]
-        else:
-            self._deliver(self._view[:nbytes])
+            self._held += self._view[self._end : self._end + nbytes]
+            return
+        self._end += nbytes
+        self._start += self._deliver_frames(self._view[self._start : self._end])
+        if self._start == self._end:
+            self._start = self._end = 0
 
     def _end_of_input(self) -> None:
         if self._held is not None:
             self._eof_held = True
-        else:
-            self._deliver(b"")
+            return
+        if self._ended:
+            return
+        self._ended = True
+        if self._end > self._start:  # an unfinished frame: the core says how much
+            self._deliver(bytes(self._view[self._start : self._end]))
+            self._start = self._end = 0
+        self._deliver(b"")
 
     def eof_received(self) -> bool | None:
         self._end_of_input()
@@ -388,6 +411,26 @@ class TransportDriver:
         else:
             self._resumed.set()
 
+    def _received_frames(self, view: memoryview) -> int:
+        """Whole frames where they lie (`_DirectFeed`); the bytes the core used."""
+        if self._failure is not None:
+            return len(view)
+        try:
+            if self.core.has_unfinished_frame():  # leftovers the reader had: copy on
+                self.core.receive_data(view, asyncio.get_running_loop().time())
+                used = len(view)
+            else:
+                used = self.core.receive_frames(view, asyncio.get_running_loop().time())
+            self._dispatch()
+        except Exception as exc:  # noqa: BLE001 - raised again by run(), not lost in asyncio
+            self._failure = exc
+            self.wake()
+            return len(view)
+        if self.ended is not None or self.core.data_to_send_pending():
+            self.wake()
+        self._check_backlog()
+        return used
+
     async def _read(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
@@ -410,7 +453,7 @@ class TransportDriver:
         if self._writer.get_extra_info("ssl_object") is None or transport.is_closing():
             return False
         ended_before = self._reader.at_eof()
-        feed = _DirectFeed(transport.get_protocol(), self._received)
+        feed = _DirectFeed(transport.get_protocol(), self._received, self._received_frames)
         transport.set_protocol(feed)
         # No more bytes reach the reader; what it holds goes to the core first.
         self._reader.feed_eof()

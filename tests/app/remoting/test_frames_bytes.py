@@ -319,3 +319,41 @@ def test_messages_cut_anywhere_arrive_whole_and_in_order_from_a_reused_buffer(
             server.receive_data(view[: end - start], 1.0)
             scratch[:] = b"\xff" * len(scratch)  # the next read overwrites it
     assert drain(server) == [DataReceived(channel, payload) for channel, payload in messages]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    messages=st.lists(
+        st.tuples(st.integers(0, 2**64 - 1), st.binary(max_size=3000)), min_size=1, max_size=12
+    ),
+    cuts=st.lists(st.integers(0, 40_000), max_size=12),
+)
+def test_a_reader_keeping_unfinished_frames_itself_gets_the_same_messages(
+    messages: list[tuple[int, bytes]], cuts: list[int]
+) -> None:
+    """`receive_frames` (the TLS feed's way): the core takes the whole frames where they
+    lie and says how much it used; the reader keeps the rest and presents it again."""
+    client, server = opened_pair(None)
+    for channel, payload in messages:
+        client.send_data(channel, payload)
+    data = bytes(client.data_to_send())
+    points = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
+    kept = b""
+    for start, end in itertools.pairwise(points):
+        pending = bytearray(kept + data[start:end])
+        with memoryview(pending) as view:
+            used = server.receive_frames(view, 1.0)
+        assert not server.has_unfinished_frame()
+        kept = bytes(pending[used:])
+        pending[:] = b"\xff" * len(pending)  # the next read overwrites it
+    assert kept == b""
+    assert drain(server) == [DataReceived(channel, payload) for channel, payload in messages]
+
+
+def test_receive_frames_refuses_an_oversized_header_before_its_payload_arrives() -> None:
+    _client, server = opened_pair(None)
+    header = struct.pack(">BI", int(FrameType.DATA), MAX_FRAME_PAYLOAD + 1)
+    with memoryview(bytearray(header)) as view:
+        assert server.receive_frames(view, 1.0) == len(header)
+    (ended,) = drain(server)
+    assert isinstance(ended, TransportEnded) and ended.reason == R.PROTOCOL_ERROR
