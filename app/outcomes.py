@@ -27,7 +27,6 @@ from app.endpoint.events import (
     StateChanged,
 )
 from app.xr.records import CallbackRecord
-from app.xr.validation_result import ValidationResult
 from app.xr.values import Result
 
 
@@ -71,11 +70,11 @@ def classify_record(record: CallbackRecord) -> Classified:
     if token_check and record.outputs.get("tokenValidOut") is not True:
         return Classified(Outcome.REFUSED, "the token was not accepted")
     if record.callback == "ValidateServerCertificate":
-        verdict = record.outputs.get("validationResultOut")
-        if not isinstance(verdict, dict):
+        verdict = record.validation_result()
+        if verdict is None:
             return Classified(Outcome.REFUSED, "no certificate verdict was given")
         forced = record.inputs.get("forceRevocationCheck") is True
-        failed = ValidationResult.from_json(verdict).failed_fields(revocation_forced=forced)
+        failed = verdict.failed_fields(revocation_forced=forced)
         if failed:
             return Classified(Outcome.REFUSED, "the certificate failed " + ", ".join(failed))
     return Classified(Outcome.SUCCESS)

@@ -223,11 +223,10 @@ def refused_checks(record: CallbackRecord) -> list[str] | None:
         return None
     if record.result != 0:
         return [f"ValidateServerCertificate returned {record.result_name}"]
-    verdict = record.outputs.get("validationResultOut")
-    if not isinstance(verdict, dict):
+    result = record.validation_result()
+    if result is None:
         return ["ValidateServerCertificate reported no verdict"]
     forced = record.inputs.get("forceRevocationCheck") is True
-    result = verdict_from_json(verdict)
     if is_acceptable(result, revocation_forced=forced):
         return None
     return result.failed_fields(revocation_forced=forced)

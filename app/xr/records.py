@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.xr.validation_result import ValidationResult
 from app.xr.values import result_name
 
 CALLBACK_NAMES = (
@@ -33,6 +34,11 @@ class CallbackRecord:
     # The DER chain a ValidateServerCertificate call received (public data), so the
     # chain inspector can show exactly what arrived.
     chain: tuple[bytes, ...] = field(default=(), repr=False)
+    # A ValidateServerCertificate call's verdict as a value: parsed from the JSON in
+    # `outputs["validationResultOut"]` on the first `validation_result()` and kept.
+    # Whoever reads the verdict (the session for every record, the timeline, the CLI)
+    # then reads a value instead of parsing the JSON again (docs/benchmarks.md, loop stall).
+    verdict: ValidationResult | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def side(self) -> str:
@@ -41,6 +47,19 @@ class CallbackRecord:
     @property
     def result_name(self) -> str:
         return result_name(self.result)
+
+    def validation_result(self) -> ValidationResult | None:
+        """The certificate verdict this record carries, None if it has none (another
+        callback, or a call that wrote none). Parsed fail-closed
+        (`ValidationResult.from_json`) at most once per record."""
+        if self.verdict is None:
+            data = self.outputs.get("validationResultOut")
+            if not isinstance(data, dict):
+                return None
+            # A cache of a value derived from a field that never changes: the record
+            # stays immutable to its readers.
+            object.__setattr__(self, "verdict", ValidationResult.from_json(data))
+        return self.verdict
 
     def to_json(self) -> dict[str, Any]:
         return {

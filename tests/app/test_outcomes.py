@@ -60,3 +60,22 @@ def test_events() -> None:
     assert not event_is_failure(clean)
     assert event_is_failure(Disconnected.of(DisconnectReason.AUTHENTICATION_FAILED))
     assert "PEER_DISCONNECT_REQUEST" in event_title(clean)
+
+
+def test_a_records_verdict_is_parsed_once_and_fails_closed() -> None:
+    record = _record("ValidateServerCertificate", outputs={"validationResultOut": GOOD.to_json()})
+    first = record.validation_result()
+    assert first == GOOD
+    assert record.validation_result() is first  # kept, not parsed again
+    # A record made from it with other outputs parses its own verdict.
+    expired = dataclasses.replace(
+        record, outputs={"validationResultOut": GOOD.with_changes(expired=True).to_json()}
+    )
+    assert expired.validation_result() is not first
+    assert classify_record(expired).outcome is Outcome.REFUSED
+    # Damaged JSON reads as failed checks; no verdict at all is None.
+    damaged = _record("ValidateServerCertificate", outputs={"validationResultOut": {}})
+    verdict = damaged.validation_result()
+    assert verdict is not None and not verdict.trusted_root and verdict.revoked
+    assert _record("ValidateServerCertificate").validation_result() is None
+    assert _record("RequestAuthenticationToken").validation_result() is None
