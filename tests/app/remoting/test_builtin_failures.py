@@ -496,10 +496,15 @@ def test_peer_that_does_not_close_gives_disconnect_wait_timeout() -> None:
 
 
 def test_canceling_a_connection_attempt(pki: GeneratedPki) -> None:
+    # The handshake deadline is far beyond the wait for the outcome, so only the cancel
+    # can end this attempt in time: with the tests' usual 3 s, a loaded machine that took
+    # that long to carry the disconnect to the runtime's loop saw the deadline win
+    # (REMOTING_HANDSHAKE_TIMEOUT), which is the right outcome for that order of events.
+    options = quick_options(role="remote", trust_ca_pem=pki.ca_pem, handshake_timeout=WAIT_S * 6)
     with silent_listener() as sock:
 
         async def scenario() -> None:
-            client = client_session(sock.getsockname()[1], pki)
+            client = client_session(sock.getsockname()[1], pki, options=options)
             await client.start()
             await client.disconnect()
             assert_reason(await disconnected(client), R.CANCELED)
