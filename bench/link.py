@@ -19,40 +19,14 @@ sys.path.insert(0, str(ROOT))
 from bench.harness import Figure, add_arguments, emit  # noqa: E402
 
 
-def _prepare(folder: Path) -> None:
-    """The files `link_vs_tls` expects, as its own main() writes them."""
-    from cryptography.hazmat.primitives.serialization import (
-        Encoding,
-        NoEncryption,
-        PrivateFormat,
-        pkcs12,
-    )
-
-    from app.security.testpki import create_test_pki
-    from bench.link_vs_tls import TOKEN
-
-    pki = create_test_pki(["localhost"], ["127.0.0.1"])
-    pki.write(folder)
-    (folder / "passphrase.txt").write_text(pki.passphrase + "\n")
-    (folder / "token.txt").write_text(TOKEN + "\n")
-    key, cert, extra = pkcs12.load_key_and_certificates(pki.pfx, pki.passphrase.encode())
-    assert key is not None and cert is not None
-    (folder / "key.pem").write_bytes(
-        key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
-    )
-    (folder / "cert.pem").write_bytes(
-        b"".join(c.public_bytes(Encoding.PEM) for c in [cert, *(extra or [])])
-    )
-
-
 def figures(rounds: int, seconds: float, size: int) -> list[Figure]:
-    from bench.link_vs_tls import bare_tls, link_test
+    from bench.link_vs_tls import bare_tls, link_test, prepare
 
     mbit = 1e6 / 8
     rates: dict[str, list[float]] = {"up": [], "down": [], "bare_up": [], "bare_down": []}
     with tempfile.TemporaryDirectory(prefix="holoremote-bench-") as tmp:
         folder = Path(tmp)
-        _prepare(folder)
+        prepare(folder)
         for _ in range(rounds):
             link = link_test(folder, seconds, size)
             up, down = int(link["uploadBytes"]), int(link["downloadBytes"])

@@ -177,25 +177,31 @@ def bare_tls(folder: Path, ca: str, up: int, down: int, size: int) -> tuple[floa
     return up / up_s, down / down_s
 
 
+def prepare(folder: Path) -> None:
+    """A test PKI, passphrase and token for `holoremote listen` / `link-test`, and the
+    same leaf as PEM key + chain for the bare TLS peer, written into `folder`."""
+    pki = create_test_pki(["localhost"], ["127.0.0.1"])
+    pki.write(folder)
+    (folder / "passphrase.txt").write_text(pki.passphrase + "\n")
+    (folder / "token.txt").write_text(TOKEN + "\n")
+    key, cert, extra = pkcs12.load_key_and_certificates(pki.pfx, pki.passphrase.encode())
+    assert key is not None and cert is not None
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+    )
+    (folder / "cert.pem").write_bytes(
+        b"".join(c.public_bytes(Encoding.PEM) for c in [cert, *(extra or [])])
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--message-size", type=int, default=64 * 1024)
     args = parser.parse_args()
-    pki = create_test_pki(["localhost"], ["127.0.0.1"])
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        pki.write(folder)
-        (folder / "passphrase.txt").write_text(pki.passphrase + "\n")
-        (folder / "token.txt").write_text(TOKEN + "\n")
-        key, cert, extra = pkcs12.load_key_and_certificates(pki.pfx, pki.passphrase.encode())
-        assert key is not None and cert is not None
-        (folder / "key.pem").write_bytes(
-            key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
-        )
-        (folder / "cert.pem").write_bytes(
-            b"".join(c.public_bytes(Encoding.PEM) for c in [cert, *(extra or [])])
-        )
+        prepare(folder)
         link = link_test(folder, args.seconds, args.message_size)
         up_bytes, down_bytes = int(link["uploadBytes"]), int(link["downloadBytes"])
         bare_up, bare_down = bare_tls(
