@@ -19,7 +19,6 @@ glibc's defaults. Elsewhere (musl, macOS, Windows) nothing changes.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import sys
 import threading
 from collections.abc import Callable
@@ -45,7 +44,9 @@ def _glibc_mallopt(platform: str | None = None) -> Mallopt | None:
     if not (sys.platform if platform is None else platform).startswith("linux"):
         return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        # The process's own symbols (dlopen(NULL)): libc is loaded already, and
+        # ctypes.util.find_library would run ldconfig in a subprocess.
+        libc = ctypes.CDLL(None)
         # gnu_get_libc_version exists only in glibc: musl's mallopt does nothing useful.
         libc.gnu_get_libc_version  # noqa: B018 - raises AttributeError elsewhere
         mallopt = libc.mallopt
