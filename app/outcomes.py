@@ -12,22 +12,17 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from app.endpoint.events import (
-    CallbacksCalled,
-    CallStarted,
-    ChannelClosed,
-    ChannelOpened,
-    Connected,
-    Disconnected,
-    HandshakeStage,
-    Listening,
-    Note,
-    SessionEvent,
-    StateChanged,
-)
 from app.xr.records import CallbackRecord
 from app.xr.values import Result
+
+if TYPE_CHECKING:
+    from app.endpoint.events import SessionEvent
+
+# The event classes are imported where an event is at hand, not with this module: the
+# window imports it to draw its timeline and must come up without the engine
+# (docs/benchmarks.md, window start).
 
 
 class Outcome(enum.Enum):
@@ -83,6 +78,19 @@ def classify_record(record: CallbackRecord) -> Classified:
 def event_title(event: SessionEvent) -> str:
     """A short name for a connection event row ("Listening on port 8265",
     "Disconnected: XR_REMOTING_DISCONNECT_REASON_..._MSFT"), by the event's class."""
+    from app.endpoint.events import (
+        CallbacksCalled,
+        CallStarted,
+        ChannelClosed,
+        ChannelOpened,
+        Connected,
+        Disconnected,
+        HandshakeStage,
+        Listening,
+        Note,
+        StateChanged,
+    )
+
     match event:
         case Listening(port=port):
             return f"Listening on port {port}"
@@ -111,6 +119,8 @@ def event_is_failure(event: SessionEvent) -> bool:
     """A disconnect that was not asked for by either side is shown as a failure; a
     clean one (ours or the peer's request) is information; a failed handshake stage
     is a failure."""
+    from app.endpoint.events import Disconnected, HandshakeStage
+
     if isinstance(event, Disconnected):
         return event.failed
     if isinstance(event, HandshakeStage):

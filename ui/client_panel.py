@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.endpoint.failure import WINDOW, error_text
 from ui import credentials, field_values, session_opening
+from ui.error_words import window_error_text
 from ui.form_widgets import (
     PEM_FILTER,
     add_show_hide,
@@ -188,7 +188,7 @@ class ClientPanel(QGroupBox):
         try:
             token = await run_blocking(function, *args)
         except Exception as exc:  # noqa: BLE001 - shown under the field
-            message, fix = error_text(WINDOW, exc)
+            message, fix = window_error_text(exc)
             self.token_status.setText(message + (f" ({fix})" if fix else ""))
             self.token_status.setProperty("severity", "error")
             self.token_status.show()

@@ -8,27 +8,19 @@ thread through `ui.jobs.run_blocking`.
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
-from app.endpoint.channels import ChannelHub
-from app.endpoint.events import (
-    CallbacksCalled,
-    Connected,
-    Disconnected,
-    Listening,
-    Note,
-    SessionEvent,
-    StateChanged,
-    listens_again,
-)
-from app.endpoint.failure import WINDOW, error_text
-from app.endpoint.session import Session
-from app.xr.values import ConnectionState
 from ui import field_values, session_opening
 from ui.jobs import Jobs, run_blocking
+
+if TYPE_CHECKING:
+    from app.endpoint.channels import ChannelHub
+    from app.endpoint.events import Disconnected, SessionEvent
+    from app.endpoint.session import Session
+    from app.xr.values import ConnectionState
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +45,8 @@ def failure_text(event: Disconnected) -> tuple[str, str]:
     """(explanation, fix) of a disconnect in the window's words: a refused server
     certificate leads (which checks, why, what to set), then the runtime's own words
     (which address, which name), then the reason's explanation."""
+    from app.endpoint.failure import WINDOW
+
     explanation, fix = event.explanation, event.fix
     if event.detail:
         explanation = f"{event.detail}. {explanation}"
@@ -159,6 +153,12 @@ class SessionController(QObject):
         settings: field_values.EndpointSettings,
         ask_tofu: session_opening.TofuAsk,
     ) -> None:
+        # The engine is imported when the first session starts, not with the window
+        # (docs/benchmarks.md, window start).
+        import asyncio
+
+        from app.endpoint.failure import WINDOW, error_text
+
         try:
             session, runtime_text = await run_blocking(
                 session_opening.open_session, settings, ask_trust_on_first_use=ask_tofu
@@ -205,6 +205,8 @@ class SessionController(QObject):
         not with "once", not after Disconnect, not when the listener itself cannot
         run. The session's end is shown (a refusal as a problem, a clean end as
         information) and the state goes back to Listening."""
+        from app.endpoint.events import Connected, Disconnected, listens_again
+
         connected = False
         async for event in session.events():
             if isinstance(event, Disconnected) and self._mode == "listen":
@@ -239,6 +241,15 @@ class SessionController(QObject):
         self.disconnected.emit(*self.last_reason)
 
     def _dispatch(self, event: SessionEvent) -> None:
+        from app.endpoint.events import (
+            CallbacksCalled,
+            Connected,
+            Disconnected,
+            Listening,
+            Note,
+            StateChanged,
+        )
+
         if not isinstance(event, CallbacksCalled):
             self.sessionEvent.emit(event)
         match event:

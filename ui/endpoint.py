@@ -24,11 +24,11 @@ from PySide6.QtWidgets import (
 )
 
 from app import defaults
-from app.endpoint.failure import WINDOW, error_text
 from app.xr.values import DisconnectReason
 from ui import certificate_views, field_values, session_opening
 from ui.client_panel import ClientPanel
 from ui.controller import STATE_TEXT, SessionController
+from ui.error_words import window_error_text
 from ui.form_widgets import path_row, set_severity
 from ui.jobs import Jobs, run_blocking
 from ui.progress import ConnectProgress
@@ -336,7 +336,7 @@ class EndpointWidget(QWidget):
         except Exception as exc:  # noqa: BLE001 - shown in "In use" and the status bar
             if number != self._runtime_checks or self.controller.active:
                 return
-            message, fix = error_text(WINDOW, exc)
+            message, fix = window_error_text(exc)
             self._runtime_in_use(message, "error")
             self._runtime_problem = True
             self.show_problem("Runtime", message, fix)

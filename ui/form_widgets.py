@@ -75,10 +75,17 @@ def secret_edit(name: str, placeholder: str) -> QLineEdit:
 
 
 def set_severity(label: QLabel, severity: str) -> None:
-    """Restyle a label by its `severity` property (see app/resources/holoremote.qss)."""
+    """Restyle a label by its `severity` property (see app/resources/holoremote.qss).
+
+    A label not yet polished (not yet shown) reads the property when it is; only a
+    polished one is polished again. Asking for the style before the window is shown
+    cost some 7 ms of its start (QStyle's Python type and its enums are made on
+    first use; docs/benchmarks.md, window start)."""
     label.setProperty("severity", severity)
-    label.style().unpolish(label)
-    label.style().polish(label)
+    if label.testAttribute(Qt.WidgetAttribute.WA_WState_Polished):
+        style = label.style()
+        style.unpolish(label)
+        style.polish(label)
 
 
 def warning_label(text: str, name: str) -> QLabel:

@@ -1,4 +1,10 @@
-"""Entry point of the window: QApplication, the qasync loop, the main window.
+"""Entry point of the window: QApplication, the main window, the qasync loop.
+
+The window is shown first and the qasync loop installed right after its first paint
+(on the Qt event loop already running, `qasync.QEventLoop(already_running=True)`):
+importing asyncio and qasync is about a tenth of the start, and nothing on the screen
+needs them (docs/benchmarks.md, window start). Jobs asked for before then wait for the
+loop (`ui.jobs.hold_until_loop`).
 
 `holoremote` with no subcommand calls `main()` (after `app.gui_launch` checked that
 a display exists); `python -m ui.main` does the same.
@@ -13,15 +19,20 @@ Two environment switches exist for tests and benchmarks (they change nothing els
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QGuiApplication, QIcon, QPixmap
 from PySide6.QtWidgets import QApplication, QWidget
+
+if TYPE_CHECKING:
+    import qasync
+
+    from ui.window import MainWindow
 
 SCREENSHOT_ENV = "HOLOREMOTE_SCREENSHOT"
 EXIT_WHEN_SHOWN_ENV = "HOLOREMOTE_EXIT_WHEN_SHOWN"
@@ -61,20 +72,55 @@ def screenshot(widget: QWidget) -> QPixmap:
     return pixmap
 
 
-def main() -> int:
-    logging.basicConfig(level=os.environ.get("HOLOREMOTE_LOG_LEVEL", "WARNING"))
+def install_loop(app: QApplication) -> qasync.QEventLoop:
+    """The qasync loop on the Qt event loop that is already running (`app.exec()`);
+    the jobs that waited for it start."""
+    import asyncio
+
     import qasync
 
+    from ui import jobs
+
+    loop = qasync.QEventLoop(app, already_running=True)
+    asyncio.set_event_loop(loop)
+    jobs.loop_started()
+    return loop
+
+
+def close_window(app: QApplication, window: MainWindow, loop: qasync.QEventLoop | None) -> None:
+    """After `app.exec()` returned: run the window's closing (its sessions end, its jobs
+    finish) on the loop, then close the loop. `loop` is None when the window closed
+    before its first paint, so before the loop was installed."""
+    import asyncio
+
+    import qasync
+
+    from ui import jobs
+
+    if loop is None:
+        loop = qasync.QEventLoop(app)
+        asyncio.set_event_loop(loop)
+        jobs.loop_started()
+    else:
+        # Installed with already_running=True: the Qt loop it ran on has ended.
+        loop.stop()
+        asyncio.events._set_running_loop(None)
+    with loop:
+        loop.run_until_complete(window.aclose())
+
+
+def main() -> int:
+    logging.basicConfig(level=os.environ.get("HOLOREMOTE_LOG_LEVEL", "WARNING"))
     app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(app, QApplication)
     app.setApplicationName("holoremote")
     app.setOrganizationName("holoremote")
     app.setDesktopFileName("holoremote")
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
 
+    from ui import jobs
     from ui.window import AfterFirstPaint, MainWindow
 
+    jobs.hold_until_loop()
     window = MainWindow()
     # The style sheet after the window is built, not before: with an application style
     # sheet in effect every `addWidget`/`setCentralWidget` re-polishes the whole subtree
@@ -84,6 +130,11 @@ def main() -> int:
     screenshot_path = os.environ.get(SCREENSHOT_ENV)
     exit_when_shown = os.environ.get(EXIT_WHEN_SHOWN_ENV) == "1"
     status = {"code": 0}
+    installed: list[qasync.QEventLoop] = []
+    # Before the callbacks below are installed: the last filter installed runs first,
+    # so the window is reported shown before the loop is installed, and the hidden
+    # tabs (MainWindow's own filter) are built after it.
+    AfterFirstPaint(window, lambda: installed.append(install_loop(app)))
 
     if screenshot_path:
 
@@ -106,9 +157,8 @@ def main() -> int:
         AfterFirstPaint(window, report)
 
     window.show()
-    with loop:
-        loop.run_forever()
-        loop.run_until_complete(window.aclose())
+    app.exec()
+    close_window(app, window, installed[0] if installed else None)
     return status["code"]
 
 

@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from app.endpoint.events import HandshakeStage, SessionEvent
 from app.xr.records import CallbackRecord
 
 if TYPE_CHECKING:  # ui.controller imports the session stack; only its type is needed
+    from app.endpoint.events import SessionEvent
     from ui.controller import SessionController
 
 # The built-in runtime's stages in order (app.remoting.builtin.client).
@@ -114,6 +114,8 @@ class ConnectProgress(QObject):
     def _event(self, event: SessionEvent) -> None:
         if self._started is None:
             return
+        from app.endpoint.events import HandshakeStage
+
         if isinstance(event, HandshakeStage) and not event.failed:
             self._stage = next_stage(event.stage)
             self.changed.emit(self.text())

@@ -17,8 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.endpoint.failure import WINDOW, error_text
 from ui import certificate_views, field_values
+from ui.error_words import window_error_text
 from ui.form_widgets import (
     KEY_FILTER,
     STORE_FILTER,
@@ -161,7 +161,7 @@ class ServerPanel(QGroupBox):
         try:
             summary = await run_blocking(certificate_views.load_store, path, passphrase, key_path)
         except Exception as exc:  # noqa: BLE001 - shown next to the field
-            message, fix = error_text(WINDOW, exc)
+            message, fix = window_error_text(exc)
             if path not in message:
                 message = f"{path}: {message}"
             self.summary = None

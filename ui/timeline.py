@@ -16,7 +16,7 @@ import json
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -29,7 +29,6 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor
 
-from app.endpoint.events import SessionEvent
 from app.outcomes import (
     SIZE_QUERY_REASON,
     Classified,
@@ -42,6 +41,9 @@ from app.xr.records import CallbackRecord
 from app.xr.validation_result import ValidationResult
 from app.xr.values import Result
 from ui.outcome_style import is_dark, outcome_icon, styles
+
+if TYPE_CHECKING:
+    from app.endpoint.events import SessionEvent
 
 COLUMNS = ("Time", "Side", "Callback / event", "Outcome", "Summary", "Result", "Duration")
 TIME, SIDE, CALLBACK, OUTCOME, SUMMARY, RESULT, DURATION = range(len(COLUMNS))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QItemSelection, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QGuiApplication
@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.endpoint.events import CallbacksCalled, CallStarted, SessionEvent, StateChanged
 from app.outcomes import Outcome
 from app.xr.records import CALLBACK_NAMES, CallbackRecord
 from ui.jobs import Jobs, run_blocking
@@ -49,6 +48,9 @@ from ui.timeline import (
     export_jsonl,
     record_details,
 )
+
+if TYPE_CHECKING:
+    from app.endpoint.events import SessionEvent
 
 ALL_CALLBACKS = "All callbacks and events"
 ALL_OUTCOMES = "All outcomes"
@@ -196,6 +198,8 @@ class TimelineWidget(QWidget):
     def add_event(self, event: SessionEvent) -> None:
         """A session event (listening, connected, disconnected, a note) as a row;
         records come through `add_records`, state changes are in the status bar."""
+        from app.endpoint.events import CallbacksCalled, CallStarted, StateChanged
+
         if isinstance(event, CallStarted):
             self.model.start_call(event.callback, event.started_at)
             self._after_insert()

@@ -14,6 +14,7 @@ import concurrent.futures
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
@@ -26,13 +27,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.errors import HoloremoteError
-from app.security.client_policy import DEFAULT_ASK_TIMEOUT_SECONDS, TofuQuestion
 from ui import certificate_views
 
-# How long the person has to answer before the connection attempt is refused: the
-# client policy's own limit, which is shorter than the built-in runtime's handshake
-# timeout (60 s) on both ends, so an answer in time is never cut off.
-TOFU_ANSWER_TIMEOUT_S = DEFAULT_ASK_TIMEOUT_SECONDS
+if TYPE_CHECKING:
+    from app.security.client_policy import TofuQuestion
 
 
 @dataclass
@@ -113,15 +111,26 @@ class TofuPrompter(QObject):
     _posted = Signal(object)
     asked = Signal(object)  # TofuDialog, once shown (tests and the window use it)
 
-    def __init__(
-        self, parent: QWidget | None = None, *, timeout_s: float = TOFU_ANSWER_TIMEOUT_S
-    ) -> None:
+    def __init__(self, parent: QWidget | None = None, *, timeout_s: float | None = None) -> None:
         super().__init__(parent)
         self._parent_widget = parent
-        self.timeout_s = timeout_s
+        self._timeout_s = timeout_s
         self._posted.connect(self._show, Qt.ConnectionType.QueuedConnection)
         self._open: set[TofuDialog] = set()
         self._lock = threading.Lock()
+
+    @property
+    def timeout_s(self) -> float:
+        """How long the person has to answer before the connection attempt is refused:
+        by default the client policy's own limit, which is shorter than the built-in
+        runtime's handshake timeout (60 s) on both ends, so an answer in time is never
+        cut off. (Read when first asked, not with the window: the client policy brings
+        the known-hosts file and thumbprints; docs/benchmarks.md, window start.)"""
+        if self._timeout_s is None:
+            from app.security.client_policy import DEFAULT_ASK_TIMEOUT_SECONDS
+
+            self._timeout_s = DEFAULT_ASK_TIMEOUT_SECONDS
+        return self._timeout_s
 
     def ask_user(self, question: TofuQuestion) -> bool:
         """The client policy's `AskUser` (`app.security.client_policy`): called on a

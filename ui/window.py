@@ -44,11 +44,11 @@ from PySide6.QtWidgets import (
 
 import app
 from app import defaults
-from app.endpoint.failure import WINDOW, error_text
 from app.xr.records import CallbackRecord
 from ui import certificate_views, credentials, field_values, profiles, session_opening
 from ui.accessible import name_controls
 from ui.endpoint import EndpointWidget
+from ui.error_words import window_error_text
 from ui.form_widgets import STORE_FILTER
 from ui.jobs import Jobs, run_blocking
 from ui.secrets import NotRememberingStore, SecretStore, open_secret_store
@@ -493,7 +493,7 @@ class MainWindow(QMainWindow):
         self.stop_action.setEnabled(active)
 
     def _job_failed(self, what: str, exc: object) -> None:
-        message, fix = error_text(WINDOW, exc)  # type: ignore[arg-type]
+        message, fix = window_error_text(exc)  # type: ignore[arg-type]
         self.status_detail.setText(f"{what} failed: {message}" + (f" Fix: {fix}" if fix else ""))
 
     # --- tools -------------------------------------------------------------------------------
@@ -531,7 +531,7 @@ class MainWindow(QMainWindow):
         self.jobs.spawn("inspect", self._inspect(path, passphrase))
 
     def _show_file_problem(self, title: str, path: str, exc: Exception) -> None:
-        message, fix = error_text(WINDOW, exc)
+        message, fix = window_error_text(exc)
         if path not in message:
             message = f"{path}: {message}"
         self.inspector.show_error(title, message + (f"\nFix: {fix}" if fix else ""))
@@ -808,7 +808,7 @@ class LoopbackDemo(QWidget):
         self._ends_changed()
         self.jobs.failed.connect(
             lambda what, exc: self.status.setText(
-                f"{what} failed: " + " ".join(error_text(WINDOW, exc))
+                f"{what} failed: " + " ".join(window_error_text(exc))
             )
         )
         self._pki_dir: tempfile.TemporaryDirectory[str] | None = None

@@ -26,7 +26,7 @@ import time
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from app.remoting.builtin import event_loop, tls
+from app.remoting.builtin import allocator, event_loop, tls
 from app.remoting.builtin.channels import MAX_MESSAGE_BYTES, MAX_UNRETRIEVED_PACKETS, ChannelTable
 from app.remoting.builtin.client import Connector, SystemValidator
 from app.remoting.builtin.frames import ChannelFrame, DataReceived
@@ -221,6 +221,8 @@ class BuiltinRuntime(RemotingRuntime):
             if isinstance(event, ListeningEvent):
                 self._transport_port = transport_port
             elif isinstance(event, ConnectedEvent):
+                # From now on data channels may move bulk data (allocator's doc).
+                allocator.keep_freed_memory()
                 self._state = ConnectionState.CONNECTED
                 self._channels.session_opened()
             elif isinstance(event, DisconnectedEvent):
