@@ -89,7 +89,9 @@ _ACCEPT = struct.Struct(">B")
 _CLOSE = struct.Struct(">BB")
 _DATA_ID = struct.Struct(">Q")
 
-OutgoingFrame = tuple[FrameType, bytes]
+# (type, prefix, payload): the frame's payload is prefix + payload, written apart by
+# the transport (a DATA frame's channel id and the message, never joined first).
+OutgoingFrame = tuple[FrameType, bytes, bytes]
 
 
 @dataclass
@@ -172,7 +174,7 @@ class ChannelTable:
         self._channels[handle] = _Channel(handle, channel_id, prio, Status.OPEN_PENDING)
         self._own.add(handle)
         self._live[channel_id] = handle
-        self._control.append((FrameType.CHANNEL_OPEN, _OPEN.pack(channel_id, int(prio))))
+        self._control.append((FrameType.CHANNEL_OPEN, b"", _OPEN.pack(channel_id, int(prio))))
         return handle
 
     def destroy(self, handle: int) -> None:
@@ -210,7 +212,7 @@ class ChannelTable:
                 f"send queue full ({channel.unsent} bytes unsent on channel {channel.channel_id})",
                 fix="wait until sendQueueSize falls before sending more",
             )
-        frame = (FrameType.DATA, _DATA_ID.pack(channel.channel_id) + data)
+        frame = (FrameType.DATA, _DATA_ID.pack(channel.channel_id), data)
         self._queues[channel.priority].append(_Queued(handle, frame, len(data)))
         channel.unsent += len(data)
         return True
@@ -304,7 +306,7 @@ class ChannelTable:
             while queue and spent < budget:
                 item = queue.popleft()
                 frames.append(item.frame)
-                spent += len(item.frame[1])
+                spent += len(item.frame[1]) + len(item.frame[2])
                 channel = self._channels.get(item.handle)
                 if channel is not None:
                     channel.unsent -= item.data_bytes
@@ -345,13 +347,15 @@ class ChannelTable:
             prio = None
         if channel_id not in peer_ids or prio is None or channel_id in self._live:
             # Not the peer's to open (or open already): refuse this channel only.
-            self._control.append((FrameType.CHANNEL_CLOSE, _CLOSE.pack(channel_id, Reason.ERROR)))
+            self._control.append(
+                (FrameType.CHANNEL_CLOSE, b"", _CLOSE.pack(channel_id, Reason.ERROR))
+            )
             return []
         handle = next(self._handles)
         channel = _Channel(handle, channel_id, prio, Status.OPENED)
         self._channels[handle] = channel
         self._live[channel_id] = handle
-        self._control.append((FrameType.CHANNEL_ACCEPT, _ACCEPT.pack(channel_id)))
+        self._control.append((FrameType.CHANNEL_ACCEPT, b"", _ACCEPT.pack(channel_id)))
         return [DataChannelCreatedEvent(channel_id, handle)]
 
     def on_data(self, channel_id: int, data: bytes, now: float) -> list[RemotingEvent]:
@@ -389,7 +393,11 @@ class ChannelTable:
 
     def _close_frame(self, channel: _Channel, reason: Reason) -> None:
         """Tell the peer, after the data this channel already queued."""
-        frame = (FrameType.CHANNEL_CLOSE, _CLOSE.pack(channel.channel_id, int(reason)))
+        frame: OutgoingFrame = (
+            FrameType.CHANNEL_CLOSE,
+            b"",
+            _CLOSE.pack(channel.channel_id, int(reason)),
+        )
         if reason == Reason.ERROR:
             self._drop_queued(channel)
             self._control.append(frame)

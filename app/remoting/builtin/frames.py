@@ -133,7 +133,10 @@ class TransportConnection:
         self._heartbeat_timeout = heartbeat_timeout
         self._disconnect_wait = disconnect_wait
         self._buffer = bytearray()
-        self._out = bytearray()
+        # What to write, as the pieces it was made of: joined once per write
+        # (`data_to_send`), not grown piece by piece (each growth of a buffer can move
+        # all of it), and a DATA frame's channel id and message are never joined.
+        self._out: list[bytes] = []
         self._events: collections.deque[TransportEvent] = collections.deque()
         self._open_deadline: float | None = now + session_open_timeout
         self._next_heartbeat: float | None = None
@@ -143,10 +146,10 @@ class TransportConnection:
 
     # --- output -------------------------------------------------------------------------
 
-    def data_to_send(self) -> bytearray:
-        """The bytes to write, handed over (not copied): this end starts a new buffer."""
-        data, self._out = self._out, bytearray()
-        return data
+    def data_to_send(self) -> bytes:
+        """The bytes to write (every frame made since the last call, joined once)."""
+        out, self._out = self._out, []
+        return b"".join(out)
 
     def data_to_send_pending(self) -> bool:
         return bool(self._out)
@@ -157,13 +160,18 @@ class TransportConnection:
     def next_event(self) -> TransportEvent | None:
         return self._events.popleft() if self._events else None
 
-    def _frame(self, frame_type: FrameType, payload: bytes = b"") -> None:
-        # Header and payload appended apart: a 1 MiB DATA payload is copied once
-        # (into the output buffer), not joined to its header first.
-        if len(payload) > MAX_FRAME_PAYLOAD:
+    def _frame(self, frame_type: FrameType, payload: bytes = b"", prefix: bytes = b"") -> None:
+        """A frame whose payload is `prefix` + `payload` (kept apart until written: a
+        1 MiB DATA payload is copied once, into what `data_to_send` returns)."""
+        size = len(prefix) + len(payload)
+        if size > MAX_FRAME_PAYLOAD:
             raise ValueError(f"a frame payload is at most {MAX_FRAME_PAYLOAD} bytes")
-        self._out += _HEADER.pack(int(frame_type), len(payload))
-        self._out += payload
+        out = self._out
+        out.append(_HEADER.pack(int(frame_type), size))
+        if prefix:
+            out.append(prefix)
+        if payload:
+            out.append(payload)
 
     def send_hello(self, session_id: str) -> None:
         """Client: present the one-time session id from the handshake."""
@@ -191,15 +199,16 @@ class TransportConnection:
             raise RuntimeError("the transport session is not open")
         if len(payload) + CHANNEL_ID_BYTES > MAX_FRAME_PAYLOAD:
             raise ValueError(f"a message is at most {MAX_FRAME_PAYLOAD - CHANNEL_ID_BYTES} bytes")
-        self._frame(FrameType.DATA, _CHANNEL.pack(channel_id) + payload)
+        self._frame(FrameType.DATA, payload, _CHANNEL.pack(channel_id))
 
-    def send_channel_frame(self, kind: FrameType, payload: bytes) -> None:
-        """A frame from the channel table: DATA or a channel control frame."""
+    def send_channel_frame(self, kind: FrameType, payload: bytes, prefix: bytes = b"") -> None:
+        """A frame from the channel table: DATA (its channel id as `prefix`) or a
+        channel control frame."""
         if self.phase != Phase.OPEN:
             raise RuntimeError("the transport session is not open")
-        if kind != FrameType.DATA and len(payload) != CHANNEL_FRAME_SIZES[kind]:
+        if kind != FrameType.DATA and len(prefix) + len(payload) != CHANNEL_FRAME_SIZES[kind]:
             raise ValueError(f"{kind.name} carries {CHANNEL_FRAME_SIZES[kind]} bytes")
-        self._frame(kind, payload)
+        self._frame(kind, payload, prefix)
 
     def request_disconnect(self, now: float) -> None:
         """Ask the peer to close; it should close within the disconnect wait.

@@ -27,11 +27,15 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from app.remoting.builtin import allocator, event_loop, tls
-from app.remoting.builtin.channels import MAX_MESSAGE_BYTES, MAX_UNRETRIEVED_PACKETS, ChannelTable
+from app.remoting.builtin.channels import (
+    MAX_MESSAGE_BYTES,
+    MAX_UNRETRIEVED_PACKETS,
+    ChannelTable,
+    OutgoingFrame,
+)
 from app.remoting.builtin.client import Connector, SystemValidator
 from app.remoting.builtin.frames import ChannelFrame, DataReceived
 from app.remoting.builtin.options import BuiltinOptions
-from app.remoting.builtin.protocol import FrameType
 from app.remoting.builtin.server import Listener
 from app.remoting.builtin.system_validation import RuntimeTrust
 from app.remoting.builtin.token_throttle import TokenThrottle
@@ -681,7 +685,7 @@ class _Outbox:
     def __init__(self, runtime: BuiltinRuntime) -> None:
         self._runtime = runtime
 
-    def take(self, budget: int) -> list[tuple[FrameType, bytes]]:
+    def take(self, budget: int) -> list[OutgoingFrame]:
         with self._runtime._lock:
             return self._runtime._channels.take(budget)
 

@@ -186,7 +186,7 @@ class Outbox(Protocol):
     """Where the driver takes data-channel frames from (the runtime's channel table),
     and asks whether the application's backlog wants reading to stop."""
 
-    def take(self, budget: int) -> list[tuple[FrameType, bytes]]: ...
+    def take(self, budget: int) -> list[tuple[FrameType, bytes, bytes]]: ...
 
     def hold_input(self) -> bool: ...
 
@@ -493,8 +493,8 @@ class TransportDriver:
         if self._outbox is None or self.core.phase != Phase.OPEN:
             return False
         frames = self._outbox.take(OUTBOX_BUDGET)
-        for kind, payload in frames:
-            self.core.send_channel_frame(kind, payload)
+        for kind, prefix, payload in frames:
+            self.core.send_channel_frame(kind, payload, prefix)
         return bool(frames)
 
     async def _sleep(self, timeout: float | None) -> None:

@@ -31,7 +31,8 @@ HIGH, MEDIUM, LOW = DataChannelPriority.HIGH, DataChannelPriority.MEDIUM, DataCh
 def deliver(source: ChannelTable, target: ChannelTable, now: float = 0.0) -> list[RemotingEvent]:
     """Everything `source` wants sent, into `target`; the events it caused there."""
     events: list[RemotingEvent] = []
-    for kind, payload in source.take(1 << 30):
+    for kind, prefix, body in source.take(1 << 30):
+        payload = prefix + body
         if kind == FrameType.DATA:
             channel_id = int.from_bytes(payload[:8], "big")
             events += target.on_data(channel_id, payload[8:], now)
@@ -119,8 +120,11 @@ def test_a_peer_opening_an_id_of_the_other_side_is_refused_for_that_channel_only
     # A misbehaving remote asks the player to open an id in the player's own range.
     events = player.on_frame(FrameType.CHANNEL_OPEN, bytes([70, 0]), 0.0)
     assert events == []
-    ((kind, payload),) = player.take(1024)
-    assert (kind, payload) == (FrameType.CHANNEL_CLOSE, bytes([70, DataChannelClosedReason.ERROR]))
+    ((kind, prefix, payload),) = player.take(1024)
+    assert (kind, prefix + payload) == (
+        FrameType.CHANNEL_CLOSE,
+        bytes([70, DataChannelClosedReason.ERROR]),
+    )
     # and the session's other channels still work
     handle, peer_handle = open_channel(remote, player, 1)
     remote.send(handle, b"ok", True)
@@ -203,15 +207,15 @@ def test_priorities_order_what_leaves_and_send_queue_size_counts_unsent_bytes() 
     assert remote.state(low).send_queue_size == 4000
     assert remote.state(high).send_queue_size == 10
     frames = remote.take(1)  # one turn's budget: the highest first
-    assert [payload[8:9] for _, payload in frames] == [b"H"]
+    assert [(prefix + body)[8:9] for _, prefix, body in frames] == [b"H"]
     assert remote.state(high).send_queue_size == 0
     assert remote.state(low).send_queue_size == 4000
     frames = remote.take(1500)
-    assert [payload[8:9] for _, payload in frames] == [b"M", b"L", b"L"]
+    assert [(prefix + body)[8:9] for _, prefix, body in frames] == [b"M", b"L", b"L"]
     assert remote.state(low).send_queue_size == 2000
     # a HIGH message queued now still overtakes the LOW ones left
     remote.send(high, b"H" * 10, True)
-    assert [p[8:9] for _, p in remote.take(1 << 20)] == [b"H", b"L", b"L"]
+    assert [(prefix + body)[8:9] for _, prefix, body in remote.take(1 << 20)] == [b"H", b"L", b"L"]
 
 
 def test_best_effort_messages_are_dropped_when_the_queue_is_behind() -> None:
