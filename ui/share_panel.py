@@ -7,6 +7,8 @@ Copy button. The token is a secret and is never in the panel or the code.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QPointF, QSize, Qt
 from PySide6.QtGui import QGuiApplication, QPainter, QPaintEvent
 from PySide6.QtWidgets import (
@@ -22,7 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.share import ShareInfo
+if TYPE_CHECKING:
+    from app.share import ShareInfo
 
 # Modules are at least this many device-independent pixels wide: a phone camera reads
 # them from a laptop screen at arm's length.

@@ -12,7 +12,6 @@ record arrives.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -395,6 +394,8 @@ def row_json(row: Row, outcome: Classified | None = None) -> dict[str, Any]:
 
 def record_details(record: Row) -> str:
     """The whole row as indented JSON (Copy as JSON)."""
+    import json  # with the first row shown, not with the window (docs/benchmarks.md)
+
     return json.dumps(row_json(record), indent=2, ensure_ascii=False, default=str)
 
 
@@ -446,6 +447,8 @@ def _cell_text(value: Any) -> str:
     if isinstance(value, list | tuple):
         return ", ".join(_cell_text(v) for v in value) or "(none)"
     if isinstance(value, dict):
+        import json
+
         return json.dumps(value, ensure_ascii=False, default=str)
     if value is None:
         return "(none)"
@@ -455,6 +458,8 @@ def _cell_text(value: Any) -> str:
 def export_jsonl(rows: Iterable[Row], path: str) -> int:
     """Write one JSON object per row (JSON lines); returns the number written.
     Blocking: run off the UI thread."""
+    import json
+
     count = 0
     with open(path, "w", encoding="utf-8") as handle:
         for row in rows:
