@@ -33,7 +33,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, cast, runtime_checkable
 
 from app import defaults
 from app.endpoint.callbacks import SecureConnectionCallbacks
@@ -494,8 +494,8 @@ class Session:
     def _wait_runtime_event(self) -> RemotingEvent | None:
         """Runs on a worker thread: wait (bounded) for the runtime's next event."""
         runtime = self.runtime
-        if isinstance(runtime, EventWaiter):
-            return runtime.wait_event(PUMP_WAIT_S)
+        if channel_calls.has_fast_path(runtime, EventWaiter):
+            return cast(EventWaiter, runtime).wait_event(PUMP_WAIT_S)
         deadline_rounds = max(1, int(PUMP_WAIT_S / POLL_INTERVAL_S))
         for _ in range(deadline_rounds):
             event = runtime.poll_event()
@@ -531,8 +531,19 @@ class Session:
             except RemotingCallError as exc:
                 self._emit(Note("error", f"polling the runtime failed: {exc}"))
                 return
-            notes = self.runtime.drain_notes() if isinstance(self.runtime, NoteSource) else []
-            stages = self.runtime.drain_stages() if isinstance(self.runtime, StageSource) else []
+            # Per batch: isinstance against these runtime_checkable protocols costs
+            # about 4 us each time (channel_calls.has_fast_path keeps the answer).
+            runtime = self.runtime
+            notes = (
+                cast(NoteSource, runtime).drain_notes()
+                if channel_calls.has_fast_path(runtime, NoteSource)
+                else []
+            )
+            stages = (
+                cast(StageSource, runtime).drain_stages()
+                if channel_calls.has_fast_path(runtime, StageSource)
+                else []
+            )
             if batch or notes or stages:
                 # The records made before these events (the handshake's callbacks) come
                 # first, so a consumer sees an attempt's callbacks before its outcome.

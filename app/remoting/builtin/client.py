@@ -262,36 +262,42 @@ class Connector:
             if closing is not None:
                 await closing
 
-    def _validate_system(self, chain: tuple[bytes, ...]) -> ValidationResult:
-        return self._system_validator()(chain, self._host)
-
-    async def _validate_chain(self, chain: tuple[bytes, ...]) -> None:
-        loop = asyncio.get_running_loop()
+    def _system_then_callback(
+        self, chain: tuple[bytes, ...], forced: bool
+    ) -> invoke.Invocation[ValidationResult] | str:
+        """System validation (when asked) and ValidateServerCertificate in one hop off
+        the loop, on the callback thread: each hop costs a thread wake-up and a loop
+        wake-up, a tenth of a millisecond or more of the connect (docs/benchmarks.md).
+        The words of a system validation that cannot be made (no usable trust store)
+        come back instead of the verdict."""
         assert self._callbacks is not None
-        if not chain:
-            raise _Failed(R.HANDSHAKE_CONNECTION_FAILED, "the server presented no certificate")
-        if len(chain) > limits.MAX_CHAIN_CERTIFICATES:
-            raise _Failed(R.HANDSHAKE_CONNECTION_FAILED, "the server's chain is too long")
         system: ValidationResult | None = None
         if self._callbacks.performSystemValidation:
             try:
-                # One hop off the loop for both: the trust anchors (loaded on first
-                # use) and the validation.
-                system = await loop.run_in_executor(None, self._validate_system, chain)
-            except HoloremoteError as exc:  # no usable trust store: say so, refuse
-                raise _Failed(
-                    R.HANDSHAKE_CONNECTION_FAILED, f"system validation is impossible: {exc}"
-                ) from None
-        forced = self._options.force_revocation_check
-        call = functools.partial(
-            invoke.validate_server_certificate,
+                system = self._system_validator()(chain, self._host)
+            except HoloremoteError as exc:
+                return str(exc)
+        return invoke.validate_server_certificate(
             self._callbacks,
             host_name=self._host,
             chain=chain,
             force_revocation_check=forced,
             system_result=system,
         )
+
+    async def _validate_chain(self, chain: tuple[bytes, ...]) -> None:
+        loop = asyncio.get_running_loop()
+        if not chain:
+            raise _Failed(R.HANDSHAKE_CONNECTION_FAILED, "the server presented no certificate")
+        if len(chain) > limits.MAX_CHAIN_CERTIFICATES:
+            raise _Failed(R.HANDSHAKE_CONNECTION_FAILED, "the server's chain is too long")
+        forced = self._options.force_revocation_check
+        call = functools.partial(self._system_then_callback, chain, forced)
         outcome = await loop.run_in_executor(self._callback_executor, call)
+        if isinstance(outcome, str):  # no usable trust store: say so, refuse
+            raise _Failed(
+                R.HANDSHAKE_CONNECTION_FAILED, f"system validation is impossible: {outcome}"
+            )
         verdict = outcome.value
         if outcome.result != invoke.SUCCESS or verdict is None:
             raise _Failed(

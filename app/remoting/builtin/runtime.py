@@ -608,10 +608,24 @@ class BuiltinRuntime(RemotingRuntime):
             self._require_open(function)
             self._channels.check_sendable(channel, size)
         # Copied outside the lock (up to 1 MiB); the table checks the channel again.
-        data = ctypes.string_at(send_info.data, size) if size else b""
+        self._queue_send(
+            function,
+            channel,
+            ctypes.string_at(send_info.data, size) if size else b"",
+            bool(send_info.guaranteedDelivery),
+        )
+
+    def send_packet(self, channel: int, data: bytes, guaranteed: bool) -> None:
+        """`send_remoting_data` for Python callers (`channel_calls.PacketSender`): the
+        message's bytes as they are, with the same checks and errors, without the
+        ctypes struct and the copy out of its pointer."""
+        self._queue_send("xrSendRemotingDataMSFT", channel, data, guaranteed)
+
+    def _queue_send(self, function: str, channel: int, data: bytes, guaranteed: bool) -> None:
         with self._lock:
+            self._require_open(function)
             idle = not self._channels.pending()
-            self._channels.send(channel, data, bool(send_info.guaranteedDelivery))
+            self._channels.send(channel, data, guaranteed)
         if idle:
             # Only when the queue was empty: a driver that found something queued
             # takes on until it finds nothing, so one wake-up per burst is enough

@@ -28,6 +28,7 @@ from app.remoting.builtin.channels import (
 )
 from app.remoting.contract import DataChannelError, RemotingCallError
 from app.security.testpki import GeneratedPki
+from app.xr.channel_structs import XrRemotingDataChannelSendDataInfoMSFT
 from app.xr.values import DataChannelPriority, DataChannelResult, DataChannelStatus, Result
 from tests.app.remoting.remoting_support import (
     WAIT_S,
@@ -207,6 +208,63 @@ def test_send_on_a_pending_channel_and_send_queue_size_while_unsent(pki: Generat
             assert await asyncio.to_thread(queue_while_parked) == 3000
             await remote.channels.drain(handle, WAIT_S)
             assert (await remote.channels.state(handle)).send_queue_size == 0
+
+    run(scenario())
+
+
+def _send_through_ctypes(runtime: BuiltinRuntime, handle: int, data: bytes) -> None:
+    """xrSendRemotingDataMSFT as an OpenXR caller makes it (a struct and a pointer)."""
+    pointer = ctypes.cast(ctypes.c_char_p(data), ctypes.POINTER(ctypes.c_uint8)) if data else None
+    runtime.send_remoting_data(
+        handle,
+        XrRemotingDataChannelSendDataInfoMSFT(data=pointer, size=len(data), guaranteedDelivery=1),
+    )
+
+
+def _send_as_bytes(runtime: BuiltinRuntime, handle: int, data: bytes) -> None:
+    runtime.send_packet(handle, data, True)
+
+
+def test_the_ctypes_call_and_the_bytes_fast_path_check_and_queue_alike(pki: GeneratedPki) -> None:
+    senders = (_send_through_ctypes, _send_as_bytes)
+
+    async def scenario() -> None:
+        async with connected_pair(pki) as (remote, player):
+            runtime = builtin(remote)
+            # What the session's sends take on this runtime.
+            assert channel_calls.has_fast_path(runtime, channel_calls.PacketSender)
+
+            def while_pending() -> None:
+                with parked_loop(runtime):
+                    handle = channel_calls.create(runtime, 2, LOW)
+                    for send in senders:
+                        with pytest.raises(DataChannelError) as pending:
+                            send(runtime, handle, b"too early")
+                        assert pending.value.code == DataChannelResult.OPEN_PENDING
+
+            await asyncio.to_thread(while_pending)
+            await opened_by_peer(player, 2)
+            handle = await remote.channels.open(4, LOW)
+            peer = await opened_by_peer(player, 4)
+
+            def queue_while_parked() -> list[int]:
+                sizes = []
+                with parked_loop(runtime):
+                    for send in senders:
+                        for bad in (b"", b"x" * (MAX_MESSAGE_BYTES + 1)):
+                            with pytest.raises(DataChannelError) as invalid:
+                                send(runtime, handle, bad)
+                            assert invalid.value.code == DataChannelResult.INVALID_DATA
+                        send(runtime, handle, send.__name__.encode())
+                        sizes.append(channel_calls.state(runtime, handle).send_queue_size)
+                return sizes
+
+            assert await asyncio.to_thread(queue_while_parked) == [
+                len(b"_send_through_ctypes"),
+                len(b"_send_through_ctypes") + len(b"_send_as_bytes"),
+            ]
+            assert await player.channels.receive(peer, WAIT_S) == b"_send_through_ctypes"
+            assert await player.channels.receive(peer, WAIT_S) == b"_send_as_bytes"
 
     run(scenario())
 

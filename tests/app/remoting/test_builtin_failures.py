@@ -10,6 +10,7 @@ import logging
 import secrets
 import socket
 import ssl
+from pathlib import Path
 
 import pytest
 
@@ -187,6 +188,35 @@ def test_untrusted_chain_is_refused_before_any_token_is_sent(
         assert_reason(await outcome(client), R.HANDSHAKE_CONNECTION_FAILED)
         # The token was never asked for, and the server never saw one.
         assert [name for name, _ in callbacks_of(client)] == ["ValidateServerCertificate"]
+        assert "ValidateAuthenticationToken" not in [n for n, _ in callbacks_of(server)]
+        await client.aclose()
+        await server.aclose()
+
+    run(scenario())
+
+
+def test_unusable_system_store_refuses_and_says_so(
+    pki: GeneratedPki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """performSystemValidation with no usable trust store: the runtime cannot make the
+    system result, so it refuses (fail closed), names the store and never asks the
+    application's ValidateServerCertificate or sends a token."""
+    empty = tmp_path / "empty-bundle.pem"
+    empty.write_bytes(b"")
+    monkeypatch.setenv("SSL_CERT_FILE", str(empty))
+
+    async def scenario() -> None:
+        server = server_session(pki)
+        listening = await start_listening(server)
+        client = client_session(
+            listening.port, pki, options=quick_options(role="remote", trust_ca_pem=None)
+        )
+        await client.start()
+        assert_reason(await outcome(client), R.HANDSHAKE_CONNECTION_FAILED)
+        detail = client.runtime.last_disconnect_detail  # type: ignore[attr-defined]
+        assert "system validation is impossible" in detail
+        assert "SSL_CERT_FILE" in detail
+        assert callbacks_of(client) == []
         assert "ValidateAuthenticationToken" not in [n for n, _ in callbacks_of(server)]
         await client.aclose()
         await server.aclose()

@@ -299,7 +299,13 @@ def test_callbacks_from_c_threads(
     )
     built = xr_runtimes[client or server or ""]
     threads = installed(built).trace.callback_threads
-    python_threads = {t.native_id for t in threading.enumerate()}
+    # Threads Python started itself. A foreign thread that called into `threading`
+    # (our token provider does) stays listed as a _DummyThread under its pthread id
+    # for good, and a later C thread may reuse that id: such entries are not threads
+    # Python made, and only a later Python thread reusing the id used to hide them.
+    python_threads = {
+        t.native_id for t in threading.enumerate() if not isinstance(t, threading._DummyThread)
+    }
     if client:
         # Our token provider ran on one of the runtime's C threads, which Python sees as
         # a foreign ("dummy") thread: ctypes made a fresh thread state for it.
