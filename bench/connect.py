@@ -101,6 +101,64 @@ class BareClient:
         return elapsed
 
 
+class AsyncioClient:
+    """For scale, not a target: the same wire work with asyncio streams over `ssl`
+    (one context, one loop for the process), the simplest correct asyncio client;
+    shows how much of the gap to the blocking client asyncio's TLS is by itself."""
+
+    def __init__(self, ca_file: str) -> None:
+        import asyncio
+
+        self.context = ssl.create_default_context(cafile=ca_file)
+        self.loop = asyncio.new_event_loop()
+
+    def connect(self, port: int) -> float:
+        return self.loop.run_until_complete(self._connect(port))
+
+    async def _connect(self, port: int) -> float:
+        import asyncio
+
+        async def response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+            head = await reader.readuntil(b"\r\n\r\n")
+            match = re.search(rb"(?i)content-length: *(\d+)", head)
+            body = await reader.readexactly(int(match.group(1)) if match else 0)
+            return int(head.split()[1]), body
+
+        request = (
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nHoloremote-Protocol-Version: 1\r\n"
+            "Holoremote-Role: remote\r\nContent-Length: 0\r\n{auth}\r\n"
+        )
+        started = time.perf_counter()
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", port, ssl=self.context, server_hostname="127.0.0.1"
+        )
+        writer.write(request.format(path=HANDSHAKE_PATH, port=port, auth="").encode())
+        status, _ = await response(reader)
+        if status != 401:
+            raise RuntimeError(f"challenge: {status}")
+        auth = f"Authorization: Bearer {TOKEN}\r\n"
+        writer.write(request.format(path=HANDSHAKE_PATH, port=port, auth=auth).encode())
+        status, body = await response(reader)
+        if status != 200:
+            raise RuntimeError(f"token: {status}")
+        writer.transport.abort()  # as the blocking client: no close_notify
+        answer = json.loads(body)
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", answer["transportPort"], ssl=self.context, server_hostname="127.0.0.1"
+        )
+        hello = struct.pack(">H", 1) + answer["sessionId"].encode()
+        writer.write(struct.pack(">BI", 0x01, len(hello)) + hello)
+        header = await reader.readexactly(5)
+        if header[0] != 0x02:
+            raise RuntimeError(f"no WELCOME: frame {header[0]}")
+        elapsed = time.perf_counter() - started
+        writer.write(struct.pack(">BI", 0x11, 0))  # disconnect request
+        while await reader.read(4096):
+            pass
+        writer.close()
+        return elapsed
+
+
 class OursClient:
     """The built-in runtime's client, as `holoremote connect --ca-file` sets it up."""
 
@@ -163,7 +221,8 @@ class OursClient:
 
 def client_main(kind: str, ca_file: str) -> int:
     """Connect once per line on stdin ("PORT"), print the seconds it took."""
-    client: Any = BareClient(ca_file) if kind == "bare" else OursClient(ca_file)
+    kinds = {"bare": BareClient, "asyncio": AsyncioClient, "ours": OursClient}
+    client: Any = kinds[kind](ca_file)
     print("ready", flush=True)
     for line in sys.stdin:
         if not line.strip():
@@ -256,8 +315,11 @@ def _one(client: subprocess.Popen[str], listener: ListenerProcess) -> float:
     return float(answer)
 
 
-def measure(rounds: int, connects: int, chain_length: int) -> tuple[list[float], list[float]]:
-    """Per round: the median connect (s) of ours and of the bare client."""
+KINDS = ("bare", "ours", "asyncio")
+
+
+def measure(rounds: int, connects: int, chain_length: int) -> dict[str, list[float]]:
+    """Per round and client kind: the median connect (s)."""
     import statistics
 
     with tempfile.TemporaryDirectory(prefix="holoremote-bench-") as tmp:
@@ -265,42 +327,51 @@ def measure(rounds: int, connects: int, chain_length: int) -> tuple[list[float],
         token_file = Path(tmp) / "token.txt"
         token_file.write_text(TOKEN)
         listener = ListenerProcess(pki, token_file)
-        clients = {kind: _spawn_client(kind, pki) for kind in ("bare", "ours")}
-        ours: list[float] = []
-        bare: list[float] = []
+        clients = {kind: _spawn_client(kind, pki) for kind in KINDS}
+        medians: dict[str, list[float]] = {kind: [] for kind in KINDS}
         try:
-            for kind in ("bare", "ours"):  # warm-up, not counted
+            for kind in KINDS:  # warm-up, not counted
                 for _ in range(2):
                     _one(clients[kind], listener)
             for index in range(rounds):
-                order = ("bare", "ours") if index % 2 == 0 else ("ours", "bare")
-                samples: dict[str, list[float]] = {"bare": [], "ours": []}
+                order = KINDS if index % 2 == 0 else KINDS[::-1]
+                samples: dict[str, list[float]] = {kind: [] for kind in KINDS}
                 for _ in range(connects):
                     for kind in order:
                         samples[kind].append(_one(clients[kind], listener))
-                bare.append(statistics.median(samples["bare"]))
-                ours.append(statistics.median(samples["ours"]))
+                for kind in KINDS:
+                    medians[kind].append(statistics.median(samples[kind]))
         finally:
             for process in clients.values():
                 if process.stdin:
                     process.stdin.close()
                 process.wait(timeout=10)
             listener.close()
-    return ours, bare
+    return medians
 
 
 def figures(rounds: int, connects: int, chain_length: int) -> list[Figure]:
-    ours, bare = measure(rounds, connects, chain_length)
+    medians = measure(rounds, connects, chain_length)
+    ours, bare, bare_asyncio = (
+        [s * 1000 for s in medians[kind]] for kind in ("ours", "bare", "asyncio")
+    )
     return [
         Figure(
             name=f"secure connect ({chain_length}-cert chain, separate processes)",
             unit="ms",
-            ours=[s * 1000 for s in ours],
+            ours=ours,
             baseline_name="bare blocking ssl client",
-            baseline=[s * 1000 for s in bare],
+            baseline=bare,
             target="ratio<=",
             bound=1.3,
-        )
+        ),
+        Figure(
+            name="same connect, against bare asyncio",
+            unit="ms",
+            ours=ours,
+            baseline_name="bare asyncio-streams ssl client",
+            baseline=bare_asyncio,
+        ),
     ]
 
 
@@ -310,7 +381,7 @@ def main() -> int:
     parser.add_argument("--connects", type=int, default=15, help="connects per round and client")
     parser.add_argument("--chain-length", type=int, default=3, choices=range(1, 6))
     parser.add_argument("--scaling", action="store_true", help="chain lengths 1 to 5")
-    parser.add_argument("--client", choices=("bare", "ours"), help=argparse.SUPPRESS)
+    parser.add_argument("--client", choices=KINDS, help=argparse.SUPPRESS)
     parser.add_argument("--ca", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.client:
@@ -319,7 +390,7 @@ def main() -> int:
     if args.scaling:
         print("chain length | holoremote ms | bare ssl ms | ratio")
         for length in range(1, 6):
-            (figure,) = figures(rounds, connects, length)
+            figure = figures(rounds, connects, length)[0]
             print(
                 f"{length} | {spread(figure.ours)} | {spread(figure.baseline)} "
                 f"| {figure.ratio():.2f}x"

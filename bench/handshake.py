@@ -9,7 +9,12 @@ the listener with its HTTP refusal of anything but the handshake POST (405, thro
 h11, as it answers a probe or a stray browser), so both do a handshake plus one
 request/response per connection. The CPU per handshake is the listener process's own
 user + system time (/proc/PID/stat) over the s_time run divided by the connections
-s_time completed. The two servers alternate within each round.
+s_time completed. The servers alternate within each round.
+
+A third server, for scale and not a target: the simplest correct asyncio listener
+doing the same work (asyncio streams over `ssl`, one context, read the request, answer
+405, close), so each run shows how much of the gap to s_server is asyncio's own TLS
+server and how much is ours.
 
     python bench/handshake.py [--rounds 3] [--seconds 4]
 """
@@ -124,6 +129,49 @@ def start_holoremote(
     return process, port
 
 
+BARE_HTTP_LISTENER = """
+import asyncio, ssl, sys
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(sys.argv[2], sys.argv[3])
+ANSWER = (b"HTTP/1.1 405 Method Not Allowed\\r\\nContent-Length: 0\\r\\n"
+          b"Connection: close\\r\\n\\r\\n")
+async def handle(reader, writer):
+    try:
+        await reader.readuntil(b"\\r\\n\\r\\n")
+        writer.write(ANSWER)
+        await writer.drain()
+    except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+        pass
+    finally:
+        writer.close()
+async def main():
+    server = await asyncio.start_server(handle, "127.0.0.1", int(sys.argv[1]), ssl=context)
+    async with server:
+        await server.serve_forever()
+asyncio.run(main())
+"""
+
+
+def start_bare_asyncio(pki: BenchPki) -> tuple[subprocess.Popen[bytes], int]:
+    """The simplest correct asyncio TLS listener answering the request (for scale)."""
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            BARE_HTTP_LISTENER,
+            str(port),
+            str(pki.chain_pem),
+            str(pki.key_pem),
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_port(port, process)
+    return process, port
+
+
 def start_s_server(pki: BenchPki) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     process = subprocess.Popen(
@@ -167,25 +215,28 @@ def figures(rounds: int, seconds: float) -> list[Figure]:
         pki = make_pki(Path(tmp), 3)
         token_file = Path(tmp) / "token.txt"
         token_file.write_text(TOKEN)
-        ours_p, ours_port = start_holoremote(pki, token_file)
-        theirs_p, theirs_port = start_s_server(pki)
-        rate: dict[str, list[float]] = {"ours": [], "theirs": []}
-        cpu: dict[str, list[float]] = {"ours": [], "theirs": []}
+        servers = {
+            "ours": (*start_holoremote(pki, token_file), "/remoting/v1/handshake"),
+            "theirs": (*start_s_server(pki), "/"),
+            "asyncio": (*start_bare_asyncio(pki), "/"),
+        }
+        rate: dict[str, list[float]] = {who: [] for who in servers}
+        cpu: dict[str, list[float]] = {who: [] for who in servers}
         try:
             if rounds > 1:  # warm-up: first context use, page cache
-                run_one(ours_p, ours_port, "/remoting/v1/handshake", 1)
-                run_one(theirs_p, theirs_port, "/", 1)
+                for process, port, page in servers.values():
+                    run_one(process, port, page, 1)
             for index in range(rounds):
-                order = ("theirs", "ours") if index % 2 == 0 else ("ours", "theirs")
+                order = ("theirs", "ours", "asyncio")
+                if index % 2:
+                    order = order[::-1]
                 for who in order:
-                    if who == "ours":
-                        r, c = run_one(ours_p, ours_port, "/remoting/v1/handshake", seconds)
-                    else:
-                        r, c = run_one(theirs_p, theirs_port, "/", seconds)
+                    process, port, page = servers[who]
+                    r, c = run_one(process, port, page, seconds)
                     rate[who].append(r)
                     cpu[who].append(c)
         finally:
-            for process in (ours_p, theirs_p):
+            for process, _port, _page in servers.values():
                 process.terminate()
                 process.wait(timeout=10)
     return [
@@ -206,6 +257,20 @@ def figures(rounds: int, seconds: float) -> list[Figure]:
             baseline=cpu["theirs"],
             target="ratio<=",
             bound=2.0,
+        ),
+        Figure(
+            name="same handshakes /s, against bare asyncio",
+            unit="/s",
+            ours=rate["ours"],
+            baseline_name="bare asyncio TLS listener",
+            baseline=rate["asyncio"],
+        ),
+        Figure(
+            name="same CPU per handshake, against bare asyncio",
+            unit="ms",
+            ours=cpu["ours"],
+            baseline_name="bare asyncio TLS listener",
+            baseline=cpu["asyncio"],
         ),
     ]
 

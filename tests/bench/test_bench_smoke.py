@@ -37,8 +37,11 @@ def test_make_bench_runs_every_script_and_prints_one_table(
     out = result.stdout
     for row in (
         "secure connect (3-cert chain, separate processes)",
+        "same connect, against bare asyncio",
         "TLS 1.3 handshakes + request /s",
         "listener CPU per handshake",
+        "same handshakes /s, against bare asyncio",
+        "same CPU per handshake, against bare asyncio",
         "window start to first paint (offscreen)",
         "window start to first paint (xcb under Xvfb)",
         "longest loop stall at 1,000 records/s",
