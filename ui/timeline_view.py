@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QItemSelection, QModelIndex, Qt, Signal
+from PySide6.QtCore import QItemSelection, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -110,7 +110,7 @@ class TimelineWidget(QWidget):
         self.table = QTableView()
         self.table.setObjectName("timelineTable")
         self.table.setAccessibleName("Callback timeline")
-        self.table.setModel(self.outcome_proxy)
+        self.table.setModel(self.model)  # the proxies only while a filter is set
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setAlternatingRowColors(True)
@@ -269,11 +269,55 @@ class TimelineWidget(QWidget):
     # --- internals ----------------------------------------------------------------------
 
     def _filter_changed(self, _index: int) -> None:
+        selected = self._selected_source_row()
         self.proxy.set_callback(str(self.filter_combo.currentData() or ""))
+        self._show_filtered(selected)
 
     def _outcome_changed(self, _index: int) -> None:
+        selected = self._selected_source_row()
         data = self.outcome_combo.currentData()
         self.outcome_proxy.set_outcome(data if isinstance(data, Outcome) else None)
+        self._show_filtered(selected)
+
+    def _selected_source_row(self) -> QPersistentModelIndex:
+        """The selected row in the model itself, whichever model the table shows."""
+        rows = self.table.selectionModel().selectedRows()
+        if not rows:
+            return QPersistentModelIndex()
+        index = rows[0]
+        if index.model() is self.outcome_proxy:
+            index = self.proxy.mapToSource(self.outcome_proxy.mapToSource(index))
+        return QPersistentModelIndex(index)
+
+    def _show_filtered(self, selected: QPersistentModelIndex) -> None:
+        """The table shows the model itself while no filter is set, and the filter
+        proxies only while one is. Why: the repaint of the live timeline is what sets
+        the longest loop stall under a flood of records, and through the two proxies
+        it calls into Python 2.5 times as often (each index a proxy maps asks the
+        model for its row and column counts: about 2,700 calls for the visible rows
+        against about 1,070 directly) and costs about 1.5x the time
+        (docs/benchmarks.md, loop stall). The proxies stay attached, so switching
+        refilters nothing; the column widths, the selected row and following the
+        newest rows are kept."""
+        filtered = bool(self.proxy.callback) or self.outcome_proxy.outcome is not None
+        model = self.outcome_proxy if filtered else self.model
+        if self.table.model() is model:
+            return
+        follow = self._follow
+        old_selection = self.table.selectionModel()
+        self.table.setModel(model)
+        old_selection.deleteLater()
+        index = self.model.index(selected.row(), 0) if selected.isValid() else QModelIndex()
+        if index.isValid() and filtered:
+            index = self.outcome_proxy.mapFromSource(self.proxy.mapFromSource(index))
+        if index.isValid():  # the same row, selected again without showing it again
+            self.table.selectRow(index.row())
+        self.table.selectionModel().selectionChanged.connect(self._selection_changed)
+        self._follow = follow
+        if follow:
+            self.table.scrollToBottom()
+        elif index.isValid():
+            self.table.scrollTo(index)
 
     def _scrolled(self, value: int) -> None:
         bar = self.table.verticalScrollBar()

@@ -468,9 +468,14 @@ class Session:
             loop.call_soon_threadsafe(self._emit, CallStarted(callback, started_at))
 
     def _records_on_loop(self, records: Sequence[CallbackRecord]) -> None:
-        """The relay's target: called on this session's loop, once per burst."""
-        for record in records:
-            self._refusal = CertificateRefusal.of(record) or self._refusal
+        """The relay's target: called on this session's loop, once per burst. The
+        latest refusal is the one kept, so the burst is read from its end and only up
+        to its last refusal (a burst can hold thousands of records)."""
+        for record in reversed(records):
+            refusal = CertificateRefusal.of(record)
+            if refusal is not None:
+                self._refusal = refusal
+                break
         self._emit(CallbacksCalled(tuple(records)))
 
     def _notify(self) -> None:

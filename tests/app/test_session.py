@@ -19,7 +19,7 @@ from app.endpoint.events import (
     records_in,
 )
 from app.endpoint.record_relay import RecordRelay
-from app.endpoint.session import ConfigError, SessionConfig
+from app.endpoint.session import ConfigError, Session, SessionConfig
 from app.remoting.reasons import explain
 from app.xr.records import CallbackRecord
 from app.xr.values import ConnectionState, DisconnectReason
@@ -189,3 +189,45 @@ def test_a_loop_that_never_drains_keeps_only_the_newest_records() -> None:
     finally:
         loop.close()
     assert got == records[5:]
+
+
+def _verdict_record(*, trusted_root: bool) -> CallbackRecord:
+    from app.xr.validation_result import ValidationResult
+    from app.xr.values import CertificateNameValidationResult
+
+    verdict = ValidationResult(
+        trusted_root=trusted_root, name_mismatch=CertificateNameValidationResult.MATCH
+    )
+    return CallbackRecord(
+        "ValidateServerCertificate",
+        0.0,
+        0.001,
+        {"hostName": "127.0.0.1", "forceRevocationCheck": False},
+        {"validationResultOut": verdict.to_json()},
+        0,
+    )
+
+
+def test_the_latest_refusal_in_the_records_is_the_one_a_disconnect_names() -> None:
+    """The session reads a burst from its end up to its last refusal: the refusal it
+    keeps is still the latest one, and a burst without one keeps the earlier."""
+    from app.remoting.builtin import BuiltinOptions, BuiltinRuntime
+
+    config = SessionConfig(mode="connect", host="127.0.0.1", secure=False)
+    session = Session.with_callbacks(config, BuiltinRuntime(BuiltinOptions()))
+    refused, accepted, later = (
+        _verdict_record(trusted_root=False),
+        _verdict_record(trusted_root=True),
+        _verdict_record(trusted_root=False),
+    )
+    session._records_on_loop([refused, accepted, later, *_records(3)])
+    assert session._refusal is not None and session._refusal.record is later
+    assert session._refusal.checks == ("trustedRoot",)
+    session._records_on_loop([accepted, *_records(2)])
+    assert session._refusal.record is later
+    session._records_on_loop([refused, accepted])
+    assert session._refusal.record is refused
+    assert [e for e in session.history if isinstance(e, CallbacksCalled)][-1].records == (
+        refused,
+        accepted,
+    )

@@ -114,7 +114,7 @@ class Connector:
         system_validator: Callable[[], SystemValidator],
         reporter: Reporter,
         callback_executor: Executor,
-        on_data: Callable[[DataReceived | ChannelFrame], None],
+        on_data: Callable[[list[DataReceived | ChannelFrame]], None],
         outbox: Outbox | None = None,
     ) -> None:
         self._options = options
@@ -425,10 +425,10 @@ class Connector:
             if isinstance(event, SessionOpened):
                 self._stages.end()
                 self._reporter.connected()
-            elif isinstance(event, DataReceived | ChannelFrame):
-                self._on_data(event)
 
-        driver = TransportDriver(core, reader, writer, on_event, self._outbox)
+        driver = TransportDriver(
+            core, reader, writer, on_event, self._outbox, on_channel=self._on_data
+        )
         self._driver = driver
         ended = await driver.run()
         return ended.reason, ended.detail

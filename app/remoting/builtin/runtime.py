@@ -259,18 +259,24 @@ class BuiltinRuntime(RemotingRuntime):
             self._stages.append(report)
             self._changed.notify_all()
 
-    def _on_data(self, message: DataReceived | ChannelFrame) -> None:
-        """A data-channel frame from the peer (on the loop)."""
+    def _on_data(self, messages: list[DataReceived | ChannelFrame]) -> None:
+        """The data-channel frames of one read from the peer, in order (on the loop):
+        queued under one hold of the lock, and the event pump woken once for them,
+        not once per frame (a woken pump then competes for the GIL with the rest of
+        the read)."""
         now = time.monotonic()
+        channels = self._channels
         with self._changed:
             if self._closed:
                 return
-            if isinstance(message, DataReceived):
-                events = self._channels.on_data(message.channel_id, message.payload, now)
-            else:
-                events = self._channels.on_frame(message.kind, message.payload, now)
+            events: list[RemotingEvent] = []
+            for message in messages:
+                if isinstance(message, DataReceived):
+                    events += channels.on_data(message.channel_id, message.payload, now)
+                else:
+                    events += channels.on_frame(message.kind, message.payload, now)
             self._queue_events(events)
-            wake = self._channels.pending()
+            wake = channels.pending()
         if wake:
             self._wake_endpoint()
 

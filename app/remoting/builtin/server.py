@@ -120,7 +120,7 @@ class Listener:
         realm: str,
         reporter: Reporter,
         callback_executor: Executor,
-        on_data: Callable[[DataReceived | ChannelFrame], None],
+        on_data: Callable[[list[DataReceived | ChannelFrame]], None],
         outbox: Outbox | None = None,
         throttle: TokenThrottle | None = None,
     ) -> None:
@@ -377,10 +377,10 @@ class Listener:
                     core.reject(RejectCode.UNKNOWN_SESSION, "unknown, used or expired session id")
             elif isinstance(event, SessionOpened):
                 self._reporter.connected()
-            elif isinstance(event, DataReceived | ChannelFrame):
-                self._on_data(event)
 
-        driver = TransportDriver(core, reader, writer, on_event, self._outbox)
+        driver = TransportDriver(
+            core, reader, writer, on_event, self._outbox, on_channel=self._on_data
+        )
         ended = await driver.run()
         if self._driver is driver:
             self._finish(ended.reason, ended.detail)

@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterator
 from typing import Protocol, cast
 
 from app.remoting.builtin.frames import (
+    ChannelFrame,
+    DataReceived,
     Phase,
     Side,
     TransportConnection,
@@ -308,8 +310,13 @@ class TransportDriver:
         writer: asyncio.StreamWriter,
         on_event: Callable[[TransportEvent], None],
         outbox: Outbox | None = None,
+        *,
+        on_channel: Callable[[list[DataReceived | ChannelFrame]], None] | None = None,
     ) -> None:
         self.core = core
+        # Data-channel frames go here, those of one read together, in order with the
+        # other events (which go to `on_event`); without it they go to `on_event`.
+        self._on_channel = on_channel
         self._reader = reader
         self._writer = writer
         self._on_event = on_event
@@ -340,12 +347,24 @@ class TransportDriver:
         self.wake()
 
     def _dispatch(self) -> None:
-        """Hand the core's events on, in order."""
+        """Hand the core's events on, in order; consecutive channel frames together."""
+        traffic: list[DataReceived | ChannelFrame] = []
+        on_channel = self._on_channel
         while (event := self.core.next_event()) is not None:
+            if on_channel is not None and isinstance(event, DataReceived | ChannelFrame):
+                traffic.append(event)
+                continue
+            if traffic:
+                assert on_channel is not None
+                on_channel(traffic)
+                traffic = []
             if isinstance(event, TransportEnded):
                 self.ended = event
             else:
                 self._on_event(event)
+        if traffic:
+            assert on_channel is not None
+            on_channel(traffic)
 
     def _received(self, data: bytes | bytearray | memoryview) -> None:
         """Bytes from the stream (b"" = its end), in the TLS layer's callback."""
