@@ -6,7 +6,6 @@ are imported inside the functions, so opening the window stays fast.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -148,6 +147,8 @@ def describe_certificate(
     subject = str(info.get("subject") or "(empty subject)")
     common = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     label = friendly_name or (str(common[0].value) if common else subject)
+    import datetime as dt
+
     days = extensions.days_left(cert, dt.datetime.now(dt.UTC))
     rows = rows + extensions.describe_extensions(cert)
     return CertificateInfo(
@@ -199,6 +200,8 @@ def validate_chain_file(
 ) -> tuple[tuple[CertificateInfo, ...], ValidationResult]:
     """Tools > Verify a chain for a host: the chain (leaf first) and the verdict a
     client with the default policy would reach (`holoremote verify`'s core). Blocking."""
+    import datetime as dt
+
     from app.security.chain_file import verify_chain_file
 
     check = verify_chain_file(

@@ -7,8 +7,10 @@ Copy button. The token is a secret and is never in the panel or the code.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QPointF, QSize, Qt
-from PySide6.QtGui import QGuiApplication, QPainter, QPaintEvent
+from PySide6.QtGui import QGuiApplication, QPainter, QPaintEvent, QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -22,7 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.share import ShareInfo
+if TYPE_CHECKING:
+    from app.share import ShareInfo
 
 # Modules are at least this many device-independent pixels wide: a phone camera reads
 # them from a laptop screen at arm's length.
@@ -123,10 +126,7 @@ class SharePanel(QGroupBox):
         self.pin_shown.setObjectName(f"{prefix}sharePinShown")
         self.pin_shown.setWordWrap(True)
         self.pin_shown.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        font = self.pin_shown.font()
-        font.setFamily("monospace")
-        font.setStyleHint(font.StyleHint.Monospace)
-        self.pin_shown.setFont(font)
+        self._pin_font_set = False  # monospace, set when the panel is first shown
         self.copy_pin = QPushButton("Copy")
         self.copy_pin.setAccessibleName("Copy the pin")
         self.copy_pin.clicked.connect(lambda: self._copy(self.pin.text()))
@@ -156,6 +156,18 @@ class SharePanel(QGroupBox):
         form.addRow("Command", _row(self.command, self.copy_command))
         form.addRow(self.qr)
         form.addRow(self.note)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """The pin in a monospace font, set when the panel is first shown: the panel is
+        hidden until a listener shares, and making QFont's Python type and enums was
+        ~1 ms of the window's start (docs/benchmarks.md, window start)."""
+        if not self._pin_font_set:
+            self._pin_font_set = True
+            font = self.pin_shown.font()
+            font.setFamily("monospace")
+            font.setStyleHint(font.StyleHint.Monospace)
+            self.pin_shown.setFont(font)
+        super().showEvent(event)
 
     def show_listener(self, info: ShareInfo) -> None:
         self.info = info

@@ -3,7 +3,6 @@ model."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -360,5 +359,7 @@ class TimelineWidget(QWidget):
 
 def read_jsonl(path: str) -> list[dict[str, Any]]:
     """The rows an export wrote (for tests and for people checking a file)."""
+    import json
+
     with open(path, encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]

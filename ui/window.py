@@ -9,7 +9,6 @@ their modules when opened (docs/benchmarks.md, window start).
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -57,6 +56,8 @@ from ui.timeline_view import TimelineWidget
 from ui.tofu import TofuPrompter
 
 if TYPE_CHECKING:
+    from tempfile import TemporaryDirectory
+
     from PySide6.QtWidgets import QFileDialog, QInputDialog
 
     from ui.dialogs import VerifyChainDialog
@@ -811,7 +812,7 @@ class LoopbackDemo(QWidget):
                 f"{what} failed: " + " ".join(window_error_text(exc))
             )
         )
-        self._pki_dir: tempfile.TemporaryDirectory[str] | None = None
+        self._pki_dir: TemporaryDirectory[str] | None = None
         name_controls(self)
         self.resize(1400, 900)
 
@@ -823,7 +824,9 @@ class LoopbackDemo(QWidget):
 
     async def _prepare_and_listen(self) -> None:
         if self._pki_dir is None:
-            self._pki_dir = tempfile.TemporaryDirectory(prefix="holoremote-demo-")
+            from tempfile import TemporaryDirectory
+
+            self._pki_dir = TemporaryDirectory(prefix="holoremote-demo-")
         from app.endpoint.demo import DEMO_NAME, write_demo_credentials
 
         made = await run_blocking(write_demo_credentials, self._pki_dir.name)
