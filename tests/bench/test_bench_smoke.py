@@ -71,6 +71,22 @@ def test_relay_bench_runs() -> None:
     assert "RecordRelay" in result.stdout
 
 
+def test_stall_parts_bench_runs() -> None:
+    result = subprocess.run(
+        [sys.executable, "bench/stall_parts.py", "--smoke", "--rate", "2000"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "0 not shown" in result.stdout
+    for part in ("relay drain", "dispatch", "repaint", "ms CPU per burst"):
+        assert part in result.stdout, result.stdout
+
+
 def test_targets_read_as_their_kind() -> None:
     faster = Figure("rate", "/s", [90.0, 100.0, 80.0], "base", [100.0] * 3, "ratio>=", 0.85)
     assert faster.ratio() == 0.9 and faster.met() is True
