@@ -122,6 +122,8 @@ class RunningCall:
 
 
 Row = CallbackRecord | EventRow | RunningCall
+# A running call is a call already; its record takes its place (and its count).
+_CALL_ROWS = (CallbackRecord, RunningCall)
 # How far back a record looks for the running row of its call.
 RUNNING_LOOKBACK = 64
 CLIENT_CALLBACK_NAMES = ("RequestAuthenticationToken", "ValidateServerCertificate")
@@ -164,7 +166,7 @@ class TimelineModel(QAbstractTableModel):
         # Classified when first shown or filtered, not on insert: a flood of
         # records must not pay for rows nobody looks at (docs/benchmarks.md, stall).
         self._outcomes: list[Classified | None] = []
-        self._calls = 0  # callback records among the rows
+        self._calls = 0  # callback rows: records, and calls still running
         self._max_rows = max_rows
         self.set_dark(is_dark())
 
@@ -330,7 +332,7 @@ class TimelineModel(QAbstractTableModel):
             drop = min(overflow, len(self._rows))
             if drop:
                 self.beginRemoveRows(QModelIndex(), 0, drop - 1)
-                self._calls -= sum(isinstance(r, CallbackRecord) for r in self._rows[:drop])
+                self._calls -= sum(isinstance(r, _CALL_ROWS) for r in self._rows[:drop])
                 del self._rows[:drop]
                 del self._outcomes[:drop]
                 self.endRemoveRows()
@@ -339,7 +341,7 @@ class TimelineModel(QAbstractTableModel):
         self.beginInsertRows(QModelIndex(), first, first + len(records) - 1)
         self._rows.extend(records)
         self._outcomes.extend([None] * len(records))
-        self._calls += sum(isinstance(r, CallbackRecord) for r in records)
+        self._calls += sum(isinstance(r, _CALL_ROWS) for r in records)
         self.endInsertRows()
 
     def clear(self) -> None:
@@ -365,8 +367,8 @@ class TimelineModel(QAbstractTableModel):
         return [r for r in self._rows if isinstance(r, CallbackRecord)]
 
     def callback_count(self) -> int:
-        """How many rows are callback records (kept as rows come and go: counting
-        them per batch would cost a pass over every row for every batch)."""
+        """How many rows are callbacks, finished or still running (kept as rows come
+        and go: counting them per batch would cost a pass over every row per batch)."""
         return self._calls
 
 

@@ -355,6 +355,27 @@ def test_a_call_shows_as_running_until_its_record_completes_it(
     assert changed == [0]
     assert model.record(0) is vsc
     assert model.index(0, OUTCOME).data() == "success"
+    assert model.callback_count() == 1  # the completed row counts as a call
     # A record without a running row is appended as before.
     model.append_records([vsc])
     assert model.rowCount() == 3
+    assert model.callback_count() == 2
+
+
+def test_the_count_line_counts_calls_that_showed_as_running(
+    qtbot, records: list[CallbackRecord]
+) -> None:
+    """The line under the table ("5 calls, 10 events" in the Loopback demo) counts a
+    running call, and then the record that completes its row, as one call, never as
+    an event."""
+    from app.endpoint.events import CallStarted
+
+    view = TimelineWidget()
+    qtbot.addWidget(view)
+    vsc = next(r for r in records if r.callback == "ValidateServerCertificate")
+    view.add_event(CallStarted(callback=vsc.callback, started_at=vsc.started_at))
+    assert view.count_label.text() == "1 calls"  # running: a call already
+    view.add_records([vsc])
+    assert view.count_label.text() == "1 calls"
+    view.add_event(Listening(port=1))
+    assert view.count_label.text() == "1 calls, 1 events"
