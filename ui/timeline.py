@@ -126,6 +126,9 @@ Row = CallbackRecord | EventRow | RunningCall
 _CALL_ROWS = (CallbackRecord, RunningCall)
 # How far back a record looks for the running row of its call.
 RUNNING_LOOKBACK = 64
+# A record's span is its wall-clock start plus a monotonic duration: allow for the
+# two clocks' rounding when asking whether a call was under way at a given time.
+_CLOCK_SLACK_S = 1e-6
 CLIENT_CALLBACK_NAMES = ("RequestAuthenticationToken", "ValidateServerCertificate")
 
 
@@ -292,8 +295,27 @@ class TimelineModel(QAbstractTableModel):
     # --- feeding ------------------------------------------------------------------------
 
     def start_call(self, callback: str, started_at: float) -> None:
-        """A call began: a running row until its record arrives."""
-        self.append_records([RunningCall(callback, started_at)])
+        """A call began: a running row until its record arrives. The notice and the
+        record reach the loop by different ways (an event, the record relay), so a
+        short call's record can come first: then the call is over and no running
+        row is made (it would never be completed)."""
+        if self._finished_call(callback, started_at) is None:
+            self.append_records([RunningCall(callback, started_at)])
+
+    def _finished_call(self, callback: str, at: float) -> int | None:
+        """The row of a record of `callback` whose call was under way at `at` (the
+        notice's time is taken inside the call, the record's span around it)."""
+        for row in range(len(self._rows) - 1, max(-1, len(self._rows) - RUNNING_LOOKBACK - 1), -1):
+            record = self._rows[row]
+            if (
+                isinstance(record, CallbackRecord)
+                and record.callback == callback
+                and record.started_at - _CLOCK_SLACK_S
+                <= at
+                <= record.started_at + record.duration_s + _CLOCK_SLACK_S
+            ):
+                return row
+        return None
 
     def _complete_running(self, records: Sequence[Row]) -> list[Row]:
         """Put each record in place of its call's running row (the oldest one of that

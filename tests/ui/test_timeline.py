@@ -362,6 +362,27 @@ def test_a_call_shows_as_running_until_its_record_completes_it(
     assert model.callback_count() == 2
 
 
+def test_a_call_notice_after_its_record_makes_no_running_row(
+    records: list[CallbackRecord],
+) -> None:
+    """The record relay can hand a short call's record to the loop before the event
+    saying the call began (two calls in a row, one relay batch): the notice then
+    finds its call over and adds nothing; a notice for a later call still does."""
+    model = TimelineModel()
+    call = next(r for r in records if r.callback == "ValidateServerCertificate")
+    first = dataclasses.replace(call, started_at=1000.0, duration_s=0.002)
+    second = dataclasses.replace(call, started_at=1000.003, duration_s=0.001)
+    model.start_call(first.callback, 1000.0005)
+    model.append_records([first, second])  # the second's record before its notice
+    model.start_call(second.callback, 1000.0031)  # inside the second call's span
+    assert model.rowCount() == 2
+    assert [model.index(row, OUTCOME).data() for row in range(2)] == ["success"] * 2
+    assert model.callback_count() == 2
+    model.start_call(call.callback, 1000.5)  # a later call: running until its record
+    assert model.rowCount() == 3
+    assert model.index(2, OUTCOME).data() == "running"
+
+
 def test_the_count_line_counts_calls_that_showed_as_running(
     qtbot, records: list[CallbackRecord]
 ) -> None:
