@@ -124,6 +124,9 @@ async def render(out_dir: Path) -> None:
         remote.rate.setValue(20)
         remote.stream_button.setChecked(True)
         await _until(lambda: player.frame_view.frames >= 20, "frames on the Player")
+        # The stream and its overlay (rate, drops, latency) in view: the tab's page
+        # scrolls, and under the demo's header the stream starts below its fold.
+        demo.server_session_page.ensureWidgetVisible(player.frame_view)
         _save(demo, out_dir / "session-stream.png")
         remote.stream_button.setChecked(False)
         demo.tabs.setCurrentWidget(demo.client_session_page)
