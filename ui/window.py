@@ -813,16 +813,22 @@ class LoopbackDemo(QWidget):
             )
         )
         self._pki_dir: TemporaryDirectory[str] | None = None
+        # Each Run, and each Stop, starts a new generation: what a Run prepares off the
+        # UI thread (the PKI) starts the ends only if nothing came after that Run.
+        self._generation = 0
+        self._stopped = False
         name_controls(self)
         self.resize(1400, 900)
 
     def run(self) -> None:
         if self.server.controller.active or self.client.controller.active:
             return
+        self._generation += 1
+        self._stopped = False
         self.status.setText("Creating a fresh test PKI and a random token\u2026")
-        self.jobs.spawn("loopback demo", self._prepare_and_listen())
+        self.jobs.spawn("loopback demo", self._prepare_and_listen(self._generation))
 
-    async def _prepare_and_listen(self) -> None:
+    async def _prepare_and_listen(self, generation: int) -> None:
         if self._pki_dir is None:
             from tempfile import TemporaryDirectory
 
@@ -830,6 +836,8 @@ class LoopbackDemo(QWidget):
         from app.endpoint.demo import DEMO_NAME, write_demo_credentials
 
         made = await run_blocking(write_demo_credentials, self._pki_dir.name)
+        if generation != self._generation:  # stopped or closed while the PKI was made
+            return
         s = self.server.server_panel
         s.store_path.setText(made.store_path)
         s.passphrase.setText(made.passphrase)
@@ -852,7 +860,7 @@ class LoopbackDemo(QWidget):
         self.server.start()
 
     def _server_listening(self, port: int) -> None:
-        if self.client.controller.active:
+        if self._stopped or self.client.controller.active:
             return
         self.client.port.setValue(port)
         self.status.setText(f"Server listening on port {port}; client connecting\u2026")
@@ -875,6 +883,8 @@ class LoopbackDemo(QWidget):
         )
 
     def stop(self) -> None:
+        self._generation += 1
+        self._stopped = True
         self.client.end()
         self.server.end()
 

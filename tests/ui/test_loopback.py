@@ -162,6 +162,32 @@ def test_refused_connection_names_the_address_in_the_status(
     assert explain(DisconnectReason.HANDSHAKE_CONNECTION_REFUSED).explanation in text
 
 
+def test_closing_while_the_demo_makes_its_pki_starts_nothing_and_ends(
+    qtbot, qasync_loop, tmp_path: Path
+) -> None:
+    """Closing the window (the demo with it) while the demo still makes its PKI: the
+    PKI job's end no longer starts a listener nobody will stop, so the window's
+    closing finishes (it waited for that listener for ever) and no runtime is left."""
+    import asyncio
+
+    window = _window(qtbot, tmp_path / "demo.ini")
+    demo = window.open_loopback_demo()
+    assert demo.jobs.busy  # the PKI is being made
+    window.close()
+    closing = asyncio.ensure_future(window.aclose())
+    qtbot.waitUntil(closing.done, timeout=CONNECT_TIMEOUT_MS)
+    closing.result()
+    qtbot.waitUntil(lambda: not demo.jobs.busy, timeout=CONNECT_TIMEOUT_MS)
+    for end in (demo.server, demo.client):
+        assert not end.controller.active and not end.jobs.busy and not end.controller.jobs.busy
+    # Run after a Stop still works: a new Run is not the stopped one.
+    demo.run()
+    assert demo.jobs.busy
+    demo.stop()
+    qtbot.waitUntil(lambda: not demo.jobs.busy, timeout=CONNECT_TIMEOUT_MS)
+    assert not demo.server.controller.active
+
+
 def test_loopback_demo_connects_in_one_window(qtbot, qasync_loop, tmp_path: Path) -> None:
     window = _window(qtbot, tmp_path / "demo.ini")
     demo = window.open_loopback_demo()
