@@ -91,6 +91,18 @@ def qsettings(settings_file: Path) -> QSettings:
     return QSettings(str(settings_file), QSettings.Format.IniFormat)
 
 
+def close_window(qtbot: Any, window: Any) -> None:
+    """Close a window the way the application does at exit (close, then `aclose`:
+    every session ends and closes its runtime, every job finishes), on the test's
+    loop, before pytest-qt deletes it. Without it a session still closing when the
+    test's loop went away never closed its runtime, whose thread then ran on through
+    the later tests (14 runtimes by the end of tests/ui)."""
+    window.close()
+    closing = asyncio.ensure_future(window.aclose())
+    qtbot.waitUntil(closing.done, timeout=15_000)
+    closing.result()
+
+
 @pytest.fixture
 def window(qtbot, qasync_loop, qsettings: QSettings) -> Iterator[Any]:
     """The real main window with isolated settings and no keyring; at the end, waits
@@ -99,7 +111,7 @@ def window(qtbot, qasync_loop, qsettings: QSettings) -> Iterator[Any]:
     from ui.window import MainWindow
 
     win = MainWindow(qsettings, secret_store=NotRememberingStore("tests"))
-    qtbot.addWidget(win)
+    qtbot.addWidget(win, before_close_func=lambda w: close_window(qtbot, w))
     win.show()
     yield win
     e = win.endpoint
@@ -197,7 +209,7 @@ def _window(qtbot, path: Path) -> Any:
     window = MainWindow(
         QSettings(str(path), QSettings.Format.IniFormat), secret_store=NotRememberingStore("tests")
     )
-    qtbot.addWidget(window)
+    qtbot.addWidget(window, before_close_func=lambda w: close_window(qtbot, w))
     window.show()
     return window
 
