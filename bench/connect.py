@@ -43,6 +43,23 @@ HANDSHAKE_PATH = "/remoting/v1/handshake"
 # --- the two clients (each runs in its own process: `--client bare|ours`) -----------
 
 
+# The handshake POST both bare clients send: the challenge (no auth), then the token.
+REQUEST = (
+    "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nHoloremote-Protocol-Version: 1\r\n"
+    "Holoremote-Role: remote\r\nContent-Length: 0\r\n{auth}\r\n"
+)
+
+
+def request(port: int, auth: str = "") -> bytes:
+    return REQUEST.format(path=HANDSHAKE_PATH, port=port, auth=auth).encode()
+
+
+def _status_and_length(head: bytes) -> tuple[int, int]:
+    """A response head's status code and Content-Length (0 when absent)."""
+    match = re.search(rb"(?i)content-length: *(\d+)", head)
+    return int(head.split()[1]), int(match.group(1)) if match else 0
+
+
 def _read_response(sock: ssl.SSLSocket) -> tuple[int, bytes]:
     data = b""
     while b"\r\n\r\n" not in data:
@@ -51,11 +68,10 @@ def _read_response(sock: ssl.SSLSocket) -> tuple[int, bytes]:
             raise ConnectionError("closed before the response")
         data += chunk
     head, _, body = data.partition(b"\r\n\r\n")
-    match = re.search(rb"(?i)content-length: *(\d+)", head)
-    length = int(match.group(1)) if match else 0
+    status, length = _status_and_length(head)
     while len(body) < length:
         body += sock.recv(4096)
-    return int(head.split()[1]), body
+    return status, body
 
 
 class BareClient:
@@ -65,19 +81,15 @@ class BareClient:
         self.context = ssl.create_default_context(cafile=ca_file)
 
     def connect(self, port: int) -> float:
-        request = (
-            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nHoloremote-Protocol-Version: 1\r\n"
-            "Holoremote-Role: remote\r\nContent-Length: 0\r\n{auth}\r\n"
-        )
         started = time.perf_counter()
         raw = socket.create_connection(("127.0.0.1", port))
         with self.context.wrap_socket(raw, server_hostname="127.0.0.1") as sock:
-            sock.sendall(request.format(path=HANDSHAKE_PATH, port=port, auth="").encode())
+            sock.sendall(request(port))
             status, _ = _read_response(sock)
             if status != 401:
                 raise RuntimeError(f"challenge: {status}")
             auth = f"Authorization: Bearer {TOKEN}\r\n"
-            sock.sendall(request.format(path=HANDSHAKE_PATH, port=port, auth=auth).encode())
+            sock.sendall(request(port, auth))
             status, body = _read_response(sock)
             if status != 200:
                 raise RuntimeError(f"token: {status}")
@@ -119,25 +131,19 @@ class AsyncioClient:
         import asyncio
 
         async def response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-            head = await reader.readuntil(b"\r\n\r\n")
-            match = re.search(rb"(?i)content-length: *(\d+)", head)
-            body = await reader.readexactly(int(match.group(1)) if match else 0)
-            return int(head.split()[1]), body
+            status, length = _status_and_length(await reader.readuntil(b"\r\n\r\n"))
+            return status, await reader.readexactly(length)
 
-        request = (
-            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nHoloremote-Protocol-Version: 1\r\n"
-            "Holoremote-Role: remote\r\nContent-Length: 0\r\n{auth}\r\n"
-        )
         started = time.perf_counter()
         reader, writer = await asyncio.open_connection(
             "127.0.0.1", port, ssl=self.context, server_hostname="127.0.0.1"
         )
-        writer.write(request.format(path=HANDSHAKE_PATH, port=port, auth="").encode())
+        writer.write(request(port))
         status, _ = await response(reader)
         if status != 401:
             raise RuntimeError(f"challenge: {status}")
         auth = f"Authorization: Bearer {TOKEN}\r\n"
-        writer.write(request.format(path=HANDSHAKE_PATH, port=port, auth=auth).encode())
+        writer.write(request(port, auth))
         status, body = await response(reader)
         if status != 200:
             raise RuntimeError(f"token: {status}")

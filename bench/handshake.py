@@ -152,24 +152,23 @@ asyncio.run(main())
 """
 
 
-def start_bare_asyncio(pki: BenchPki) -> tuple[subprocess.Popen[bytes], int]:
-    """The simplest correct asyncio TLS listener answering the request (for scale)."""
+def start_script_listener(script: str, pki: BenchPki) -> tuple[subprocess.Popen[bytes], int]:
+    """A bare listener written as a Python script (argv: port, chain PEM, key PEM) in
+    its own process, once it listens."""
     port = free_port()
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            BARE_HTTP_LISTENER,
-            str(port),
-            str(pki.chain_pem),
-            str(pki.key_pem),
-        ],
+        [sys.executable, "-c", script, str(port), str(pki.chain_pem), str(pki.key_pem)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     wait_port(port, process)
     return process, port
+
+
+def start_bare_asyncio(pki: BenchPki) -> tuple[subprocess.Popen[bytes], int]:
+    """The simplest correct asyncio TLS listener answering the request (for scale)."""
+    return start_script_listener(BARE_HTTP_LISTENER, pki)
 
 
 def start_s_server(pki: BenchPki) -> tuple[subprocess.Popen[bytes], int]:

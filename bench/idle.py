@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.handshake import free_port, start_holoremote, wait_port  # noqa: E402
+from bench.handshake import start_holoremote, start_script_listener  # noqa: E402
 from bench.harness import BenchPki, Figure, add_arguments, emit, make_pki, rss_mb  # noqa: E402
 
 TOKEN = "bench-token-0123456789abcdefghijkl"
@@ -48,15 +48,7 @@ asyncio.run(main())
 
 
 def start_bare(pki: BenchPki) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-c", BARE_LISTENER, str(port), str(pki.chain_pem), str(pki.key_pem)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    wait_port(port, process)
-    return process, port
+    return start_script_listener(BARE_LISTENER, pki)
 
 
 def hold(process: subprocess.Popen[bytes], port: int, ca: Path, count: int) -> tuple[float, float]:

@@ -305,7 +305,7 @@ class TimelineModel(QAbstractTableModel):
     def _finished_call(self, callback: str, at: float) -> int | None:
         """The row of a record of `callback` whose call was under way at `at` (the
         notice's time is taken inside the call, the record's span around it)."""
-        for row in range(len(self._rows) - 1, max(-1, len(self._rows) - RUNNING_LOOKBACK - 1), -1):
+        for row in self._recent_rows():
             record = self._rows[row]
             if (
                 isinstance(record, CallbackRecord)
@@ -332,9 +332,13 @@ class TimelineModel(QAbstractTableModel):
             rest.append(record)
         return rest
 
+    def _recent_rows(self) -> range:
+        """The last RUNNING_LOOKBACK rows, newest first."""
+        return range(len(self._rows) - 1, max(-1, len(self._rows) - RUNNING_LOOKBACK - 1), -1)
+
     def _running_row(self, callback: str) -> int | None:
         found = None
-        for row in range(len(self._rows) - 1, max(-1, len(self._rows) - RUNNING_LOOKBACK - 1), -1):
+        for row in self._recent_rows():
             candidate = self._rows[row]
             if isinstance(candidate, RunningCall) and candidate.callback == callback:
                 found = row

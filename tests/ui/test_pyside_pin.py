@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import gc
 import sys
-import time
 
 import PySide6
 from PySide6.QtCore import QObject
@@ -34,14 +33,12 @@ def test_void_methods_leave_none_refcount_unchanged(qapp: object) -> None:
     #   loop, executor workers) took and dropped references to None whenever the GIL
     #   switched to them (every 5 ms; the count moved by 3 once in CI). With the switch
     #   interval far beyond the loop's length (about 10 ms) this thread keeps the GIL
-    #   throughout, setObjectName never waiting for anything; the short sleep first
-    #   lets threads already waiting for the GIL have their turn.
+    #   throughout, setObjectName never waiting for anything.
     gc.collect()
     gc.disable()
     interval = sys.getswitchinterval()
     sys.setswitchinterval(1.0)
     try:
-        time.sleep(0.001)
         before = sys.getrefcount(None)
         for _ in range(CALLS):
             obj.setObjectName(name)
