@@ -63,11 +63,11 @@ def server_context(chain_pem: bytes, key_pem: bytes) -> ssl.SSLContext:
     context = _harden(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER))
     tls_groups.restrict_groups(context, tls_groups.MOZILLA_INTERMEDIATE_GROUPS)
     context.set_alpn_protocols([HANDSHAKE_ALPN])
-    # No TLS 1.3 session tickets (RFC 8446 4.6.1): no client of ours resumes a
-    # session (each connect is a full handshake, as the specification's callbacks
-    # need a certificate every time), so the two tickets OpenSSL would send per
-    # connection are work and bytes for nothing, and no ticket key outlives a connection.
-    context.num_tickets = 0
+    # OpenSSL's two TLS 1.3 session tickets stay, although no client of ours resumes:
+    # they are the server's first bytes after the handshake and carry the ACK of the
+    # client's Finished. Without them (num_tickets = 0) a client that leaves Nagle on
+    # held its first request for the listener's delayed ACK: 40 ms per connection,
+    # measured with bench/connect.py's blocking client (docs/benchmarks.md).
     _load_chain_and_key(context, chain_pem + b"\n" + key_pem)
     return context
 
