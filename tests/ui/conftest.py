@@ -36,15 +36,31 @@ PASSPHRASE = "pfx-passphrase-never-in-settings"
 
 
 @pytest.fixture(scope="session")
-def qasync_loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
+def _qasync_session_loop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
     import qasync
 
     loop = qasync.QEventLoop(qapp, already_running=True)
-    asyncio.set_event_loop(loop)
+    asyncio.events._set_running_loop(None)  # running only inside a test that asks
     yield loop
     loop.stop()
-    asyncio.events._set_running_loop(None)
     loop.close()
+
+
+@pytest.fixture
+def qasync_loop(
+    _qasync_session_loop: asyncio.AbstractEventLoop,
+) -> Iterator[asyncio.AbstractEventLoop]:
+    """The loop counts as running for the test that asks for it, and only for it: left
+    running for the rest of the session, it made every later `asyncio.run()` (the
+    engine's tests after the window's, in one pytest process) refuse to start."""
+    loop = _qasync_session_loop
+    asyncio.set_event_loop(loop)
+    asyncio.events._set_running_loop(loop)
+    try:
+        yield loop
+    finally:
+        asyncio.events._set_running_loop(None)
+        asyncio.set_event_loop(None)
 
 
 @pytest.fixture(autouse=True)
