@@ -379,7 +379,7 @@ class DirectTlsTransport(asyncio.Transport):
                 self._read_wants_write = True
                 self._update_interest()
                 break
-            except (ssl.SSLError, OSError) as exc:
+            except Exception as exc:  # noqa: BLE001 - SSL, socket, or a buffer it cannot fill
                 failure = exc
                 break
             if not count:
