@@ -34,6 +34,7 @@ import enum
 import socket
 import ssl
 from asyncio import trsock
+from collections.abc import Callable
 from typing import Any
 
 # Encrypted bytes handed to SSL_write at once: several full TLS records per call,
@@ -249,12 +250,7 @@ class DirectTlsTransport(asyncio.Transport):
                 self._loop.remove_writer(self._fd)
 
     def _on_readable(self) -> None:
-        state = self._state
-        if state is _State.HANDSHAKE:
-            self._handshake_step()
-        elif state is _State.SHUTDOWN:
-            self._shutdown_step()
-        else:
+        if not self._stepping():
             if self._write_waits == _WANT_READ:
                 self._write_waits = _WANT_NOTHING
                 self._write_ready()
@@ -263,12 +259,7 @@ class DirectTlsTransport(asyncio.Transport):
             self._update_interest()
 
     def _on_writable(self) -> None:
-        state = self._state
-        if state is _State.HANDSHAKE:
-            self._handshake_step()
-        elif state is _State.SHUTDOWN:
-            self._shutdown_step()
-        else:
+        if not self._stepping():
             if self._read_wants_write:
                 self._read_wants_write = False
                 if self._state is _State.OPEN and self._reading:
@@ -280,21 +271,25 @@ class DirectTlsTransport(asyncio.Transport):
             # reason (a writer left registered would wake the loop for ever).
             self._update_interest()
 
+    def _stepping(self) -> bool:
+        """In the handshake or the closing handshake, the socket's readiness is the
+        step's (whichever direction it waits for): True when it took it."""
+        if self._state is _State.HANDSHAKE:
+            self._handshake_step()
+            return True
+        if self._state is _State.SHUTDOWN:
+            self._shutdown_step()
+            return True
+        return False
+
     # --- handshake ------------------------------------------------------------------
 
     def _handshake_step(self) -> None:
         if self._state is not _State.HANDSHAKE:
             return
         try:
-            self._sock.do_handshake()
-        except ssl.SSLWantReadError:
-            self._step_wants = _WANT_READ
-            self._update_interest()
-            return
-        except ssl.SSLWantWriteError:
-            self._step_wants = _WANT_WRITE
-            self._update_interest()
-            return
+            if not self._step(self._sock.do_handshake):
+                return
         except (ssl.SSLError, OSError) as exc:
             self._handshake_failed(exc)
             return
@@ -476,22 +471,22 @@ class DirectTlsTransport(asyncio.Transport):
         if self._state not in (_State.HANDSHAKE, _State.OPEN):
             return
         self._protocol_paused = True
-        try:
-            self._protocol.pause_writing()
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:  # noqa: BLE001 - as asyncio: reported, not raised
-            self._report(exc, "protocol.pause_writing() failed")
+        self._tell_protocol("pause_writing")
 
     def _maybe_resume_protocol(self) -> None:
         if self._protocol_paused and self._write_size <= self._low_water:
             self._protocol_paused = False
-            try:
-                self._protocol.resume_writing()
-            except (SystemExit, KeyboardInterrupt):
-                raise
-            except BaseException as exc:  # noqa: BLE001 - as asyncio: reported, not raised
-                self._report(exc, "protocol.resume_writing() failed")
+            self._tell_protocol("resume_writing")
+
+    def _tell_protocol(self, method: str) -> None:
+        """Flow control news for the protocol; as asyncio does, what it raises is
+        reported, not raised into the write that crossed the mark."""
+        try:
+            getattr(self._protocol, method)()
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:  # noqa: BLE001 - reported, not raised
+            self._report(exc, f"protocol.{method}() failed")
 
     # --- closing --------------------------------------------------------------------
 
@@ -513,18 +508,25 @@ class DirectTlsTransport(asyncio.Transport):
         sslobj = self._sock._sslobj  # type: ignore[attr-defined]
         try:
             # SSLSocket.unwrap() would detach the socket; the shutdown itself is this.
-            sslobj.shutdown()
-        except ssl.SSLWantReadError:
-            self._step_wants = _WANT_READ
-            self._update_interest()
-            return
-        except ssl.SSLWantWriteError:
-            self._step_wants = _WANT_WRITE
-            self._update_interest()
-            return
+            if not self._step(sslobj.shutdown):
+                return
         except (ssl.SSLError, OSError):
             pass  # the peer went without its close_notify: nothing more to wait for
         self._force_close(None)
+
+    def _step(self, operation: Callable[[], object]) -> bool:
+        """One try of the handshake or the closing handshake: True once it is done,
+        False while it waits for the socket (then registered for what it wants)."""
+        try:
+            operation()
+        except ssl.SSLWantReadError:
+            self._step_wants = _WANT_READ
+        except ssl.SSLWantWriteError:
+            self._step_wants = _WANT_WRITE
+        else:
+            return True
+        self._update_interest()
+        return False
 
     def _force_close(self, exc: BaseException | None) -> None:
         if self._state is _State.CLOSED:

@@ -54,6 +54,7 @@ class _DirectTlsSelectorLoop(asyncio.SelectorEventLoop):
         server: Any = None,
         ssl_handshake_timeout: Any = constants.SSL_HANDSHAKE_TIMEOUT,
         ssl_shutdown_timeout: Any = constants.SSL_SHUTDOWN_TIMEOUT,
+        call_connection_made: bool = True,
     ) -> Any:
         if not sslcontext:  # ssl=True: asyncio's default context, as its SSLProtocol makes
             sslcontext = sslproto._create_transport_context(server_side, server_hostname)
@@ -70,6 +71,7 @@ class _DirectTlsSelectorLoop(asyncio.SelectorEventLoop):
             server=server,
             handshake_timeout=ssl_handshake_timeout,
             shutdown_timeout=ssl_shutdown_timeout,
+            call_connection_made=call_connection_made,
         )
 
     async def start_tls(
@@ -109,17 +111,15 @@ class _DirectTlsSelectorLoop(asyncio.SelectorEventLoop):
         rawsock = transport._sock.dup()
         waiter: asyncio.Future[None] = self.create_future()
         try:
-            tls = DirectTlsTransport(
-                self,
+            tls = self._make_ssl_transport(
                 rawsock,
                 protocol,
                 sslcontext,
                 waiter,
-                read_buffer=self._tls_read_view,
                 server_side=server_side,
                 server_hostname=server_hostname,
-                handshake_timeout=ssl_handshake_timeout,
-                shutdown_timeout=ssl_shutdown_timeout,
+                ssl_handshake_timeout=ssl_handshake_timeout,
+                ssl_shutdown_timeout=ssl_shutdown_timeout,
                 call_connection_made=False,
             )
         except BaseException:
@@ -137,7 +137,7 @@ class _DirectTlsSelectorLoop(asyncio.SelectorEventLoop):
         except BaseException:
             tls.abort()
             raise
-        return tls
+        return tls  # type: ignore[no-any-return]
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
