@@ -126,13 +126,15 @@ class DirectTlsTransport(asyncio.Transport):
         self._timer: asyncio.TimerHandle | None = None
         self._info.setdefault("socket", trsock.TransportSocket(self._sock))
         self._info["sslcontext"] = context
-        for key, getter in (("sockname", self._sock.getsockname), ("peername", None)):
-            if key in self._info:
-                continue
-            try:
-                self._info[key] = getter() if getter else self._sock.getpeername()
-            except OSError:
-                self._info[key] = None
+        for key, getter in (
+            ("sockname", self._sock.getsockname),
+            ("peername", self._sock.getpeername),
+        ):
+            if key not in self._info:
+                try:
+                    self._info[key] = getter()
+                except OSError:  # a peer already gone: as asyncio's transports, None
+                    self._info[key] = None
         if server is not None:
             server._attach()
         self._timer = loop.call_later(self._handshake_timeout, self._handshake_timed_out)
