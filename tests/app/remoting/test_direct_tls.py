@@ -21,12 +21,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import queue
 import select
 import socket
 import ssl
+import subprocess
 import sys
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -895,6 +898,76 @@ def test_a_protocol_callback_that_raises_closes_the_connection_and_is_reported(
         assert server.calls == ["connection_made", "connection_lost"]
 
     run(main)
+
+
+def test_key_updates_from_openssl_keep_the_stream_going_both_ways(
+    contexts: Contexts, pki: GeneratedPki, tmp_path: Path, require_tool: Callable[[str], str]
+) -> None:
+    """TLS 1.3 KeyUpdate (RFC 8446 4.6.3) arrives in the middle of application data,
+    and "K" asks for one back: OpenSSL answers it from inside a read, so a read that
+    writes (and the writes after it, under new keys) must work. `openssl s_client`'s
+    interactive "k" and "K" send them; every line is echoed before the next is sent."""
+    openssl = require_tool("openssl")
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_bytes(pki.ca_pem)
+
+    async def main() -> list[str]:
+        async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while line := await reader.readline():
+                writer.write(b"echo:" + line)
+                await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(echo, HOST, 0, ssl=contexts.server)
+        async with server:
+            port = server.sockets[0].getsockname()[1]
+            return await asyncio.to_thread(_converse, openssl, port, ca_file)
+
+    seen = run(main)
+    assert seen == ["echo:one", "KEYUPDATE", "echo:two", "KEYUPDATE", "echo:three"]
+
+
+def _converse(openssl: str, port: int, ca_file: Path) -> list[str]:
+    """Lines to `openssl s_client`, each after the previous one's answer; what it
+    printed of echoes and key updates."""
+    client = subprocess.Popen(
+        [openssl, "s_client", "-connect", f"{HOST}:{port}", "-tls1_3", "-CAfile", str(ca_file)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert client.stdin is not None and client.stdout is not None
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(x.strip()) for x in client.stdout])
+    reader.start()
+    seen: list[str] = []
+
+    def until(expected: str) -> None:
+        while True:
+            line = lines.get(timeout=PEER_TIMEOUT_S)
+            if line.startswith("echo:") or line == "KEYUPDATE":
+                seen.append(line)
+            if line == expected:
+                return
+
+    try:
+        for line, answer in (
+            ("one", "echo:one"),
+            ("K", "KEYUPDATE"),
+            ("two", "echo:two"),
+            ("k", "KEYUPDATE"),
+            ("three", "echo:three"),
+        ):
+            client.stdin.write(line + "\n")
+            client.stdin.flush()
+            until(answer)
+    finally:
+        client.stdin.close()
+        client.wait(PEER_TIMEOUT_S)
+        reader.join(PEER_TIMEOUT_S)
+        client.stdout.close()
+    return seen
 
 
 # --- 8. switching protocols -------------------------------------------------------------
