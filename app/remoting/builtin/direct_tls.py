@@ -386,15 +386,13 @@ class DirectTlsTransport(asyncio.Transport):
             if filled >= size:
                 break
         if filled:
-            try:
-                if buffered:
-                    protocol.buffer_updated(filled)  # type: ignore[attr-defined]
-                else:
-                    protocol.data_received(bytes(view[:filled]))  # type: ignore[attr-defined]
-            except (SystemExit, KeyboardInterrupt):
-                raise
-            except BaseException as exc:  # noqa: BLE001 - as asyncio: fatal to the link
-                self._fatal_error(exc, "protocol.data_received() call failed")
+            raised = (
+                self._protocol_raised("buffer_updated", filled)
+                if buffered
+                else self._protocol_raised("data_received", bytes(view[:filled]))
+            )
+            if raised is not None:  # as asyncio: fatal to the link
+                self._fatal_error(raised, "protocol.data_received() call failed")
                 return
         if failure is not None:
             self._fatal_error(failure, "reading from the TLS connection failed")
@@ -411,12 +409,9 @@ class DirectTlsTransport(asyncio.Transport):
         if self._state is not _State.OPEN:
             return
         self._reading = False
-        try:
-            self._protocol.eof_received()  # type: ignore[attr-defined]
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:  # noqa: BLE001 - as asyncio: fatal to the link
-            self._fatal_error(exc, "protocol.eof_received() call failed")
+        raised = self._protocol_raised("eof_received")
+        if raised is not None:  # as asyncio: fatal to the link
+            self._fatal_error(raised, "protocol.eof_received() call failed")
             return
         self.close()
 
@@ -483,12 +478,20 @@ class DirectTlsTransport(asyncio.Transport):
     def _tell_protocol(self, method: str) -> None:
         """Flow control news for the protocol; as asyncio does, what it raises is
         reported, not raised into the write that crossed the mark."""
+        raised = self._protocol_raised(method)
+        if raised is not None:
+            self._report(raised, f"protocol.{method}() failed")
+
+    def _protocol_raised(self, method: str, *args: object) -> BaseException | None:
+        """Call one of the protocol's methods; what it raised (short of the
+        interpreter's exit), for the caller to report: never into the loop."""
         try:
-            getattr(self._protocol, method)()
+            getattr(self._protocol, method)(*args)
         except (SystemExit, KeyboardInterrupt):
             raise
-        except BaseException as exc:  # noqa: BLE001 - reported, not raised
-            self._report(exc, f"protocol.{method}() failed")
+        except BaseException as exc:  # noqa: BLE001 - the caller reports it
+            return exc
+        return None
 
     # --- closing --------------------------------------------------------------------
 
