@@ -141,6 +141,9 @@ class Listener:
         self._gates: list[Gate] = []
         self._driver: TransportDriver | None = None
         self._done: asyncio.Future[tuple[DisconnectReason, str]] | None = None
+        # An end asked for before `run()` made `_done` (a disconnect queued right
+        # behind the listen): `run()` ends with it at once.
+        self._early_end: tuple[DisconnectReason, str] | None = None
         self._bound_transport_port = 0
 
     # --- commands (on the loop) -----------------------------------------------------
@@ -166,7 +169,10 @@ class Listener:
             self._driver.wake()
 
     def _finish(self, reason: DisconnectReason, detail: str) -> None:
-        if self._done is not None and not self._done.done():
+        if self._done is None:
+            if self._early_end is None:
+                self._early_end = (reason, detail)
+        elif not self._done.done():
             self._done.set_result((reason, detail))
 
     # --- lifetime ---------------------------------------------------------------------
@@ -175,14 +181,21 @@ class Listener:
         """The whole listener: reports listening, then exactly one disconnect."""
         loop = asyncio.get_running_loop()
         self._done = loop.create_future()
+        if self._early_end is not None:
+            self._done.set_result(self._early_end)
         reason, detail = R.INTERNAL_ERROR, "the listener stopped unexpectedly"
         try:
             context: ssl.SSLContext | None = None
-            if self._secure:
+            if self._secure and not self._done.done():
                 context, problem, failure = await self._server_context()
                 if context is None:
                     reason, detail = failure, problem
                     return
+            if self._done.done():
+                # Called off before it listened (here or while the certificate was
+                # asked for): no port is bound, and the end is the one asked for.
+                reason, detail = self._done.result()
+                return
             try:
                 handshake_sock = bind_listening_socket(self._interface, self._handshake_port)
             except OSError as exc:
