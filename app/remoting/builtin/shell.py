@@ -330,6 +330,9 @@ class TransportDriver:
         self._hold_progress = 0
         self._resumed = asyncio.Event()
         self._resumed.set()
+        # While a write waits for the socket (`_write_out`): its timeout scope, so
+        # that a disconnect request or an abort is seen at once, not at the next timer.
+        self._draining: asyncio.Timeout | None = None
         self.ended: TransportEnded | None = None
 
     def wake(self) -> None:
@@ -341,10 +344,17 @@ class TransportDriver:
     def request_disconnect(self) -> None:
         self.core.request_disconnect(asyncio.get_running_loop().time())
         self.wake()
+        self._interrupt_drain()
 
     def abort(self, reason: DisconnectReason, detail: str) -> None:
         self.core.abort(reason, detail)
         self.wake()
+        self._interrupt_drain()
+
+    def _interrupt_drain(self) -> None:
+        draining = self._draining
+        if draining is not None and not draining.expired():
+            draining.reschedule(asyncio.get_running_loop().time())
 
     def _dispatch(self) -> None:
         """Hand the core's events on, in order; consecutive channel frames together."""
@@ -376,8 +386,17 @@ class TransportDriver:
         except Exception as exc:  # noqa: BLE001 - raised again by run(), not lost in asyncio
             self._failure = exc
             self.wake()
+            self._interrupt_drain()
             return
-        if self.ended is not None or self.core.data_to_send_pending():
+        self._after_input()
+
+    def _after_input(self) -> None:
+        """What received bytes ask of the writing side: an end (also while a write
+        waits for a peer that does not read), or an answer to write."""
+        if self.ended is not None:
+            self.wake()
+            self._interrupt_drain()
+        elif self.core.data_to_send_pending():
             self.wake()
         self._check_backlog()
 
@@ -444,10 +463,9 @@ class TransportDriver:
         except Exception as exc:  # noqa: BLE001 - raised again by run(), not lost in asyncio
             self._failure = exc
             self.wake()
+            self._interrupt_drain()
             return len(view)
-        if self.ended is not None or self.core.data_to_send_pending():
-            self.wake()
-        self._check_backlog()
+        self._after_input()
         return used
 
     async def _read(self) -> None:
@@ -461,9 +479,10 @@ class TransportDriver:
             self.core.receive_data(data, loop.time())
             self.wake()
             if not data or self.core.phase == Phase.CLOSED:
+                self._interrupt_drain()
                 return
             self._dispatch()
-            self._check_backlog()
+            self._after_input()
 
     async def _attach_feed(self) -> bool:
         """Read through a `_DirectFeed` from now on; False where that cannot be done
@@ -497,6 +516,49 @@ class TransportDriver:
             self.core.send_channel_frame(kind, payload, prefix)
         return bool(frames)
 
+    def _write(self, data: bytes) -> bool:
+        """Queue `data` on the stream; False if the connection is gone."""
+        if not data:
+            return True
+        try:
+            self._writer.write(data)
+        except (ConnectionError, OSError, ssl.SSLError, RuntimeError):
+            return False
+        return True
+
+    async def _write_out(self, data: bytes) -> bool:
+        """Write `data` and wait until the socket has taken enough of it; False if the
+        connection is gone. While the peer reads slowly or not at all, the core's
+        timers go on (heartbeats out, the heartbeat timeout, the disconnect wait), and
+        a disconnect request or an abort is handled at once: a peer that stops
+        reading cannot hold the session, or its end, for as long as it likes."""
+        if not self._write(data):
+            return False
+        transport = self._writer.transport
+        if transport.get_write_buffer_size() <= transport.get_write_buffer_limits()[0]:
+            return True  # the socket took it (most writes): nothing to wait for
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                async with asyncio.timeout_at(self.core.get_timer()) as draining:
+                    self._draining = draining
+                    await self._writer.drain()
+                return True
+            except TimeoutError:
+                pass
+            except (ConnectionError, OSError, ssl.SSLError, RuntimeError):
+                return False
+            finally:
+                self._draining = None
+            if self._failure is not None:
+                return True  # raised by `run`
+            self.core.handle_timer(loop.time())
+            self._dispatch()
+            if self.ended is not None:
+                return True  # the caller ends the session (`run`)
+            if not self._write(self.core.data_to_send()):  # heartbeats, a DISCONNECT
+                return False
+
     async def _sleep(self, timeout: float | None) -> None:
         """Until `wake()` or the timeout (no task per wait, as `wait_for` makes)."""
         if self._woken:
@@ -524,7 +586,9 @@ class TransportDriver:
                     raise self._failure
                 self._dispatch()
                 if self.ended is not None:
-                    await flush(self._writer, self.core.data_to_send())
+                    # Not waited for: the close below flushes it, within its bound
+                    # (a peer that reads nothing must not hold the end of the session).
+                    self._write(self.core.data_to_send())
                     return self.ended
                 if self._held:
                     assert self._outbox is not None
@@ -535,8 +599,7 @@ class TransportDriver:
                 self.core.handle_timer(loop.time())
                 busy = self._fill_from_outbox()
                 if self.core.data_to_send_pending():
-                    ok = await flush(self._writer, self.core.data_to_send())
-                    if not ok:
+                    if not await self._write_out(self.core.data_to_send()):
                         self.core.receive_data(b"", loop.time())
                     continue
                 if busy or self.core.next_event_pending():
