@@ -1,7 +1,9 @@
 """Data-channel throughput for `make bench`: `holoremote link-test` against
 `holoremote listen` (two processes, the built-in runtime, TLS 1.3, one data
 channel) against a bare CPython `ssl` socket pair moving the same bytes, in rounds
-(the measurement itself is `bench/link_vs_tls.py`'s; not a test).
+(the measurement itself is `bench/link_vs_tls.py`'s; not a test). For scale, with no
+target: the same download into a receiver without the session layer (the runtime
+driven as a bare OpenXR application would), against the same bare download.
 
     python bench/link.py [--rounds 3] [--seconds 4] [--message-size 65536]
 """
@@ -20,10 +22,16 @@ from bench.harness import Figure, add_arguments, emit  # noqa: E402
 
 
 def figures(rounds: int, seconds: float, size: int) -> list[Figure]:
-    from bench.link_vs_tls import bare_tls, link_test, prepare
+    from bench.link_vs_tls import bare_tls, link_test, prepare, runtime_download
 
     mbit = 1e6 / 8
-    rates: dict[str, list[float]] = {"up": [], "down": [], "bare_up": [], "bare_down": []}
+    rates: dict[str, list[float]] = {
+        "up": [],
+        "down": [],
+        "bare_up": [],
+        "bare_down": [],
+        "runtime_down": [],
+    }
     with tempfile.TemporaryDirectory(prefix="holoremote-bench-") as tmp:
         folder = Path(tmp)
         prepare(folder)
@@ -35,6 +43,8 @@ def figures(rounds: int, seconds: float, size: int) -> list[Figure]:
             rates["down"].append(down / float(link["downloadSeconds"]) / mbit)
             rates["bare_up"].append(bare_up / mbit)
             rates["bare_down"].append(bare_down / mbit)
+            # link-test downloads for a third of its time; so does this receiver.
+            rates["runtime_down"].append(runtime_download(folder, seconds / 3, size) / mbit)
     return [
         Figure(
             name=f"data channel {direction} ({size // 1024} KiB messages)",
@@ -46,6 +56,14 @@ def figures(rounds: int, seconds: float, size: int) -> list[Figure]:
             bound=0.7,
         )
         for direction, key in (("upload", "up"), ("download", "down"))
+    ] + [
+        Figure(
+            name="same download, runtime-level receiver (no session layer)",
+            unit="Mbit/s",
+            ours=rates["runtime_down"],
+            baseline_name="bare ssl socket pair",
+            baseline=rates["bare_down"],
+        )
     ]
 
 

@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 from app.security.testpki import create_test_pki  # noqa: E402
 
 TOKEN = "bench-token-" + os.urandom(8).hex()
+WAIT_S = 30.0
 
 
 def _env() -> dict[str, str]:
@@ -45,7 +46,8 @@ def _env() -> dict[str, str]:
     return env
 
 
-def link_test(folder: Path, seconds: float, size: int) -> dict[str, float]:
+def _start_listener(folder: Path) -> tuple[subprocess.Popen[str], int]:
+    """`holoremote listen --json` on an ephemeral port, and that port."""
     listen = subprocess.Popen(
         [
             sys.executable,
@@ -70,14 +72,18 @@ def link_test(folder: Path, seconds: float, size: int) -> dict[str, float]:
         env=_env(),
         cwd=ROOT,
     )
+    assert listen.stdout is not None
+    for line in listen.stdout:
+        event = json.loads(line)
+        if event.get("event") == "listening":
+            return listen, int(event["port"])
+    listen.wait(10)
+    raise SystemExit(f"the listener exited ({listen.returncode}) before it listened")
+
+
+def link_test(folder: Path, seconds: float, size: int) -> dict[str, float]:
+    listen, port = _start_listener(folder)
     try:
-        assert listen.stdout is not None
-        port = 0
-        for line in listen.stdout:
-            event = json.loads(line)
-            if event.get("event") == "listening":
-                port = int(event["port"])
-                break
         result = subprocess.run(
             [
                 sys.executable,
@@ -115,6 +121,79 @@ def link_test(folder: Path, seconds: float, size: int) -> dict[str, float]:
                 return event  # type: ignore[no-any-return]
         raise SystemExit(f"no link-test result: {result.stdout}{result.stderr}")
     finally:
+        listen.terminate()
+        listen.wait(10)
+
+
+def runtime_download(folder: Path, seconds: float, size: int) -> float:
+    """Bytes per second into a receiver with no session layer: the built-in runtime
+    driven the way a bare OpenXR application would (one thread: wait for an event,
+    retrieve the packet), downloading from `holoremote listen` as `link-test` does.
+    For scale, not a target: it shows how much of the gap to the bare socket is the
+    session's pump, channel hub and asyncio consumer, and how much the runtime."""
+    from app.endpoint.callbacks import (
+        SecureConnectionCallbacks,
+        fixed_token,
+        system_result_validator,
+    )
+    from app.endpoint.link_test import LINK_TEST_MAGIC
+    from app.remoting import channel_calls
+    from app.remoting.builtin import BuiltinOptions, BuiltinRuntime
+    from app.remoting.contract import (
+        ConnectedEvent,
+        DataChannelDataReceivedEvent,
+        DataChannelOpenedEvent,
+        DisconnectedEvent,
+    )
+    from app.xr.structs import XrRemotingConnectInfoMSFT
+    from app.xr.values import DataChannelPriority
+
+    listen, port = _start_listener(folder)
+    callbacks = SecureConnectionCallbacks(
+        token_provider=fixed_token(TOKEN), certificate_validator=system_result_validator
+    )
+    runtime = BuiltinRuntime(
+        BuiltinOptions(role="remote", trust_ca_pem=(folder / "ca.pem").read_bytes())
+    )
+    try:
+        runtime.set_secure_connection_client_callbacks(callbacks.client_callbacks())
+
+        def next_event() -> object:
+            event = runtime.wait_event(WAIT_S)
+            runtime.drain_stages()
+            runtime.drain_notes()
+            if event is None or isinstance(event, DisconnectedEvent):
+                raise SystemExit(f"runtime-level receiver: {event or 'no event'}")
+            return event
+
+        runtime.connect(
+            XrRemotingConnectInfoMSFT(
+                remoteHostName=b"127.0.0.1", remotePort=port, secureConnection=1
+            )
+        )
+        while not isinstance(next_event(), ConnectedEvent):
+            pass
+        channel = channel_calls.create(runtime, 1, DataChannelPriority.MEDIUM)
+        while not isinstance(next_event(), DataChannelOpenedEvent):
+            pass
+        runtime.send_packet(channel, LINK_TEST_MAGIC, True)
+        start = time.perf_counter()
+        request = json.dumps({"seconds": seconds, "size": size}).encode()
+        runtime.send_packet(channel, b"D" + request, True)
+        received = 0
+        while True:
+            event = next_event()
+            if not isinstance(event, DataChannelDataReceivedEvent):
+                continue
+            message = runtime.retrieve_packet(event.channel, event.packet_id)
+            if message[:1] == b"d":
+                received += len(message)
+            elif message[:1] == b"F":
+                if int(json.loads(message[1:])["bytes"]) != received:
+                    raise SystemExit("runtime-level receiver: bytes lost")
+                return received / (time.perf_counter() - start)
+    finally:
+        runtime.close()
         listen.terminate()
         listen.wait(10)
 

@@ -51,6 +51,7 @@ def test_make_bench_runs_every_script_and_prints_one_table(
         "idle TLS connections",
         "data channel upload",
         "data channel download",
+        "same download, runtime-level receiver (no session layer)",
     ):
         assert row in out, f"{row!r} missing from:\n{out}"
     assert "targets met:" in out
