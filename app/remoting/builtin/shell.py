@@ -408,6 +408,17 @@ class TransportDriver:
         if self._outbox.hold_input():
             self._hold()
 
+    def _review_hold(self, now: float) -> None:
+        """While reading is held: still held (the peer's silence deadline restarts,
+        `TransportConnection.input_held`), or released."""
+        if not self._held:
+            return
+        assert self._outbox is not None
+        if self._outbox.hold_input():
+            self.core.input_held(now)
+        else:
+            self._release()
+
     def _hold(self) -> None:
         assert self._outbox is not None
         loop = asyncio.get_running_loop()
@@ -552,6 +563,9 @@ class TransportDriver:
                 self._draining = None
             if self._failure is not None:
                 return True  # raised by `run`
+            # Both ends may be holding: this one's input for its application, the
+            # peer's for its own. Our pause is not the peer's silence.
+            self._review_hold(loop.time())
             self.core.handle_timer(loop.time())
             self._dispatch()
             if self.ended is not None:
@@ -590,12 +604,7 @@ class TransportDriver:
                     # (a peer that reads nothing must not hold the end of the session).
                     self._write(self.core.data_to_send())
                     return self.ended
-                if self._held:
-                    assert self._outbox is not None
-                    if self._outbox.hold_input():
-                        self.core.input_held(loop.time())
-                    else:
-                        self._release()
+                self._review_hold(loop.time())
                 self.core.handle_timer(loop.time())
                 busy = self._fill_from_outbox()
                 if self.core.data_to_send_pending():

@@ -96,3 +96,37 @@ def test_a_peer_frozen_while_this_end_writes_is_lost_after_the_heartbeat_timeout
             assert_reason(end, R.CONNECTION_LOST)
 
     run(scenario())
+
+
+def test_both_ends_holding_their_input_while_blocked_writing_stay_connected(
+    pki: GeneratedPki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Neither application retrieves, both send more than the other takes: each end
+    holds its input and waits to write. Each one's unread input is its own pause,
+    not the peer's silence, so neither reports the connection lost."""
+    monkeypatch.setattr(shell, "HOLD_LIMIT_S", 3600.0)  # both hold for good
+
+    async def scenario() -> None:
+        async with connected_pair(pki) as (remote, player):
+            remote.channels.manual_retrieve = player.channels.manual_retrieve = True
+            remote_handle = await remote.channels.open(42, LOW)
+            player_handle = await opened_by_peer(player, 42)
+            marks = remote.event_count, player.event_count
+            await asyncio.gather(
+                _send_more_than_the_peer_takes(remote, remote_handle),
+                _send_more_than_the_peer_takes(player, player_handle),
+            )
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + WAIT_S
+            while not (builtin(remote).input_held and builtin(player).input_held):
+                assert loop.time() < deadline, "an end kept reading"
+                await asyncio.sleep(0.01)
+            await _until_blocked(remote, remote_handle)
+            await _until_blocked(player, player_handle)
+            # Several heartbeat timeouts with nothing read on either side.
+            await asyncio.sleep(3 * builtin(remote).options.heartbeat_timeout)
+            for session, mark in zip((remote, player), marks, strict=True):
+                ends = [e for e in session.history[mark:] if isinstance(e, Disconnected)]
+                assert not ends, ends
+
+    run(scenario())
