@@ -124,6 +124,16 @@ class EventWaiter(Protocol):
 
 
 @runtime_checkable
+class EventPump(Protocol):
+    """A runtime that hands over a turn's events with their packets in one call (the
+    built-in one): no poll and retrieve per message on the pump's thread."""
+
+    def wait_events_with_packets(
+        self, timeout: float, limit: int, *, retrieve: bool = True
+    ) -> list[tuple[RemotingEvent, bytes | Exception | None]]: ...
+
+
+@runtime_checkable
 class NoteSource(Protocol):
     """A runtime with things to say that are not events (refused handshakes, ...)."""
 
@@ -511,8 +521,13 @@ class Session:
     def _next_runtime_events(self) -> list[tuple[RemotingEvent, bytes | Exception | None]]:
         """Runs on a worker thread: the next events (a few at once when they queue up),
         each data packet already retrieved, so that it is read as soon as it is seen."""
-        batch: list[tuple[RemotingEvent, bytes | Exception | None]] = []
         manual = self.channels.manual_retrieve
+        runtime = self.runtime
+        if channel_calls.has_fast_path(runtime, EventPump):
+            return cast(EventPump, runtime).wait_events_with_packets(
+                PUMP_WAIT_S, PUMP_BATCH, retrieve=not manual
+            )
+        batch: list[tuple[RemotingEvent, bytes | Exception | None]] = []
         event = self._wait_runtime_event()
         while event is not None:
             data: bytes | Exception | None = None

@@ -70,8 +70,13 @@ def send_paced(
     poll_s: float,
     guaranteed: bool = True,
 ) -> None:
-    """Wait (on this thread) until fewer than `limit` bytes are unsent on the channel,
+    """Wait (on this thread) until at most `limit` bytes are unsent on the channel,
     then send: a bulk sender's one call per message."""
+    if has_fast_path(runtime, PacedPacketSender):
+        sender = cast(PacedPacketSender, runtime)
+        while not sender.send_packet_paced(channel, data, limit, guaranteed):
+            time.sleep(poll_s)
+        return
     while state(runtime, channel).send_queue_size > limit:
         time.sleep(poll_s)
     send(runtime, channel, data, guaranteed=guaranteed)
@@ -110,6 +115,16 @@ class PacketSender(Protocol):
     and the copy out of its pointer (a bulk sender's every message)."""
 
     def send_packet(self, channel: int, data: bytes, guaranteed: bool) -> None: ...
+
+
+@runtime_checkable
+class PacedPacketSender(Protocol):
+    """A runtime in Python (the built-in one) can look at sendQueueSize and send in
+    one step: `send_paced` without a state call per message."""
+
+    def send_packet_paced(
+        self, channel: int, data: bytes, limit: int, guaranteed: bool
+    ) -> bool: ...
 
 
 # Whether a runtime class has a fast path, per class and protocol: isinstance

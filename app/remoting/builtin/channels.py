@@ -187,6 +187,10 @@ class ChannelTable:
         channel = self._get(handle, "xrGetRemotingDataChannelStateMSFT")
         return DataChannelState(send_queue_size=channel.unsent, status=channel.status)
 
+    def unsent(self, handle: int, function: str) -> int:
+        """The channel's sendQueueSize (as `state`, without the structure)."""
+        return self._get(handle, function).unsent
+
     def check_sendable(self, handle: int, size: int) -> _Channel:
         function = "xrSendRemotingDataMSFT"
         channel = self._get(handle, function)

@@ -41,6 +41,7 @@ from app.remoting.builtin.system_validation import RuntimeTrust
 from app.remoting.builtin.token_throttle import TokenThrottle
 from app.remoting.contract import (
     ConnectedEvent,
+    DataChannelDataReceivedEvent,
     DataChannelError,
     DataChannelState,
     DisconnectedEvent,
@@ -566,6 +567,48 @@ class BuiltinRuntime(RemotingRuntime):
             )
             return self._events.popleft() if self._events else None
 
+    def wait_events_with_packets(
+        self, timeout: float, limit: int, *, retrieve: bool = True
+    ) -> list[tuple[RemotingEvent, bytes | Exception | None]]:
+        """`wait_event`, then every queued event up to `limit`, each data event with
+        its packet already retrieved (or the error retrieving it), all under one hold of
+        the lock: the session's event pump's whole turn in one call instead of a poll
+        and a retrieve per message. `retrieve=False` leaves the packets in place (an
+        application that retrieves them itself)."""
+        function = "xrRetrieveRemotingDataMSFT"
+        taken: list[tuple[RemotingEvent, bytes | Exception | None]] = []
+        with self._changed:
+            self._changed.wait_for(
+                lambda: (
+                    bool(self._events)
+                    or (self._stages_wanted and bool(self._stages))
+                    or self._closed
+                ),
+                timeout,
+            )
+            events = self._events
+            now = time.monotonic()
+            while events and len(taken) < limit:
+                event = events.popleft()
+                data: bytes | Exception | None = None
+                if retrieve and isinstance(event, DataChannelDataReceivedEvent):
+                    try:
+                        self._require_open(function)
+                        answer = self._channels.retrieve(
+                            event.channel, event.packet_id, MAX_MESSAGE_BYTES, now
+                        )
+                        assert isinstance(answer, bytes)
+                        data = answer
+                    except (RemotingCallError, DataChannelError) as exc:
+                        data = exc
+                taken.append((event, data))
+            release = self._input_held and not self._channels.backlogged(releasing=True)
+            if release:
+                self._input_held = False
+        if release:
+            self._wake_endpoint()
+        return taken
+
     def close(self) -> None:
         """Tear everything down at once (no disconnect request: use `disconnect` for a
         clean end). Idempotent; safe from any thread but the runtime's own."""
@@ -672,9 +715,24 @@ class BuiltinRuntime(RemotingRuntime):
         ctypes struct and the copy out of its pointer."""
         self._queue_send("xrSendRemotingDataMSFT", channel, data, guaranteed)
 
-    def _queue_send(self, function: str, channel: int, data: bytes, guaranteed: bool) -> None:
+    def send_packet_paced(self, channel: int, data: bytes, limit: int, guaranteed: bool) -> bool:
+        """`send_packet` if at most `limit` bytes are unsent on the channel (True), else
+        nothing (False): for `channel_calls.send_paced`, the look at sendQueueSize and
+        the send in one hold of the lock instead of two calls per message."""
+        return self._queue_send("xrSendRemotingDataMSFT", channel, data, guaranteed, limit)
+
+    def _queue_send(
+        self,
+        function: str,
+        channel: int,
+        data: bytes,
+        guaranteed: bool,
+        limit: int | None = None,
+    ) -> bool:
         with self._lock:
             self._require_open(function)
+            if limit is not None and self._channels.unsent(channel, function) > limit:
+                return False
             idle = not self._channels.pending()
             self._channels.send(channel, data, guaranteed)
         if idle:
@@ -683,6 +741,7 @@ class BuiltinRuntime(RemotingRuntime):
             # (a wake-up per message cost a write to the loop's self-pipe and a
             # turn of the loop each; the receiver's hold now paces a fast sender).
             self._wake_endpoint()
+        return True
 
     def retrieve_packet(self, channel: int, packet_id: int) -> bytes:
         """`retrieve_remoting_data` for Python callers (`channel_calls.PacketRetriever`):
