@@ -84,6 +84,11 @@ PACKET_LIFETIME_S = 30.0
 HOLD_PACKETS = MAX_UNRETRIEVED_PACKETS // 2
 HOLD_BYTES = MAX_UNRETRIEVED_BYTES // 2
 
+#: Packet ids a channel remembers having handed out or let expire, the most recent
+#: ones (see `_SpentIds`): enough to tell an application that asks for a packet again
+#: that it is spent, without one id kept per message for the channel's whole life.
+SPENT_IDS_KEPT = MAX_UNRETRIEVED_PACKETS
+
 _OPEN = struct.Struct(">BB")
 _ACCEPT = struct.Struct(">B")
 _CLOSE = struct.Struct(">BB")
@@ -100,6 +105,40 @@ class _Packet:
     expires: float
 
 
+class _SpentIds:
+    """The packet ids a channel handed out or let expire: asking for one again is
+    PACKET_EXPIRED, where an id that never arrived on the channel is HANDLE_INVALID.
+
+    Only the most recent SPENT_IDS_KEPT are kept (a set kept every id, one per message
+    received: a channel open for hours grew by megabytes). Ids are issued in
+    increasing order, so an id below the oldest one forgotten is spent, or was another
+    channel's: not a live packet here either way, and answered PACKET_EXPIRED (the
+    only loss of precision, for an id that old)."""
+
+    __slots__ = ("_ids", "_order", "forgotten_below")
+
+    def __init__(self) -> None:
+        self._ids: set[int] = set()
+        self._order: collections.deque[int] = collections.deque()
+        self.forgotten_below = 0
+
+    def add(self, packet_id: int) -> None:
+        self._ids.add(packet_id)
+        self._order.append(packet_id)
+        if len(self._order) > SPENT_IDS_KEPT:
+            oldest = self._order.popleft()
+            self._ids.discard(oldest)
+            self.forgotten_below = max(self.forgotten_below, oldest + 1)
+
+    def __contains__(self, packet_id: int) -> bool:
+        """For an id that is not a live packet of the channel (`retrieve` asks that
+        first): whether it is one of its spent ones."""
+        return packet_id in self._ids or packet_id < self.forgotten_below
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
 @dataclass
 class _Channel:
     handle: int
@@ -108,7 +147,7 @@ class _Channel:
     status: Status
     unsent: int = 0
     packets: dict[int, _Packet] = field(default_factory=dict)
-    spent: set[int] = field(default_factory=set)  # retrieved or expired packet ids
+    spent: _SpentIds = field(default_factory=_SpentIds)  # retrieved or expired
     unretrieved: int = 0
     not_held: bool = False  # left to the flood limits (`stop_holding`)
 
@@ -228,15 +267,15 @@ class ChannelTable:
         channel = self._get(handle, function)
         self._require_open(channel, function)
         self._expire(channel, now)
-        if packet_id in channel.spent:
-            raise DataChannelError(
-                function,
-                DataChannelResult.PACKET_EXPIRED,
-                f"packet {packet_id} was already retrieved or is older than "
-                f"{PACKET_LIFETIME_S:g} s",
-            )
         packet = channel.packets.get(packet_id)
         if packet is None:
+            if packet_id in channel.spent:
+                raise DataChannelError(
+                    function,
+                    DataChannelResult.PACKET_EXPIRED,
+                    f"packet {packet_id} was already retrieved or is older than "
+                    f"{PACKET_LIFETIME_S:g} s",
+                )
             raise RemotingCallError(
                 function,
                 Result.ERROR_HANDLE_INVALID,

@@ -313,3 +313,34 @@ def test_the_session_ending_closes_every_channel_with_error() -> None:
     ]
     assert remote.state(a) == ch.DataChannelState(0, DataChannelStatus.CLOSED)
     assert not remote.pending()
+
+
+def test_spent_packet_ids_stay_bounded_and_still_answer_expired(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A channel remembers its spent ids without keeping one per message for its whole
+    life; an id it forgot is still PACKET_EXPIRED, a live older packet still
+    retrievable, an id that never arrived still HANDLE_INVALID."""
+    monkeypatch.setattr(ch, "SPENT_IDS_KEPT", 8)
+    remote, player = pair()
+    handle, peer_handle = open_channel(remote, player, 3)
+    remote.send(handle, b"kept back", True)
+    (held,) = deliver(remote, player)
+    assert isinstance(held, DataChannelDataReceivedEvent)
+    spent_ids = []
+    for index in range(50):
+        remote.send(handle, bytes([index]), True)
+        (event,) = deliver(remote, player)
+        assert isinstance(event, DataChannelDataReceivedEvent)
+        assert player.retrieve(peer_handle, event.packet_id, 1, 1.0) == bytes([index])
+        spent_ids.append(event.packet_id)
+    assert len(player._channels[peer_handle].spent) == 8
+    for packet_id in (spent_ids[0], spent_ids[30], spent_ids[-1]):  # forgotten or kept
+        with pytest.raises(DataChannelError) as again:
+            player.retrieve(peer_handle, packet_id, 1, 1.0)
+        assert again.value.code == DataChannelResult.PACKET_EXPIRED
+    # older than every forgotten id, but live: retrievable
+    assert player.retrieve(peer_handle, held.packet_id, 16, 1.0) == b"kept back"
+    with pytest.raises(RemotingCallError) as unknown:
+        player.retrieve(peer_handle, spent_ids[-1] + 1000, 1, 1.0)
+    assert unknown.value.result == Result.ERROR_HANDLE_INVALID
