@@ -554,17 +554,20 @@ class BuiltinRuntime(RemotingRuntime):
         with self._lock:
             return self._events.popleft() if self._events else None
 
+    def _wait_for_news(self, timeout: float) -> None:
+        """Under `_changed`: until an event is queued, a stage for a consumer that
+        drains them, or the close (at most `timeout` seconds)."""
+        self._changed.wait_for(
+            lambda: (
+                bool(self._events) or (self._stages_wanted and bool(self._stages)) or self._closed
+            ),
+            timeout,
+        )
+
     def wait_event(self, timeout: float) -> RemotingEvent | None:
         """Like `poll_event`, but waits up to `timeout` seconds for an event (or close)."""
         with self._changed:
-            self._changed.wait_for(
-                lambda: (
-                    bool(self._events)
-                    or (self._stages_wanted and bool(self._stages))
-                    or self._closed
-                ),
-                timeout,
-            )
+            self._wait_for_news(timeout)
             return self._events.popleft() if self._events else None
 
     def wait_events_with_packets(
@@ -578,14 +581,7 @@ class BuiltinRuntime(RemotingRuntime):
         function = "xrRetrieveRemotingDataMSFT"
         taken: list[tuple[RemotingEvent, bytes | Exception | None]] = []
         with self._changed:
-            self._changed.wait_for(
-                lambda: (
-                    bool(self._events)
-                    or (self._stages_wanted and bool(self._stages))
-                    or self._closed
-                ),
-                timeout,
-            )
+            self._wait_for_news(timeout)
             events = self._events
             now = time.monotonic()
             while events and len(taken) < limit:
