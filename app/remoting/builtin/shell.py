@@ -198,6 +198,10 @@ class Outbox(Protocol):
 # How long reading stays stopped for a backlog while the application retrieves
 # nothing at all; then reading resumes and that channel's flood limit decides.
 HOLD_LIMIT_S = 1.0
+# Channel frames handed to the runtime at a time (`TransportDriver._dispatch`): the
+# backlog is looked at between batches, so a hold begins within this many messages of
+# its mark (the flood limits are 4096 packets, the hold begins at 2048).
+TRAFFIC_BATCH = 256
 
 
 # Data-channel bytes handed to the socket per turn: small enough that a HIGH message
@@ -357,10 +361,28 @@ class TransportDriver:
             draining.reschedule(asyncio.get_running_loop().time())
 
     def _dispatch(self) -> None:
-        """Hand the core's events on, in order; consecutive channel frames together."""
+        """Hand the core's events on, in order; consecutive channel frames together, at
+        most TRAFFIC_BATCH at a time with the backlog looked at in between.
+
+        While reading is held for the application's backlog, what was read before the
+        hold (and everything behind it, to keep the order) waits in the core, and
+        `_release` hands it on: one read of many small messages (a 1 MiB read is 75,000
+        one-byte ones) must not carry a channel past its flood limit before reading
+        stops. A session that ended is handed on whole."""
         traffic: list[DataReceived | ChannelFrame] = []
         on_channel = self._on_channel
-        while (event := self.core.next_event()) is not None:
+        core = self.core
+        while True:
+            if len(traffic) >= TRAFFIC_BATCH:
+                assert on_channel is not None
+                on_channel(traffic)
+                traffic = []
+                self._check_backlog()
+            if self._held and not traffic and core.phase != Phase.CLOSED:
+                return
+            event = core.next_event()
+            if event is None:
+                break
             if on_channel is not None and isinstance(event, DataReceived | ChannelFrame):
                 traffic.append(event)
                 continue
@@ -459,6 +481,9 @@ class TransportDriver:
                 transport.resume_reading()
         else:
             self._resumed.set()
+        if self.core.next_event_pending():  # read before the hold, not handed on yet
+            self._dispatch()
+            self._after_input()
 
     def _received_frames(self, view: memoryview) -> int:
         """Whole frames where they lie (`_DirectFeed`); the bytes the core used."""
@@ -611,7 +636,7 @@ class TransportDriver:
                     if not await self._write_out(self.core.data_to_send()):
                         self.core.receive_data(b"", loop.time())
                     continue
-                if busy or self.core.next_event_pending():
+                if busy or (self.core.next_event_pending() and not self._held):
                     continue
                 timer = self.core.get_timer()
                 await self._sleep(None if timer is None else max(0.0, timer - loop.time()))

@@ -24,6 +24,7 @@ from app.remoting.builtin import BuiltinRuntime, shell
 from app.remoting.builtin.channels import (
     MAX_MESSAGE_BYTES,
     MAX_UNRETRIEVED_BYTES,
+    MAX_UNRETRIEVED_PACKETS,
     RetrieveCapacityError,
 )
 from app.remoting.contract import DataChannelError, RemotingCallError
@@ -402,5 +403,51 @@ def test_a_disconnect_mid_transfer_closes_every_channel_with_error_first(
             with pytest.raises(RemotingCallError) as invalid:
                 await remote.channels.state(handle)
             assert invalid.value.result == Result.ERROR_HANDLE_INVALID
+
+    run(scenario())
+
+
+def test_many_small_messages_read_at_once_are_held_back_not_the_channel_closed(
+    pki: GeneratedPki, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One read can carry thousands of small messages (a 1 MiB read, 75,000 of one
+    byte): the backlog is looked at between batches of them, so reading stops where the
+    hold begins and the channel stays open, instead of one read carrying it past its
+    flood limit (link-test with 256-byte messages lost its channel that way)."""
+    monkeypatch.setattr(shell, "HOLD_LIMIT_S", 3600.0)  # the player is slow, not stuck
+    count = 3 * MAX_UNRETRIEVED_PACKETS
+
+    async def scenario() -> None:
+        async with connected_pair(pki) as (remote, player):
+            player.channels.manual_retrieve = True
+            handle = await remote.channels.open(43, LOW)
+            peer_handle = await opened_by_peer(player, 43)
+            sender = builtin(remote)
+
+            def queue_all_then_write_at_once() -> None:
+                with parked_loop(sender):  # then the driver writes them in big pieces
+                    for index in range(count):
+                        channel_calls.send(sender, handle, index.to_bytes(2, "big"))
+
+            await asyncio.to_thread(queue_all_then_write_at_once)
+            runtime = builtin(player)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + WAIT_S
+            while not runtime.input_held:  # the player's transport stops reading
+                assert loop.time() < deadline, "the player kept reading"
+                await asyncio.sleep(0.01)
+            received: list[int] = []
+            while len(received) < count:
+                while not player.channels.announced:
+                    player.channels.announced_changed.clear()
+                    await asyncio.wait_for(player.channels.announced_changed.wait(), WAIT_S)
+                event = player.channels.announced.popleft()
+                data = await asyncio.to_thread(
+                    channel_calls.retrieve, runtime, peer_handle, event.packet_id, event.size
+                )
+                received.append(int.from_bytes(data, "big"))
+            assert received == list(range(count))
+            assert (await player.channels.state(peer_handle)).status == DataChannelStatus.OPENED
+            assert not [e for e in player.history if isinstance(e, ChannelClosed)]
 
     run(scenario())
