@@ -201,8 +201,11 @@ def test_an_issuer_whose_key_cannot_be_read_is_refused_not_a_traceback(
     spki = ica.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    # The key's BIT STRING cut short by one octet inside the same length: not a key.
-    broken_spki = spki[:-1] + b"\x00"
+    # The key's last octet changed (the point's y off the curve): not a key. Flipped,
+    # not set to 0x00, which the key's own last octet is once in 256 test PKIs (then
+    # nothing changed and the chain was rightly accepted: this test failed that way).
+    broken_spki = spki[:-1] + bytes([spki[-1] ^ 0x01])
+    assert broken_spki != spki
     broken = ica.public_bytes(serialization.Encoding.DER).replace(spki, broken_spki)
     pem = b"-----BEGIN CERTIFICATE-----\n" + __import__("base64").encodebytes(broken)
     pem += b"-----END CERTIFICATE-----\n"
