@@ -598,9 +598,7 @@ class BuiltinRuntime(RemotingRuntime):
                     except (RemotingCallError, DataChannelError) as exc:
                         data = exc
                 taken.append((event, data))
-            release = self._input_held and not self._channels.backlogged(releasing=True)
-            if release:
-                self._input_held = False
+            release = self._caught_up()
         if release:
             self._wake_endpoint()
         return taken
@@ -747,13 +745,19 @@ class BuiltinRuntime(RemotingRuntime):
         assert isinstance(answer, bytes)
         return answer
 
+    def _caught_up(self) -> bool:
+        """Under the lock, after a retrieval: whether a transport that stopped reading
+        for the backlog may read again (the endpoint is then woken, outside the lock)."""
+        release = self._input_held and not self._channels.backlogged(releasing=True)
+        if release:
+            self._input_held = False
+        return release
+
     def _retrieve(self, function: str, channel: int, packet_id: int, capacity: int) -> bytes | int:
         with self._lock:
             self._require_open(function)
             answer = self._channels.retrieve(channel, packet_id, capacity, time.monotonic())
-            release = self._input_held and not self._channels.backlogged(releasing=True)
-            if release:
-                self._input_held = False
+            release = self._caught_up()
         if release:
             self._wake_endpoint()
         return answer

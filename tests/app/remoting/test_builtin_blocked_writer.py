@@ -25,6 +25,7 @@ from tests.app.remoting.test_builtin_channels import (
     connected_pair,
     opened_by_peer,
     parked_loop,
+    until_input_held,
 )
 
 R = DisconnectReason
@@ -59,11 +60,7 @@ def test_a_disconnect_while_the_peer_reads_nothing_ends_after_the_disconnect_wai
             handle = await remote.channels.open(40, LOW)
             await opened_by_peer(player, 40)
             await _send_more_than_the_peer_takes(remote, handle)
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + WAIT_S
-            while not builtin(player).input_held:
-                assert loop.time() < deadline, "the player kept reading"
-                await asyncio.sleep(0.01)
+            await until_input_held(player)
             await _until_blocked(remote, handle)
             mark = remote.event_count
             await remote.disconnect()
@@ -116,11 +113,8 @@ def test_both_ends_holding_their_input_while_blocked_writing_stay_connected(
                 _send_more_than_the_peer_takes(remote, remote_handle),
                 _send_more_than_the_peer_takes(player, player_handle),
             )
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + WAIT_S
-            while not (builtin(remote).input_held and builtin(player).input_held):
-                assert loop.time() < deadline, "an end kept reading"
-                await asyncio.sleep(0.01)
+            await until_input_held(remote)
+            await until_input_held(player)
             await _until_blocked(remote, remote_handle)
             await _until_blocked(player, player_handle)
             # Several heartbeat timeouts with nothing read on either side.

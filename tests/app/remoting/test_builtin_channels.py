@@ -81,6 +81,33 @@ def parked_loop(runtime: BuiltinRuntime) -> Iterator[None]:
         release.set()
 
 
+async def until_input_held(session: Session) -> None:
+    """Until the session's transport has stopped reading for its backlog (bounded)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT_S
+    while not builtin(session).input_held:
+        assert loop.time() < deadline, "the transport kept reading"
+        await asyncio.sleep(0.01)
+
+
+async def retrieve_announced(session: Session, handle: int, count: int) -> list[bytes]:
+    """`count` packets announced on `handle` (manual retrieval), retrieved in order."""
+    runtime = builtin(session)
+    received: list[bytes] = []
+    while len(received) < count:
+        while not session.channels.announced:
+            session.channels.announced_changed.clear()
+            await asyncio.wait_for(session.channels.announced_changed.wait(), WAIT_S)
+        event = session.channels.announced.popleft()
+        assert event.channel == handle
+        received.append(
+            await asyncio.to_thread(
+                channel_calls.retrieve, runtime, handle, event.packet_id, event.size
+            )
+        )
+    return received
+
+
 async def opened_by_peer(session: Session, channel_id: int) -> int:
     handle = await session.channels.accept(WAIT_S)
     assert session.channels.channel_id(handle) == channel_id
@@ -356,25 +383,10 @@ def test_a_reader_behind_holds_the_sender_back_instead_of_losing_the_channel(
             count = MAX_UNRETRIEVED_BYTES // MAX_MESSAGE_BYTES + 8
             for index in range(count):
                 await remote.channels.send(handle, bytes([index]) * MAX_MESSAGE_BYTES)
-            runtime = builtin(player)
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + WAIT_S
-            while not runtime.input_held:  # the player's transport stops reading
-                assert loop.time() < deadline, "the player kept reading"
-                await asyncio.sleep(0.01)
+            await until_input_held(player)
             assert (await remote.channels.state(handle)).send_queue_size > 0
-            received: list[int] = []
-            while len(received) < count:
-                while not player.channels.announced:
-                    player.channels.announced_changed.clear()
-                    await asyncio.wait_for(player.channels.announced_changed.wait(), WAIT_S)
-                event = player.channels.announced.popleft()
-                assert event.channel == peer_handle
-                data = await asyncio.to_thread(
-                    channel_calls.retrieve, runtime, peer_handle, event.packet_id, event.size
-                )
-                received.append(data[0])
-            assert received == [index % 256 for index in range(count)]
+            received = await retrieve_announced(player, peer_handle, count)
+            assert [data[0] for data in received] == [index % 256 for index in range(count)]
             assert (await player.channels.state(peer_handle)).status == DataChannelStatus.OPENED
             await remote.channels.drain(handle, WAIT_S)
 
@@ -430,23 +442,9 @@ def test_many_small_messages_read_at_once_are_held_back_not_the_channel_closed(
                         channel_calls.send(sender, handle, index.to_bytes(2, "big"))
 
             await asyncio.to_thread(queue_all_then_write_at_once)
-            runtime = builtin(player)
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + WAIT_S
-            while not runtime.input_held:  # the player's transport stops reading
-                assert loop.time() < deadline, "the player kept reading"
-                await asyncio.sleep(0.01)
-            received: list[int] = []
-            while len(received) < count:
-                while not player.channels.announced:
-                    player.channels.announced_changed.clear()
-                    await asyncio.wait_for(player.channels.announced_changed.wait(), WAIT_S)
-                event = player.channels.announced.popleft()
-                data = await asyncio.to_thread(
-                    channel_calls.retrieve, runtime, peer_handle, event.packet_id, event.size
-                )
-                received.append(int.from_bytes(data, "big"))
-            assert received == list(range(count))
+            await until_input_held(player)
+            received = await retrieve_announced(player, peer_handle, count)
+            assert [int.from_bytes(data, "big") for data in received] == list(range(count))
             assert (await player.channels.state(peer_handle)).status == DataChannelStatus.OPENED
             assert not [e for e in player.history if isinstance(e, ChannelClosed)]
 
