@@ -26,7 +26,6 @@ import select
 import socket
 import ssl
 import subprocess
-import sys
 import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -37,6 +36,7 @@ import pytest
 from app.remoting.builtin.direct_tls import DEFAULT_HIGH_WATER, DirectTlsTransport
 from app.security.testpki import GeneratedPki
 from tests.app.remoting.tls_loop_support import (
+    DIRECT_TLS_ONLY,
     HOST,
     MIB,
     PEER_TIMEOUT_S,
@@ -46,7 +46,6 @@ from tests.app.remoting.tls_loop_support import (
     digest,
     let_the_loop_turn,
     listening_socket,
-    make_contexts,
     payload,
     read_to_end,
     run,
@@ -54,9 +53,7 @@ from tests.app.remoting.tls_loop_support import (
     tls_server,
 )
 
-pytestmark = pytest.mark.skipif(
-    sys.platform == "win32", reason="the proactor loop keeps asyncio's own TLS"
-)
+pytestmark = DIRECT_TLS_ONLY
 
 # The most plaintext one TLS record carries: one write of this many bytes is one record.
 RECORD = 16384
@@ -65,11 +62,6 @@ SHORT_TIMEOUT_S = 0.3
 # A peer's receive buffer and the server's send buffer while nobody reads: a writer
 # stops early, so the transport's own buffer fills after a few writes.
 SMALL_SOCKET_BUFFER = 64 * 1024
-
-
-@pytest.fixture(scope="module")
-def contexts(pki: GeneratedPki) -> Contexts:
-    return make_contexts(pki)
 
 
 async def open_tls(

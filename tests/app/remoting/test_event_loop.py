@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import socket
 import ssl
-import sys
 import threading
 from collections.abc import AsyncIterator
 
@@ -22,28 +21,20 @@ import pytest
 
 from app.remoting.builtin import event_loop
 from app.remoting.builtin.direct_tls import DirectTlsTransport
-from app.security.testpki import GeneratedPki
 from tests.app.remoting.tls_loop_support import (
+    DIRECT_TLS_ONLY,
     HOST,
     MIB,
     PEER_TIMEOUT_S,
     Contexts,
     digest,
-    make_contexts,
     payload,
     run,
 )
 
-pytestmark = pytest.mark.skipif(
-    sys.platform == "win32", reason="the proactor loop keeps asyncio's own TLS"
-)
+pytestmark = DIRECT_TLS_ONLY
 
 SIZE = 4 * MIB  # each way: many times the loop's shared read buffer
-
-
-@pytest.fixture(scope="module")
-def contexts(pki: GeneratedPki) -> Contexts:
-    return make_contexts(pki)
 
 
 Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]

@@ -11,10 +11,13 @@ import hashlib
 import random
 import socket
 import ssl
+import sys
 import warnings
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
+
+import pytest
 
 from app.remoting.builtin import event_loop, tls
 from app.remoting.builtin.direct_tls import DirectTlsTransport
@@ -22,6 +25,11 @@ from app.security.certstore import server_tls_material
 from app.security.testpki import GeneratedPki
 
 HOST = "127.0.0.1"
+#: For a test module of the direct TLS transport: Windows' proactor loop keeps
+#: asyncio's own TLS, so there is nothing of ours to test there.
+DIRECT_TLS_ONLY = pytest.mark.skipif(
+    sys.platform == "win32", reason="the proactor loop keeps asyncio's own TLS"
+)
 # A whole test (its coroutine) on its loop; passing runs take well under a second.
 TEST_TIMEOUT_S = 20.0
 # Every blocking socket of a peer thread: no thread outlives a failed test for long.
