@@ -99,6 +99,8 @@ class DirectTlsTransport(asyncio.Transport):
             do_handshake_on_connect=False,
         )
         self._fd = self._sock.fileno()
+        # The `_ssl._SSLSocket` under the wrapper (it exists once the socket is wrapped).
+        self._sslobj: Any = self._sock._sslobj  # type: ignore[attr-defined]
         self._loop = loop
         self._protocol = protocol
         self._buffered = isinstance(protocol, asyncio.BufferedProtocol)
@@ -362,19 +364,27 @@ class DirectTlsTransport(asyncio.Transport):
                 return
         else:
             view = self._read_view
-        recv_into = self._sock.recv_into
+        # The SSL object's own read, not `SSLSocket.recv_into`: two Python frames less
+        # per TLS record. It differs only in raising SSLEOFError for a TCP end without
+        # close_notify, which `recv_into` (suppress_ragged_eofs) turns into an end.
+        read = self._sslobj.read
         filled = 0
         size = len(view)
         failure: BaseException | None = None
         ended = False
+        cut = False  # the last read filled its room: the rest of its record may wait
         for _ in range(MAX_READS_PER_TURN):
+            room = size - filled
             try:
-                count = recv_into(view[filled:])
+                count = read(room, view[filled:])
             except ssl.SSLWantReadError:
                 break
             except ssl.SSLWantWriteError:
                 self._read_wants_write = True
                 self._update_interest()
+                break
+            except ssl.SSLEOFError:
+                ended = True
                 break
             except Exception as exc:  # noqa: BLE001 - SSL, socket, or a buffer it cannot fill
                 failure = exc
@@ -383,7 +393,8 @@ class DirectTlsTransport(asyncio.Transport):
                 ended = True
                 break
             filled += count
-            if filled >= size:
+            if count == room:
+                cut = True
                 break
         if filled:
             raised = (
@@ -400,7 +411,16 @@ class DirectTlsTransport(asyncio.Transport):
         if ended:
             self._end_of_stream()
             return
-        if self._state is _State.OPEN and self._reading and self._sock.pending():
+        # A read returns at most one TLS record, and OpenSSL reads no record ahead
+        # (CPython never turns read-ahead on): after a read that did not fill its room,
+        # OpenSSL holds no plaintext, and whatever else came is in the socket, whose
+        # readiness calls this again. Only a read cut short by the buffer may have left
+        # the rest of its record inside OpenSSL, which no readiness would announce.
+        # Hence `pending()` only then: it releases the GIL, and taking that back can
+        # wait for another thread's whole turn (asked after every pass, it was a
+        # twentieth of a busy receiver's time: docs/benchmarks.md, "Data-channel
+        # throughput: CPU per byte").
+        if cut and self._state is _State.OPEN and self._reading and self._sslobj.pending():
             self._loop.call_soon(self._read_ready)
 
     def _end_of_stream(self) -> None:
@@ -510,7 +530,7 @@ class DirectTlsTransport(asyncio.Transport):
         application data meanwhile), its TCP end, or the shutdown timeout."""
         if self._state is not _State.SHUTDOWN:
             return
-        sslobj = self._sock._sslobj  # type: ignore[attr-defined]
+        sslobj = self._sslobj
         try:
             # SSLSocket.unwrap() would detach the socket; the shutdown itself is this.
             if not self._step(sslobj.shutdown):

@@ -33,7 +33,11 @@ from typing import Any
 
 import pytest
 
-from app.remoting.builtin.direct_tls import DEFAULT_HIGH_WATER, DirectTlsTransport
+from app.remoting.builtin.direct_tls import (
+    DEFAULT_HIGH_WATER,
+    MAX_READS_PER_TURN,
+    DirectTlsTransport,
+)
 from app.security.testpki import GeneratedPki
 from tests.app.remoting.tls_loop_support import (
     DIRECT_TLS_ONLY,
@@ -282,6 +286,63 @@ def test_a_record_larger_than_the_protocols_buffer_is_read_to_its_end(contexts: 
             assert server.data == payload(5, RECORD)
             writer.close()
             await writer.wait_closed()
+
+    run(main)
+
+
+def test_a_burst_longer_than_one_turns_read_budget_arrives_whole_with_the_peer_then_silent(
+    contexts: Contexts,
+) -> None:
+    """More records than one turn reads (MAX_READS_PER_TURN), in a buffer that holds
+    them all, and then nothing more from the peer: a turn that stops for its budget
+    asks OpenSSL nothing (it holds no plaintext after a read that did not fill its
+    room), so the rest must come through the socket's readiness."""
+    records = 3 * MAX_READS_PER_TURN + 1
+    sent = payload(11, records * RECORD - 100)
+    done = threading.Event()
+
+    def peer(port: int) -> None:
+        with tls_peer(port, contexts.client) as sock:
+            sock.sendall(sent)
+            assert done.wait(PEER_TIMEOUT_S), "the server never had it all"
+
+    async def main() -> None:
+        async with tls_server(contexts.server, lambda: BufferedRecorder(2 * len(sent))) as (
+            port,
+            accepted,
+        ):
+            sender = asyncio.create_task(asyncio.to_thread(peer, port))
+            server = await accepted.get()
+            try:
+                await server.wait_for_bytes(len(sent))
+            finally:
+                done.set()
+            await sender
+            assert digest(server.data) == digest(sent)
+            assert await server.lost is None
+
+    run(main)
+
+
+def test_a_tcp_end_without_close_notify_is_eof_received_then_connection_lost(
+    contexts: Contexts,
+) -> None:
+    """The peer's TCP end with no close_notify (a ragged end): what came before it is
+    delivered, then the end, as asyncio's TLS transport reports it."""
+
+    def peer(port: int) -> None:
+        with tls_peer(port, contexts.client) as sock:
+            sock.sendall(b"cut off")
+            raw = socket.socket(fileno=sock.detach())  # no close_notify
+            raw.close()
+
+    async def main() -> None:
+        async with tls_server(contexts.server, Recorder) as (port, accepted):
+            await asyncio.to_thread(peer, port)
+            server = await accepted.get()
+            await server.lost
+        assert server.data == b"cut off"
+        assert server.calls[-2:] == ["eof_received", "connection_lost"]
 
     run(main)
 
