@@ -140,9 +140,14 @@ def _string(struct: Any, field: str, limit: int, function: str) -> str:
 
 
 # While reads of channel data keep coming, the event pump is woken once per this many
-# channel events (1 MiB of 64 KiB messages), and at the latest ANNOUNCE_TURNS turns of
-# the loop after the first of them (`BuiltinRuntime._announce`).
-WAKE_PUMP_EVENTS = 16
+# channel events or bytes of messages (4 MiB: 64 messages of 64 KiB, 4 of 1 MiB; far
+# below the backlog's hold marks), and at the latest ANNOUNCE_TURNS turns of the loop
+# after the first of them (`BuiltinRuntime._announce`). Each wake-up costs the pump's
+# thread and the application's loop a turn and a fight for the GIL with this thread:
+# waking per 16 events (1 MiB) cost a busy receiver about 5 % of its CPU per byte
+# (docs/benchmarks.md, "Data-channel throughput: CPU per byte").
+WAKE_PUMP_EVENTS = 64
+WAKE_PUMP_BYTES = 4 << 20
 ANNOUNCE_TURNS = 8
 
 
@@ -172,6 +177,7 @@ class BuiltinRuntime(RemotingRuntime):
         # reads that carried channel frames, and whether `_announce` is scheduled
         # (all used on the loop thread only, the first under the lock).
         self._unannounced = 0
+        self._unannounced_bytes = 0
         self._data_reads = 0
         self._announcing = False
         self._state = ConnectionState.DISCONNECTED
@@ -288,16 +294,18 @@ class BuiltinRuntime(RemotingRuntime):
             if self._closed:
                 return
             events: list[RemotingEvent] = []
+            size = 0
             for message in messages:
                 if isinstance(message, DataReceived):
                     events += channels.on_data(message.channel_id, message.payload, now)
+                    size += len(message.payload)
                 else:
                     events += channels.on_frame(message.kind, message.payload, now)
             self._queue_events(events, wake=False)
             self._unannounced += len(events)
-            if self._unannounced >= WAKE_PUMP_EVENTS:
-                self._unannounced = 0
-                self._changed.notify_all()
+            self._unannounced_bytes += size
+            if self._unannounced >= WAKE_PUMP_EVENTS or self._unannounced_bytes >= WAKE_PUMP_BYTES:
+                self._announced()
             wake = channels.pending()
         self._data_reads += 1
         if self._unannounced and not self._announcing:
@@ -323,8 +331,12 @@ class BuiltinRuntime(RemotingRuntime):
         self._announcing = False
         with self._changed:
             if self._unannounced:
-                self._unannounced = 0
-                self._changed.notify_all()
+                self._announced()
+
+    def _announced(self) -> None:
+        """Under the lock: wake the event pump for every channel event queued."""
+        self._unannounced = self._unannounced_bytes = 0
+        self._changed.notify_all()
 
     def _wake_endpoint(self) -> None:
         endpoint = self._endpoint

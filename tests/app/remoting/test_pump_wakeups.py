@@ -10,11 +10,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from app.remoting.builtin.channels import _OPEN
+from app.remoting.builtin.channels import _OPEN, MAX_MESSAGE_BYTES
 from app.remoting.builtin.frames import DataReceived
 from app.remoting.builtin.options import BuiltinOptions
 from app.remoting.builtin.protocol import FrameType
-from app.remoting.builtin.runtime import ANNOUNCE_TURNS, WAKE_PUMP_EVENTS, BuiltinRuntime
+from app.remoting.builtin.runtime import (
+    ANNOUNCE_TURNS,
+    WAKE_PUMP_BYTES,
+    WAKE_PUMP_EVENTS,
+    BuiltinRuntime,
+)
 from app.remoting.contract import DataChannelDataReceivedEvent
 from app.xr.values import ConnectionState
 from tests.app.remoting.remoting_support import WAIT_S
@@ -64,6 +69,25 @@ def on_loop(runtime: BuiltinRuntime, reads: int, per_read: int) -> int:
     return asyncio.run_coroutine_threadsafe(scenario(), runtime._loop).result(WAIT_S)
 
 
+def wakeups_per_read(runtime: BuiltinRuntime, reads: list[list[DataReceived]]) -> list[int]:
+    """The pump's wake-ups so far after each read, all in one turn of the runtime's
+    loop (no announcement can come between), and last after the idle turns."""
+
+    async def scenario() -> list[int]:
+        condition = runtime._changed
+        assert isinstance(condition, CountingCondition)
+        condition.notified = 0
+        counts = []
+        for messages in reads:
+            runtime._on_data(messages)
+            counts.append(condition.notified)
+        for _ in range(ANNOUNCE_TURNS + 2):
+            await asyncio.sleep(0)
+        return [*counts, condition.notified]
+
+    return asyncio.run_coroutine_threadsafe(scenario(), runtime._loop).result(WAIT_S)
+
+
 def data_events(runtime: BuiltinRuntime) -> int:
     count = 0
     while (event := runtime.poll_event()) is not None:
@@ -88,3 +112,22 @@ def test_a_stream_of_reads_wakes_the_pump_per_several_events(player: BuiltinRunt
 def test_a_read_of_many_events_wakes_the_pump_at_once(player: BuiltinRuntime) -> None:
     assert on_loop(player, reads=1, per_read=WAKE_PUMP_EVENTS) == 1
     assert data_events(player) == WAKE_PUMP_EVENTS
+
+
+def test_a_read_of_few_small_messages_waits_for_the_announcement(player: BuiltinRuntime) -> None:
+    small = [DataReceived(CHANNEL_ID, b"m")] * 3
+    assert wakeups_per_read(player, [small]) == [0, 1]
+    assert data_events(player) == 3
+
+
+def test_a_read_of_few_large_messages_wakes_the_pump_at_once_by_their_bytes(
+    player: BuiltinRuntime,
+) -> None:
+    """Counting events alone, 1 MiB messages would wait for the turns of the loop
+    while reads go on: WAKE_PUMP_BYTES of them wake the pump as WAKE_PUMP_EVENTS do."""
+    count = -(-WAKE_PUMP_BYTES // MAX_MESSAGE_BYTES)
+    assert count < WAKE_PUMP_EVENTS
+    large = DataReceived(CHANNEL_ID, bytes(MAX_MESSAGE_BYTES))
+    assert wakeups_per_read(player, [[large] * (count - 1), [large]]) == [0, 1, 1]
+    assert data_events(player) == count
+    assert player._unannounced == 0 and player._unannounced_bytes == 0
