@@ -171,6 +171,17 @@ class ChannelHub:
     async def receive(self, handle: int, timeout: float | None = None) -> bytes:
         """The next message; ChannelClosedError once the channel is closed and empty."""
         channel = self._channels[handle]
+        if not channel.inbox:
+            await self._arrival(channel, timeout)
+        data = channel.inbox.popleft()
+        channel.inbox_bytes -= len(data)
+        return data
+
+    async def _arrival(self, channel: _Channel, timeout: float | None) -> None:
+        """Until `channel` has a message (or is closed and empty: ChannelClosedError).
+        Apart from `receive`, whose messages are mostly waiting already: one per
+        message of a stream, and asking for the loop and its time costs a system call
+        each (Python 3.11 checks the process id on every `get_running_loop`)."""
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         while not channel.inbox:
@@ -183,9 +194,6 @@ class ChannelHub:
             # on a busy channel.
             async with asyncio.timeout_at(deadline):
                 await channel.arrived.wait()
-        data = channel.inbox.popleft()
-        channel.inbox_bytes -= len(data)
-        return data
 
     def pending(self, handle: int) -> int:
         """Messages received and not yet read."""
