@@ -93,7 +93,11 @@ class ChannelHub:
         for event, data in self._early.pop(handle, []):
             self.on_event(event, data)
         try:
-            await asyncio.wait_for(asyncio.shield(channel.opened), timeout)
+            # Timeout scopes here, not `wait_for`: on Python 3.11 that loses a cancel
+            # that comes once what it waits for is done, and a session's close cancels
+            # whoever waits here.
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(channel.opened)
         except TimeoutError:
             await self.close(handle)
             raise ChannelClosedError(
@@ -105,7 +109,8 @@ class ChannelHub:
         """The next channel the peer created (its handle); ChannelClosedError once the
         session is closed, so that whoever waits here ends by itself."""
         if not self._shut:
-            handle = await asyncio.wait_for(self._accepted.get(), timeout)
+            async with asyncio.timeout(timeout):
+                handle = await self._accepted.get()
             if handle != _SHUT:
                 return handle
             self._accepted.put_nowait(_SHUT)  # for the next one waiting

@@ -131,7 +131,10 @@ async def _first_byte(sock: socket.socket, timeout: float) -> tuple[bool, bytes 
     except NotImplementedError:
         return True, None
     try:
-        await asyncio.wait_for(ready, timeout)
+        # Not `wait_for`, which on Python 3.11 loses a cancel that comes once `ready` is
+        # done (client.open_stream): the listener's close must end this wait.
+        async with asyncio.timeout(timeout):
+            await ready
     except TimeoutError:
         return False, None
     finally:

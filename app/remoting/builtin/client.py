@@ -101,6 +101,19 @@ class _StageClock:
         self.end(failed=True, detail=detail)
 
 
+async def open_stream(
+    host: str, port: int, timeout: float
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """`asyncio.open_connection` within `timeout` seconds (TimeoutError after).
+
+    A timeout scope, not `asyncio.wait_for`: on Python 3.11 `wait_for` hands back the
+    connection when its task is canceled after the connection was made but before
+    the task resumed, and the cancel is lost. A canceled attempt then went on to its
+    TLS handshake and ended only at the handshake deadline."""
+    async with asyncio.timeout(timeout):
+        return await asyncio.open_connection(host, port)
+
+
 class Connector:
     def __init__(
         self,
@@ -183,9 +196,7 @@ class Connector:
         self, port: int, *, transport: bool
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         try:
-            return await asyncio.wait_for(
-                asyncio.open_connection(self._host, port), self._options.tcp_connect_timeout
-            )
+            return await open_stream(self._host, port, self._options.tcp_connect_timeout)
         except (OSError, TimeoutError) as exc:
             where = "transport" if transport else "handshake"
             reason = R.TRANSPORT_UNREACHABLE if transport else connect_error_reason(exc)
